@@ -1,0 +1,30 @@
+# Two commands do all set-up: `make book` and `make test` (see README.md).
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Kernels from this environment come first, whatever else the machine has.
+export JUPYTER_PATH := $(CURDIR)/$(VENV)/share/jupyter
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: install book test clean
+
+install: $(STAMP)
+
+# Re-runs only when a dependency file changes; a second `make` skips installing.
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -c constraints.txt -r requirements.txt -e .
+	touch $@
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build . --all -W -n --keep-going
+	@echo "Book built: $(CURDIR)/_build/html/index.html"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest tests qrobust_lite --doctest-modules -p no:cacheprovider
+	$(BIN)/python -m pytest --nbval-lax --nbval-current-env book -p no:cacheprovider
+
+clean:
+	rm -rf _build

@@ -1,0 +1,152 @@
+"""The circuit kit: encodings, an entangling ansatz, and Born-rule class probabilities
+(book: *Primer*, sections *A variational quantum classifier* and *Why batching matters*).
+
+Every piece is a plain PennyLane operation sequence, so it can be drawn and run on any
+PennyLane device. A leading batch dimension on the features is carried through the whole
+circuit by parameter broadcasting: one call evaluates the whole batch, with no Python loop.
+
+>>> import pennylane as qml
+>>> dev = qml.device("default.qubit", wires=2)
+>>> @qml.qnode(dev)
+... def circuit(x, w):
+...     angle_encoding(x, wires=[0, 1])
+...     entangling_ansatz(w, wires=[0, 1])
+...     return qml.probs(wires=[0, 1])
+>>> circuit(torch.zeros(5, 2), torch.zeros(ansatz_shape(1, 2))).shape  # 5 samples at once
+torch.Size([5, 4])
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import pennylane as qml
+import torch
+from torch import nn
+
+from .backend import DIFF_METHOD, DeviceChoice, choose_device, make_device
+
+ENCODINGS = ("angle", "amplitude")
+ROTATIONS = ("X", "Y", "Z")
+
+
+def angle_encoding(features: torch.Tensor, wires: Sequence[int], rotation: str = "Y") -> None:
+    """One rotation per wire: features (n,) or (B, n), in radians, n <= len(wires)."""
+    qml.AngleEmbedding(features, wires=wires, rotation=rotation)
+
+
+def amplitude_encoding(features: torch.Tensor, wires: Sequence[int]) -> None:
+    """Features (F,) or (B, F), F <= 2**len(wires), zero-padded and L2-normalised into amplitudes."""
+    qml.AmplitudeEmbedding(features, wires=wires, normalize=True, pad_with=0.0)
+
+
+def entangling_ansatz(weights: torch.Tensor, wires: Sequence[int]) -> None:
+    """Trainable layers of general single-qubit rotations and CNOT rings.
+
+    ``weights`` has shape :func:`ansatz_shape` ``(n_layers, n_qubits)`` = (L, n, 3), radians.
+    """
+    qml.StronglyEntanglingLayers(weights, wires=wires)
+
+
+def ansatz_shape(n_layers: int, n_qubits: int) -> tuple[int, int, int]:
+    """Shape of the weights of :func:`entangling_ansatz`: (n_layers, n_qubits, 3)."""
+    for arg, value in (("n_layers", n_layers), ("n_qubits", n_qubits)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{arg} must be a positive integer, got {value!r}")
+    return qml.StronglyEntanglingLayers.shape(n_layers=n_layers, n_wires=n_qubits)
+
+
+def outcome_to_class(n_qubits: int, n_classes: int) -> torch.Tensor:
+    """The map from the 2**n measurement outcomes to K classes, as a 0/1 matrix (2**n, K).
+
+    Outcome b (the bit string read as an integer) counts for class ``b mod K``. Every outcome
+    is used, so class probabilities sum to one without renormalising, and with many outcomes
+    per class (256 outcomes for 10 classes at 8 qubits) every class gets nearly the same share.
+
+    >>> outcome_to_class(2, 3)
+    tensor([[1., 0., 0.],
+            [0., 1., 0.],
+            [0., 0., 1.],
+            [1., 0., 0.]], dtype=torch.float64)
+    """
+    if isinstance(n_classes, bool) or not isinstance(n_classes, int) or not 2 <= n_classes <= 2 ** n_qubits:
+        raise ValueError(f"n_classes must be an integer in 2..{2 ** n_qubits} (2**n_qubits), got {n_classes!r}")
+    outcomes = torch.arange(2 ** n_qubits)
+    return nn.functional.one_hot(outcomes % n_classes, n_classes).double()
+
+
+def class_probabilities(outcome_probs: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """Born-rule outcome probabilities (B, 2**n) -> class probabilities (B, K), rows sum to 1."""
+    if not isinstance(outcome_probs, torch.Tensor) or outcome_probs.ndim not in (1, 2):
+        raise ValueError("outcome_probs must be a tensor of shape (2**n,) or (B, 2**n)")
+    dim = outcome_probs.shape[-1]
+    n_qubits = int(math.log2(dim)) if dim > 0 else 0
+    if dim < 2 or 2 ** n_qubits != dim:
+        raise ValueError(f"outcome_probs must have 2**n columns, got {dim}")
+    return outcome_probs @ outcome_to_class(n_qubits, n_classes).to(outcome_probs.dtype)
+
+
+class VQC(nn.Module):
+    """Variational quantum classifier: encoding, entangling ansatz, Born-rule class probabilities.
+
+    Args:
+        n_qubits: wires, 1..16.
+        n_layers: ansatz layers, >= 1.
+        n_classes: K, 2..2**n_qubits.
+        encoding: ``"angle"`` (n_qubits features, radians) or ``"amplitude"`` (up to 2**n_qubits
+            features, normalised inside the circuit).
+        device: a PennyLane device name or :class:`~qrobust_lite.backend.DeviceChoice`;
+            ``None`` picks one with :func:`~qrobust_lite.backend.choose_device`.
+        seed: seeds the initial weights, uniform in [0, 2 pi).
+
+    ``forward(x)`` maps features (B, F) to class probabilities (B, K) in one circuit call.
+
+    >>> model = VQC(n_qubits=3, n_layers=2, n_classes=2, device="default.qubit")
+    >>> model(torch.rand(8, 3)).shape
+    torch.Size([8, 2])
+    """
+
+    def __init__(self, n_qubits: int, n_layers: int, n_classes: int, encoding: str = "angle",
+                 device: str | DeviceChoice | None = None, seed: int = 0) -> None:
+        super().__init__()
+        if isinstance(n_qubits, bool) or not isinstance(n_qubits, int) or not 1 <= n_qubits <= 16:
+            raise ValueError(f"n_qubits must be an integer in 1..16, got {n_qubits!r}")
+        if encoding not in ENCODINGS:
+            raise ValueError(f"encoding must be one of {list(ENCODINGS)}, got {encoding!r}")
+        shape = ansatz_shape(n_layers, n_qubits)
+        self.register_buffer("class_map", outcome_to_class(n_qubits, n_classes))
+        self.n_qubits, self.n_classes, self.encoding = n_qubits, n_classes, encoding
+        self.n_features = n_qubits if encoding == "angle" else 2 ** n_qubits
+        generator = torch.Generator().manual_seed(seed)
+        self.weights = nn.Parameter(2 * math.pi * torch.rand(shape, generator=generator))
+        self.device_choice = device if isinstance(device, DeviceChoice) else (
+            choose_device(n_qubits) if device is None
+            else DeviceChoice(device, DIFF_METHOD.get(device, "best"), "chosen by the caller"))
+        wires = list(range(n_qubits))
+        encode = angle_encoding if encoding == "angle" else amplitude_encoding
+
+        def circuit(x, weights):
+            encode(x, wires=wires)
+            entangling_ansatz(weights, wires=wires)
+            return qml.probs(wires=wires)
+
+        self.qnode = qml.QNode(circuit, make_device(n_qubits, self.device_choice),
+                               interface="torch", diff_method=self.device_choice.diff_method)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Features (B, F) -> class probabilities (B, K)."""
+        if not isinstance(x, torch.Tensor) or x.ndim != 2:
+            raise ValueError(f"x must be a tensor of shape (B, F), got {getattr(x, 'shape', type(x).__name__)}")
+        if self.encoding == "angle" and x.shape[1] != self.n_qubits:
+            raise ValueError(f"x must have {self.n_qubits} columns (one angle per qubit), got {x.shape[1]}")
+        if self.encoding == "amplitude" and not 1 <= x.shape[1] <= self.n_features:
+            raise ValueError(f"x must have 1..{self.n_features} columns for amplitude encoding, got {x.shape[1]}")
+        probs = self.qnode(x, self.weights)
+        return (probs @ self.class_map.to(probs.dtype)).to(x.dtype)
+
+    def draw(self, expand: bool = True) -> str:
+        """The circuit as text on one example input; ``expand`` shows the templates' gates."""
+        example = torch.full((self.n_features,), 0.5)
+        level = "device" if expand else "top"
+        return qml.draw(self.qnode, decimals=None, level=level)(example, self.weights.detach())

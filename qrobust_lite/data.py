@@ -1,0 +1,436 @@
+"""Real image data for every chapter, offline by default (book: *Where the data comes from*).
+
+One entry point, :func:`load`, serves MNIST, Fashion-MNIST, CIFAR-10 and CINIC-10. It looks
+for the official files, in torchvision's folder layout, in this order:
+
+1. the ``root`` argument, when given (an error if the files are not there);
+2. the folder named by the ``QROBUST_DATA`` environment variable;
+3. the user's cache directory (``qrobust-lite doctor`` prints it);
+4. with ``download=True`` only: the official files are downloaded into the first of these
+   that is set (the cache directory by default) and checked against their published MD5;
+5. otherwise the small real subsets bundled inside the package (class-balanced, built by
+   ``scripts/build_bundled_subsets.py``, checked against their SHA-256 at load).
+
+Nothing here imports torchvision, and nothing is unpickled except official CIFAR-10 batches,
+read with an unpickler that only accepts plain arrays, lists and strings.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import pickle
+import tarfile
+import urllib.request
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from platformdirs import user_cache_dir
+
+DATASETS = ("mnist", "fashion_mnist", "cifar10", "cinic10")
+SPLITS = ("train", "test")
+ENV_VAR = "QROBUST_DATA"
+
+CLASS_NAMES = {
+    "mnist": tuple(str(d) for d in range(10)),
+    "fashion_mnist": (
+        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    ),
+    "cifar10": (
+        "airplane", "automobile", "bird", "cat", "deer",
+        "dog", "frog", "horse", "ship", "truck",
+    ),
+}
+CLASS_NAMES["cinic10"] = CLASS_NAMES["cifar10"]
+
+# Official files in torchvision's layout, with the MD5 their publishers give.
+_IDX_FOLDER = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
+_IDX_FILES = {
+    "mnist": {
+        "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+        "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+        "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+        "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+    },
+    "fashion_mnist": {
+        "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+        "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+        "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+        "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+    },
+}
+_URLS = {
+    "mnist": "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "fashion_mnist": "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+    "cifar10": "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+}
+_CIFAR_TAR_MD5 = "c58f30108f718f92721af3b95e74349a"
+_CIFAR_FOLDER = "cifar-10-batches-py"
+_CIFAR_BATCHES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
+_CINIC_FOLDERS = ("CINIC-10", "cinic-10", "cinic10")
+_CINIC_SPLIT = {"train": "train", "test": "test"}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Images, labels and class names returned by :func:`load`.
+
+    ``images`` is float32 in [0, 1] with shape (N, C, H, W): (N, 1, 28, 28) for MNIST and
+    Fashion-MNIST, (N, 3, 32, 32) for CIFAR-10 and CINIC-10. ``labels`` is int64 (N,) in
+    0..len(class_names)-1, renumbered in the order of the requested ``classes``.
+    ``source`` says where the data came from.
+    """
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    class_names: tuple[str, ...]
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def cache_dir() -> Path:
+    """The per-user folder searched third (and used for downloads by default)."""
+    return Path(user_cache_dir("qrobust-lite")) / "data"
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file (MNIST's format), gzip'd or not, into a uint8 array."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise ValueError(f"{path} is not an unsigned-byte IDX file")
+    ndim = raw[3]
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(shape)):
+        raise ValueError(f"{path} holds {data.size} values, its header says {shape}")
+    return data.reshape(shape)
+
+
+class _ArraysOnlyUnpickler(pickle.Unpickler):
+    """Unpickles CIFAR-10's batches and refuses every class but NumPy's array rebuilders."""
+
+    _ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"), ("numpy", "dtype"),
+    }
+
+    def find_class(self, module: str, name: str):  # noqa: D102
+        if (module, name) not in self._ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a CIFAR batch")
+        return super().find_class(module, name)
+
+
+def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    with open(path, "rb") as f:
+        batch = _ArraysOnlyUnpickler(f, encoding="latin1").load()
+    images = np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+    return images, np.asarray(batch["labels"], dtype=np.int64)
+
+
+def _md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# --- where each dataset's official files live under a root -----------------------------
+
+def _idx_paths(root: Path, name: str, split: str) -> tuple[Path, Path] | None:
+    folder = root / _IDX_FOLDER[name] / "raw"
+    prefix = "train" if split == "train" else "t10k"
+    found = []
+    for kind in ("images-idx3", "labels-idx1"):
+        stem = folder / f"{prefix}-{kind}-ubyte"
+        path = next((p for p in (stem, stem.with_name(stem.name + ".gz")) if p.is_file()), None)
+        if path is None:
+            return None
+        found.append(path)
+    return found[0], found[1]
+
+
+def _cifar_paths(root: Path, split: str) -> list[Path] | None:
+    paths = [root / _CIFAR_FOLDER / b for b in _CIFAR_BATCHES[split]]
+    return paths if all(p.is_file() for p in paths) else None
+
+
+def _cinic_folder(root: Path, split: str) -> Path | None:
+    for name in _CINIC_FOLDERS:
+        folder = root / name / _CINIC_SPLIT[split]
+        if folder.is_dir():
+            return folder
+    return None
+
+
+def _available(root: Path, name: str, split: str) -> bool:
+    if name in _IDX_FOLDER:
+        return _idx_paths(root, name, split) is not None
+    if name == "cifar10":
+        return _cifar_paths(root, split) is not None
+    return _cinic_folder(root, split) is not None
+
+
+def _expected_files(name: str) -> str:
+    if name in _IDX_FOLDER:
+        return f"{_IDX_FOLDER[name]}/raw/{{train,t10k}}-{{images-idx3,labels-idx1}}-ubyte[.gz]"
+    if name == "cifar10":
+        return f"{_CIFAR_FOLDER}/{{data_batch_1..5,test_batch}}"
+    return "CINIC-10/{train,valid,test}/<class>/*.png"
+
+
+def candidate_roots(root: str | os.PathLike | None = None) -> list[tuple[str, Path]]:
+    """The folders searched, in order, as (label, path) pairs."""
+    roots = []
+    if root is not None:
+        roots.append(("root argument", Path(root)))
+    if os.environ.get(ENV_VAR):
+        roots.append((f"${ENV_VAR}", Path(os.environ[ENV_VAR])))
+    roots.append(("cache directory", cache_dir()))
+    return roots
+
+
+def available_sources(name: str, split: str = "train",
+                      root: str | os.PathLike | None = None) -> list[str]:
+    """Which sources could serve ``name``/``split`` now, best first (used by the doctor)."""
+    _check_choice("name", name, DATASETS)
+    _check_choice("split", split, SPLITS)
+    found = [f"{label} ({path})" for label, path in candidate_roots(root)
+             if _available(path, name, split)]
+    if name in _BUNDLED_PER_CLASS:
+        found.append("bundled subset")
+    return found
+
+
+# --- downloads (only when asked) -------------------------------------------------------
+
+def _fetch(url: str, dest: Path, md5: str) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.exists():
+        if _md5(dest) == md5:
+            return
+        raise FileExistsError(f"{dest} exists but is not the official file (MD5 differs); "
+                              "move it away to download a fresh copy")
+    tmp = dest.with_name(dest.name + ".part")
+    with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as out:
+        out.write(response.read())
+    if _md5(tmp) != md5:
+        tmp.unlink()
+        raise OSError(f"download of {url} failed its MD5 check; nothing was kept")
+    tmp.replace(dest)
+
+
+def download_dataset(name: str, root: str | os.PathLike | None = None) -> Path:
+    """Download the official ``name`` files into ``root`` (default: the first source folder).
+
+    Files already present with the right MD5 are kept; nothing else is overwritten.
+    Returns the root the files are in. CINIC-10 (687 MB) is not downloaded by the package.
+    """
+    _check_choice("name", name, ("mnist", "fashion_mnist", "cifar10"))
+    target = Path(root) if root is not None else candidate_roots()[0][1]
+    if name in _IDX_FILES:
+        for fname, md5 in _IDX_FILES[name].items():
+            _fetch(_URLS[name] + fname, target / _IDX_FOLDER[name] / "raw" / fname, md5)
+        return target
+    archive = target / "cifar-10-python.tar.gz"
+    _fetch(_URLS["cifar10"], archive, _CIFAR_TAR_MD5)
+    with tarfile.open(archive, "r:gz") as tar:
+        tar.extractall(target, filter="data")
+    return target
+
+
+# --- the bundled subsets ---------------------------------------------------------------
+
+_BUNDLED_PER_CLASS = {  # images per class in the bundled subsets (see the build script)
+    "mnist": {"train": 500, "test": 100},
+    "fashion_mnist": {"train": 500, "test": 100},
+    "cifar10": {"train": 150, "test": 50},
+}
+
+
+def _load_bundled(name: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+    folder = resources.files("qrobust_lite") / "bundled"
+    fname = f"{name}_{split}.npz"
+    expected = json.loads((folder / "checksums.json").read_text())[fname]
+    raw = (folder / fname).read_bytes()
+    if _sha256(raw) != expected:
+        raise OSError(f"bundled file {fname} is corrupt (SHA-256 mismatch); reinstall qrobust-lite")
+    with np.load(io.BytesIO(raw), allow_pickle=False) as z:
+        return z["images"], z["labels"].astype(np.int64)
+
+
+# --- reading one source ----------------------------------------------------------------
+
+def _read_official(root: Path, name: str, split: str, classes: list[int],
+                   per_class: list[int] | None, rng: np.random.Generator
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    if name in _IDX_FOLDER:
+        img_path, lab_path = _idx_paths(root, name, split)
+        return read_idx(img_path), read_idx(lab_path).astype(np.int64)
+    if name == "cifar10":
+        parts = [_read_cifar_batch(p) for p in _cifar_paths(root, split)]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    return _read_cinic(_cinic_folder(root, split), classes, per_class, rng)
+
+
+def _read_cinic(folder: Path, classes: list[int], per_class: list[int] | None,
+                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Decode only the PNGs that will be kept (CINIC-10 has 90,000 per split)."""
+    from PIL import Image
+
+    images, labels = [], []
+    for c, want in zip(classes, per_class or [None] * len(classes)):
+        name = CLASS_NAMES["cinic10"][c]
+        files = sorted((folder / name).glob("*.png"))
+        if want is not None:
+            if want > len(files):
+                raise ValueError(f"n_samples asks for {want} images of class {name!r} but "
+                                 f"{folder} has {len(files)}")
+            files = [files[i] for i in np.sort(rng.choice(len(files), size=want, replace=False))]
+        for f in files:
+            with Image.open(f) as im:
+                images.append(np.asarray(im.convert("RGB"), dtype=np.uint8).transpose(2, 0, 1))
+        labels += [c] * len(files)
+    return np.stack(images), np.asarray(labels, dtype=np.int64)
+
+
+# --- the entry point -------------------------------------------------------------------
+
+def _check_choice(arg: str, value, allowed: Sequence) -> None:
+    if value not in allowed:
+        raise ValueError(f"{arg} must be one of {list(allowed)}, got {value!r}")
+
+
+def _class_indices(name: str, classes: Sequence[int | str] | None) -> list[int]:
+    names = CLASS_NAMES[name]
+    if classes is None:
+        return list(range(len(names)))
+    if isinstance(classes, (str, int)) or len(classes) == 0:
+        raise ValueError(f"classes must be a non-empty list of class indices or names, got {classes!r}")
+    out = []
+    for c in classes:
+        if isinstance(c, str) and c in names:
+            out.append(names.index(c))
+        elif isinstance(c, (int, np.integer)) and not isinstance(c, bool) and 0 <= c < len(names):
+            out.append(int(c))
+        else:
+            raise ValueError(f"classes: {c!r} is not a class of {name}; allowed: 0..{len(names) - 1} "
+                             f"or one of {list(names)}")
+    if len(set(out)) != len(out):
+        raise ValueError(f"classes must not repeat a class, got {list(classes)}")
+    return out
+
+
+def _split_counts(n_samples: int | None, k: int) -> list[int] | None:
+    """Class-balanced counts: n // k each, the remainder to the first classes."""
+    if n_samples is None:
+        return None
+    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < k:
+        raise ValueError(f"n_samples must be an integer >= the number of classes ({k}) or None, "
+                         f"got {n_samples!r}")
+    return [n_samples // k + (i < n_samples % k) for i in range(k)]
+
+
+def _select(labels: np.ndarray, classes: list[int], per_class: list[int] | None,
+            rng: np.random.Generator, source: str) -> np.ndarray:
+    keep = []
+    for c, want in zip(classes, per_class or [None] * len(classes)):
+        idx = np.flatnonzero(labels == c)
+        if want is not None:
+            if want > len(idx):
+                raise ValueError(
+                    f"n_samples asks for {want} images of class {c} but the {source} has "
+                    f"{len(idx)}; ask for fewer, or pass root= with the full dataset")
+            idx = np.sort(rng.choice(idx, size=want, replace=False))
+        keep.append(idx)
+    return np.sort(np.concatenate(keep))
+
+
+def load(name: str, split: str = "train", n_samples: int | None = None,
+         classes: Sequence[int | str] | None = None, seed: int = 0,
+         root: str | os.PathLike | None = None, download: bool = False,
+         verbose: bool = True) -> Dataset:
+    """Load a class-balanced sample of a real image dataset as tensors.
+
+    Args:
+        name: ``"mnist"``, ``"fashion_mnist"``, ``"cifar10"`` or ``"cinic10"``.
+        split: ``"train"`` or ``"test"``.
+        n_samples: total number of images, spread evenly over the classes; ``None`` for all.
+        classes: class indices or names to keep (labels are renumbered in this order).
+        seed: which images are drawn when ``n_samples`` is set.
+        root: a folder holding the official files in torchvision's layout.
+        download: fetch the official files when no local copy exists.
+        verbose: print a one-line notice naming the source.
+
+    Returns:
+        A :class:`Dataset` with images (N, C, H, W) float32 in [0, 1].
+
+    Example:
+        >>> ds = load("mnist", "train", n_samples=20, classes=[1, 9], verbose=False)
+        >>> ds.images.shape, ds.class_names
+        (torch.Size([20, 1, 28, 28]), ('1', '9'))
+    """
+    _check_choice("name", name, DATASETS)
+    _check_choice("split", split, SPLITS)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if not isinstance(download, bool):
+        raise TypeError(f"download must be True or False, got {download!r}")
+    cls = _class_indices(name, classes)
+    per_class = _split_counts(n_samples, len(cls))
+    if root is not None and not Path(root).is_dir():
+        raise FileNotFoundError(f"root {str(root)!r} is not a folder")
+
+    if root is not None:
+        source_path = Path(root) if _available(Path(root), name, split) else None
+    else:
+        source_path = next((p for _, p in candidate_roots() if _available(p, name, split)), None)
+    if root is not None and source_path is None and not download:
+        raise FileNotFoundError(
+            f"root {str(root)!r} does not hold the official {name} {split} files "
+            f"(expected {_expected_files(name)}); pass download=True to fetch them there")
+    if source_path is None and download:
+        if name == "cinic10":
+            raise ValueError("download: CINIC-10 is not downloaded by qrobust-lite; get a copy "
+                             "and pass root= (layout CINIC-10/{train,valid,test}/<class>/*.png)")
+        source_path = download_dataset(name, root)
+
+    rng = np.random.default_rng(seed)
+    if source_path is not None:
+        images, labels = _read_official(source_path, name, split, cls, per_class, rng)
+        source = f"official files in {source_path}"
+    elif name in _BUNDLED_PER_CLASS:
+        images, labels = _load_bundled(name, split)
+        source = (f"bundled subset ({_BUNDLED_PER_CLASS[name][split]} per class); "
+                  f"pass root= or set ${ENV_VAR} for the full set")
+    else:
+        raise FileNotFoundError(
+            f"{name} is not bundled and no local copy was found in {[str(p) for _, p in candidate_roots(root)]}; "
+            f"pass root= to a folder holding {_expected_files(name)}")
+
+    if name == "cinic10":  # already sampled while decoding
+        keep = np.arange(len(labels))
+    else:
+        keep = _select(labels, cls, per_class, rng, source.split(";")[0])
+    images, labels = images[keep], labels[keep]
+    remap = np.full(10, -1, dtype=np.int64)
+    remap[cls] = np.arange(len(cls))
+    x = torch.from_numpy(np.ascontiguousarray(images)).float().div_(255.0)
+    if x.ndim == 3:
+        x = x.unsqueeze(1)
+    ds = Dataset(x, torch.from_numpy(remap[labels]), tuple(CLASS_NAMES[name][c] for c in cls), source)
+    if verbose:
+        print(f"[qrobust-lite] {name} {split}: {len(ds)} images from the {source}")
+    return ds

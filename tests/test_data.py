@@ -1,0 +1,261 @@
+"""qrobust_lite.data: every source, the bundled subsets, and argument validation."""
+
+import gzip
+import hashlib
+import io
+import json
+import pickle
+import subprocess
+import sys
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from qrobust_lite import data
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def isolated_sources(monkeypatch, tmp_path):
+    """No test sees the user's real cache or $QROBUST_DATA."""
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
+    monkeypatch.setattr(data, "cache_dir", lambda: tmp_path / "cache")
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def make_mnist_root(root: Path, per_class: int = 3, folder: str = "MNIST") -> np.ndarray:
+    labels = np.repeat(np.arange(10), per_class).astype(np.uint8)
+    images = (np.arange(len(labels))[:, None, None] * np.ones((1, 28, 28))).astype(np.uint8)
+    for prefix in ("train", "t10k"):
+        write_idx(root / folder / "raw" / f"{prefix}-images-idx3-ubyte.gz", images)
+        write_idx(root / folder / "raw" / f"{prefix}-labels-idx1-ubyte.gz", labels)
+    return labels
+
+
+# --- bundled subsets -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("name,split,shape", [
+    ("mnist", "train", (5000, 1, 28, 28)), ("mnist", "test", (1000, 1, 28, 28)),
+    ("fashion_mnist", "train", (5000, 1, 28, 28)), ("fashion_mnist", "test", (1000, 1, 28, 28)),
+    ("cifar10", "train", (1500, 3, 32, 32)), ("cifar10", "test", (500, 3, 32, 32)),
+])
+def test_bundled_subsets_are_real_balanced_images(name, split, shape):
+    ds = data.load(name, split, verbose=False)
+    assert tuple(ds.images.shape) == shape
+    assert ds.images.dtype == torch.float32
+    assert 0.0 <= ds.images.min() and ds.images.max() <= 1.0
+    counts = torch.bincount(ds.labels, minlength=10)
+    assert (counts == shape[0] // 10).all()
+    assert ds.images.std() > 0.1  # real pictures, not blanks
+    assert "bundled" in ds.source
+
+
+def test_bundled_files_are_small_plain_arrays_with_checksums():
+    folder = resources.files("qrobust_lite") / "bundled"
+    sums = json.loads((folder / "checksums.json").read_text())
+    total = 0
+    for fname, sha in sums.items():
+        raw = (folder / fname).read_bytes()
+        total += len(raw)
+        assert hashlib.sha256(raw).hexdigest() == sha
+        with np.load(io.BytesIO(raw), allow_pickle=False) as z:  # would raise on object arrays
+            assert set(z.files) == {"images", "labels"}
+    assert total <= 10 * 2**20
+
+
+def test_corrupt_bundled_file_is_refused(monkeypatch, tmp_path):
+    folder = tmp_path / "qrobust_lite" / "bundled"
+    folder.mkdir(parents=True)
+    real = resources.files("qrobust_lite") / "bundled"
+    (folder / "checksums.json").write_text((real / "checksums.json").read_text())
+    raw = bytearray((real / "mnist_test.npz").read_bytes())
+    raw[100] ^= 0xFF
+    (folder / "mnist_test.npz").write_bytes(bytes(raw))
+    monkeypatch.setattr(data.resources, "files", lambda pkg: tmp_path / "qrobust_lite")
+    with pytest.raises(OSError, match="SHA-256"):
+        data.load("mnist", "test", verbose=False)
+
+
+@pytest.mark.skipif(not (SHARED / "MNIST").is_dir(), reason="shared official data not present")
+@pytest.mark.parametrize("name", ["mnist", "fashion_mnist"])
+def test_bundled_subset_is_first_images_per_class_of_the_official_set(name):
+    full = data.load(name, "test", root=SHARED, verbose=False)
+    small = data.load(name, "test", verbose=False)
+    first = np.sort(np.concatenate([np.flatnonzero(full.labels.numpy() == c)[:100] for c in range(10)]))
+    assert torch.equal(small.images, full.images[first])
+    assert torch.equal(small.labels, full.labels[first])
+
+
+@pytest.mark.skipif(not (SHARED / "MNIST").is_dir(), reason="shared official data not present")
+def test_full_official_mnist_loads_from_root():
+    ds = data.load("mnist", "train", root=SHARED, verbose=False)
+    assert len(ds) == 60000 and ds.source.startswith("official files")
+
+
+# --- sampling ------------------------------------------------------------------------------
+
+def test_class_subset_by_name_and_index_is_renumbered_and_balanced():
+    ds = data.load("fashion_mnist", "train", n_samples=41, classes=["Bag", 0], seed=3, verbose=False)
+    assert ds.class_names == ("Bag", "T-shirt/top")
+    assert torch.bincount(ds.labels).tolist() == [21, 20]
+
+
+def test_same_seed_same_sample_and_other_seed_differs():
+    a = data.load("mnist", "train", n_samples=30, seed=1, verbose=False)
+    b = data.load("mnist", "train", n_samples=30, seed=1, verbose=False)
+    c = data.load("mnist", "train", n_samples=30, seed=2, verbose=False)
+    assert torch.equal(a.images, b.images)
+    assert not torch.equal(a.images, c.images)
+
+
+def test_asking_for_more_than_the_bundled_subset_has_is_an_error():
+    with pytest.raises(ValueError, match="n_samples asks for 600 images of class 0 but the bundled"):
+        data.load("mnist", "train", n_samples=6000, verbose=False)
+
+
+def test_notice_names_the_source(capsys):
+    data.load("cifar10", "test", n_samples=10)
+    assert "[qrobust-lite] cifar10 test: 10 images from the bundled subset" in capsys.readouterr().out
+
+
+# --- official files: root, env var, cache, download ----------------------------------------
+
+def test_root_with_official_idx_files(tmp_path):
+    make_mnist_root(tmp_path)
+    ds = data.load("mnist", "test", root=tmp_path, n_samples=20, verbose=False)
+    assert len(ds) == 20 and "official files" in ds.source
+
+
+def test_sources_in_order_env_var_then_cache(monkeypatch, tmp_path):
+    env_root, cache = tmp_path / "env", tmp_path / "cache"
+    make_mnist_root(cache)
+    assert data.load("mnist", "test", verbose=False).source.endswith(str(cache))
+    make_mnist_root(env_root)
+    monkeypatch.setenv(data.ENV_VAR, str(env_root))
+    assert data.load("mnist", "test", verbose=False).source.endswith(str(env_root))
+    assert data.available_sources("mnist", "test")[0].startswith(f"${data.ENV_VAR}")
+
+
+def test_explicit_root_without_the_files_is_an_error_not_a_silent_fallback(tmp_path):
+    with pytest.raises(FileNotFoundError, match="root .* does not hold the official mnist"):
+        data.load("mnist", root=tmp_path, verbose=False)
+    with pytest.raises(FileNotFoundError, match="is not a folder"):
+        data.load("mnist", root=tmp_path / "missing", verbose=False)
+
+
+def test_cifar_batches_load_and_unpickler_refuses_other_classes(tmp_path):
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    for i, name in enumerate(["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4",
+                              "data_batch_5", "test_batch"]):
+        batch = {"data": np.full((10, 3072), i, np.uint8), "labels": list(range(10))}
+        (folder / name).write_bytes(pickle.dumps(batch))
+    ds = data.load("cifar10", "train", root=tmp_path, verbose=False)
+    assert tuple(ds.images.shape) == (50, 3, 32, 32)
+    (folder / "test_batch").write_bytes(pickle.dumps({"data": data.Dataset}))
+    with pytest.raises(pickle.UnpicklingError, match="refusing to load"):
+        data.load("cifar10", "test", root=tmp_path, verbose=False)
+
+
+def test_cinic_folder_layout_reads_only_the_sampled_pngs(tmp_path):
+    from PIL import Image
+
+    for c in data.CLASS_NAMES["cinic10"][:3]:
+        (tmp_path / "CINIC-10" / "test" / c).mkdir(parents=True)
+        for j in range(4):
+            Image.new("RGB", (32, 32), (j * 40, 0, 0)).save(tmp_path / "CINIC-10" / "test" / c / f"{j}.png")
+    ds = data.load("cinic10", "test", root=tmp_path, classes=[0, 2], n_samples=4, verbose=False)
+    assert tuple(ds.images.shape) == (4, 3, 32, 32)
+    assert ds.class_names == ("airplane", "bird") and torch.bincount(ds.labels).tolist() == [2, 2]
+
+
+def test_cinic_without_a_copy_says_how_to_get_one():
+    with pytest.raises(FileNotFoundError, match="cinic10 is not bundled"):
+        data.load("cinic10", verbose=False)
+    with pytest.raises(ValueError, match="CINIC-10 is not downloaded"):
+        data.load("cinic10", download=True, verbose=False)
+
+
+def test_download_only_when_asked_and_checked_by_md5(monkeypatch, tmp_path):
+    source = tmp_path / "server"
+    make_mnist_root(source)
+    files = {p.name: p.read_bytes() for p in (source / "MNIST" / "raw").iterdir()}
+    monkeypatch.setitem(data._IDX_FILES, "mnist",
+                        {k: hashlib.md5(v).hexdigest() for k, v in files.items()})
+    requested = []
+
+    def fake_urlopen(url, timeout):
+        requested.append(url)
+        return io.BytesIO(files[url.rsplit("/", 1)[1]])
+
+    monkeypatch.setattr(data.urllib.request, "urlopen", fake_urlopen)
+    assert "bundled" in data.load("mnist", "test", verbose=False).source
+    assert requested == []
+    ds = data.load("mnist", "test", download=True, verbose=False)
+    assert len(requested) == 4 and "official files" in ds.source
+    assert (tmp_path / "cache" / "MNIST" / "raw" / "t10k-images-idx3-ubyte.gz").is_file()
+
+
+def test_download_never_overwrites_a_different_file(monkeypatch, tmp_path):
+    target = tmp_path / "mine" / "MNIST" / "raw" / "train-images-idx3-ubyte.gz"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"my own notes")
+    monkeypatch.setattr(data.urllib.request, "urlopen", lambda url, timeout: io.BytesIO(b"x"))
+    with pytest.raises(FileExistsError, match="MD5 differs"):
+        data.download_dataset("mnist", tmp_path / "mine")
+    assert target.read_bytes() == b"my own notes"
+
+
+def test_bad_download_is_not_kept(monkeypatch, tmp_path):
+    monkeypatch.setattr(data.urllib.request, "urlopen", lambda url, timeout: io.BytesIO(b"broken"))
+    with pytest.raises(OSError, match="failed its MD5 check"):
+        data.download_dataset("mnist", tmp_path)
+    assert not list((tmp_path / "MNIST" / "raw").iterdir())
+
+
+def test_works_when_torchvision_cannot_be_imported():
+    code = ("import sys; sys.modules['torchvision'] = None\n"
+            "import qrobust_lite.data as d, qrobust_lite.circuits, qrobust_lite.preprocessing\n"
+            "print(len(d.load('mnist', 'test', n_samples=10, verbose=False)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "10"
+
+
+# --- argument validation -------------------------------------------------------------------
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"name": "svhn"}, "name must be one of"),
+    ({"split": "val"}, "split must be one of"),
+    ({"n_samples": 5}, r"n_samples must be an integer >= the number of classes \(10\)"),
+    ({"n_samples": 2.5}, "n_samples must be an integer"),
+    ({"classes": [10]}, "classes: 10 is not a class of mnist"),
+    ({"classes": ["cat"]}, "classes: 'cat' is not a class of mnist"),
+    ({"classes": []}, "classes must be a non-empty list"),
+    ({"classes": [1, 1]}, "classes must not repeat"),
+    ({"seed": -1}, "seed must be a non-negative integer"),
+])
+def test_invalid_arguments_name_the_argument(kwargs, match):
+    args = {"name": "mnist", **kwargs}
+    with pytest.raises(ValueError, match=match):
+        data.load(verbose=False, **args)
+
+
+def test_download_flag_must_be_boolean():
+    with pytest.raises(TypeError, match="download must be True or False"):
+        data.load("mnist", download="yes", verbose=False)
+
+
+def test_read_idx_rejects_other_files(tmp_path):
+    (tmp_path / "bad").write_bytes(b"\x00\x00\x0d\x01\x00\x00\x00\x01\x00")
+    with pytest.raises(ValueError, match="not an unsigned-byte IDX file"):
+        data.read_idx(tmp_path / "bad")
