@@ -97,7 +97,7 @@ def choose_device(n_qubits: int = 4) -> DeviceChoice:
         return DeviceChoice(override, DIFF_METHOD[override], f"set by ${ENV_VAR}")
     problem = probe_lightning_gpu()
     if problem is None:
-        reason = f"set by ${ENV_VAR}" if override else "a CUDA GPU is present and lightning.gpu runs on it"
+        reason = f"set by ${ENV_VAR}" if override == "lightning.gpu" else "a CUDA GPU is present and lightning.gpu runs on it"
         return DeviceChoice("lightning.gpu", "adjoint", reason)
     fallback = _cpu_choice(n_qubits)
     _warn_once(f"{problem}; falling back to {fallback.name}")

@@ -126,9 +126,17 @@ class VQC(nn.Module):
         wires = list(range(n_qubits))
         encode = angle_encoding if encoding == "angle" else amplitude_encoding
 
+        # Adjoint gradients (lightning devices) need expectation values, so there the class
+        # probabilities are measured directly as <P_k>, P_k the projector onto class k's outcomes.
+        self.measures_classes = self.device_choice.diff_method == "adjoint"
+        projectors = [qml.Hermitian(torch.diag(self.class_map[:, k]).numpy(), wires=wires)
+                      for k in range(n_classes)] if self.measures_classes else []
+
         def circuit(x, weights):
             encode(x, wires=wires)
             entangling_ansatz(weights, wires=wires)
+            if self.measures_classes:
+                return [qml.expval(p) for p in projectors]
             return qml.probs(wires=wires)
 
         self.qnode = qml.QNode(circuit, make_device(n_qubits, self.device_choice),
@@ -142,8 +150,10 @@ class VQC(nn.Module):
             raise ValueError(f"x must have {self.n_qubits} columns (one angle per qubit), got {x.shape[1]}")
         if self.encoding == "amplitude" and not 1 <= x.shape[1] <= self.n_features:
             raise ValueError(f"x must have 1..{self.n_features} columns for amplitude encoding, got {x.shape[1]}")
-        probs = self.qnode(x, self.weights)
-        return (probs @ self.class_map.to(probs.dtype)).to(x.dtype)
+        out = self.qnode(x, self.weights)
+        if self.measures_classes:
+            return torch.stack(out, dim=-1).to(x.dtype)
+        return (out @ self.class_map.to(out.dtype)).to(x.dtype)
 
     def draw(self, expand: bool = True) -> str:
         """The circuit as text on one example input; ``expand`` shows the templates' gates."""

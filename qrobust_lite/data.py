@@ -413,8 +413,8 @@ def load(name: str, split: str = "train", n_samples: int | None = None,
         source = f"official files in {source_path}"
     elif name in _BUNDLED_PER_CLASS:
         images, labels = _load_bundled(name, split)
-        source = (f"bundled subset ({_BUNDLED_PER_CLASS[name][split]} per class); "
-                  f"pass root= or set ${ENV_VAR} for the full set")
+        source = (f"bundled subset, {_BUNDLED_PER_CLASS[name][split]} per class "
+                  f"(full set: root= or ${ENV_VAR})")
     else:
         raise FileNotFoundError(
             f"{name} is not bundled and no local copy was found in {[str(p) for _, p in candidate_roots(root)]}; "
@@ -423,7 +423,7 @@ def load(name: str, split: str = "train", n_samples: int | None = None,
     if name == "cinic10":  # already sampled while decoding
         keep = np.arange(len(labels))
     else:
-        keep = _select(labels, cls, per_class, rng, source.split(";")[0])
+        keep = _select(labels, cls, per_class, rng, source.split(",")[0])
     images, labels = images[keep], labels[keep]
     remap = np.full(10, -1, dtype=np.int64)
     remap[cls] = np.arange(len(cls))
@@ -432,5 +432,5 @@ def load(name: str, split: str = "train", n_samples: int | None = None,
         x = x.unsqueeze(1)
     ds = Dataset(x, torch.from_numpy(remap[labels]), tuple(CLASS_NAMES[name][c] for c in cls), source)
     if verbose:
-        print(f"[qrobust-lite] {name} {split}: {len(ds)} images from the {source}")
+        print(f"[qrobust-lite] {name} {split}: {len(ds)} images, {source}")
     return ds

@@ -33,6 +33,8 @@ class Feedback:
         mark = "Correct" if self.passed else "Not yet"
         return f"[{self.exercise}] {mark}: {self.message}"
 
+    __repr__ = __str__
+
     def _repr_markdown_(self) -> str:
         icon = "✅" if self.passed else "❌"
         return f"{icon} **{self.exercise}**: {self.message}"

@@ -125,7 +125,7 @@ def test_asking_for_more_than_the_bundled_subset_has_is_an_error():
 
 def test_notice_names_the_source(capsys):
     data.load("cifar10", "test", n_samples=10)
-    assert "[qrobust-lite] cifar10 test: 10 images from the bundled subset" in capsys.readouterr().out
+    assert "[qrobust-lite] cifar10 test: 10 images, bundled subset, 50 per class" in capsys.readouterr().out
 
 
 # --- official files: root, env var, cache, download ----------------------------------------
