@@ -55,7 +55,7 @@ def _plugin_installed(name: str) -> bool:
 def probe_lightning_gpu() -> str | None:
     """Return ``None`` when ``lightning.gpu`` runs a tiny circuit, else why it cannot."""
     if not _plugin_installed("lightning.gpu"):
-        return "the lightning.gpu plugin is not installed (pip install pennylane-lightning-gpu)"
+        return "lightning.gpu plugin not installed (package pennylane-lightning-gpu)"
     try:
         dev = qml.device("lightning.gpu", wires=1)
 
@@ -76,8 +76,8 @@ def _cpu_choice(n_qubits: int) -> DeviceChoice:
                             f"{n_qubits} qubits: backprop memory grows with the batch beyond "
                             f"{BACKPROP_MAX_QUBITS} qubits, adjoint gradients keep it flat")
     return DeviceChoice("default.qubit", "backprop",
-                        "CPU: batched default.qubit with backprop evaluates a whole batch in one "
-                        "vectorised call (3-20x faster than lightning.qubit adjoint here)")
+                        "CPU: default.qubit with backprop runs a whole batch in one vectorised "
+                        "call, 3-20x faster here than lightning.qubit with adjoint")
 
 
 def choose_device(n_qubits: int = 4) -> DeviceChoice:
@@ -101,8 +101,7 @@ def choose_device(n_qubits: int = 4) -> DeviceChoice:
         return DeviceChoice("lightning.gpu", "adjoint", reason)
     fallback = _cpu_choice(n_qubits)
     _warn_once(f"{problem}; falling back to {fallback.name}")
-    return DeviceChoice(fallback.name, fallback.diff_method,
-                        f"{fallback.reason} [lightning.gpu: {problem}]")
+    return DeviceChoice(fallback.name, fallback.diff_method, f"{fallback.reason}; {problem}")
 
 
 @functools.cache

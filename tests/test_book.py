@@ -85,3 +85,27 @@ def test_pins_and_binder_environment():
     assert "python=3.11" in env["dependencies"]
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     assert {"-c constraints.txt", "-r requirements.txt", "-e ."} <= set(pip)
+
+
+def test_a_failing_cell_fails_the_build(tmp_path):
+    """Jupyter Book 1 only warns on a failing cell unless configured; ours must fail."""
+    import shutil
+    import subprocess
+    import sys
+
+    import nbformat
+
+    config = dict(CONFIG, bibtex_bibfiles=["refs.bib"], exclude_patterns=["_build"])
+    (tmp_path / "refs.bib").write_text("@misc{x, title = {x}, year = {2026}}\n")
+    config.pop("logo", None)
+    (tmp_path / "_config.yml").write_text(yaml.safe_dump(config))
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: broken\n")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Broken"),
+                                         nbformat.v4.new_code_cell("1 / 0")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "broken.ipynb")
+    jb = shutil.which("jupyter-book", path=str(Path(sys.executable).parent))
+    result = subprocess.run([jb, "build", str(tmp_path), "--all", "-W", "-n", "--keep-going"],
+                            capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "ZeroDivisionError" in result.stdout + result.stderr
