@@ -25,6 +25,7 @@ import pennylane as qml
 import torch
 from torch import nn
 
+from . import fastpath
 from .backend import DIFF_METHOD, DeviceChoice, choose_device, make_device
 
 ENCODINGS = ("angle", "amplitude")
@@ -99,8 +100,12 @@ class VQC(nn.Module):
         device: a PennyLane device name or :class:`~qrobust_lite.backend.DeviceChoice`;
             ``None`` picks one with :func:`~qrobust_lite.backend.choose_device`.
         seed: seeds the initial weights, uniform in [0, 2 pi).
+        fast: evaluate with :mod:`~qrobust_lite.fastpath` (the same circuit, simulated with a
+            few large torch operations). ``None``: on whenever the device is ``default.qubit``.
 
-    ``forward(x)`` maps features (B, F) to class probabilities (B, K) in one circuit call.
+    ``forward(x)`` maps features (B, F) to class probabilities (B, K) in one batched call.
+    ``self.qnode`` is the same circuit as a PennyLane QNode on the chosen device, for drawing
+    or running elsewhere.
 
     >>> model = VQC(n_qubits=3, n_layers=2, n_classes=2, device="default.qubit")
     >>> model(torch.rand(8, 3)).shape
@@ -108,7 +113,8 @@ class VQC(nn.Module):
     """
 
     def __init__(self, n_qubits: int, n_layers: int, n_classes: int, encoding: str = "angle",
-                 device: str | DeviceChoice | None = None, seed: int = 0) -> None:
+                 device: str | DeviceChoice | None = None, seed: int = 0,
+                 fast: bool | None = None) -> None:
         super().__init__()
         if isinstance(n_qubits, bool) or not isinstance(n_qubits, int) or not 1 <= n_qubits <= 16:
             raise ValueError(f"n_qubits must be an integer in 1..16, got {n_qubits!r}")
@@ -141,6 +147,18 @@ class VQC(nn.Module):
 
         self.qnode = qml.QNode(circuit, make_device(n_qubits, self.device_choice),
                                interface="torch", diff_method=self.device_choice.diff_method)
+        if fast is None:
+            fast = self.device_choice.name == "default.qubit"
+        if fast not in (True, False):
+            raise ValueError(f"fast must be True, False or None, got {fast!r}")
+        self.block = fastpath.compile_block(qml.StronglyEntanglingLayers, shape, n_qubits) if fast else None
+
+    def describe(self) -> str:
+        """How forward() evaluates the circuit, for the learner."""
+        if self.block is not None:
+            return (f"{self.n_qubits}-qubit circuit on qrobust_lite's fast path (torch, exact, "
+                    f"equal to default.qubit); device choice: {self.device_choice}")
+        return f"{self.n_qubits}-qubit circuit on PennyLane {self.device_choice}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Features (B, F) -> class probabilities (B, K)."""
@@ -150,6 +168,11 @@ class VQC(nn.Module):
             raise ValueError(f"x must have {self.n_qubits} columns (one angle per qubit), got {x.shape[1]}")
         if self.encoding == "amplitude" and not 1 <= x.shape[1] <= self.n_features:
             raise ValueError(f"x must have 1..{self.n_features} columns for amplitude encoding, got {x.shape[1]}")
+        if self.block is not None:
+            state = (fastpath.angle_state(x) if self.encoding == "angle"
+                     else fastpath.amplitude_state(x, self.n_qubits))
+            probs = fastpath.apply_block(self.block, self.weights, state).abs() ** 2
+            return (probs @ self.class_map).to(x.dtype)
         out = self.qnode(x, self.weights)
         if self.measures_classes:
             return torch.stack(out, dim=-1).to(x.dtype)

@@ -1,0 +1,134 @@
+"""qrobust_lite.fastpath equals default.qubit to 1e-5 in probabilities and gradients."""
+
+import pennylane as qml
+import pytest
+import torch
+
+from qrobust_lite import fastpath as fp
+from qrobust_lite.circuits import VQC
+
+
+def ring_of_zz(weights, wires):
+    """RX, RY, RX on every qubit then an IsingZZ ring (the poisoning chapter's QNN layer)."""
+    for layer in weights:
+        for i, w in enumerate(wires):
+            qml.RX(layer[i, 0], wires=w)
+            qml.RY(layer[i, 1], wires=w)
+            qml.RX(layer[i, 2], wires=w)
+        for i, w in enumerate(wires):
+            qml.IsingZZ(layer[i, 3], wires=[w, wires[(i + 1) % len(wires)]])
+
+
+def hadamard_then_rot(weights, wires):
+    """Fixed non-permutation gates (Hadamard) and a CZ, between trainable rotations."""
+    for w in wires:
+        qml.Hadamard(wires=w)
+    qml.StronglyEntanglingLayers(weights, wires=wires)
+    qml.CZ(wires=[wires[0], wires[-1]])
+
+
+TEMPLATES = {
+    "strongly_entangling": (qml.StronglyEntanglingLayers, lambda n: (3, n, 3)),
+    "basic_entangler": (qml.BasicEntanglerLayers, lambda n: (3, n)),
+    "zz_ring": (ring_of_zz, lambda n: (2, n, 4)),
+    "hadamard_rot": (hadamard_then_rot, lambda n: (2, n, 3)),
+}
+
+
+def reference(template, n, encoding, rotation="Y"):
+    @qml.qnode(qml.device("default.qubit", wires=n), interface="torch", diff_method="backprop")
+    def circuit(x, w):
+        if encoding == "angle":
+            qml.AngleEmbedding(x, wires=range(n), rotation=rotation)
+        else:
+            qml.AmplitudeEmbedding(x, wires=range(n), normalize=True, pad_with=0.0)
+        template(w, wires=range(n))
+        return qml.probs(wires=range(n))
+    return circuit
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+@pytest.mark.parametrize("encoding,rotation", [("angle", "X"), ("angle", "Y"), ("angle", "Z"),
+                                               ("amplitude", None)])
+@pytest.mark.parametrize("strategy", ["direct", "unitary"])
+@pytest.mark.parametrize("n", [3, 5])
+def test_probabilities_and_gradients_match_default_qubit(name, encoding, rotation, strategy, n):
+    template, shape = TEMPLATES[name]
+    gen = torch.Generator().manual_seed(n)
+    w = torch.rand(shape(n), generator=gen, dtype=torch.float64, requires_grad=True)
+    if encoding == "angle":
+        x = 3 * torch.rand(16, n, generator=gen, dtype=torch.float64)
+        state = fp.angle_state(x, rotation)
+    else:
+        x = torch.rand(16, 2 ** n - 3, generator=gen, dtype=torch.float64) + 0.1
+        state = fp.amplitude_state(x, n)
+    block = fp.compile_block(template, shape(n), n)
+    fast = fp.apply_block(block, w, state, strategy).abs() ** 2
+    slow = reference(template, n, encoding, rotation or "Y")(x, w)
+    assert torch.allclose(fast, slow, atol=1e-5, rtol=0)
+    loss_weights = torch.linspace(-1, 1, 2 ** n, dtype=torch.float64)
+    g_fast, = torch.autograd.grad((fast * loss_weights).sum(), w)
+    g_slow, = torch.autograd.grad((slow * loss_weights).sum(), w)
+    assert torch.allclose(g_fast, g_slow, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("n", [4, 8, 10])
+def test_every_chunk_size_in_use_agrees(n):
+    w = torch.rand(2, n, 3, dtype=torch.float64)
+    x = torch.rand(4, n, dtype=torch.float64)
+    block = fp.compile_block(qml.StronglyEntanglingLayers, (2, n, 3), n)
+    fast = fp.apply_block(block, w, fp.angle_state(x), "direct").abs() ** 2
+    assert torch.allclose(fast, reference(qml.StronglyEntanglingLayers, n, "angle")(x, w), atol=1e-5)
+
+
+def test_vqc_fast_path_matches_its_own_qnode_including_gradients():
+    fast = VQC(4, 2, 3, device="default.qubit", seed=1)
+    slow = VQC(4, 2, 3, device="default.qubit", seed=1, fast=False)
+    assert fast.block is not None and slow.block is None
+    x = torch.rand(32, 4, dtype=torch.float64)
+    p_fast, p_slow = fast(x), slow(x)
+    assert torch.allclose(p_fast, p_slow, atol=1e-5)
+    p_fast[:, 0].sum().backward()
+    p_slow[:, 0].sum().backward()
+    assert torch.allclose(fast.weights.grad, slow.weights.grad, atol=1e-5)
+    assert "fast path" in fast.describe()
+
+
+def test_strategy_is_chosen_by_size():
+    assert fp.choose_strategy(8, 256) == "direct"
+    assert fp.choose_strategy(8, 60000) == "unitary"
+    assert fp.choose_strategy(4, 256) == "unitary"
+
+
+def test_layers_are_merged():
+    block = fp.compile_block(qml.StronglyEntanglingLayers, (4, 6, 3), 6)
+    kinds = [type(layer).__name__ for layer in block.layers]
+    assert kinds == ["ParamLayer", "FixedLayer"] * 4   # 6 Rot gates -> 1 layer, 6 CNOTs -> 1 map
+
+
+def test_a_template_that_transforms_its_weights_is_refused():
+    def doubled(weights, wires):
+        qml.RY(2 * weights[0], wires=wires[0])
+    def shifted(weights, wires):
+        qml.RY(weights[0] + 0.5, wires=wires[0])
+    with pytest.raises(fp.NotCompilable, match="do not reproduce the template"):
+        fp.compile_block(doubled, (2,), 1)
+    with pytest.raises(fp.NotCompilable, match="RY on wires"):
+        fp.compile_block(shifted, (2,), 1)
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda b: fp.apply_block(b, torch.rand(1, 2, 3), torch.ones(3, 4, dtype=torch.complex128), "fastest"),
+     "strategy must be one of"),
+    (lambda b: fp.apply_block(b, torch.rand(1, 2, 3), torch.ones(3, 8, dtype=torch.complex128)),
+     r"state must have shape \(B, 4\)"),
+    (lambda b: fp.apply_block(b, torch.rand(2, 2, 3), torch.ones(3, 4, dtype=torch.complex128)),
+     r"weights must have shape \(1, 2, 3\)"),
+    (lambda b: fp.angle_state(torch.rand(3, 2), "W"), "rotation must be"),
+    (lambda b: fp.angle_state(torch.rand(3), "Y"), r"angles must be a tensor of shape \(B, n\)"),
+    (lambda b: fp.compile_block(qml.StronglyEntanglingLayers, (1, 2, 3), 0), "n_qubits must be"),
+])
+def test_invalid_arguments_name_the_argument(call, match):
+    block = fp.compile_block(qml.StronglyEntanglingLayers, (1, 2, 3), 2)
+    with pytest.raises(ValueError, match=match):
+        call(block)
