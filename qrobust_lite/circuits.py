@@ -153,6 +153,12 @@ class VQC(nn.Module):
             raise ValueError(f"fast must be True, False or None, got {fast!r}")
         self.block = fastpath.compile_block(qml.StronglyEntanglingLayers, shape, n_qubits) if fast else None
 
+    def _encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The encoded states (B, 2**n) of features x, in x's precision (real for RY)."""
+        if self.encoding == "angle":
+            return fastpath.angle_state(x, dtype=x.dtype if x.dtype == torch.float32 else torch.float64)
+        return fastpath.amplitude_state(x, self.n_qubits)
+
     def describe(self) -> str:
         """How forward() evaluates the circuit, for the learner."""
         if self.block is not None:
@@ -169,10 +175,8 @@ class VQC(nn.Module):
         if self.encoding == "amplitude" and not 1 <= x.shape[1] <= self.n_features:
             raise ValueError(f"x must have 1..{self.n_features} columns for amplitude encoding, got {x.shape[1]}")
         if self.block is not None:
-            state = (fastpath.angle_state(x) if self.encoding == "angle"
-                     else fastpath.amplitude_state(x, self.n_qubits))
-            probs = fastpath.apply_block(self.block, self.weights, state).abs() ** 2
-            return (probs @ self.class_map).to(x.dtype)
+            probs = fastpath.born_probabilities(self.block, self.weights, x, self._encode)
+            return (probs @ self.class_map.to(probs.dtype)).to(x.dtype)
         out = self.qnode(x, self.weights)
         if self.measures_classes:
             return torch.stack(out, dim=-1).to(x.dtype)

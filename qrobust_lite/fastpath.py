@@ -303,18 +303,59 @@ def choose_strategy(n_qubits: int, batch_size: int) -> str:
 
 def apply_block(block: Block, weights: torch.Tensor, state: torch.Tensor,
                 strategy: str = "auto") -> torch.Tensor:
-    """Output states (B, 2**n) of the block on input states (B, 2**n)."""
+    """Output states (B, 2**n) of the block on input states (B, 2**n), real or complex."""
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {list(STRATEGIES)}, got {strategy!r}")
     if state.ndim != 2 or state.shape[1] != 2 ** block.n_qubits:
         raise ValueError(f"state must have shape (B, {2 ** block.n_qubits}), got {tuple(state.shape)}")
     if tuple(weights.shape) != block.weight_shape:
         raise ValueError(f"weights must have shape {block.weight_shape}, got {tuple(weights.shape)}")
+    if not state.is_complex():
+        state = state.to(torch.complex64 if state.dtype == torch.float32 else torch.complex128)
     if strategy == "auto":
         strategy = choose_strategy(block.n_qubits, state.shape[0])
     if strategy == "unitary":
         return state @ block_unitary_transpose(block, weights, state.dtype)
     return apply_layers(block, weights, state)
+
+
+def born_probabilities(block: Block, weights: torch.Tensor, features: torch.Tensor,
+                       encode: Callable[[torch.Tensor], torch.Tensor],
+                       strategy: str = "auto", chunk: int | None = None) -> torch.Tensor:
+    """Born-rule outcome probabilities (B, 2**n) of ``encode(features)`` followed by the block.
+
+    ``encode`` maps a (b, F) slice of ``features`` to states (b, 2**n), real or complex
+    (e.g. :func:`angle_state`). With the ``"unitary"`` strategy U is built once and each
+    slice of ``chunk`` rows (all rows when ``None``) costs one matrix product; a real state
+    needs only a real product with [Re U.T | Im U.T]. Precision follows ``features``:
+    float64 gives complex128 arithmetic, float32 complex64.
+    """
+    if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
+        raise ValueError(f"chunk must be a positive integer or None, got {chunk!r}")
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {list(STRATEGIES)}, got {strategy!r}")
+    if tuple(weights.shape) != block.weight_shape:
+        raise ValueError(f"weights must have shape {block.weight_shape}, got {tuple(weights.shape)}")
+    complex_dtype = torch.complex64 if features.dtype == torch.float32 else torch.complex128
+    size = len(features) if chunk is None else min(chunk, len(features))
+    if strategy == "auto":
+        strategy = choose_strategy(block.n_qubits, size)
+    parts = features.split(chunk) if chunk is not None else [features]
+    if strategy == "direct":
+        return torch.cat([apply_layers(block, weights, encode(part).to(complex_dtype)).abs() ** 2
+                          for part in parts])
+    u_t = block_unitary_transpose(block, weights, complex_dtype)
+    d = u_t.shape[0]
+    re_im = torch.cat([u_t.real, u_t.imag], dim=1)               # (2**n, 2 * 2**n), real
+    out = []
+    for part in parts:
+        state = encode(part)
+        if state.is_complex():
+            out.append((state.to(complex_dtype) @ u_t).abs() ** 2)
+        else:
+            amplitudes = state.to(re_im.dtype) @ re_im                # real and imaginary parts
+            out.append(amplitudes[:, :d] ** 2 + amplitudes[:, d:] ** 2)
+    return torch.cat(out)
 
 
 def angle_state(angles: torch.Tensor, rotation: str = "Y",
@@ -323,12 +364,15 @@ def angle_state(angles: torch.Tensor, rotation: str = "Y",
 
     Each wire holds R(angle)|0>: RY gives (cos a/2, sin a/2), RX (cos a/2, -i sin a/2),
     RZ (e^{-i a/2}, 0); the Kronecker product over wires (wire 0 most significant) is the state.
+    RY states are real, so a real ``dtype`` is allowed for them (half the arithmetic).
     """
     if rotation not in ("X", "Y", "Z"):
         raise ValueError(f"rotation must be 'X', 'Y' or 'Z', got {rotation!r}")
+    if not dtype.is_complex and rotation != "Y":
+        raise ValueError(f"dtype must be complex for rotation {rotation!r}; only RY states are real")
     if not isinstance(angles, torch.Tensor) or angles.ndim != 2:
         raise ValueError(f"angles must be a tensor of shape (B, n), got {getattr(angles, 'shape', type(angles))}")
-    half = angles.to(torch.float64) / 2
+    half = angles.to(dtype.to_real() if dtype.is_complex else dtype) / 2
     c, s = torch.cos(half), torch.sin(half)
     if rotation == "Y":
         wire = torch.stack([c, s], dim=-1).to(dtype)
@@ -342,9 +386,11 @@ def angle_state(angles: torch.Tensor, rotation: str = "Y",
     return state
 
 
-def amplitude_state(features: torch.Tensor, n_qubits: int,
-                    dtype: torch.dtype = torch.complex128) -> torch.Tensor:
-    """The state of ``qml.AmplitudeEmbedding(normalize=True, pad_with=0)``: (B, F) -> (B, 2**n)."""
+def amplitude_state(features: torch.Tensor, n_qubits: int) -> torch.Tensor:
+    """The state of ``qml.AmplitudeEmbedding(normalize=True, pad_with=0)``: (B, F) -> (B, 2**n).
+
+    Real features give a real state, in the features' precision.
+    """
     from .preprocessing import amplitude_normalise
 
-    return amplitude_normalise(features.to(torch.float64), n_qubits).to(dtype)
+    return amplitude_normalise(features, n_qubits)

@@ -132,3 +132,44 @@ def test_invalid_arguments_name_the_argument(call, match):
     block = fp.compile_block(qml.StronglyEntanglingLayers, (1, 2, 3), 2)
     with pytest.raises(ValueError, match=match):
         call(block)
+
+
+@pytest.mark.parametrize("encoding", ["angle", "amplitude"])
+@pytest.mark.parametrize("strategy", ["direct", "unitary"])
+def test_born_probabilities_real_state_shortcut_matches_default_qubit(encoding, strategy):
+    n = 4
+    w = torch.rand(2, n, 3, dtype=torch.float64, requires_grad=True)
+    block = fp.compile_block(qml.StronglyEntanglingLayers, (2, n, 3), n)
+    if encoding == "angle":
+        x, encode = 3 * torch.rand(40, n, dtype=torch.float64), lambda f: fp.angle_state(f, dtype=f.dtype)
+    else:
+        x, encode = torch.rand(40, 11, dtype=torch.float64) + 0.1, lambda f: fp.amplitude_state(f, n)
+    fast = fp.born_probabilities(block, w, x, encode, strategy)
+    slow = reference(qml.StronglyEntanglingLayers, n, encoding)(x, w)
+    assert torch.allclose(fast, slow, atol=1e-10)
+    chunked = fp.born_probabilities(block, w, x, encode, strategy, chunk=7)
+    assert torch.allclose(chunked, fast, atol=1e-12)
+    g_fast, = torch.autograd.grad(fast[:, 3].sum(), w)
+    g_slow, = torch.autograd.grad(slow[:, 3].sum(), w)
+    assert torch.allclose(g_fast, g_slow, atol=1e-10)
+
+
+def test_float32_inputs_stay_within_1e5_of_default_qubit():
+    model = VQC(6, 3, 10, device="default.qubit", seed=2)
+    slow = VQC(6, 3, 10, device="default.qubit", seed=2, fast=False)
+    x = 3 * torch.rand(300, 6)
+    p_fast, p_slow = model(x), slow(x.double())
+    assert p_fast.dtype == torch.float32
+    assert torch.allclose(p_fast.double(), p_slow, atol=1e-5)
+    p_fast[:, 2].sum().backward()
+    p_slow[:, 2].sum().backward()
+    assert torch.allclose(model.weights.grad.double(), slow.weights.grad.double(), atol=1e-5 * 300)
+
+
+def test_born_probabilities_validates_chunk_and_strategy():
+    block = fp.compile_block(qml.StronglyEntanglingLayers, (1, 2, 3), 2)
+    x = torch.rand(3, 2, dtype=torch.float64)
+    with pytest.raises(ValueError, match="chunk must be a positive integer or None"):
+        fp.born_probabilities(block, torch.rand(1, 2, 3), x, fp.angle_state, chunk=0)
+    with pytest.raises(ValueError, match="strategy must be one of"):
+        fp.born_probabilities(block, torch.rand(1, 2, 3), x, fp.angle_state, "gpu")

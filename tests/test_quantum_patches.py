@@ -1,0 +1,64 @@
+"""qrobust_lite.quantum_patches: equal to PennyLane, seeded, batched, validated."""
+
+import math
+
+import pennylane as qml
+import pytest
+import torch
+
+from qrobust_lite import quantum_patches as qp
+
+
+def reference(images, seed, n_layers=1, n_rotations=4):
+    weights = qp.random_circuit_weights(n_layers, n_rotations, seed)
+
+    @qml.qnode(qml.device("default.qubit", wires=4))
+    def circuit(x):
+        qml.AngleEmbedding(math.pi * x, wires=range(4), rotation="Y")
+        qml.RandomLayers(weights, wires=range(4), seed=seed)
+        return [qml.expval(qml.PauliZ(i)) for i in range(4)]
+
+    patches = qp.extract_patches(images.double())
+    n, c, h, w, _ = patches.shape
+    z = torch.stack(circuit(patches.reshape(-1, 4)), dim=-1)       # all patches, one call
+    return z.reshape(n, c, h, w, 4).permute(0, 1, 4, 2, 3).reshape(n, 4 * c, h, w)
+
+
+@pytest.mark.parametrize("seed,n_layers", [(0, 1), (3, 2)])
+def test_patch_channels_match_pennylane(seed, n_layers):
+    images = torch.rand(3, 2, 6, 8)
+    got = qp.rqc_patch_channels(images, n_layers=n_layers, seed=seed)
+    assert got.shape == (3, 8, 3, 4)
+    assert torch.allclose(got.double(), reference(images, seed, n_layers), atol=1e-5)
+
+
+def test_patches_are_2x2_blocks_in_order():
+    image = torch.arange(16.0).reshape(1, 1, 4, 4)
+    patches = qp.extract_patches(image)
+    assert patches[0, 0, 0, 0].tolist() == [0, 1, 4, 5]
+    assert patches[0, 0, 1, 1].tolist() == [10, 11, 14, 15]
+
+
+def test_same_seed_same_patches_other_seed_differs_and_chunking_is_invisible():
+    images = torch.rand(4, 3, 8, 8)
+    a = qp.rqc_patch_channels(images, seed=7)
+    assert torch.equal(a, qp.rqc_patch_channels(images, seed=7))
+    assert not torch.allclose(a, qp.rqc_patch_channels(images, seed=8))
+    assert torch.allclose(a, qp.rqc_patch_channels(images, seed=7, chunk=5), atol=1e-6)
+    assert a.abs().max() <= 1 + 1e-6
+
+
+def test_z_signs():
+    assert qp.z_signs(2).tolist() == [[1, 1], [1, -1], [-1, 1], [-1, -1]]
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda: qp.rqc_patch_channels(torch.rand(2, 5, 5)), r"images must be a tensor of shape \(N, C, H, W\)"),
+    (lambda: qp.rqc_patch_channels(torch.rand(1, 1, 5, 4)), "even, non-zero height and width"),
+    (lambda: qp.rqc_patch_channels(torch.rand(1, 1, 4, 4) + 1), r"values in \[0, 1\]"),
+    (lambda: qp.rqc_patch_channels(torch.rand(1, 1, 4, 4), chunk=0), "chunk must be a positive integer"),
+    (lambda: qp.rqc_patch_channels(torch.rand(1, 1, 4, 4), n_layers=0), "n_layers must be a positive integer"),
+])
+def test_invalid_arguments_name_the_argument(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
