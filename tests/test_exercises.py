@@ -27,6 +27,8 @@ def rx_x(angle):
 @pytest.mark.parametrize("exercise,answer", [
     ("primer-born-rule", born_rule_reference),
     ("primer-batched-expval", rx_z),
+    ("performance-kron-layer", lambda a, b: np.kron(qml.RX.compute_matrix(a), qml.RZ.compute_matrix(b))),
+    ("performance-cnot-permutation", [0, 1, 3, 2]),
 ])
 def test_reference_answers_pass(exercise, answer):
     result = check(exercise, answer)
@@ -45,6 +47,15 @@ def test_reference_answers_pass(exercise, answer):
     ("primer-batched-expval", lambda angles: torch.cos(angles), "no QNode ran"),
     ("primer-batched-expval", rx_x, "differ from <Z> = cos(angle)"),
     ("primer-batched-expval", lambda angles: rx_z(angles[0]), "expected 64 values"),
+    ("performance-kron-layer", lambda a, b: np.kron(qml.RZ.compute_matrix(b), qml.RX.compute_matrix(a)),
+     "factors are swapped"),
+    ("performance-kron-layer", lambda a, b: qml.RX.compute_matrix(a) @ qml.RZ.compute_matrix(b),
+     "stays 2x2"),
+    ("performance-kron-layer", lambda a, b: np.eye(4), "differs from RX(a) kron RZ(b)"),
+    ("performance-cnot-permutation", [0, 3, 2, 1], "wire 0 (the bit worth 2) is the control"),
+    ("performance-cnot-permutation", [0, 0, 3, 2], "not a rearrangement"),
+    ("performance-cnot-permutation", [1, 0, 2, 3], "only those change"),
+    ("performance-cnot-permutation", "0132x", "expected a list of four integers"),
 ])
 def test_typical_wrong_answers_fail_with_a_hint(exercise, answer, hint):
     result = check(exercise, answer)
@@ -70,4 +81,6 @@ def test_feedback_renders_for_notebooks():
     result = check("primer-born-rule", born_rule_reference)
     assert result._repr_markdown_().startswith("✅")
     assert str(result).startswith("[primer-born-rule] Correct")
-    assert set(CHECKERS) >= {"primer-born-rule", "primer-batched-expval"}
+    assert set(CHECKERS) >= {"primer-born-rule", "primer-batched-expval",
+                             "performance-kron-layer", "performance-cnot-permutation"}
+    assert "not attempted yet" in check("performance-cnot-permutation", None).message
