@@ -43,7 +43,10 @@ def doctor_report() -> str:
     lines += ["", "Quantum device (for an 8-qubit circuit)",
               f"  {choice.name}, diff_method={choice.diff_method}",
               f"  why: {choice.reason}",
-              f"  override: ${backend.ENV_VAR}={os.environ.get(backend.ENV_VAR, '(unset)')}"]
+              f"  override: ${backend.ENV_VAR}={os.environ.get(backend.ENV_VAR, '(unset)')}",
+              "  circuit kit: " + ("qrobust_lite fast path (torch, exact; see the book's Performance "
+                                   "appendix)" if choice.name == "default.qubit"
+                                   else f"PennyLane QNodes on {choice.name}")]
     lines += ["", "Data sources (searched in this order)"]
     for label, path in data.candidate_roots():
         lines.append(f"  {label:<18}{path}")

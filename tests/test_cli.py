@@ -13,7 +13,7 @@ from qrobust_lite.cli import doctor_report, main
 def test_doctor_reports_versions_device_reason_data_and_compute():
     report = doctor_report()
     for expected in ("pennylane", "torch", "Quantum device", "why:", "Data sources",
-                     "mnist", "bundled subset", "torch threads", "GPU"):
+                     "mnist", "bundled subset", "torch threads", "GPU", "circuit kit:"):
         assert expected in report
 
 
