@@ -1,0 +1,88 @@
+"""Soft labels: one-hot, label smoothing, quantum-refined, and the loss that trains on them
+(book: Part I, *Soft labels and calibration* and *A VQC that refines labels*).
+
+A label is a probability vector over K classes. One-hot puts all mass on the annotated class;
+label smoothing {Szegedy et al. 2016} moves a share ``epsilon`` to a uniform vector; quantum
+refining moves a share ``mix`` to the Born-rule probabilities a VQC gives *this* input,
+sharpened or flattened by a temperature.
+
+>>> refine_labels(torch.tensor([[0.5, 0.3, 0.2]]), torch.tensor([0]), temperature=1.0, mix=0.5)
+tensor([[0.7500, 0.1500, 0.1000]])
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def _check_labels(labels: torch.Tensor, n_classes: int) -> None:
+    if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
+        raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
+    if not isinstance(labels, torch.Tensor) or labels.ndim != 1 or labels.dtype not in (torch.int64, torch.int32):
+        raise ValueError("labels must be an integer tensor of shape (N,)")
+    if len(labels) and (labels.min() < 0 or labels.max() >= n_classes):
+        raise ValueError(f"labels must lie in 0..{n_classes - 1}, got {labels.min().item()}..{labels.max().item()}")
+
+
+def _check_probabilities(probs: torch.Tensor, arg: str) -> None:
+    if not isinstance(probs, torch.Tensor) or probs.ndim != 2:
+        raise ValueError(f"{arg} must be a tensor of shape (N, K)")
+    if (probs < 0).any() or not torch.allclose(probs.sum(1), torch.ones(len(probs), dtype=probs.dtype), atol=1e-4):
+        raise ValueError(f"{arg} rows must be probability vectors (non-negative, summing to 1)")
+
+
+def _check_unit(value: float, arg: str) -> None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"{arg} must be a number in [0, 1], got {value!r}")
+
+
+def one_hot(labels: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """Labels (N,) -> one-hot float targets (N, K)."""
+    _check_labels(labels, n_classes)
+    return F.one_hot(labels.long(), n_classes).float()
+
+
+def smooth_labels(labels: torch.Tensor, n_classes: int, epsilon: float = 0.1) -> torch.Tensor:
+    """Uniform label smoothing: (1 - epsilon) one_hot + epsilon / K, epsilon in [0, 1]."""
+    _check_unit(epsilon, "epsilon")
+    return (1 - epsilon) * one_hot(labels, n_classes) + epsilon / n_classes
+
+
+def sharpen(probs: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Rescale probability vectors (N, K) by a temperature: p_k**(1/T), renormalised.
+
+    T = 1 keeps them, T < 1 sharpens towards the most likely class, T > 1 flattens towards
+    uniform. Zero probabilities stay zero.
+    """
+    _check_probabilities(probs, "probs")
+    if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or not temperature > 0:
+        raise ValueError(f"temperature must be a positive number, got {temperature!r}")
+    return torch.softmax(torch.log(probs) / temperature, dim=1)
+
+
+def refine_labels(quantum_probs: torch.Tensor, labels: torch.Tensor, temperature: float = 1.0,
+                  mix: float = 0.5) -> torch.Tensor:
+    """Quantum-refined soft labels (N, K): (1 - mix) one_hot + mix sharpen(quantum_probs, T).
+
+    ``quantum_probs`` are a VQC's Born-rule class probabilities for each input; ``mix`` = 0
+    gives back one-hot labels, ``mix`` = 1 uses the circuit's (tempered) probabilities alone.
+    """
+    _check_unit(mix, "mix")
+    if not isinstance(labels, torch.Tensor) or len(labels) != len(quantum_probs):
+        raise ValueError("labels must be a tensor with one label per row of quantum_probs")
+    tempered = sharpen(quantum_probs, temperature)
+    return (1 - mix) * one_hot(labels, quantum_probs.shape[1]).to(tempered.dtype) + mix * tempered
+
+
+def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean over the batch of -sum_k targets_k log softmax(logits)_k; targets (N, K) rows sum to 1.
+
+    With one-hot targets it equals ``torch.nn.functional.cross_entropy`` on the labels.
+    (PyTorch's cross_entropy also takes probability targets; this function is written out
+    because the book derives it.)
+    """
+    if logits.shape != targets.shape or logits.ndim != 2:
+        raise ValueError(f"logits and targets must both have shape (N, K), got "
+                         f"{tuple(logits.shape)} and {tuple(targets.shape)}")
+    return -(targets * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()

@@ -1,0 +1,222 @@
+"""Part I: soft labels, calibration metrics, corruptions, CNN training, the refining pipeline."""
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from qrobust_lite import calibration as cal
+from qrobust_lite import corruptions as cor
+from qrobust_lite import label_refining as lr
+from qrobust_lite import soft_labels as sl
+from qrobust_lite.models import SmallCNN
+from qrobust_lite.training import predict_proba, train_classifier
+
+LABELS = torch.tensor([0, 2, 1, 2])
+
+
+# --- soft labels ---------------------------------------------------------------------------
+
+def test_soft_labels_are_probability_vectors():
+    q = torch.softmax(torch.randn(4, 3, dtype=torch.float64), 1)
+    for targets in (sl.one_hot(LABELS, 3), sl.smooth_labels(LABELS, 3, 0.1),
+                    sl.refine_labels(q, LABELS, temperature=0.7, mix=0.4)):
+        assert (targets >= 0).all()
+        assert torch.allclose(targets.sum(1).double(), torch.ones(4, dtype=torch.float64))
+
+
+def test_mixing_weight_zero_gives_back_one_hot_and_one_gives_the_circuit():
+    q = torch.softmax(torch.randn(4, 3, dtype=torch.float64), 1)
+    assert torch.equal(sl.refine_labels(q, LABELS, mix=0.0), sl.one_hot(LABELS, 3).double())
+    assert torch.allclose(sl.refine_labels(q, LABELS, temperature=1.0, mix=1.0), q)
+
+
+def test_smoothing_values_and_temperature_limits():
+    assert torch.allclose(sl.smooth_labels(torch.tensor([1]), 4, 0.2), torch.tensor([[0.05, 0.85, 0.05, 0.05]]))
+    q = torch.tensor([[0.6, 0.3, 0.1]])
+    assert sl.sharpen(q, 0.05)[0, 0] > 0.999
+    assert torch.allclose(sl.sharpen(q, 1000.0), torch.full((1, 3), 1 / 3), atol=1e-3)
+
+
+def test_soft_cross_entropy_equals_cross_entropy_on_one_hot_targets():
+    logits = torch.randn(6, 5)
+    labels = torch.tensor([0, 4, 2, 2, 1, 3])
+    assert torch.allclose(sl.soft_cross_entropy(logits, sl.one_hot(labels, 5)),
+                          torch.nn.functional.cross_entropy(logits, labels))
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda: sl.one_hot(torch.tensor([0, 3]), 3), r"labels must lie in 0..2"),
+    (lambda: sl.one_hot(torch.tensor([0.5]), 3), "labels must be an integer tensor"),
+    (lambda: sl.one_hot(LABELS, 1), "n_classes must be an integer >= 2"),
+    (lambda: sl.smooth_labels(LABELS, 3, 1.5), r"epsilon must be a number in \[0, 1\]"),
+    (lambda: sl.sharpen(torch.tensor([[0.5, 0.5]]), 0), "temperature must be a positive number"),
+    (lambda: sl.sharpen(torch.tensor([[0.5, 0.6]]), 1.0), "rows must be probability vectors"),
+    (lambda: sl.refine_labels(torch.tensor([[0.5, 0.5]]), torch.tensor([0]), mix=-0.1), "mix must be"),
+    (lambda: sl.refine_labels(torch.tensor([[0.5, 0.5]]), torch.tensor([0, 1])), "one label per row"),
+    (lambda: sl.soft_cross_entropy(torch.randn(2, 3), torch.rand(2, 4)), "must both have shape"),
+])
+def test_invalid_soft_label_arguments(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+# --- calibration ---------------------------------------------------------------------------
+
+def test_ece_on_hand_made_cases():
+    confident_right = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    assert cal.expected_calibration_error(confident_right, torch.tensor([0, 1])) == pytest.approx(0.0)
+    confident_wrong = torch.tensor([[1.0, 0.0], [1.0, 0.0]])
+    assert cal.expected_calibration_error(confident_wrong, torch.tensor([1, 1])) == pytest.approx(1.0)
+    # four predictions at 0.8 confidence, three right: |0.75 - 0.8| = 0.05
+    p = torch.tensor([[0.8, 0.2]] * 4)
+    assert cal.expected_calibration_error(p, torch.tensor([0, 0, 0, 1])) == pytest.approx(0.05)
+    # two bins: 0.6 (right) and 0.9 (wrong): (|1 - 0.6| + |0 - 0.9|) / 2
+    p = torch.tensor([[0.6, 0.4], [0.1, 0.9]])
+    assert cal.expected_calibration_error(p, torch.tensor([0, 0])) == pytest.approx(0.65)
+
+
+def test_ece_matches_torchmetrics_when_torchmetrics_can_be_imported():
+    """torchmetrics needs torchvision hidden here (it is installed but broken on this CPU set-up)."""
+    code = """
+import sys, importlib.metadata as md
+sys.modules["torchvision"] = None
+_version = md.version
+md.version = lambda name: (_ for _ in ()).throw(md.PackageNotFoundError(name)) if name == "torchvision" else _version(name)
+import torch
+from torchmetrics.functional.classification import multiclass_calibration_error
+from qrobust_lite.calibration import expected_calibration_error
+g = torch.Generator().manual_seed(0)
+worst = 0.0
+for _ in range(5):
+    p = torch.softmax(3 * torch.randn(400, 10, generator=g), 1)
+    y = torch.randint(0, 10, (400,), generator=g)
+    ref = multiclass_calibration_error(p, y, num_classes=10, n_bins=15, norm="l1").item()
+    worst = max(worst, abs(expected_calibration_error(p, y) - ref))
+print(worst)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert float(out.stdout.strip()) < 1e-6
+
+
+def test_metrics_on_a_perfect_and_a_uniform_model():
+    labels = torch.tensor([0, 1, 2])
+    perfect = torch.eye(3, dtype=torch.float64)
+    assert cal.evaluate(perfect, labels) == pytest.approx({"accuracy": 1.0, "nll": 0.0, "brier": 0.0, "ece": 0.0})
+    uniform = torch.full((3, 3), 1 / 3, dtype=torch.float64)
+    assert cal.nll(uniform, labels) == pytest.approx(torch.log(torch.tensor(3.0)).item())
+    assert cal.brier_score(uniform, labels) == pytest.approx(2 / 3)
+
+
+def test_fit_temperature_recovers_a_known_temperature():
+    g = torch.Generator().manual_seed(0)
+    logits = 3 * torch.randn(4000, 5, generator=g)
+    labels = torch.multinomial(torch.softmax(logits / 2.0, 1), 1, generator=g).squeeze(1)
+    assert cal.fit_temperature(logits, labels) == pytest.approx(2.0, rel=0.1)
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda: cal.accuracy(torch.rand(3), torch.tensor([0, 1, 2])), r"probs must be a tensor of shape \(N, K\)"),
+    (lambda: cal.accuracy(torch.eye(3), torch.tensor([0, 1])), r"labels must be a tensor of shape \(3,\)"),
+    (lambda: cal.nll(torch.eye(3) * 2, torch.tensor([0, 1, 2])), "probability vectors"),
+    (lambda: cal.brier_score(torch.eye(3), torch.tensor([0, 1, 3])), r"labels must lie in 0..2"),
+    (lambda: cal.expected_calibration_error(torch.eye(3), torch.tensor([0, 1, 2]), 0), "n_bins must be"),
+])
+def test_invalid_calibration_arguments(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+# --- corruptions ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["gaussian_noise", "salt_and_pepper"])
+def test_noise_severity_is_monotone_and_stays_in_pixel_range(kind):
+    from qrobust_lite import data
+    images = data.load("mnist", "test", 50, verbose=False).images
+    distances = []
+    for severity in cor.SEVERITIES:
+        out = cor.corrupt(images, kind, severity, seed=1)
+        assert out.shape == images.shape and out.min() >= 0 and out.max() <= 1
+        distances.append((out - images).abs().mean().item())
+    assert distances[0] == 0.0
+    assert all(a < b for a, b in zip(distances, distances[1:]))
+
+
+def orientation_degrees(image):
+    """Orientation of a bar from second image moments, counter-clockwise, in degrees."""
+    h, w = image.shape
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64),
+                            indexing="ij")
+    m = image.double() / image.sum()
+    x0, y0 = (m * xs).sum(), (m * ys).sum()
+    mu20, mu02 = (m * (xs - x0) ** 2).sum(), (m * (ys - y0) ** 2).sum()
+    mu11 = (m * (xs - x0) * (ys - y0)).sum()
+    return -torch.rad2deg(0.5 * torch.atan2(2 * mu11, mu20 - mu02)).item()   # image y points down
+
+
+def test_rotation_severity_turns_a_bar_by_15_degrees_per_level_and_stays_in_range():
+    bar = torch.zeros(1, 1, 28, 28)
+    bar[0, 0, 13:15, 4:24] = 1.0                  # horizontal bar through the centre
+    angles = []
+    for severity in cor.SEVERITIES:
+        out = cor.rotation(bar, severity)
+        assert out.min() >= 0 and out.max() <= 1
+        angles.append(orientation_degrees(out[0, 0]))
+    assert angles == pytest.approx([15.0 * s for s in cor.SEVERITIES], abs=3.0)
+
+
+def test_corruptions_are_seeded():
+    images = torch.rand(4, 1, 28, 28)
+    for kind in ("gaussian_noise", "salt_and_pepper"):
+        assert torch.equal(cor.corrupt(images, kind, 3, seed=5), cor.corrupt(images, kind, 3, seed=5))
+        assert not torch.equal(cor.corrupt(images, kind, 3, seed=5), cor.corrupt(images, kind, 3, seed=6))
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda: cor.corrupt(torch.rand(2, 1, 4, 4), "blur", 1), "kind must be one of"),
+    (lambda: cor.corrupt(torch.rand(2, 1, 4, 4), "rotation", 6), "severity must be one of"),
+    (lambda: cor.gaussian_noise(torch.rand(2, 4, 4), 1), r"images must be a tensor of shape \(N, C, H, W\)"),
+    (lambda: cor.gaussian_noise(torch.rand(1, 1, 4, 4) * 2, 1), r"values in \[0, 1\]"),
+])
+def test_invalid_corruption_arguments(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+# --- CNN, training, pipeline ----------------------------------------------------------------
+
+def test_same_seed_same_trained_model_and_predictions():
+    x, y = torch.rand(64, 1, 28, 28), torch.randint(0, 3, (64,))
+    models = [SmallCNN(3, seed=4) for _ in range(2)]
+    for m in models:
+        train_classifier(m, x, y, epochs=2, seed=9, progress=False)
+    assert torch.equal(predict_proba(models[0], x), predict_proba(models[1], x))
+
+
+def test_training_accepts_soft_targets_and_lowers_the_loss():
+    x, y = torch.rand(64, 1, 28, 28), torch.randint(0, 3, (64,))
+    history = train_classifier(SmallCNN(3), x, sl.smooth_labels(y, 3), epochs=5, lr=1e-2, progress=False)
+    assert history[-1] < history[0]
+
+
+def test_refiner_gives_probability_vectors_and_learns_something():
+    from qrobust_lite import data
+    train = data.load("mnist", "train", 300, classes=[0, 1], verbose=False)
+    refiner = lr.fit_refiner(train.images, train.labels, 2, n_qubits=4, n_layers=2, epochs=3, progress=False)
+    p = refiner.class_probabilities(train.images)
+    assert p.shape == (300, 2) and torch.allclose(p.sum(1), torch.ones(300), atol=1e-5)
+    assert cal.accuracy(p.double(), train.labels) > 0.8
+    amp = lr.fit_refiner(train.images, train.labels, 2, n_qubits=4, encoding="amplitude", epochs=1, progress=False)
+    assert amp.features(train.images[:3]).shape == (3, 16)
+
+
+def test_experiment_is_reproducible_and_complete():
+    kwargs = dict(dataset="mnist", n_train=100, n_test=50, seeds=(0, 1), epochs=1, vqc_epochs=1, progress=False)
+    a, b = lr.robustness_experiment(**kwargs), lr.robustness_experiment(**kwargs)
+    assert a == b
+    assert len(a["runs"]) == 2 * len(lr.METHODS) * (1 + len(cor.KINDS) * 5)
+    table = lr.summarise(a)
+    assert set(table) == set(lr.METHODS) and set(table["one-hot"]["rotation"]) == set(cor.SEVERITIES)
+    gain, kind, severity = lr.best_relative_gain(a, "quantum-refined")
+    assert kind in cor.KINDS and severity >= 1 and gain > -1
