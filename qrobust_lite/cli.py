@@ -1,4 +1,8 @@
-"""The ``qrobust-lite`` command: ``qrobust-lite doctor`` reports what this machine will use."""
+"""The ``qrobust-lite`` command.
+
+``qrobust-lite doctor`` reports what this machine will use; ``qrobust-lite run EXPERIMENT
+--scale full`` runs a chapter's experiment at a larger size and writes results and figures.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import os
 import platform
 import sys
 import warnings
+from pathlib import Path
 
 import torch
 
@@ -63,14 +68,75 @@ def doctor_report() -> str:
     return "\n".join(lines)
 
 
+def run_label_refining(scale: str, out: Path, root: str | None) -> list[Path]:
+    """Part I at ``scale`` on MNIST and Fashion-MNIST: results JSON and figures in ``out``."""
+    import json
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from . import label_refining as lr
+
+    settings = lr.SCALES[scale]
+    results, written = {}, []
+    for dataset in ("mnist", "fashion_mnist"):
+        res = lr.robustness_experiment(dataset, root=root, **settings)
+        gains = {m: lr.best_relative_gain(res, m) for m in lr.METHODS if m != "one-hot"}
+        results[dataset] = {**res, "summary": {metric: lr.summarise(res, metric)
+                                               for metric in ("accuracy", "ece")},
+                            "best_relative_gain_over_one_hot": gains}
+        for metric in ("accuracy", "ece"):
+            axes = lr.plot_accuracy_vs_severity(res, metric=metric)
+            axes[0].figure.suptitle(f"{dataset}: {metric} (mean +- std over seeds {list(settings['seeds'])})")
+            path = out / f"label_refining_{dataset}_{metric}.png"
+            axes[0].figure.savefig(path, dpi=120, bbox_inches="tight")
+            plt.close(axes[0].figure)
+            written.append(path)
+    path = out / "label_refining.json"
+    path.write_text(json.dumps({"scale": scale, "results": results}, indent=1, default=str))
+    return [path] + written
+
+
+RUNNERS = {"label-refining": run_label_refining}
+
+
+def _outputs(name: str) -> list[str]:
+    """The files a runner writes, so a run can refuse to overwrite them."""
+    if name == "label-refining":
+        return ["label_refining.json"] + [f"label_refining_{d}_{m}.png" for d in ("mnist", "fashion_mnist")
+                                          for m in ("accuracy", "ece")]
+    return []
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``qrobust-lite`` console script."""
     parser = argparse.ArgumentParser(prog="qrobust-lite", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("doctor", help="versions, the quantum device chosen and why, data sources, threads, GPU")
+    run = sub.add_parser("run", help="run a chapter's experiment and write results JSON and figures")
+    run.add_argument("experiment", choices=sorted(RUNNERS))
+    run.add_argument("--scale", choices=["default", "full"], default="default",
+                     help="default: the chapter's size; full: larger (needs the full datasets)")
+    run.add_argument("--out", type=Path, default=Path("results"), help="folder for the outputs")
+    run.add_argument("--data-root", help="folder with the official dataset files (else $QROBUST_DATA, cache, bundled)")
+    run.add_argument("--force", action="store_true", help="overwrite earlier outputs in --out")
     args = parser.parse_args(argv)
     if args.command == "doctor":
         print(doctor_report())
+        return 0
+    existing = [f for f in _outputs(args.experiment) if (args.out / f).exists()]
+    if existing and not args.force:
+        parser.error(f"--out {args.out} already holds {', '.join(existing)}; pass --force to overwrite "
+                     "or choose another --out")
+    args.out.mkdir(parents=True, exist_ok=True)
+    try:
+        written = RUNNERS[args.experiment](args.scale, args.out, args.data_root)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"qrobust-lite run {args.experiment}: {err}\n(from the command line: --data-root PATH "
+              f"or set $QROBUST_DATA to a folder with the official files)", file=sys.stderr)
+        return 2
+    print("wrote:", *written, sep="\n  ")
     return 0
 
 

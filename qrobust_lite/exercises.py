@@ -175,3 +175,194 @@ def _cnot_permutation(cnot_perm) -> tuple[bool, str]:
     if perm != [0, 1, 3, 2]:
         return False, "check which states have the control (wire 0, value 2) set: only those change."
     return True, "|10> and |11> swap, the rest stay: a CNOT only relabels basis states."
+
+
+# --- Part I, chapter 1: soft labels and calibration --------------------------------------
+
+def _labels_case():
+    return torch.tensor([0, 3, 1, 3, 2]), 4
+
+
+@checker("soft-labels-smoothing")
+def _smoothing(smooth) -> tuple[bool, str]:
+    """``smooth(labels, n_classes, epsilon)``: (1 - eps) one_hot + eps / K."""
+    if not callable(smooth):
+        return False, f"expected a function smooth(labels, n_classes, epsilon), got {type(smooth).__name__}."
+    labels, k = _labels_case()
+    for eps in (0.1, 0.3):
+        got = torch.as_tensor(_as_array(smooth(labels, k, eps)), dtype=torch.float64)
+        one = torch.nn.functional.one_hot(labels, k).double()
+        want = (1 - eps) * one + eps / k
+        if got.shape != want.shape:
+            return False, f"expected shape {tuple(want.shape)} (one row per label, one column per class), got {tuple(got.shape)}."
+        if torch.allclose(got, (1 - eps) * one + eps / (k - 1) * (1 - one)):
+            return False, "you spread epsilon over the K - 1 wrong classes; uniform smoothing adds eps / K to every class, the true one included."
+        if torch.allclose(got, one + eps / k):
+            return False, "the rows sum to more than 1: scale the one-hot part by (1 - epsilon)."
+        if not torch.allclose(got, want, atol=1e-6):
+            return False, f"for epsilon={eps} the first row should be {want[0].tolist()}, got {got[0].tolist()}."
+    return True, "each row keeps 1 - eps + eps/K on its class and eps/K elsewhere."
+
+
+@checker("soft-labels-cross-entropy")
+def _soft_ce(soft_ce) -> tuple[bool, str]:
+    """``soft_ce(logits, targets)``: mean over rows of -sum targets * log_softmax(logits)."""
+    if not callable(soft_ce):
+        return False, f"expected a function soft_ce(logits, targets), got {type(soft_ce).__name__}."
+    g = torch.Generator().manual_seed(3)
+    logits = torch.randn(6, 4, generator=g, dtype=torch.float64)
+    targets = torch.softmax(torch.randn(6, 4, generator=g, dtype=torch.float64), 1)
+    got = float(torch.as_tensor(soft_ce(logits, targets)))
+    per_row = -(targets * torch.log_softmax(logits, 1)).sum(1)
+    if abs(got + per_row.mean().item()) < 1e-6:
+        return False, "the sign is flipped: cross-entropy is minus the expected log-probability."
+    if abs(got - per_row.sum().item()) < 1e-6:
+        return False, "that is the sum over the batch; take the mean so the loss does not grow with the batch size."
+    if abs(got - (-(targets * torch.softmax(logits, 1)).sum(1).mean().item())) < 1e-6:
+        return False, "use log_softmax, not softmax: the loss is -sum t * log p."
+    if abs(got - per_row.mean().item()) > 1e-6:
+        return False, f"expected {per_row.mean().item():.4f}, got {got:.4f}."
+    return True, "soft-target cross-entropy: -sum_k t_k log p_k, averaged over the batch."
+
+
+@checker("soft-labels-ece")
+def _ece(ece) -> tuple[bool, str]:
+    """``ece(confidence, correct, n_bins=15)`` from 1-D confidences and 0/1 correctness."""
+    if not callable(ece):
+        return False, f"expected a function ece(confidence, correct, n_bins), got {type(ece).__name__}."
+    g = torch.Generator().manual_seed(5)
+    confidence = 0.3 + 0.7 * torch.rand(300, generator=g, dtype=torch.float64)
+    # underconfident below 0.6, overconfident above: signed bin errors would cancel
+    p_right = torch.where(confidence < 0.6, confidence + 0.3, confidence - 0.3)
+    correct = (torch.rand(300, generator=g, dtype=torch.float64) < p_right).double()
+    edges = torch.linspace(0, 1, 16, dtype=torch.float64)
+    which = torch.bucketize(confidence, edges[1:-1], right=True)
+    counts = torch.bincount(which, minlength=15).double()
+    keep = counts > 0
+    acc = torch.bincount(which, correct, minlength=15)[keep] / counts[keep]
+    conf = torch.bincount(which, confidence, minlength=15)[keep] / counts[keep]
+    want = (counts[keep] / 300 * (acc - conf).abs()).sum().item()
+    got = float(torch.as_tensor(ece(confidence, correct, 15)))
+    if abs(got - (acc - conf).abs().mean().item()) < 1e-6:
+        return False, "each bin must count in proportion to how many samples it holds; weight by n_bin / N."
+    if abs(got - abs((counts[keep] / 300 * (acc - conf)).sum().item())) < 1e-6:
+        return False, "take |accuracy - confidence| inside each bin before summing, so errors of opposite sign do not cancel."
+    if abs(got - want) > 1e-6:
+        return False, f"expected {want:.4f}, got {got:.4f}; bins are (0, 1/15], (1/15, 2/15], ..."
+    return True, "ECE is the bin-size-weighted mean gap between accuracy and confidence."
+
+
+# --- Part I, chapter 2: a VQC that refines labels -----------------------------------------
+
+@checker("vqc-outcome-class")
+def _outcome_class(class_of_outcome) -> tuple[bool, str]:
+    """``class_of_outcome(bits, n_classes)``: the bit string read as an integer, mod K."""
+    if not callable(class_of_outcome):
+        return False, f"expected a function class_of_outcome(bits, n_classes), got {type(class_of_outcome).__name__}."
+    cases = [("00001010", 10), ("11111111", 10), ("0110", 3), ("00000001", 10)]
+    for bits, k in cases:
+        got = int(class_of_outcome(bits, k))
+        if got == int(bits[::-1], 2) % k and got != int(bits, 2) % k:
+            return False, "the bits are read in reverse: wire 0 is the leftmost, most significant bit."
+        if got == int(bits, 2) and int(bits, 2) >= k:
+            return False, f"{bits} is {int(bits, 2)}, which is not a class of {k}: take it modulo K."
+        if got != int(bits, 2) % k:
+            return False, f"outcome {bits} with K={k} should map to {int(bits, 2) % k}, got {got}."
+    return True, "outcome b (read as an integer) counts for class b mod K."
+
+
+@checker("vqc-temperature")
+def _temperature(sharpen) -> tuple[bool, str]:
+    """``sharpen(probs, temperature)``: p**(1/T) renormalised, row-wise."""
+    if not callable(sharpen):
+        return False, f"expected a function sharpen(probs, temperature), got {type(sharpen).__name__}."
+    p = torch.tensor([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8]], dtype=torch.float64)
+    for t in (0.5, 2.0):
+        got = torch.as_tensor(_as_array(sharpen(p, t)), dtype=torch.float64)
+        want = p ** (1 / t) / (p ** (1 / t)).sum(1, keepdim=True)
+        if got.shape != p.shape:
+            return False, f"expected shape {tuple(p.shape)}, got {tuple(got.shape)}."
+        if torch.allclose(got, p ** (1 / t)):
+            return False, "renormalise each row so it sums to 1."
+        if torch.allclose(got, p ** t / (p ** t).sum(1, keepdim=True)):
+            return False, "the exponent is 1/T, not T: a low temperature must sharpen."
+        if not torch.allclose(got, want, atol=1e-6):
+            return False, f"for T={t} the first row should be {want[0].numpy().round(4).tolist()}."
+    return True, "T < 1 sharpens towards the top class, T > 1 flattens towards uniform."
+
+
+@checker("vqc-refine")
+def _refine(refine) -> tuple[bool, str]:
+    """``refine(q, labels, temperature, mix)``: (1 - mix) one_hot + mix sharpen(q, T)."""
+    if not callable(refine):
+        return False, f"expected a function refine(q, labels, temperature, mix), got {type(refine).__name__}."
+    q = torch.tensor([[0.5, 0.3, 0.2], [0.2, 0.2, 0.6]], dtype=torch.float64)
+    labels = torch.tensor([1, 2])
+    one = torch.nn.functional.one_hot(labels, 3).double()
+    sharp = q ** 2 / (q ** 2).sum(1, keepdim=True)
+    got = torch.as_tensor(_as_array(refine(q, labels, 0.5, 0.3)), dtype=torch.float64)
+    if torch.allclose(got, 0.3 * one + 0.7 * sharp):
+        return False, "the weights are swapped: mix is the share of the circuit's probabilities, 1 - mix stays on the one-hot label."
+    if torch.allclose(got, 0.7 * one + 0.3 * q):
+        return False, "apply the temperature to the circuit's probabilities before mixing."
+    if not torch.allclose(got, 0.7 * one + 0.3 * sharp, atol=1e-6):
+        return False, "expected (1 - mix) * one_hot + mix * sharpen(q, T)."
+    return True, "mix = 0 gives one-hot labels back; mix = 1 uses the tempered circuit alone."
+
+
+# --- Part I, chapter 3: training a CNN on quantum-refined labels ---------------------------
+
+@checker("robustness-relative-gain")
+def _relative_gain(relative_gain) -> tuple[bool, str]:
+    """``relative_gain(acc_method, acc_baseline)``: (method - baseline) / baseline."""
+    if not callable(relative_gain):
+        return False, f"expected a function relative_gain(acc_method, acc_baseline), got {type(relative_gain).__name__}."
+    got = float(relative_gain(0.6, 0.4))
+    if abs(got - 0.2) < 1e-9:
+        return False, "that is the absolute difference in accuracy; a relative gain divides it by the baseline."
+    if abs(got - (0.2 / 0.6)) < 1e-9:
+        return False, "divide by the baseline's accuracy (one-hot), not the method's."
+    if abs(got - 0.5) > 1e-9 or abs(float(relative_gain(0.3, 0.4)) + 0.25) > 1e-9:
+        return False, "expected (0.6 - 0.4) / 0.4 = 0.5 and (0.3 - 0.4) / 0.4 = -0.25."
+    return True, "0.6 against 0.4 is a 50% relative gain: the paper's 'up to 50% higher accuracy' is of this kind."
+
+
+@checker("robustness-gaussian-noise")
+def _gaussian(add_noise) -> tuple[bool, str]:
+    """``add_noise(images, sigma, generator)``: images + N(0, sigma^2), clipped to [0, 1]."""
+    if not callable(add_noise):
+        return False, f"expected a function add_noise(images, sigma, generator), got {type(add_noise).__name__}."
+    images = torch.full((200, 1, 28, 28), 0.5)
+    before = images.clone()
+    out = torch.as_tensor(add_noise(images, 0.1, torch.Generator().manual_seed(0)))
+    if not torch.equal(images, before):
+        return False, "your function changed its input in place; return a new tensor and leave the test images intact."
+    if out.shape != images.shape:
+        return False, f"expected shape {tuple(images.shape)}, got {tuple(out.shape)}."
+    std = (out - images).std().item()
+    if abs(std - 0.01) < 0.003:
+        return False, "the noise has standard deviation sigma**2: sigma is the standard deviation, pass it to randn as a scale."
+    if abs(std - 0.1) > 0.01:
+        return False, f"with sigma = 0.1 the pixel noise should have standard deviation 0.1, got {std:.3f}."
+    strong = torch.as_tensor(add_noise(images, 1.0, torch.Generator().manual_seed(0)))
+    if strong.min() < 0 or strong.max() > 1:
+        return False, "pixels left [0, 1]; clip the result back into the valid pixel range."
+    return True, "noise of the requested strength, clipped to the pixel range, input untouched."
+
+
+@checker("robustness-lowest-ece")
+def _lowest_ece(lowest_ece) -> tuple[bool, str]:
+    """``lowest_ece(runs)``: the method whose ECE, averaged over seeds, is lowest."""
+    if not callable(lowest_ece):
+        return False, f"expected a function lowest_ece(runs), got {type(lowest_ece).__name__}."
+    runs = [{"method": "a", "seed": 0, "ece": 0.01}, {"method": "a", "seed": 1, "ece": 0.30},
+            {"method": "b", "seed": 0, "ece": 0.05}, {"method": "b", "seed": 1, "ece": 0.06},
+            {"method": "c", "seed": 0, "ece": 0.20}, {"method": "c", "seed": 1, "ece": 0.40}]
+    got = lowest_ece(runs)
+    if got == "a":
+        return False, "'a' has the single lowest run, but its mean over seeds is 0.155; average each method over seeds first."
+    if got == "c":
+        return False, "that is the highest ECE; lower ECE means better calibrated."
+    if got != "b":
+        return False, f"expected one of the method names, 'b' here; got {got!r}."
+    return True, "compare methods by their mean over seeds, not by their best seed."

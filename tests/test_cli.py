@@ -29,3 +29,30 @@ def test_unknown_command_is_an_error(capsys):
         main(["cure"])
     assert exit_.value.code == 2
     assert "invalid choice: 'cure'" in capsys.readouterr().err
+
+
+def test_run_refuses_to_overwrite_and_reports_missing_full_data(tmp_path, capsys, monkeypatch):
+    from qrobust_lite import data
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
+    monkeypatch.setattr(data, "cache_dir", lambda: tmp_path / "no-cache")
+    (tmp_path / "label_refining.json").write_text("{}")
+    with pytest.raises(SystemExit):
+        main(["run", "label-refining", "--out", str(tmp_path)])
+    assert "already holds label_refining.json; pass --force" in capsys.readouterr().err
+    assert (tmp_path / "label_refining.json").read_text() == "{}"
+    code = main(["run", "label-refining", "--scale", "full", "--out", str(tmp_path / "new")])
+    assert code == 2
+    assert "bundled subset has 500" in capsys.readouterr().err
+
+
+def test_run_writes_results_and_figures(tmp_path, monkeypatch):
+    import json
+
+    from qrobust_lite import label_refining as lr
+    monkeypatch.setitem(lr.SCALES, "default", {"n_train": 100, "n_test": 50, "seeds": (0, 1),
+                                               "epochs": 1, "vqc_epochs": 1})
+    assert main(["run", "label-refining", "--out", str(tmp_path)]) == 0
+    saved = json.loads((tmp_path / "label_refining.json").read_text())
+    assert set(saved["results"]) == {"mnist", "fashion_mnist"}
+    assert "best_relative_gain_over_one_hot" in saved["results"]["mnist"]
+    assert (tmp_path / "label_refining_fashion_mnist_ece.png").stat().st_size > 1000

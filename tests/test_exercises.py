@@ -84,3 +84,102 @@ def test_feedback_renders_for_notebooks():
     assert set(CHECKERS) >= {"primer-born-rule", "primer-batched-expval",
                              "performance-kron-layer", "performance-cnot-permutation"}
     assert "not attempted yet" in check("performance-cnot-permutation", None).message
+
+
+# --- Part I --------------------------------------------------------------------------------
+
+def ref_smooth(labels, k, eps):
+    return (1 - eps) * torch.nn.functional.one_hot(labels, k).double() + eps / k
+
+
+def ref_soft_ce(logits, targets):
+    return -(targets * torch.log_softmax(logits, 1)).sum(1).mean()
+
+
+def ref_ece(confidence, correct, n_bins=15):
+    edges = torch.linspace(0, 1, n_bins + 1, dtype=torch.float64)
+    total = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        inside = (confidence > lo) & (confidence <= hi)
+        if inside.any():
+            total += inside.double().mean() * (correct[inside].mean() - confidence[inside].mean()).abs()
+    return float(total)
+
+
+def signed_ece(confidence, correct, n_bins=15):
+    edges = torch.linspace(0, 1, n_bins + 1, dtype=torch.float64)
+    total = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        inside = (confidence > lo) & (confidence <= hi)
+        if inside.any():
+            total += inside.double().mean() * (correct[inside].mean() - confidence[inside].mean())
+    return abs(float(total))
+
+
+def ref_sharpen(p, t):
+    return p ** (1 / t) / (p ** (1 / t)).sum(1, keepdim=True)
+
+
+def ref_noise(images, sigma, generator):
+    return (images + sigma * torch.randn(images.shape, generator=generator)).clamp(0, 1)
+
+
+def ref_lowest(runs):
+    methods = {r["method"] for r in runs}
+    return min(methods, key=lambda m: np.mean([r["ece"] for r in runs if r["method"] == m]))
+
+
+PART_ONE_REFERENCES = {
+    "soft-labels-smoothing": ref_smooth,
+    "soft-labels-cross-entropy": ref_soft_ce,
+    "soft-labels-ece": ref_ece,
+    "vqc-outcome-class": lambda bits, k: int(bits, 2) % k,
+    "vqc-temperature": ref_sharpen,
+    "vqc-refine": lambda q, y, t, mix: (1 - mix) * torch.nn.functional.one_hot(y, q.shape[1]) + mix * ref_sharpen(q, t),
+    "robustness-relative-gain": lambda m, b: (m - b) / b,
+    "robustness-gaussian-noise": ref_noise,
+    "robustness-lowest-ece": ref_lowest,
+}
+
+
+@pytest.mark.parametrize("exercise", PART_ONE_REFERENCES)
+def test_part_one_reference_answers_pass(exercise):
+    result = check(exercise, PART_ONE_REFERENCES[exercise])
+    assert result.passed, result.message
+
+
+def _add_noise_in_place(images, sigma, generator):
+    images += sigma * torch.randn(images.shape, generator=generator)
+    return images
+
+
+@pytest.mark.parametrize("exercise,answer,hint", [
+    ("soft-labels-smoothing", lambda y, k, e: (1 - e) * torch.nn.functional.one_hot(y, k)
+     + e / (k - 1) * (1 - torch.nn.functional.one_hot(y, k)), "K - 1 wrong classes"),
+    ("soft-labels-smoothing", lambda y, k, e: torch.nn.functional.one_hot(y, k) + e / k, "sum to more than 1"),
+    ("soft-labels-cross-entropy", lambda lg, t: (t * torch.log_softmax(lg, 1)).sum(1).mean(), "sign is flipped"),
+    ("soft-labels-cross-entropy", lambda lg, t: -(t * torch.log_softmax(lg, 1)).sum(), "sum over the batch"),
+    ("soft-labels-cross-entropy", lambda lg, t: -(t * torch.softmax(lg, 1)).sum(1).mean(), "use log_softmax"),
+    ("soft-labels-ece", lambda c, k, n: 0.5, "expected"),
+    ("soft-labels-ece", signed_ece, "errors of opposite sign do not cancel"),
+    ("vqc-outcome-class", lambda bits, k: int(bits[::-1], 2) % k, "read in reverse"),
+    ("vqc-outcome-class", lambda bits, k: int(bits, 2), "take it modulo K"),
+    ("vqc-temperature", lambda p, t: p ** t / (p ** t).sum(1, keepdim=True), "exponent is 1/T"),
+    ("vqc-temperature", lambda p, t: p ** (1 / t), "renormalise"),
+    ("vqc-refine", lambda q, y, t, mix: mix * torch.nn.functional.one_hot(y, 3) + (1 - mix) * ref_sharpen(q, t),
+     "weights are swapped"),
+    ("vqc-refine", lambda q, y, t, mix: (1 - mix) * torch.nn.functional.one_hot(y, 3) + mix * q,
+     "apply the temperature"),
+    ("robustness-relative-gain", lambda m, b: m - b, "absolute difference"),
+    ("robustness-relative-gain", lambda m, b: (m - b) / m, "divide by the baseline"),
+    ("robustness-gaussian-noise", lambda x, s, g: x + s * torch.randn(x.shape, generator=g), "clip the result"),
+    ("robustness-gaussian-noise", lambda x, s, g: (x + s * s * torch.randn(x.shape, generator=g)).clamp(0, 1),
+     "sigma**2"),
+    ("robustness-gaussian-noise", _add_noise_in_place, "in place"),
+    ("robustness-lowest-ece", lambda runs: min(runs, key=lambda r: r["ece"])["method"], "average each method"),
+    ("robustness-lowest-ece", lambda runs: "c", "highest ECE"),
+])
+def test_part_one_wrong_answers_get_a_hint(exercise, answer, hint):
+    result = check(exercise, answer)
+    assert not result.passed
+    assert hint in result.message, result.message
