@@ -133,7 +133,7 @@ def robustness_experiment(dataset: str = "mnist", n_train: int = 2000, n_test: i
         refiner = fit_refiner(x, y, n_classes, epochs=vqc_epochs, seed=seed, progress=progress)
         targets = {"one-hot": y, "label smoothing": smooth_labels(y, n_classes, epsilon),
                    "quantum-refined": refine_labels(refiner.class_probabilities(x).double(), y,
-                                                    temperature, mix).float()}
+                                                    temperature, mix)}
         models = {}
         for method, target in targets.items():
             models[method] = SmallCNN(n_classes, seed=seed)

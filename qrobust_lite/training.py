@@ -30,6 +30,7 @@ def train_classifier(model: nn.Module, images: torch.Tensor, targets: torch.Tens
         with torch.no_grad():
             n_classes = model(images[:1]).shape[1]
         targets = one_hot(targets, n_classes)
+    targets = targets.to(images.dtype)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     model.train()
     history = []
