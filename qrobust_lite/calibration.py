@@ -78,7 +78,8 @@ def evaluate(probs: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
 
 def reliability_diagram(probs: torch.Tensor, labels: torch.Tensor, ax=None, n_bins: int = 15,
                         label: str | None = None):
-    """Plot accuracy against confidence per bin; the diagonal is perfect calibration."""
+    """Plot accuracy against confidence per bin (marker area ~ bin size); the diagonal is
+    perfect calibration."""
     import matplotlib.pyplot as plt
 
     ax = ax or plt.gca()
@@ -86,7 +87,8 @@ def reliability_diagram(probs: torch.Tensor, labels: torch.Tensor, ax=None, n_bi
     keep = counts > 0
     ax.plot([0, 1], [0, 1], ":", color="gray", lw=1)
     ece = expected_calibration_error(probs, labels, n_bins)
-    ax.plot(conf[keep], acc[keep], "o-", ms=4, label=f"{label or 'model'} (ECE {ece:.3f})")
+    line, = ax.plot(conf[keep], acc[keep], "-", lw=1, label=f"{label or 'model'} (ECE {ece:.3f})")
+    ax.scatter(conf[keep], acc[keep], s=400 * counts[keep] / counts.sum(), color=line.get_color())
     ax.set(xlabel="confidence", ylabel="accuracy", xlim=(0, 1), ylim=(0, 1))
     return ax
 

@@ -36,8 +36,8 @@ class Feedback:
     __repr__ = __str__
 
     def _repr_markdown_(self) -> str:
-        icon = "✅" if self.passed else "❌"
-        return f"{icon} **{self.exercise}**: {self.message}"
+        icon, mark = ("✅", "Correct") if self.passed else ("❌", "Not yet")
+        return f"{icon} **{mark}** ({self.exercise}): {self.message}"
 
 
 CHECKERS: dict[str, Callable[[Any], tuple[bool, str]]] = {}
