@@ -41,12 +41,19 @@ class Feedback:
 
 
 CHECKERS: dict[str, Callable[[Any], tuple[bool, str]]] = {}
+SIGNATURES: dict[str, str] = {}
 
 
-def checker(exercise: str):
-    """Register a function ``answer -> (passed, message)`` as the checker of ``exercise``."""
+def checker(exercise: str, signature: str | None = None):
+    """Register a function ``answer -> (passed, message)`` as the checker of ``exercise``.
+
+    With ``signature`` (e.g. ``"born_rule(amplitudes)"``) the answer must be a function, and
+    :func:`check` says so when it is not.
+    """
     def register(func):
         CHECKERS[exercise] = func
+        if signature:
+            SIGNATURES[exercise] = signature
         return func
     return register
 
@@ -55,6 +62,9 @@ def check(exercise: str, answer: Any) -> Feedback:
     """Check a learner's answer to ``exercise``; returns :class:`Feedback` (shown in notebooks)."""
     if exercise not in CHECKERS:
         raise ValueError(f"exercise must be one of {sorted(CHECKERS)}, got {exercise!r}")
+    if exercise in SIGNATURES and not callable(answer):
+        return Feedback(exercise, False, f"expected a function {SIGNATURES[exercise]}, "
+                                         f"got {type(answer).__name__}.")
     try:
         passed, message = CHECKERS[exercise](answer)
     except NotImplementedError:
@@ -74,11 +84,9 @@ def _as_array(value: Any) -> np.ndarray:
 
 # --- Primer -------------------------------------------------------------------------------
 
-@checker("primer-born-rule")
-def _born_rule(born_rule: Callable) -> tuple[bool, str]:
+@checker("primer-born-rule", "born_rule(amplitudes)")
+def _born_rule(born_rule) -> tuple[bool, str]:
     """``born_rule(amplitudes)`` maps complex amplitudes (2**n,) to outcome probabilities."""
-    if not callable(born_rule):
-        return False, f"expected a function born_rule(amplitudes), got {type(born_rule).__name__}."
     rng = np.random.default_rng(7)
     for n in (1, 2, 3):
         amps = rng.normal(size=2 ** n) + 1j * rng.normal(size=2 ** n)
@@ -101,11 +109,9 @@ def _born_rule(born_rule: Callable) -> tuple[bool, str]:
     return True, "probabilities are the squared magnitudes of the amplitudes, and they sum to 1."
 
 
-@checker("primer-batched-expval")
-def _batched_expval(batched_expval: Callable) -> tuple[bool, str]:
+@checker("primer-batched-expval", "batched_expval(angles)")
+def _batched_expval(batched_expval) -> tuple[bool, str]:
     """``batched_expval(angles)`` returns <Z> after RX(angle) on |0>, for a batch, in one call."""
-    if not callable(batched_expval):
-        return False, f"expected a function batched_expval(angles), got {type(batched_expval).__name__}."
     angles = torch.linspace(0, 2 * math.pi, 64, dtype=torch.float64)
     calls = 0
     original = qml.QNode.__call__
@@ -137,11 +143,9 @@ def _batched_expval(batched_expval: Callable) -> tuple[bool, str]:
 
 # --- Appendix: performance ----------------------------------------------------------------
 
-@checker("performance-kron-layer")
-def _kron_layer(layer_matrix: Callable) -> tuple[bool, str]:
+@checker("performance-kron-layer", "layer_matrix(a, b)")
+def _kron_layer(layer_matrix) -> tuple[bool, str]:
     """``layer_matrix(a, b)``: the 4x4 matrix of RX(a) on wire 0 and RZ(b) on wire 1."""
-    if not callable(layer_matrix):
-        return False, f"expected a function layer_matrix(a, b), got {type(layer_matrix).__name__}."
     for a, b in ((0.3, 1.1), (2.0, -0.7)):
         got = _as_array(layer_matrix(a, b))
         rx, rz = qml.RX.compute_matrix(a), qml.RZ.compute_matrix(b)
@@ -183,11 +187,9 @@ def _labels_case():
     return torch.tensor([0, 3, 1, 3, 2]), 4
 
 
-@checker("soft-labels-smoothing")
+@checker("soft-labels-smoothing", "smooth(labels, n_classes, epsilon)")
 def _smoothing(smooth) -> tuple[bool, str]:
     """``smooth(labels, n_classes, epsilon)``: (1 - eps) one_hot + eps / K."""
-    if not callable(smooth):
-        return False, f"expected a function smooth(labels, n_classes, epsilon), got {type(smooth).__name__}."
     labels, k = _labels_case()
     for eps in (0.1, 0.3):
         got = torch.as_tensor(_as_array(smooth(labels, k, eps)), dtype=torch.float64)
@@ -204,11 +206,9 @@ def _smoothing(smooth) -> tuple[bool, str]:
     return True, "each row keeps 1 - eps + eps/K on its class and eps/K elsewhere."
 
 
-@checker("soft-labels-cross-entropy")
+@checker("soft-labels-cross-entropy", "soft_ce(logits, targets)")
 def _soft_ce(soft_ce) -> tuple[bool, str]:
     """``soft_ce(logits, targets)``: mean over rows of -sum targets * log_softmax(logits)."""
-    if not callable(soft_ce):
-        return False, f"expected a function soft_ce(logits, targets), got {type(soft_ce).__name__}."
     g = torch.Generator().manual_seed(3)
     logits = torch.randn(6, 4, generator=g, dtype=torch.float64)
     targets = torch.softmax(torch.randn(6, 4, generator=g, dtype=torch.float64), 1)
@@ -225,11 +225,9 @@ def _soft_ce(soft_ce) -> tuple[bool, str]:
     return True, "soft-target cross-entropy: -sum_k t_k log p_k, averaged over the batch."
 
 
-@checker("soft-labels-ece")
+@checker("soft-labels-ece", "ece(confidence, correct, n_bins)")
 def _ece(ece) -> tuple[bool, str]:
     """``ece(confidence, correct, n_bins=15)`` from 1-D confidences and 0/1 correctness."""
-    if not callable(ece):
-        return False, f"expected a function ece(confidence, correct, n_bins), got {type(ece).__name__}."
     g = torch.Generator().manual_seed(5)
     confidence = 0.3 + 0.7 * torch.rand(300, generator=g, dtype=torch.float64)
     # underconfident below 0.6, overconfident above: signed bin errors would cancel
@@ -254,11 +252,9 @@ def _ece(ece) -> tuple[bool, str]:
 
 # --- Part I, chapter 2: a VQC that refines labels -----------------------------------------
 
-@checker("vqc-outcome-class")
+@checker("vqc-outcome-class", "class_of_outcome(bits, n_classes)")
 def _outcome_class(class_of_outcome) -> tuple[bool, str]:
     """``class_of_outcome(bits, n_classes)``: the bit string read as an integer, mod K."""
-    if not callable(class_of_outcome):
-        return False, f"expected a function class_of_outcome(bits, n_classes), got {type(class_of_outcome).__name__}."
     cases = [("00001010", 10), ("11111111", 10), ("0110", 3), ("00000001", 10)]
     for bits, k in cases:
         got = int(class_of_outcome(bits, k))
@@ -271,11 +267,9 @@ def _outcome_class(class_of_outcome) -> tuple[bool, str]:
     return True, "outcome b (read as an integer) counts for class b mod K."
 
 
-@checker("vqc-temperature")
+@checker("vqc-temperature", "sharpen(probs, temperature)")
 def _temperature(sharpen) -> tuple[bool, str]:
     """``sharpen(probs, temperature)``: p**(1/T) renormalised, row-wise."""
-    if not callable(sharpen):
-        return False, f"expected a function sharpen(probs, temperature), got {type(sharpen).__name__}."
     p = torch.tensor([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8]], dtype=torch.float64)
     for t in (0.5, 2.0):
         got = torch.as_tensor(_as_array(sharpen(p, t)), dtype=torch.float64)
@@ -291,11 +285,9 @@ def _temperature(sharpen) -> tuple[bool, str]:
     return True, "T < 1 sharpens towards the top class, T > 1 flattens towards uniform."
 
 
-@checker("vqc-refine")
+@checker("vqc-refine", "refine(q, labels, temperature, mix)")
 def _refine(refine) -> tuple[bool, str]:
     """``refine(q, labels, temperature, mix)``: (1 - mix) one_hot + mix sharpen(q, T)."""
-    if not callable(refine):
-        return False, f"expected a function refine(q, labels, temperature, mix), got {type(refine).__name__}."
     q = torch.tensor([[0.5, 0.3, 0.2], [0.2, 0.2, 0.6]], dtype=torch.float64)
     labels = torch.tensor([1, 2])
     one = torch.nn.functional.one_hot(labels, 3).double()
@@ -312,11 +304,9 @@ def _refine(refine) -> tuple[bool, str]:
 
 # --- Part I, chapter 3: training a CNN on quantum-refined labels ---------------------------
 
-@checker("robustness-relative-gain")
+@checker("robustness-relative-gain", "relative_gain(acc_method, acc_baseline)")
 def _relative_gain(relative_gain) -> tuple[bool, str]:
     """``relative_gain(acc_method, acc_baseline)``: (method - baseline) / baseline."""
-    if not callable(relative_gain):
-        return False, f"expected a function relative_gain(acc_method, acc_baseline), got {type(relative_gain).__name__}."
     got = float(relative_gain(0.6, 0.4))
     if abs(got - 0.2) < 1e-9:
         return False, "that is the absolute difference in accuracy; a relative gain divides it by the baseline."
@@ -327,11 +317,9 @@ def _relative_gain(relative_gain) -> tuple[bool, str]:
     return True, "0.6 against 0.4 is a 50% relative gain: the paper's 'up to 50% higher accuracy' is of this kind."
 
 
-@checker("robustness-gaussian-noise")
+@checker("robustness-gaussian-noise", "add_noise(images, sigma, generator)")
 def _gaussian(add_noise) -> tuple[bool, str]:
     """``add_noise(images, sigma, generator)``: images + N(0, sigma^2), clipped to [0, 1]."""
-    if not callable(add_noise):
-        return False, f"expected a function add_noise(images, sigma, generator), got {type(add_noise).__name__}."
     images = torch.full((200, 1, 28, 28), 0.5)
     before = images.clone()
     out = torch.as_tensor(add_noise(images, 0.1, torch.Generator().manual_seed(0)))
@@ -350,11 +338,9 @@ def _gaussian(add_noise) -> tuple[bool, str]:
     return True, "noise of the requested strength, clipped to the pixel range, input untouched."
 
 
-@checker("robustness-lowest-ece")
+@checker("robustness-lowest-ece", "lowest_ece(runs)")
 def _lowest_ece(lowest_ece) -> tuple[bool, str]:
     """``lowest_ece(runs)``: the method whose ECE, averaged over seeds, is lowest."""
-    if not callable(lowest_ece):
-        return False, f"expected a function lowest_ece(runs), got {type(lowest_ece).__name__}."
     runs = [{"method": "a", "seed": 0, "ece": 0.01}, {"method": "a", "seed": 1, "ece": 0.30},
             {"method": "b", "seed": 0, "ece": 0.05}, {"method": "b", "seed": 1, "ece": 0.06},
             {"method": "c", "seed": 0, "ece": 0.20}, {"method": "c", "seed": 1, "ece": 0.40}]

@@ -41,7 +41,8 @@ def test_reference_answers_pass(exercise, answer):
     ("primer-born-rule", lambda a: np.abs(a[:1]) ** 2, "one probability per amplitude"),
     ("primer-born-rule", lambda a: 2 * np.abs(a) ** 2, "sum to 2.0000"),
     ("primer-born-rule", lambda a: 1 / 0, "ZeroDivisionError"),
-    ("primer-born-rule", "0.5", "expected a function"),
+    ("primer-born-rule", "0.5", "expected a function born_rule(amplitudes), got str"),
+    ("vqc-refine", None, "expected a function refine(q, labels, temperature, mix), got NoneType"),
     ("primer-batched-expval", lambda angles: torch.stack([rx_z(a) for a in angles]), "ran 64 times"),
     ("primer-batched-expval", lambda angles: torch.sin(angles), "sin(angle)"),
     ("primer-batched-expval", lambda angles: torch.cos(angles), "no QNode ran"),
@@ -96,23 +97,15 @@ def ref_soft_ce(logits, targets):
     return -(targets * torch.log_softmax(logits, 1)).sum(1).mean()
 
 
-def ref_ece(confidence, correct, n_bins=15):
+def ref_ece(confidence, correct, n_bins=15, signed=False):
+    """Binned ECE; ``signed=True`` is the typical mistake of summing signed bin gaps."""
     edges = torch.linspace(0, 1, n_bins + 1, dtype=torch.float64)
     total = 0.0
     for lo, hi in zip(edges[:-1], edges[1:]):
         inside = (confidence > lo) & (confidence <= hi)
         if inside.any():
-            total += inside.double().mean() * (correct[inside].mean() - confidence[inside].mean()).abs()
-    return float(total)
-
-
-def signed_ece(confidence, correct, n_bins=15):
-    edges = torch.linspace(0, 1, n_bins + 1, dtype=torch.float64)
-    total = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        inside = (confidence > lo) & (confidence <= hi)
-        if inside.any():
-            total += inside.double().mean() * (correct[inside].mean() - confidence[inside].mean())
+            gap = correct[inside].mean() - confidence[inside].mean()
+            total += inside.double().mean() * (gap if signed else gap.abs())
     return abs(float(total))
 
 
@@ -161,7 +154,7 @@ def _add_noise_in_place(images, sigma, generator):
     ("soft-labels-cross-entropy", lambda lg, t: -(t * torch.log_softmax(lg, 1)).sum(), "sum over the batch"),
     ("soft-labels-cross-entropy", lambda lg, t: -(t * torch.softmax(lg, 1)).sum(1).mean(), "use log_softmax"),
     ("soft-labels-ece", lambda c, k, n: 0.5, "expected"),
-    ("soft-labels-ece", signed_ece, "errors of opposite sign do not cancel"),
+    ("soft-labels-ece", lambda c, k, n: ref_ece(c, k, n, signed=True), "errors of opposite sign do not cancel"),
     ("vqc-outcome-class", lambda bits, k: int(bits[::-1], 2) % k, "read in reverse"),
     ("vqc-outcome-class", lambda bits, k: int(bits, 2), "take it modulo K"),
     ("vqc-temperature", lambda p, t: p ** t / (p ** t).sum(1, keepdim=True), "exponent is 1/T"),
