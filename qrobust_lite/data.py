@@ -351,7 +351,7 @@ def _select(labels: np.ndarray, classes: list[int], per_class: list[int] | None,
         if want is not None:
             if want > len(idx):
                 raise ValueError(
-                    f"n_samples asks for {want} images of class {c} but the {source} has "
+                    f"n_samples asks for {want} images of class {c} but the {source} holds "
                     f"{len(idx)}; ask for fewer, or pass root= with the full dataset")
             idx = np.sort(rng.choice(idx, size=want, replace=False))
         keep.append(idx)

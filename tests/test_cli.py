@@ -42,7 +42,7 @@ def test_run_refuses_to_overwrite_and_reports_missing_full_data(tmp_path, capsys
     assert (tmp_path / "label_refining.json").read_text() == "{}"
     code = main(["run", "label-refining", "--scale", "full", "--out", str(tmp_path / "new")])
     assert code == 2
-    assert "bundled subset has 500" in capsys.readouterr().err
+    assert "bundled subset holds 500" in capsys.readouterr().err
 
 
 def test_run_writes_results_and_figures(tmp_path, monkeypatch):
