@@ -259,3 +259,10 @@ def test_read_idx_rejects_other_files(tmp_path):
     (tmp_path / "bad").write_bytes(b"\x00\x00\x0d\x01\x00\x00\x00\x01\x00")
     with pytest.raises(ValueError, match="not an unsigned-byte IDX file"):
         data.read_idx(tmp_path / "bad")
+
+
+def test_download_and_sources_validate_their_arguments():
+    with pytest.raises(ValueError, match="name must be one of"):
+        data.download_dataset("cinic10")
+    with pytest.raises(ValueError, match="split must be one of"):
+        data.available_sources("mnist", "validation")

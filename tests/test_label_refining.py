@@ -220,3 +220,24 @@ def test_experiment_is_reproducible_and_complete():
     assert set(table) == set(lr.METHODS) and set(table["one-hot"]["rotation"]) == set(cor.SEVERITIES)
     gain, kind, severity = lr.best_relative_gain(a, "quantum-refined")
     assert kind in cor.KINDS and severity >= 1 and gain > -1
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda: SmallCNN(1), "n_classes must be an integer >= 2"),
+    (lambda: SmallCNN(10, dropout=1.0), r"dropout must be a number in \[0, 1\)"),
+    (lambda: SmallCNN(10)(torch.rand(2, 1, 32, 32)), r"images must have shape \(N, C, 28, 28\)"),
+    (lambda: train_classifier(SmallCNN(3), torch.rand(4, 1, 28, 28), torch.tensor([0, 1])), "same length"),
+    (lambda: train_classifier(SmallCNN(3), torch.rand(2, 1, 28, 28), torch.tensor([0, 1]), epochs=0),
+     "epochs must be a positive integer"),
+    (lambda: train_classifier(SmallCNN(3), torch.rand(2, 1, 28, 28), torch.tensor([0, 1]), batch_size=0),
+     "batch_size must be a positive integer"),
+    (lambda: predict_proba(SmallCNN(3), torch.rand(2, 1, 28, 28), temperature=0), "temperature must be positive"),
+    (lambda: lr.fit_refiner(torch.rand(4, 1, 28, 28), torch.tensor([0, 1, 0, 1]), 2, encoding="basis"),
+     "encoding must be 'angle' or 'amplitude'"),
+    (lambda: lr.fit_refiner(torch.rand(4, 28, 28), torch.tensor([0, 1, 0, 1]), 2),
+     r"images must have shape \(N, C, H, W\)"),
+    (lambda: cal.fit_temperature(torch.rand(4), torch.tensor([0, 1, 0, 1])), r"logits must have shape \(N, K\)"),
+])
+def test_invalid_model_and_training_arguments(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
