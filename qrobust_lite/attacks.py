@@ -1,0 +1,112 @@
+"""Adversarial attacks under an L-infinity budget, and how to score them (book: Part II,
+*Attacking a quantum classifier*).
+
+An attack changes every pixel by at most ``epsilon`` (pixels stay in [0, 1]) to make the model
+wrong. FGSM {Goodfellow et al. 2015} takes one step of size epsilon along the sign of the loss
+gradient; PGD {Madry et al. 2018} takes several smaller steps, projecting back into the
+epsilon-box after each. The **attack success rate** (ASR) counts, among the test images the
+model classifies correctly, the share whose prediction the attack changes.
+
+The model may return logits (use ``loss="logits"``, cross-entropy) or class probabilities,
+as a :class:`~qrobust_lite.circuits.VQC` does (``loss="probs"``, negative log-probability).
+
+>>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
+>>> x, y = torch.rand(3, 1, 2, 2), torch.tensor([0, 1, 0])
+>>> x_adv = pgd(model, x, y, epsilon=0.1, steps=5)
+>>> bool((x_adv - x).abs().max() <= 0.1 + 1e-7)
+True
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+LOSSES = ("logits", "probs")
+PROB_FLOOR = 1e-12  # log of a probability below this counts as log(1e-12)
+
+
+def _loss(outputs: torch.Tensor, labels: torch.Tensor, loss: str) -> torch.Tensor:
+    if loss == "logits":
+        return F.cross_entropy(outputs, labels)
+    return F.nll_loss(torch.log(outputs.clamp_min(PROB_FLOOR)), labels)
+
+
+def _check(images: torch.Tensor, labels: torch.Tensor, epsilon: float, loss: str) -> None:
+    if not isinstance(images, torch.Tensor) or images.ndim < 2:
+        raise ValueError("images must be a tensor with a leading batch dimension")
+    if images.numel() and (images.min() < 0 or images.max() > 1):
+        raise ValueError("images must have values in [0, 1]")
+    if not isinstance(labels, torch.Tensor) or labels.shape != (len(images),):
+        raise ValueError(f"labels must be a tensor of shape ({len(images)},)")
+    if not isinstance(epsilon, (int, float)) or isinstance(epsilon, bool) or not (
+            math.isfinite(epsilon) and 0 <= epsilon <= 1):
+        raise ValueError(f"epsilon must be a number in [0, 1] (pixel units), got {epsilon!r}")
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {list(LOSSES)}, got {loss!r}")
+
+
+def input_gradient(model, images: torch.Tensor, labels: torch.Tensor, loss: str = "logits") -> torch.Tensor:
+    """Gradient of the mean loss with respect to the input images, same shape as ``images``."""
+    x = images.detach().clone().requires_grad_(True)
+    value = _loss(model(x), labels, loss)
+    return torch.autograd.grad(value, x)[0]
+
+
+def fgsm(model, images: torch.Tensor, labels: torch.Tensor, epsilon: float,
+         loss: str = "logits") -> torch.Tensor:
+    """Fast gradient sign method: ``clip(x + epsilon * sign(grad), 0, 1)``."""
+    _check(images, labels, epsilon, loss)
+    step = epsilon * input_gradient(model, images, labels, loss).sign()
+    return (images + step).clamp(0.0, 1.0).detach()
+
+
+def pgd(model, images: torch.Tensor, labels: torch.Tensor, epsilon: float,
+        step_size: float | None = None, steps: int = 10, random_start: bool = False,
+        seed: int = 0, loss: str = "logits") -> torch.Tensor:
+    """Projected gradient descent in the L-infinity ball of radius ``epsilon``.
+
+    Each of ``steps`` steps adds ``step_size * sign(grad)`` (default ``2.5 epsilon / steps``),
+    projects back to ``|x - images| <= epsilon`` and clips to [0, 1]. ``random_start`` begins
+    from a uniform point in the ball (seeded).
+    """
+    _check(images, labels, epsilon, loss)
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    if epsilon == 0:
+        return images.detach().clone()
+    step_size = 2.5 * epsilon / steps if step_size is None else step_size
+    if isinstance(step_size, bool) or not isinstance(step_size, (int, float)) or not step_size > 0:
+        raise ValueError(f"step_size must be a positive number, got {step_size!r}")
+    x = images.detach().clone()
+    if random_start:
+        gen = torch.Generator().manual_seed(seed)
+        noise = (2 * torch.rand(x.shape, generator=gen, dtype=x.dtype) - 1) * epsilon
+        x = (x + noise.to(x.device)).clamp(0.0, 1.0)
+    for _ in range(steps):
+        x = x + step_size * input_gradient(model, x, labels, loss).sign()
+        x = torch.min(torch.max(x, images - epsilon), images + epsilon).clamp(0.0, 1.0)
+    return x.detach()
+
+
+def attack_success_rate(clean_predictions: torch.Tensor, adversarial_predictions: torch.Tensor,
+                        labels: torch.Tensor) -> float:
+    """Among samples predicted correctly on clean input, the share the attack changes, in [0, 1].
+
+    NaN when the model gets no sample right (there is nothing to attack).
+    """
+    if not (clean_predictions.shape == adversarial_predictions.shape == labels.shape) or labels.ndim != 1:
+        raise ValueError("clean_predictions, adversarial_predictions and labels must all have shape (N,)")
+    correct = clean_predictions == labels
+    if not correct.any():
+        return float("nan")
+    return (adversarial_predictions[correct] != clean_predictions[correct]).double().mean().item()
+
+
+def robust_accuracy(adversarial_predictions: torch.Tensor, labels: torch.Tensor) -> float:
+    """Accuracy on the attacked images, in [0, 1]."""
+    if adversarial_predictions.shape != labels.shape or labels.ndim != 1:
+        raise ValueError("adversarial_predictions and labels must both have shape (N,)")
+    return (adversarial_predictions == labels).double().mean().item()

@@ -1,0 +1,94 @@
+"""qrobust_lite.attacks: agreement with the Adversarial Robustness Toolbox, budgets, ASR."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from qrobust_lite import attacks, data
+from qrobust_lite.models import SmallCNN
+from qrobust_lite.training import train_classifier
+
+
+@pytest.fixture(scope="module")
+def fixed_model():
+    ds = data.load("mnist", "test", 200, verbose=False)
+    model = SmallCNN(10, seed=0)
+    train_classifier(model, ds.images, ds.labels, epochs=2, progress=False)
+    model.eval()
+    return model, ds.images[:64], ds.labels[:64]
+
+
+def test_fgsm_and_pgd_agree_with_the_adversarial_robustness_toolbox(fixed_model):
+    from art.attacks.evasion import FastGradientMethod, ProjectedGradientDescent
+    from art.estimators.classification import PyTorchClassifier
+
+    model, x, y = fixed_model
+    clf = PyTorchClassifier(model=model, loss=torch.nn.CrossEntropyLoss(), input_shape=(1, 28, 28),
+                            nb_classes=10, clip_values=(0.0, 1.0))
+    art_fgsm = FastGradientMethod(clf, norm=np.inf, eps=0.1).generate(x.numpy(), y=y.numpy())
+    assert np.allclose(attacks.fgsm(model, x, y, 0.1).numpy(), art_fgsm, atol=1e-6)
+    art_pgd = ProjectedGradientDescent(clf, norm=np.inf, eps=0.1, eps_step=0.025, max_iter=10,
+                                       num_random_init=0, verbose=False).generate(x.numpy(), y=y.numpy())
+    ours = attacks.pgd(model, x, y, 0.1, step_size=0.025, steps=10).numpy()
+    assert np.allclose(ours, art_pgd, atol=1e-6)
+
+
+@pytest.mark.parametrize("epsilon", [0.0, 0.03, 0.3])
+def test_adversarial_examples_stay_in_the_budget_and_pixel_range(fixed_model, epsilon):
+    model, x, y = fixed_model
+    for x_adv in (attacks.fgsm(model, x, y, epsilon),
+                  attacks.pgd(model, x, y, epsilon, steps=5, random_start=True, seed=1)):
+        assert (x_adv - x).abs().max() <= epsilon + 1e-6
+        assert x_adv.min() >= 0 and x_adv.max() <= 1
+
+
+def test_pgd_loss_at_least_fgsm_loss_at_least_clean_loss(fixed_model):
+    model, x, y = fixed_model
+    loss = lambda images: torch.nn.functional.cross_entropy(model(images), y).item()  # noqa: E731
+    clean = loss(x)
+    one_step = loss(attacks.fgsm(model, x, y, 0.1))
+    many_steps = loss(attacks.pgd(model, x, y, 0.1, steps=10))
+    assert many_steps >= one_step >= clean
+
+
+def test_probability_outputs_give_the_same_attack_as_logits(fixed_model):
+    model, x, y = fixed_model
+    probs_model = torch.nn.Sequential(model, torch.nn.Softmax(dim=1))
+    assert torch.allclose(attacks.fgsm(probs_model, x, y, 0.1, loss="probs"),
+                          attacks.fgsm(model, x, y, 0.1))
+
+
+def test_random_start_is_seeded(fixed_model):
+    model, x, y = fixed_model
+    a = attacks.pgd(model, x, y, 0.1, steps=2, random_start=True, seed=3)
+    assert torch.equal(a, attacks.pgd(model, x, y, 0.1, steps=2, random_start=True, seed=3))
+    assert not torch.equal(a, attacks.pgd(model, x, y, 0.1, steps=2, random_start=True, seed=4))
+
+
+def test_attack_success_rate_and_robust_accuracy_on_hand_cases():
+    labels = torch.tensor([0, 1, 2, 0])
+    clean = torch.tensor([0, 1, 2, 3])          # three right
+    adversarial = torch.tensor([0, 2, 2, 1])    # one of the three changed
+    assert attacks.attack_success_rate(clean, adversarial, labels) == pytest.approx(1 / 3)
+    assert attacks.robust_accuracy(adversarial, labels) == pytest.approx(0.5)
+    assert attacks.attack_success_rate(clean, clean, labels) == 0.0
+    assert math.isnan(attacks.attack_success_rate(torch.tensor([1]), torch.tensor([0]), torch.tensor([0])))
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda m, x, y: attacks.fgsm(m, x, y, -0.1), r"epsilon must be a number in \[0, 1\]"),
+    (lambda m, x, y: attacks.fgsm(m, x, y, float("nan")), "epsilon must be"),
+    (lambda m, x, y: attacks.fgsm(m, x * 2, y, 0.1), r"values in \[0, 1\]"),
+    (lambda m, x, y: attacks.fgsm(m, x, y[:3], 0.1), r"labels must be a tensor of shape \(64,\)"),
+    (lambda m, x, y: attacks.fgsm(m, x, y, 0.1, loss="hinge"), "loss must be one of"),
+    (lambda m, x, y: attacks.pgd(m, x, y, 0.1, steps=0), "steps must be a positive integer"),
+    (lambda m, x, y: attacks.pgd(m, x, y, 0.1, step_size=-1.0), "step_size must be a positive number"),
+    (lambda m, x, y: attacks.attack_success_rate(y, y[:3], y), "must all have shape"),
+    (lambda m, x, y: attacks.robust_accuracy(y[:3], y), "must both have shape"),
+])
+def test_invalid_arguments_name_the_argument(fixed_model, call, match):
+    model, x, y = fixed_model
+    with pytest.raises(ValueError, match=match):
+        call(model, x, y)
