@@ -88,10 +88,12 @@ def run_label_refining(scale: str, out: Path, root: str | None) -> list[Path]:
                             "best_relative_gain_over_one_hot": gains}
         for metric in ("accuracy", "ece"):
             axes = lr.plot_accuracy_vs_severity(res, metric=metric)
-            axes[0].figure.suptitle(f"{dataset}: {metric} (mean +- std over seeds {list(settings['seeds'])})")
+            figure = axes[0].figure
+            figure.suptitle(f"{dataset}: {metric} (mean +- std over seeds {list(settings['seeds'])})")
+            figure.tight_layout()
             path = out / f"label_refining_{dataset}_{metric}.png"
-            axes[0].figure.savefig(path, dpi=120, bbox_inches="tight")
-            plt.close(axes[0].figure)
+            figure.savefig(path, dpi=120, bbox_inches="tight")
+            plt.close(figure)
             written.append(path)
     path = out / "label_refining.json"
     path.write_text(json.dumps({"scale": scale, "results": results}, indent=1, default=str))
