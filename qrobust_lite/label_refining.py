@@ -53,11 +53,15 @@ class LabelRefiner:
     history: list[float] = field(default_factory=list)
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
-        """Circuit inputs: (N, n_qubits) angles, or (N, size*size) pixel amplitudes; float32."""
+        """Circuit inputs: (N, n_qubits) angles, or (N, size*size) pixel amplitudes; float32.
+
+        Amplitude inputs get 1e-6 added to every pixel, so that an all-black image (which has
+        no direction to normalise) still encodes, as the uniform superposition.
+        """
         if self.encoding == "angle":
             x = self.scaler.transform(self.pca.transform(images.flatten(1).numpy()))
             return torch.as_tensor(x, dtype=torch.float32)
-        return preprocessing.downsample(images, self.size).flatten(1) + 1e-6  # no all-zero rows
+        return preprocessing.downsample(images, self.size).flatten(1) + 1e-6
 
     @torch.no_grad()
     def class_probabilities(self, images: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
