@@ -62,3 +62,14 @@ def test_z_signs():
 def test_invalid_arguments_name_the_argument(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_patch_channels_are_differentiable_with_respect_to_the_pixels():
+    """Attacks on a quanvolution model need d(channels)/d(pixels): compare with PennyLane's."""
+    images = torch.rand(2, 1, 4, 4, dtype=torch.float64)
+    weights = torch.linspace(-1, 1, 32, dtype=torch.float64).reshape(2, 4, 2, 2)
+    fast = images.clone().requires_grad_(True)
+    (qp.rqc_patch_channels(fast, seed=2) * weights).sum().backward()
+    slow = images.clone().requires_grad_(True)
+    (reference(slow, seed=2) * weights).sum().backward()
+    assert torch.allclose(fast.grad, slow.grad, atol=1e-5)
