@@ -410,10 +410,11 @@ def load(name: str, split: str = "train", n_samples: int | None = None,
     rng = np.random.default_rng(seed)
     if source_path is not None:
         images, labels = _read_official(source_path, name, split, cls, per_class, rng)
-        source = f"official files in {source_path}"
+        origin = source = f"official files in {source_path}"
     elif name in _BUNDLED_PER_CLASS:
         images, labels = _load_bundled(name, split)
-        source = (f"bundled subset, {_BUNDLED_PER_CLASS[name][split]} per class "
+        origin = "bundled subset"
+        source = (f"{origin}, {_BUNDLED_PER_CLASS[name][split]} per class "
                   f"(full set: root= or ${ENV_VAR})")
     else:
         raise FileNotFoundError(
@@ -423,7 +424,7 @@ def load(name: str, split: str = "train", n_samples: int | None = None,
     if name == "cinic10":  # already sampled while decoding
         keep = np.arange(len(labels))
     else:
-        keep = _select(labels, cls, per_class, rng, source.split(",")[0])
+        keep = _select(labels, cls, per_class, rng, origin)
     images, labels = images[keep], labels[keep]
     remap = np.full(10, -1, dtype=np.int64)
     remap[cls] = np.arange(len(cls))

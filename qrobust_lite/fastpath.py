@@ -85,10 +85,6 @@ class Block:
     weight_shape: tuple[int, ...]
     layers: tuple
 
-    @property
-    def n_layers(self) -> int:
-        return len(self.layers)
-
 
 def _gates(op: qml.operation.Operator):
     """Decompose until every gate has a matrix and acts on at most 2 wires."""
@@ -319,6 +315,22 @@ def apply_block(block: Block, weights: torch.Tensor, state: torch.Tensor,
     return apply_layers(block, weights, state)
 
 
+def real_state_probabilities(states: torch.Tensor, u_t: torch.Tensor,
+                             readout: torch.Tensor | None = None) -> torch.Tensor:
+    """Born probabilities |psi @ U.T|**2 (B, 2**n) for real states psi (B, 2**n).
+
+    For real psi, psi @ U.T = psi @ Re(U.T) + i psi @ Im(U.T): one real matrix product with
+    [Re | Im] (half the arithmetic of a complex one), then the squares, in ``states``' precision.
+    With ``readout`` (2**n, m), returns ``probabilities @ readout`` (e.g. <Z_i> with a sign
+    matrix), folding the sum of the two squared halves into that product.
+    """
+    d = u_t.shape[0]
+    squares = (states @ torch.cat([u_t.real, u_t.imag], dim=1).to(states.dtype)).square()
+    if readout is None:
+        return squares.view(-1, 2, d).sum(dim=1)
+    return squares @ torch.cat([readout, readout]).to(states.dtype)
+
+
 def born_probabilities(block: Block, weights: torch.Tensor, features: torch.Tensor,
                        encode: Callable[[torch.Tensor], torch.Tensor],
                        strategy: str = "auto", chunk: int | None = None) -> torch.Tensor:
@@ -345,16 +357,13 @@ def born_probabilities(block: Block, weights: torch.Tensor, features: torch.Tens
         return torch.cat([apply_layers(block, weights, encode(part).to(complex_dtype)).abs() ** 2
                           for part in parts])
     u_t = block_unitary_transpose(block, weights, complex_dtype)
-    d = u_t.shape[0]
-    re_im = torch.cat([u_t.real, u_t.imag], dim=1)               # (2**n, 2 * 2**n), real
     out = []
     for part in parts:
         state = encode(part)
         if state.is_complex():
             out.append((state.to(complex_dtype) @ u_t).abs() ** 2)
         else:
-            amplitudes = state.to(re_im.dtype) @ re_im                # real and imaginary parts
-            out.append(amplitudes[:, :d] ** 2 + amplitudes[:, d:] ** 2)
+            out.append(real_state_probabilities(state.to(u_t.real.dtype), u_t))
     return torch.cat(out)
 
 
