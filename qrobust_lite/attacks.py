@@ -28,7 +28,8 @@ LOSSES = ("logits", "probs")
 PROB_FLOOR = 1e-12  # log of a probability below this counts as log(1e-12)
 
 
-def _loss(outputs: torch.Tensor, labels: torch.Tensor, loss: str) -> torch.Tensor:
+def classification_loss(outputs: torch.Tensor, labels: torch.Tensor, loss: str) -> torch.Tensor:
+    """Mean cross-entropy of logits (``loss="logits"``) or NLL of probabilities (``"probs"``)."""
     if loss == "logits":
         return F.cross_entropy(outputs, labels)
     return F.nll_loss(torch.log(outputs.clamp_min(PROB_FLOOR)), labels)
@@ -51,7 +52,7 @@ def _check(images: torch.Tensor, labels: torch.Tensor, epsilon: float, loss: str
 def input_gradient(model, images: torch.Tensor, labels: torch.Tensor, loss: str = "logits") -> torch.Tensor:
     """Gradient of the mean loss with respect to the input images, same shape as ``images``."""
     x = images.detach().clone().requires_grad_(True)
-    value = _loss(model(x), labels, loss)
+    value = classification_loss(model(x), labels, loss)
     return torch.autograd.grad(value, x)[0]
 
 

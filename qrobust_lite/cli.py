@@ -9,12 +9,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.metadata
+import json
 import os
 import platform
 import sys
 import warnings
 from pathlib import Path
 
+import matplotlib
 import torch
 
 from . import backend, data
@@ -68,19 +70,22 @@ def doctor_report() -> str:
     return "\n".join(lines)
 
 
-def run_label_refining(scale: str, out: Path, root: str | None) -> list[Path]:
-    """Part I at ``scale`` on MNIST and Fashion-MNIST: results JSON and figures in ``out``."""
-    import json
-
-    import matplotlib
-    matplotlib.use("Agg")
+def _save_figure(figure, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
+    figure.tight_layout()
+    figure.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(figure)
+    return path
+
+
+def run_label_refining(scale: str, out: Path, root: str | None, datasets: list[str]) -> list[Path]:
+    """Part I at ``scale``: results JSON and accuracy/ECE figures per dataset in ``out``."""
     from . import label_refining as lr
 
     settings = lr.SCALES[scale]
     results, written = {}, []
-    for dataset in ("mnist", "fashion_mnist"):
+    for dataset in datasets:
         res = lr.robustness_experiment(dataset, root=root, **settings)
         gains = {m: lr.best_relative_gain(res, m) for m in lr.METHODS if m != "one-hot"}
         results[dataset] = {**res, "summary": {metric: lr.summarise(res, metric)
@@ -88,27 +93,54 @@ def run_label_refining(scale: str, out: Path, root: str | None) -> list[Path]:
                             "best_relative_gain_over_one_hot": gains}
         for metric in ("accuracy", "ece"):
             axes = lr.plot_accuracy_vs_severity(res, metric=metric)
-            figure = axes[0].figure
-            figure.suptitle(f"{dataset}: {metric} (mean +- std over seeds {list(settings['seeds'])})")
-            figure.tight_layout()
-            path = out / f"label_refining_{dataset}_{metric}.png"
-            figure.savefig(path, dpi=120, bbox_inches="tight")
-            plt.close(figure)
-            written.append(path)
+            axes[0].figure.suptitle(f"{dataset}: {metric} (mean +- std over seeds {list(settings['seeds'])})")
+            written.append(_save_figure(axes[0].figure, out / f"label_refining_{dataset}_{metric}.png"))
     path = out / "label_refining.json"
     path.write_text(json.dumps({"scale": scale, "results": results}, indent=1, default=str))
     return [path] + written
 
 
-RUNNERS = {"label-refining": run_label_refining}
+def run_quantum_patches(scale: str, out: Path, root: str | None, datasets: list[str]) -> list[Path]:
+    """Part II at ``scale``: every defence on CIFAR-10 and CINIC-10; undefended vs quantum
+    patches on MNIST (where the paper reports no gain). Results JSON, tables and figures."""
+    from . import defences as dfn
+
+    settings = dfn.SCALES[scale]
+    results, written = {}, []
+    for dataset in datasets:
+        chosen = ("none", "quantum patches") if dataset == "mnist" else dfn.DEFENCES
+        res = dfn.defence_experiment(dataset, defences=chosen, root=root, **settings)
+        results[dataset] = {**res, "summary": dfn.summarise(res),
+                            "table": {a: dfn.format_table(res, a) for a in dfn.ATTACKS},
+                            "paper_asr": dfn.PAPER_ASR.get(dataset)}
+        axes = dfn.plot_attack_success(res)
+        axes[0].figure.suptitle(f"{dataset}: attack success rate (mean +- std over seeds "
+                                f"{list(settings['seeds'])})")
+        written.append(_save_figure(axes[0].figure, out / f"quantum_patches_{dataset}.png"))
+        print(f"{dataset}\n{results[dataset]['table']['PGD']}", flush=True)
+    path = out / "quantum_patches.json"
+    path.write_text(json.dumps({"scale": scale, "results": results}, indent=1, default=str))
+    return [path] + written
 
 
-def _outputs(name: str) -> list[str]:
+def _default_quantum_patch_datasets() -> list[str]:
+    """CIFAR-10 and MNIST, and CINIC-10 when a local copy is found (it is not bundled)."""
+    return ["cifar10"] + (["cinic10"] if data.available_sources("cinic10", "test") else []) + ["mnist"]
+
+
+# experiment -> (runner, datasets it can run, the default datasets)
+RUNNERS = {
+    "label-refining": (run_label_refining, ("mnist", "fashion_mnist"), lambda: ["mnist", "fashion_mnist"]),
+    "quantum-patches": (run_quantum_patches, ("cifar10", "cinic10", "mnist"), _default_quantum_patch_datasets),
+}
+
+
+def _outputs(name: str, datasets: list[str]) -> list[str]:
     """The files a runner writes, so a run can refuse to overwrite them."""
     if name == "label-refining":
-        return ["label_refining.json"] + [f"label_refining_{d}_{m}.png" for d in ("mnist", "fashion_mnist")
+        return ["label_refining.json"] + [f"label_refining_{d}_{m}.png" for d in datasets
                                           for m in ("accuracy", "ece")]
-    return []
+    return ["quantum_patches.json"] + [f"quantum_patches_{d}.png" for d in datasets]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,18 +154,27 @@ def main(argv: list[str] | None = None) -> int:
                      help="default: the chapter's size; full: larger (needs the full datasets)")
     run.add_argument("--out", type=Path, default=Path("results"), help="folder for the outputs")
     run.add_argument("--data-root", help="folder with the official dataset files (else $QROBUST_DATA, cache, bundled)")
+    run.add_argument("--datasets", help="comma-separated subset of the experiment's datasets "
+                     "(label-refining: mnist,fashion_mnist; quantum-patches: cifar10,cinic10,mnist)")
     run.add_argument("--force", action="store_true", help="overwrite earlier outputs in --out")
     args = parser.parse_args(argv)
     if args.command == "doctor":
         print(doctor_report())
         return 0
-    existing = [f for f in _outputs(args.experiment) if (args.out / f).exists()]
+    runner, allowed, default = RUNNERS[args.experiment]
+    datasets = default() if args.datasets is None else [d.strip() for d in args.datasets.split(",")]
+    wrong = [d for d in datasets if d not in allowed]
+    if wrong or not datasets:
+        parser.error(f"--datasets for {args.experiment} must be a comma-separated subset of "
+                     f"{','.join(allowed)}, got {args.datasets!r}")
+    existing = [f for f in _outputs(args.experiment, datasets) if (args.out / f).exists()]
     if existing and not args.force:
         parser.error(f"--out {args.out} already holds {', '.join(existing)}; pass --force to overwrite "
                      "or choose another --out")
     args.out.mkdir(parents=True, exist_ok=True)
+    matplotlib.use("Agg")  # the runners write figures to files, never to a window
     try:
-        written = RUNNERS[args.experiment](args.scale, args.out, args.data_root)
+        written = runner(args.scale, args.out, args.data_root, datasets)
     except (ValueError, FileNotFoundError) as err:
         print(f"qrobust-lite run {args.experiment}: {err}\n(from the command line: --data-root PATH "
               f"or set $QROBUST_DATA to a folder with the official files)", file=sys.stderr)

@@ -14,14 +14,26 @@ or patches; chunks of patches only bound the memory.
 >>> channels = rqc_patch_channels(torch.rand(2, 1, 8, 8), seed=0)
 >>> channels.shape   # 2 images, 1 colour channel x 4 wires, 4x4 patches
 torch.Size([2, 4, 4, 4])
+
+To turn the channels into pseudo-noise on the image itself (the course's choice, after the
+co-author design in which each channel is min-max scaled to [0, 1] and multiplied into the
+image): :func:`patch_mask` scales each channel and puts ``<Z_i>`` back at the position of
+pixel i in its patch, a full-resolution mask in [0, 1]; :func:`quantum_patch` multiplies it
+in with a ``strength``. Different circuit seeds give different pseudo-noise.
+
+>>> noisy = quantum_patch(torch.rand(2, 3, 8, 8), seed=1, strength=0.5)
+>>> noisy.shape, bool(noisy.min() >= 0 and noisy.max() <= 1)
+(torch.Size([2, 3, 8, 8]), True)
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import pennylane as qml
 import torch
+import torch.nn.functional as F
 
 from . import fastpath
 
@@ -54,6 +66,16 @@ def random_circuit(weights: torch.Tensor, wires, seed: int) -> None:
     qml.RandomLayers(weights, wires=wires, seed=seed)
 
 
+@functools.lru_cache(maxsize=64)
+def circuit_unitary_transpose(n_layers: int, n_rotations: int, seed: int) -> torch.Tensor:
+    """U.T (16, 16), complex64, of the seeded random circuit; cached, as training asks for the
+    same few circuits batch after batch (tracing and verifying one takes about 10 ms)."""
+    weights = random_circuit_weights(n_layers, n_rotations, seed)
+    block = fastpath.compile_block(lambda w, wires: random_circuit(w, wires, seed),
+                                   tuple(weights.shape), N_WIRES)
+    return fastpath.block_unitary_transpose(block, weights, torch.complex64)
+
+
 def z_signs(n_qubits: int) -> torch.Tensor:
     """(2**n, n) matrix with entry (b, i) = +1 if bit i of outcome b is 0, else -1: <Z_i> = p @ it."""
     b = torch.arange(2 ** n_qubits)[:, None]
@@ -74,12 +96,9 @@ def rqc_patch_channels(images: torch.Tensor, n_layers: int = 1, n_rotations: int
         raise ValueError("images must have values in [0, 1] (encoded as RY(pi x))")
     if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
         raise ValueError(f"chunk must be a positive integer, got {chunk!r}")
-    weights = random_circuit_weights(n_layers, n_rotations, seed)
-    block = fastpath.compile_block(lambda w, wires: random_circuit(w, wires, seed),
-                                   tuple(weights.shape), N_WIRES)
     # One 16x16 unitary for all patches; RY encodings give real states, so the real-state
     # shortcut applies. float32 arithmetic: errors about 1e-7 on values in [-1, 1].
-    u_t = fastpath.block_unitary_transpose(block, weights, torch.complex64)
+    u_t = circuit_unitary_transpose(n_layers, n_rotations, seed).to(images.device)
     signs = z_signs(N_WIRES).float()                            # (16, 4): <Z_i> = probs @ signs
     flat = patches.reshape(-1, N_WIRES)
     parts = [fastpath.real_state_probabilities(
@@ -89,3 +108,32 @@ def rqc_patch_channels(images: torch.Tensor, n_layers: int = 1, n_rotations: int
     n, c, hp, wp, _ = patches.shape
     out = out.to(images.dtype).reshape(n, c, hp, wp, N_WIRES).permute(0, 1, 4, 2, 3)
     return out.reshape(n, c * N_WIRES, hp, wp)
+
+
+def patch_mask(channels: torch.Tensor) -> torch.Tensor:
+    """Patch channels (N, 4C, H/2, W/2) -> a mask (N, C, H, W) in [0, 1].
+
+    Each channel is min-max scaled to [0, 1] over its own image (a constant channel becomes 0),
+    then channel ``4 c + i`` fills pixel i of every 2x2 patch of colour channel c (a pixel
+    shuffle: the inverse of :func:`extract_patches`).
+    """
+    if not isinstance(channels, torch.Tensor) or channels.ndim != 4 or channels.shape[1] % N_WIRES:
+        raise ValueError(f"channels must be a tensor (N, 4C, H/2, W/2), got "
+                         f"{tuple(getattr(channels, 'shape', ())) or type(channels).__name__}")
+    low = channels.amin(dim=(2, 3), keepdim=True)
+    high = channels.amax(dim=(2, 3), keepdim=True)
+    scaled = (channels - low) / (high - low).clamp_min(1e-12)
+    return F.pixel_shuffle(scaled, 2)
+
+
+def quantum_patch(images: torch.Tensor, seed: int = 0, strength: float = 0.5,
+                  n_layers: int = 1) -> torch.Tensor:
+    """RQC pseudo-noise: ``images * (1 - strength + strength * mask)``, same shape, in [0, 1].
+
+    ``strength`` in [0, 1]: 0 leaves the images unchanged, 1 multiplies by the mask itself.
+    ``seed`` picks the random circuit (gates and angles).
+    """
+    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 <= strength <= 1:
+        raise ValueError(f"strength must be a number in [0, 1], got {strength!r}")
+    mask = patch_mask(rqc_patch_channels(images, n_layers=n_layers, seed=seed))
+    return images * (1 - strength + strength * mask)

@@ -56,3 +56,32 @@ def test_run_writes_results_and_figures(tmp_path, monkeypatch):
     assert set(saved["results"]) == {"mnist", "fashion_mnist"}
     assert "best_relative_gain_over_one_hot" in saved["results"]["mnist"]
     assert (tmp_path / "label_refining_fashion_mnist_ece.png").stat().st_size > 1000
+
+
+def test_run_quantum_patches_writes_results_and_figures(tmp_path, monkeypatch):
+    import json
+
+    from qrobust_lite import defences
+    monkeypatch.setitem(defences.SCALES, "default", {"n_train": 40, "n_test": 20, "seeds": (0, 1),
+                                                     "epochs": 1})
+    assert main(["run", "quantum-patches", "--datasets", "mnist", "--out", str(tmp_path)]) == 0
+    saved = json.loads((tmp_path / "quantum_patches.json").read_text())
+    assert set(saved["results"]) == {"mnist"}
+    assert {r["defence"] for r in saved["results"]["mnist"]["runs"]} == {"none", "quantum patches"}
+    assert "PGD 8/255" in saved["results"]["mnist"]["table"]["PGD"]
+    assert (tmp_path / "quantum_patches_mnist.png").stat().st_size > 1000
+
+
+def test_run_datasets_must_belong_to_the_experiment(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "quantum-patches", "--datasets", "cifar10,svhn", "--out", str(tmp_path)])
+    assert "--datasets for quantum-patches must be a comma-separated subset of cifar10,cinic10,mnist" \
+        in capsys.readouterr().err
+
+
+def test_quantum_patches_runs_cinic10_only_when_a_copy_is_found(monkeypatch):
+    from qrobust_lite import cli, data
+    monkeypatch.setattr(data, "available_sources", lambda name, split="train", root=None: [])
+    assert cli._default_quantum_patch_datasets() == ["cifar10", "mnist"]
+    monkeypatch.setattr(data, "available_sources", lambda name, split="train", root=None: ["/x"])
+    assert cli._default_quantum_patch_datasets() == ["cifar10", "cinic10", "mnist"]

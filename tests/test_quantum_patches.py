@@ -73,3 +73,42 @@ def test_patch_channels_are_differentiable_with_respect_to_the_pixels():
     slow = images.clone().requires_grad_(True)
     (reference(slow, seed=2) * weights).sum().backward()
     assert torch.allclose(fast.grad, slow.grad, atol=1e-5)
+
+
+def test_patch_mask_scales_each_channel_and_puts_wire_i_at_pixel_i():
+    channels = torch.rand(2, 8, 3, 4) * 2 - 1               # 2 colour channels x 4 wires
+    mask = qp.patch_mask(channels)
+    assert mask.shape == (2, 2, 6, 8)
+    assert mask.min() >= 0 and mask.max() <= 1
+    back = qp.extract_patches(mask)                           # (2, 2, 3, 4, 4)
+    for c in range(2):
+        for i in range(4):
+            ch = channels[:, 4 * c + i]
+            low = ch.amin(dim=(1, 2), keepdim=True)
+            high = ch.amax(dim=(1, 2), keepdim=True)
+            assert torch.allclose(back[:, c, :, :, i], (ch - low) / (high - low), atol=1e-6)
+    assert torch.equal(qp.patch_mask(torch.ones(1, 4, 2, 2)), torch.zeros(1, 1, 4, 4))
+
+
+def test_quantum_patch_is_seeded_bounded_and_strength_zero_is_identity():
+    images = torch.rand(3, 3, 8, 8)
+    a = qp.quantum_patch(images, seed=5, strength=0.5)
+    assert torch.equal(a, qp.quantum_patch(images, seed=5, strength=0.5))
+    assert not torch.allclose(a, qp.quantum_patch(images, seed=6, strength=0.5))
+    assert a.min() >= 0 and a.max() <= 1
+    assert torch.equal(qp.quantum_patch(images, seed=5, strength=0.0), images)
+    full = qp.quantum_patch(images, seed=5, strength=1.0)
+    mask = qp.patch_mask(qp.rqc_patch_channels(images, seed=5))
+    assert torch.allclose(full, images * mask)
+    assert torch.all(a >= 0.5 * images - 1e-7) and torch.all(a <= images + 1e-7)
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda: qp.quantum_patch(torch.rand(1, 1, 4, 4), strength=1.5), "strength must be a number in"),
+    (lambda: qp.quantum_patch(torch.rand(1, 1, 4, 4), strength=True), "strength must be a number in"),
+    (lambda: qp.patch_mask(torch.rand(1, 3, 2, 2)), r"channels must be a tensor \(N, 4C"),
+    (lambda: qp.patch_mask("mask"), "channels must be a tensor"),
+])
+def test_invalid_patch_arguments_name_the_argument(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

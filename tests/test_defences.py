@@ -1,0 +1,163 @@
+"""qrobust_lite.defences and the quantum image classifier: each defence does what it says,
+runs are seeded, the experiment's records add up, and bad arguments are named."""
+
+import math
+
+import pytest
+import torch
+
+from qrobust_lite import attacks, defences as dfn, quantum_patches as qp
+from qrobust_lite.models import QuantumImageClassifier
+
+
+@pytest.fixture(scope="module")
+def model():
+    return QuantumImageClassifier((3, 8, 8), pool=2, n_layers=1, n_classes=4, seed=0,
+                                  device="default.qubit")
+
+
+@pytest.fixture
+def batch():
+    gen = torch.Generator().manual_seed(1)
+    return torch.rand(8, 3, 8, 8, generator=gen), torch.randint(4, (8,), generator=gen)
+
+
+def test_classifier_amplitude_encodes_pooled_pixels_into_enough_qubits(model):
+    assert model.n_qubits == 6                       # 3 x 4 x 4 = 48 pixels -> 64 amplitudes
+    cifar = QuantumImageClassifier((3, 32, 32), pool=4, n_layers=1, device="default.qubit")
+    mnist = QuantumImageClassifier((1, 28, 28), pool=2, n_layers=1, device="default.qubit")
+    assert cifar.n_qubits == 8 and mnist.n_qubits == 8
+    probs = model(torch.zeros(2, 3, 8, 8))           # an all-black image still encodes
+    assert torch.allclose(probs.sum(dim=1), torch.ones(2, dtype=probs.dtype))
+    assert torch.isfinite(probs).all()
+
+
+def test_attacks_differentiate_through_the_circuit(model, batch):
+    x, y = batch
+    grad = attacks.input_gradient(model, x, y, loss="probs")
+    assert grad.shape == x.shape and grad.abs().sum() > 0
+    x_adv = attacks.pgd(model, x, y, 4 / 255, steps=3, loss="probs")
+    lost = [attacks.classification_loss(model(v), y, "probs").item() for v in (x, x_adv)]
+    assert lost[1] > lost[0]
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"image_shape": (3, 32)}, "image_shape must be"),
+    ({"image_shape": (3, 30, 30), "pool": 4}, "pool must be a positive integer dividing"),
+    ({"image_shape": (3, 128, 128), "pool": 1}, "need 16 qubits; use a larger pool"),
+])
+def test_classifier_invalid_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        QuantumImageClassifier(**kwargs)
+
+
+def test_classifier_rejects_images_of_the_wrong_shape(model):
+    with pytest.raises(ValueError, match=r"images must have shape \(N, 3, 8, 8\)"):
+        model(torch.rand(2, 1, 8, 8))
+
+
+@pytest.mark.parametrize("defence", dfn.DEFENCES)
+def test_each_defence_changes_only_the_first_half_and_keeps_pixels_valid(defence, model, batch):
+    x, y = batch
+    before = x.clone()
+    out = dfn.perturb_batch(defence, model, x, y, torch.Generator().manual_seed(0))
+    assert torch.equal(x, before)                     # input untouched
+    assert torch.equal(out[4:], x[4:])
+    assert out.min() >= 0 and out.max() <= 1
+    assert torch.equal(out[:4], x[:4]) == (defence == "none")
+
+
+def test_defences_do_what_their_names_say(model, batch):
+    x, y = batch
+    gen = lambda: torch.Generator().manual_seed(3)  # noqa: E731
+    patched = dfn.perturb_batch("quantum patches", model, x, y, gen(), circuit_seeds=(7,), strength=0.3)
+    assert torch.allclose(patched[:4], qp.quantum_patch(x[:4], seed=7, strength=0.3))
+    adv = dfn.perturb_batch("PGD training", model, x, y, gen(), epsilon=0.05)
+    assert (adv - x).abs().max() <= 0.05 + 1e-6
+    big = torch.full((4000, 1, 2, 2), 0.5)
+    noisy = dfn.perturb_batch("gaussian noise", model, big, torch.zeros(4000).long(), gen(),
+                              sigma=0.1, fraction=1.0)
+    assert abs((noisy - big).std().item() - 0.1) < 0.005
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"defence": "mixup"}, r"defence must be one of \['none'"),
+    ({"fraction": 1.5}, r"fraction must be a number in \[0, 1\]"),
+    ({"sigma": -0.1}, "sigma must be a non-negative number"),
+    ({"circuit_seeds": ()}, "circuit_seeds must name at least one"),
+])
+def test_perturb_batch_invalid_arguments(kwargs, match, model, batch):
+    x, y = batch
+    args = {"defence": "gaussian noise", **kwargs}
+    with pytest.raises(ValueError, match=match):
+        dfn.perturb_batch(args.pop("defence"), model, x, y, torch.Generator(), **args)
+
+
+def test_training_is_seeded_and_lowers_the_loss(batch):
+    x, y = batch
+    weights = []
+    for _ in range(2):
+        m = QuantumImageClassifier((3, 8, 8), pool=2, n_layers=1, n_classes=4, seed=0, device="default.qubit")
+        history = dfn.train_with_defence(m, x, y, "quantum patches", epochs=15, batch_size=8,
+                                         lr=0.1, progress=False)
+        weights.append(m.vqc.weights.detach().clone())
+    assert torch.equal(weights[0], weights[1])
+    assert history[-1] < history[0]
+
+
+def test_training_rejects_bad_options_before_training(batch, model):
+    x, y = batch
+    with pytest.raises(ValueError, match="images and labels must have the same length"):
+        dfn.train_with_defence(model, x, y[:3])
+    with pytest.raises(ValueError, match="epochs must be a positive integer"):
+        dfn.train_with_defence(model, x, y, epochs=0)
+    with pytest.raises(ValueError, match="strength must be a number"):
+        dfn.train_with_defence(model, x, y, "quantum patches", strength=2.0, progress=False)
+
+
+@pytest.fixture(scope="module")
+def small_experiment():
+    return dfn.defence_experiment("mnist", defences=("none", "quantum patches"), n_train=40,
+                                  n_test=20, seeds=(0, 1), epochs=1, epsilons=(0.05, 0.2),
+                                  n_layers=1, progress=False)
+
+
+def test_experiment_records_every_defence_seed_attack_and_budget(small_experiment):
+    res = small_experiment
+    assert [(r["defence"], r["seed"]) for r in res["runs"]] == [
+        ("none", 0), ("none", 1), ("quantum patches", 0), ("quantum patches", 1)]
+    for run in res["runs"]:
+        assert 0 <= run["clean_accuracy"] <= 1 and run["train_seconds"] > 0
+        for attack in dfn.ATTACKS:
+            assert len(run["asr"][attack]) == len(run["robust_accuracy"][attack]) == 2
+            assert all(math.isnan(v) or 0 <= v <= 1 for v in run["asr"][attack])
+    table = dfn.summarise(res)
+    clean = [r["clean_accuracy"] for r in res["runs"] if r["defence"] == "none"]
+    assert table["none"]["clean_accuracy"][0] == pytest.approx(sum(clean) / 2)
+    text = dfn.format_table(res, "FGSM")
+    assert "FGSM 13/255" in text and "(1.0x)" in text and "quantum patches" in text
+
+
+def test_same_seed_same_experiment(small_experiment):
+    again = dfn.defence_experiment("mnist", defences=("none", "quantum patches"), n_train=40,
+                                   n_test=20, seeds=(0, 1), epochs=1, epsilons=(0.05, 0.2),
+                                   n_layers=1, progress=False)
+    strip = lambda res: [{k: v for k, v in r.items() if k != "train_seconds"} for r in res["runs"]]  # noqa: E731
+    assert strip(again) == strip(small_experiment)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"dataset": "svhn"}, r"dataset must be one of \['cifar10'"),
+    ({"defences": ("none", "dropout")}, "defences must be a non-empty selection"),
+    ({"defences": ()}, "defences must be a non-empty selection"),
+    ({"seeds": ()}, "seeds must hold at least one seed"),
+    ({"epsilons": (0.0, 0.1)}, r"epsilons must be budgets in \(0, 1\]"),
+])
+def test_experiment_invalid_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        dfn.defence_experiment(**kwargs)
+
+
+def test_format_table_rejects_an_unknown_attack(small_experiment):
+    with pytest.raises(ValueError, match=r"attack must be one of \['FGSM', 'PGD'\]"):
+        dfn.format_table(small_experiment, "CW")
