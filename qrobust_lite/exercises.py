@@ -352,3 +352,196 @@ def _lowest_ece(lowest_ece) -> tuple[bool, str]:
     if got != "b":
         return False, f"expected one of the method names, 'b' here; got {got!r}."
     return True, "compare methods by their mean over seeds, not by their best seed."
+
+
+# --- Part II, chapter 1: attacking a quantum classifier ----------------------------------
+
+def _attack_case():
+    gen = torch.Generator().manual_seed(11)
+    images = torch.rand(6, 1, 4, 4, generator=gen, dtype=torch.float64)
+    images[0, 0, 0] = torch.tensor([0.0, 1.0, 0.995, 0.002], dtype=torch.float64)  # pixels at the edges
+    gradient = torch.randn(6, 1, 4, 4, generator=gen, dtype=torch.float64)
+    gradient[0, 0, 0] = torch.tensor([-1.0, 2.0, 3.0, -0.5], dtype=torch.float64)
+    return images, gradient
+
+
+@checker("attack-fgsm-step", "fgsm_step(images, gradient, epsilon)")
+def _fgsm_step(fgsm_step) -> tuple[bool, str]:
+    """``fgsm_step(images, gradient, epsilon)``: clip(images + epsilon * sign(gradient), 0, 1)."""
+    images, gradient = _attack_case()
+    before = images.clone()
+    got = torch.as_tensor(fgsm_step(images, gradient, 0.03)).double()
+    if not torch.equal(images, before):
+        return False, "your function changed the clean images in place; return a new tensor."
+    if got.shape != images.shape:
+        return False, f"expected shape {tuple(images.shape)}, got {tuple(got.shape)}."
+    if torch.allclose(got, images - 0.03 * gradient.sign(), atol=1e-9) or torch.allclose(
+            got, (images - 0.03 * gradient.sign()).clamp(0, 1), atol=1e-9):
+        return False, "the step goes down the loss; an attack climbs it: add epsilon * sign(gradient)."
+    if torch.allclose(got, (images + 0.03 * gradient).clamp(0, 1), atol=1e-9):
+        return False, "use the sign of the gradient: every pixel moves by exactly epsilon (an L-infinity step)."
+    if torch.allclose(got, images + 0.03 * gradient.sign(), atol=1e-9):
+        return False, "pixels left [0, 1] (see the first image's corner pixels); clip back to the valid range."
+    want = (images + 0.03 * gradient.sign()).clamp(0, 1)
+    if not torch.allclose(got, want, atol=1e-9):
+        return False, "expected clip(images + epsilon * sign(gradient), 0, 1)."
+    return True, "one step of size epsilon along the gradient's sign, kept in the pixel range."
+
+
+@checker("attack-projection", "project(adversarial, images, epsilon)")
+def _projection(project) -> tuple[bool, str]:
+    """``project(adversarial, images, epsilon)``: into |x - images| <= epsilon, then [0, 1]."""
+    images, gradient = _attack_case()
+    far = images + 0.2 * gradient                        # some pixels far outside, some outside [0, 1]
+    got = torch.as_tensor(project(far, images, 0.05)).double()
+    if got.shape != images.shape:
+        return False, f"expected shape {tuple(images.shape)}, got {tuple(got.shape)}."
+    if (got - images).abs().max() > 0.05 + 1e-9:
+        return False, (f"some pixels are {(got - images).abs().max():.3f} from the clean image; "
+                       "the budget is 0.05: clamp to [images - epsilon, images + epsilon].")
+    if got.min() < 0 or got.max() > 1:
+        return False, "pixels left [0, 1]; after the epsilon-box, clip to the valid pixel range."
+    want = torch.min(torch.max(far, images - 0.05), images + 0.05).clamp(0, 1)
+    if torch.allclose(got, images, atol=1e-9):
+        return False, "that returns the clean images: the projection keeps as much of the perturbation as the budget allows."
+    if not torch.allclose(got, want, atol=1e-9):
+        return False, "expected the nearest point in the box: min(max(x, images - eps), images + eps), clipped to [0, 1]."
+    return True, "the nearest allowed image: inside the epsilon-box and the pixel range."
+
+
+@checker("attack-success-rate", "success_rate(clean_pred, adv_pred, labels)")
+def _success_rate(success_rate) -> tuple[bool, str]:
+    """``success_rate(clean_pred, adv_pred, labels)``: changed predictions among the clean-correct."""
+    labels = torch.tensor([0, 1, 2, 3, 0, 1, 2, 3])
+    clean = torch.tensor([0, 1, 2, 3, 1, 1, 0, 0])     # 5 correct: indices 0, 1, 2, 3, 5
+    adv = torch.tensor([0, 2, 1, 3, 2, 1, 0, 3])       # changes 1 and 2 among them
+    got = float(success_rate(clean, adv, labels))
+    if abs(got - 4 / 8) < 1e-6:
+        return False, "divide by the correctly classified samples only (5 here), not by all 8."
+    if abs(got - 3 / 5) < 1e-6:
+        return False, "that is the share the attack leaves unchanged (1 - ASR); count the changed ones."
+    if abs(got - 2 / 5) > 1e-6:
+        return False, f"expected 2 changed predictions out of 5 correctly classified samples = 0.4, got {got:.3f}."
+    return True, "2 of the 5 correctly classified samples change their prediction: ASR = 0.4."
+
+
+# --- Part II, chapter 2: random quantum circuits as pseudo-noise ---------------------------
+
+@checker("patches-extract", "to_patches(images)")
+def _to_patches(to_patches) -> tuple[bool, str]:
+    """``to_patches(images)``: (N, C, H, W) -> (N, C, H/2, W/2, 4), pixels in reading order."""
+    images = torch.arange(2 * 3 * 4 * 6, dtype=torch.float64).reshape(2, 3, 4, 6)
+    got = torch.as_tensor(to_patches(images))
+    if tuple(got.shape) != (2, 3, 2, 3, 4):
+        return False, f"expected shape (2, 3, 2, 3, 4) for images (2, 3, 4, 6), got {tuple(got.shape)}."
+    first = got[0, 0, 0, 0].tolist()
+    if first == [0, 1, 2, 3]:
+        return False, ("patch (0, 0) holds pixels 0, 1, 2, 3 of the first row: a plain reshape takes 4 "
+                       "pixels in a row; split H and W into (H/2, 2) and (W/2, 2) and permute before flattening.")
+    if first == [0, 6, 1, 7]:
+        return False, "the pixels are in column order; use reading order: top-left, top-right, bottom-left, bottom-right."
+    want = images.reshape(2, 3, 2, 2, 3, 2).permute(0, 1, 2, 4, 3, 5).reshape(2, 3, 2, 3, 4)
+    if not torch.equal(got.double(), want):
+        return False, f"patch (0, 0) should be [0, 1, 6, 7] and patch (1, 2) [16, 17, 22, 23]; got {first} and {got[0, 0, 1, 2].tolist()}."
+    return True, "every 2x2 block, in reading order: wire i of the circuit gets pixel i."
+
+
+@checker("patches-z-expectation", "z_expectations(probs)")
+def _z_expectations(z_expectations) -> tuple[bool, str]:
+    """``z_expectations(probs)``: outcome probabilities (B, 16) of 4 qubits -> <Z_i> (B, 4)."""
+    gen = torch.Generator().manual_seed(5)
+    probs = torch.rand(3, 16, generator=gen, dtype=torch.float64)
+    probs = probs / probs.sum(dim=1, keepdim=True)
+    bits = (torch.arange(16)[:, None] >> (3 - torch.arange(4))[None, :]) & 1   # wire 0 = leading bit
+    want = probs @ (1 - 2 * bits).double()
+    got = torch.as_tensor(z_expectations(probs)).double()
+    if tuple(got.shape) != (3, 4):
+        return False, f"expected one <Z> per wire, shape (3, 4), got {tuple(got.shape)}."
+    if torch.allclose(got, want.flip(1), atol=1e-9):
+        return False, "the wires are reversed: PennyLane reads wire 0 as the leading (most significant) bit."
+    if torch.allclose(got, -want, atol=1e-9):
+        return False, "the signs are flipped: <Z> = P(bit = 0) - P(bit = 1), since Z|0> = +|0>."
+    if torch.allclose(got, probs @ bits.double(), atol=1e-9):
+        return False, "that is P(bit i = 1); <Z_i> = P(bit = 0) - P(bit = 1) = 1 - 2 P(bit = 1)."
+    if not torch.allclose(got, want, atol=1e-9):
+        return False, "expected <Z_i> = sum over outcomes b of p(b) * (+1 if bit i of b is 0 else -1)."
+    return True, "<Z_i> is a fixed signed sum of the 16 probabilities: one matrix product for all patches."
+
+
+@checker("patches-minmax", "minmax(channels)")
+def _minmax(minmax) -> tuple[bool, str]:
+    """``minmax(channels)``: (N, K, h, w) -> each (image, channel) scaled to [0, 1] on its own."""
+    gen = torch.Generator().manual_seed(9)
+    channels = torch.rand(3, 4, 5, 5, generator=gen, dtype=torch.float64) * 2 - 1
+    channels[1] *= 0.1                                     # a low-contrast image
+    got = torch.as_tensor(minmax(channels)).double()
+    if got.shape != channels.shape:
+        return False, f"expected shape {tuple(channels.shape)}, got {tuple(got.shape)}."
+    if torch.allclose(got, (channels - channels.min()) / (channels.max() - channels.min()), atol=1e-9):
+        return False, "one minimum and maximum for the whole batch: scale each image's channel by its own (amin over dims 2, 3)."
+    low = channels.amin(dim=(2, 3), keepdim=True)
+    high = channels.amax(dim=(2, 3), keepdim=True)
+    if torch.allclose(got, (channels + 1) / 2, atol=1e-9):
+        return False, "that maps [-1, 1] to [0, 1]; min-max scaling uses the values' own minimum and maximum."
+    if not torch.allclose(got, (channels - low) / (high - low), atol=1e-9):
+        return False, "expected (x - min) / (max - min), with min and max taken per image and per channel."
+    return True, "every channel of every image now spans exactly [0, 1]."
+
+
+# --- Part II, chapter 3: defending with quantum patches -----------------------------------
+
+@checker("defence-asr-reduction", "relative_reduction(asr_before, asr_after)")
+def _asr_reduction(relative_reduction) -> tuple[bool, str]:
+    """``relative_reduction(before, after)``: (before - after) / before."""
+    got = float(relative_reduction(0.898, 0.6845))
+    if abs(got - 0.2135) < 1e-6:
+        return False, "that is the drop in percentage points; a relative reduction divides it by the starting ASR."
+    if abs(got + 0.2135 / 0.898) < 1e-6:
+        return False, "the sign is reversed: a lower ASR after the defence should give a positive reduction."
+    if abs(got - 0.2135 / 0.6845) < 1e-6:
+        return False, "divide by the ASR before the defence (0.898), not after."
+    if abs(got - 0.2135 / 0.898) > 1e-6 or abs(float(relative_reduction(0.5, 0.6)) + 0.2) > 1e-9:
+        return False, "expected (0.898 - 0.6845) / 0.898 = 0.238, and -0.2 when the ASR rises from 0.5 to 0.6."
+    return True, "the paper's CIFAR-10 headline is a 24% relative (21 point) drop in attack success rate."
+
+
+@checker("defence-most-robust", "most_robust(runs, budget_index)")
+def _most_robust(most_robust) -> tuple[bool, str]:
+    """``most_robust(runs, budget_index)``: the defence with the lowest PGD ASR, mean over seeds."""
+    runs = [{"defence": "a", "seed": 0, "asr": {"PGD": [0.10, 0.20], "FGSM": [0.9, 0.0]}},
+            {"defence": "a", "seed": 1, "asr": {"PGD": [0.30, 0.90], "FGSM": [0.9, 0.0]}},
+            {"defence": "b", "seed": 0, "asr": {"PGD": [0.25, 0.50], "FGSM": [0.0, 0.9]}},
+            {"defence": "b", "seed": 1, "asr": {"PGD": [0.25, 0.50], "FGSM": [0.0, 0.9]}}]
+    got = (most_robust(runs, 0), most_robust(runs, 1))
+    if got == ("b", "a"):
+        return False, "those are the FGSM results; the question asks about PGD, runs[i]['asr']['PGD']."
+    if got == ("a", "a"):
+        return False, ("at budget 1, 'a' has the single lowest run (0.20) but its mean is 0.55 against "
+                       "'b''s 0.50: average over seeds first, at the budget index you were given.")
+    if got == ("b", "b"):
+        return False, "at budget 0, 'a' has mean PGD ASR 0.20 against 'b''s 0.25: index the budget you were given."
+    if got != ("a", "b"):
+        return False, f"expected 'a' at budget 0 and 'b' at budget 1, got {got[0]!r} and {got[1]!r}."
+    return True, "lowest mean PGD attack success rate at that budget; and check the spread before calling it a win."
+
+
+@checker("defence-training-cost", "cost_ratios(runs)")
+def _training_cost(cost_ratios) -> tuple[bool, str]:
+    """``cost_ratios(runs)``: {defence: mean train_seconds / mean train_seconds of "none"}."""
+    runs = [{"defence": "none", "train_seconds": 2.0}, {"defence": "none", "train_seconds": 4.0},
+            {"defence": "PGD training", "train_seconds": 6.0}, {"defence": "PGD training", "train_seconds": 12.0},
+            {"defence": "quantum patches", "train_seconds": 3.0}, {"defence": "quantum patches", "train_seconds": 3.0}]
+    got = cost_ratios(runs)
+    if not isinstance(got, dict) or set(got) != {"none", "PGD training", "quantum patches"}:
+        return False, "return a dict with one entry per defence, including 'none' (ratio 1)."
+    got = {k: float(v) for k, v in got.items()}
+    if abs(got["PGD training"] - 9.0) < 1e-9:
+        return False, "those are mean seconds; divide by the undefended mean (3 s) to get a ratio."
+    if abs(got["PGD training"] - 2.0) < 1e-9:
+        return False, "that is the extra time (ratio - 1); give the ratio itself, 1.0 for as fast as undefended."
+    if abs(got["PGD training"] - 4.5) < 1e-9:
+        return False, "divide by the mean of all undefended runs (3 s), not by one of them."
+    want = {"none": 1.0, "PGD training": 3.0, "quantum patches": 1.0}
+    if any(abs(got[k] - v) > 1e-9 for k, v in want.items()):
+        return False, f"expected mean seconds divided by the undefended mean: {want}, got {got}."
+    return True, "PGD training pays for its attack steps in every batch; the ratio is what a defence costs."

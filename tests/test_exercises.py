@@ -176,3 +176,80 @@ def test_part_one_wrong_answers_get_a_hint(exercise, answer, hint):
     result = check(exercise, answer)
     assert not result.passed
     assert hint in result.message, result.message
+
+
+def ref_most_robust(runs, budget):
+    names = {r["defence"] for r in runs}
+    return min(names, key=lambda d: np.mean([r["asr"]["PGD"][budget] for r in runs if r["defence"] == d]))
+
+
+def ref_cost(runs):
+    mean = {d: np.mean([r["train_seconds"] for r in runs if r["defence"] == d]) for d in {r["defence"] for r in runs}}
+    return {d: mean[d] / mean["none"] for d in mean}
+
+
+def ref_z(probs):
+    bits = (torch.arange(16)[:, None] >> (3 - torch.arange(4))[None, :]) & 1
+    return probs @ (1 - 2 * bits).to(probs.dtype)
+
+
+def ref_minmax(ch):
+    low, high = ch.amin(dim=(2, 3), keepdim=True), ch.amax(dim=(2, 3), keepdim=True)
+    return (ch - low) / (high - low)
+
+
+PART_TWO_REFERENCES = {
+    "attack-fgsm-step": lambda x, g, e: (x + e * g.sign()).clamp(0, 1),
+    "attack-projection": lambda a, x, e: torch.min(torch.max(a, x - e), x + e).clamp(0, 1),
+    "attack-success-rate": lambda c, a, y: ((a != c) & (c == y)).sum() / (c == y).sum(),
+    "patches-extract": lambda x: x.reshape(*x.shape[:2], x.shape[2] // 2, 2, x.shape[3] // 2, 2)
+    .permute(0, 1, 2, 4, 3, 5).reshape(*x.shape[:2], x.shape[2] // 2, x.shape[3] // 2, 4),
+    "patches-z-expectation": ref_z,
+    "patches-minmax": ref_minmax,
+    "defence-asr-reduction": lambda b, a: (b - a) / b,
+    "defence-most-robust": ref_most_robust,
+    "defence-training-cost": ref_cost,
+}
+
+
+@pytest.mark.parametrize("exercise", PART_TWO_REFERENCES)
+def test_part_two_reference_answers_pass(exercise):
+    result = check(exercise, PART_TWO_REFERENCES[exercise])
+    assert result.passed, result.message
+
+
+@pytest.mark.parametrize("exercise,answer,hint", [
+    ("attack-fgsm-step", lambda x, g, e: (x - e * g.sign()).clamp(0, 1), "climbs it"),
+    ("attack-fgsm-step", lambda x, g, e: (x + e * g).clamp(0, 1), "sign of the gradient"),
+    ("attack-fgsm-step", lambda x, g, e: x + e * g.sign(), "clip back"),
+    ("attack-projection", lambda a, x, e: a.clamp(0, 1), "the budget is 0.05"),
+    ("attack-projection", lambda a, x, e: torch.min(torch.max(a, x - e), x + e), "pixels left [0, 1]"),
+    ("attack-success-rate", lambda c, a, y: (a != c).double().mean(), "not by all 8"),
+    ("attack-success-rate", lambda c, a, y: ((a == c) & (c == y)).sum() / (c == y).sum(), "leaves unchanged"),
+    ("patches-extract", lambda x: x.reshape(*x.shape[:2], x.shape[2] // 2, x.shape[3] // 2, 4), "plain reshape"),
+    ("patches-extract", lambda x: x.reshape(*x.shape[:2], x.shape[2] // 2, 2, x.shape[3] // 2, 2)
+     .permute(0, 1, 2, 4, 5, 3).reshape(*x.shape[:2], x.shape[2] // 2, x.shape[3] // 2, 4), "column order"),
+    ("patches-z-expectation", lambda p: ref_z(p).flip(1), "wires are reversed"),
+    ("patches-z-expectation", lambda p: -ref_z(p), "signs are flipped"),
+    ("patches-z-expectation", lambda p: ref_z(p)[:, :2], "shape (3, 4)"),
+    ("patches-minmax", lambda ch: (ch - ch.min()) / (ch.max() - ch.min()), "whole batch"),
+    ("patches-minmax", lambda ch: (ch + 1) / 2, "maps [-1, 1] to [0, 1]"),
+    ("defence-asr-reduction", lambda b, a: b - a, "percentage points"),
+    ("defence-asr-reduction", lambda b, a: (a - b) / b, "sign is reversed"),
+    ("defence-asr-reduction", lambda b, a: (b - a) / a, "before the defence"),
+    ("defence-most-robust", lambda runs, i: ref_most_robust(
+        [{**r, "asr": {"PGD": r["asr"]["FGSM"]}} for r in runs], i), "FGSM results"),
+    ("defence-most-robust", lambda runs, i: min(runs, key=lambda r: r["asr"]["PGD"][i])["defence"],
+     "average over seeds"),
+    ("defence-most-robust", lambda runs, i: ref_most_robust(runs, 1), "index the budget"),
+    ("defence-training-cost", lambda runs: {d: v - 1 for d, v in ref_cost(runs).items()}, "extra time"),
+    ("defence-training-cost", lambda runs: {d: np.mean([r["train_seconds"] for r in runs if r["defence"] == d])
+                                            for d in {r["defence"] for r in runs}}, "mean seconds"),
+    ("defence-training-cost", lambda runs: {d: np.mean([r["train_seconds"] for r in runs if r["defence"] == d])
+                                            / runs[0]["train_seconds"] for d in {r["defence"] for r in runs}},
+     "not by one of them"),
+])
+def test_part_two_wrong_answers_get_a_hint(exercise, answer, hint):
+    result = check(exercise, answer)
+    assert not result.passed
+    assert hint in result.message, result.message
