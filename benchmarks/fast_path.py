@@ -70,9 +70,10 @@ def dataset_forward(name: str, work, sizes: dict[str, int], full: int, unit: str
     return {"rates": rates, "ratio_vs_default_qubit": ratio, "seconds_full": full / rates["qrobust_lite"]}
 
 
-def chapters() -> list[dict]:
+def chapters(only: str | None = None) -> list[dict]:
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [c["file"] for part in toc.get("parts", []) for c in part["chapters"]]
+    files = [c["file"] for part in toc.get("parts", []) for c in part["chapters"]
+             if only is None or only in c["file"]]
     notebooks = [ROOT / (f + ".ipynb") for f in files if (ROOT / (f + ".ipynb")).exists()]
     runner = ("import resource, sys, time, nbformat\n"
               "from nbclient import NotebookClient\n"
@@ -98,7 +99,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer sizes, shorter timings")
     parser.add_argument("--no-chapters", action="store_true", help="skip timing the chapters")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
+    parser.add_argument("--chapters-only", nargs="?", const="", metavar="TEXT",
+                        help="only time the chapters (those whose file name contains TEXT)")
     args = parser.parse_args()
+    if args.chapters_only is not None:
+        results = {"chapters": chapters(args.chapters_only or None)}
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2))
+        return
     gpu = list(pf.cuda_methods())
     methods = list(pf.METHODS) + gpu
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; GPU methods: {gpu or 'none'}")

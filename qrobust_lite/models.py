@@ -6,18 +6,22 @@
 - :class:`QuantumImageClassifier` (Part II, *Attacking a quantum classifier*): the image,
   average-pooled, is amplitude-encoded into 8 qubits and classified by a variational circuit
   through its Born-rule class probabilities. Attacks differentiate through the circuit.
+- :class:`QNN` and :class:`MLP` (Part III, *Label-flip poisoning*): the binary quantum and
+  classical networks whose resilience to poisoning the book compares.
 """
 
 from __future__ import annotations
 
 import math
 
+import pennylane as qml
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .circuits import VQC
+from . import fastpath
 from .backend import DeviceChoice
+from .circuits import VQC
 
 
 class SmallCNN(nn.Module):
@@ -88,3 +92,92 @@ class QuantumImageClassifier(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.vqc(self.features(images))
+
+
+def qnn_layers(weights: torch.Tensor, wires) -> None:
+    """The QNN's trainable block: per layer, RX RY RX on every wire, then an IsingZZ ring.
+
+    ``weights`` (depth, n, 4): three rotation angles per wire and the ZZ angle of the edge
+    from wire i to wire i+1 (mod n). The layer of Chen and Zhang's public code.
+    """
+    wires = list(wires)
+    n = len(wires)
+    for layer in weights:
+        for i, w in enumerate(wires):
+            qml.RX(layer[i, 0], wires=w)
+            qml.RY(layer[i, 1], wires=w)
+            qml.RX(layer[i, 2], wires=w)
+        for i in range(n if n > 2 else n - 1):
+            qml.IsingZZ(layer[i, 3], wires=[wires[i], wires[(i + 1) % n]])
+
+
+class QNN(nn.Module):
+    """Binary quantum classifier: amplitude-encoded input, :func:`qnn_layers`, then
+    ``P(y = 1) = sigmoid(5 <Z>)`` on the last wire (Part III; Chen and Zhang 2025).
+
+    Inputs (B, F), F <= 2**n: pixels or a quantum state's amplitudes, normalised inside.
+    Weights start at N(0, 0.01^2), as in the paper's code. Simulated with the fast path
+    (:mod:`~qrobust_lite.fastpath`); ``self.qnode`` is the same circuit in PennyLane.
+
+    >>> qnn = QNN(n_qubits=3, depth=2)
+    >>> p = qnn(torch.rand(5, 8))
+    >>> p.shape, bool(((p > 0) & (p < 1)).all())
+    (torch.Size([5]), True)
+    """
+
+    SCALE = 5.0
+
+    def __init__(self, n_qubits: int, depth: int = 6, seed: int = 0) -> None:
+        super().__init__()
+        if isinstance(n_qubits, bool) or not isinstance(n_qubits, int) or not 2 <= n_qubits <= 12:
+            raise ValueError(f"n_qubits must be an integer in 2..12, got {n_qubits!r}")
+        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+            raise ValueError(f"depth must be a positive integer, got {depth!r}")
+        self.n_qubits = n_qubits
+        shape = (depth, n_qubits, 4)
+        gen = torch.Generator().manual_seed(seed)
+        self.weights = nn.Parameter(0.01 * torch.randn(shape, generator=gen, dtype=torch.float64))
+        self.block = fastpath.compile_block(qnn_layers, shape, n_qubits)
+        b = torch.arange(2 ** n_qubits)
+        self.register_buffer("z_last", (1 - 2 * (b & 1)).double())   # <Z> of the last wire
+        wires = list(range(n_qubits))
+
+        @qml.qnode(qml.device("default.qubit", wires=n_qubits), interface="torch")
+        def circuit(x, weights):
+            qml.AmplitudeEmbedding(x, wires=wires, pad_with=0.0, normalize=True)
+            qnn_layers(weights, wires)
+            return qml.expval(qml.PauliZ(wires[-1]))
+
+        self.qnode = circuit
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Inputs (B, F) -> P(y = 1) (B,), float64."""
+        if x.ndim != 2 or not 1 <= x.shape[1] <= 2 ** self.n_qubits:
+            raise ValueError(f"x must have shape (B, F) with 1 <= F <= {2 ** self.n_qubits}, "
+                             f"got {tuple(x.shape)}")
+        encode = lambda part: fastpath.amplitude_state(part, self.n_qubits)  # noqa: E731
+        probs = fastpath.born_probabilities(self.block, self.weights, x.double(), encode)
+        return torch.sigmoid(self.SCALE * probs @ self.z_last)
+
+
+class MLP(nn.Module):
+    """The classical baseline of Part III: F -> 64 -> 16 -> 1, ReLU, ``P(y = 1)`` (B,), float64.
+
+    >>> MLP(8)(torch.rand(5, 8)).shape
+    torch.Size([5])
+    """
+
+    def __init__(self, n_features: int, hidden: tuple[int, ...] = (64, 16), seed: int = 0) -> None:
+        super().__init__()
+        if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 1:
+            raise ValueError(f"n_features must be a positive integer, got {n_features!r}")
+        sizes = [n_features, *hidden, 1]
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            layers: list[nn.Module] = []
+            for a, b in zip(sizes[:-1], sizes[1:]):
+                layers += [nn.Linear(a, b), nn.ReLU()]
+            self.net = nn.Sequential(*layers[:-1]).double()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.net(x.double())).squeeze(-1)

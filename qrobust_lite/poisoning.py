@@ -1,0 +1,317 @@
+"""Label-flip poisoning of classical and quantum networks (book: Part III, *Label-flip
+poisoning, classical vs quantum*; paper: Chen and Zhang 2025).
+
+1. :func:`flip_labels` flips exactly a share ``alpha`` of the labels of every class;
+   :func:`randomise_features` is the second corruption (inputs replaced by random unit
+   vectors).
+2. :func:`train_binary` trains a :class:`~qrobust_lite.models.QNN` or
+   :class:`~qrobust_lite.models.MLP` with binary cross-entropy and records accuracy on the
+   poisoned labels, memorisation (the share of flipped samples predicted with their *flipped*
+   label) and validation accuracy.
+3. :func:`sweep` runs (dataset x model x alpha x seed) through joblib, in parallel, with every
+   result cached on disk under a key made of its whole configuration.
+4. :func:`critical_alpha` locates the steepest drop of validation accuracy against alpha.
+
+Scaled down from the paper to run on a laptop CPU: 8 qubits instead of 10 (MNIST pooled to
+14 x 14), fewer epochs and seeds at the default scale; ``SCALES["full"]`` is the paper's setup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from joblib import Parallel, delayed
+from sklearn.model_selection import train_test_split
+from tqdm.auto import tqdm
+
+from . import data, spin_chain
+from .models import MLP, QNN
+
+DATASETS = ("mnist", "spin chain")
+MODELS = ("QNN", "MLP")
+CORRUPTIONS = ("label flip", "feature randomisation")
+ALPHAS = tuple(round(0.1 * i, 1) for i in range(10))
+SCALES = {
+    "default": {"alphas": ALPHAS, "seeds": (0, 1, 2), "epochs": 40, "n_train": 500, "n_val": 500,
+                "pool": 2, "spin_qubits": 8},
+    "full": {"alphas": ALPHAS, "seeds": (0, 1, 2, 3, 4), "epochs": 100, "n_train": 500,
+             "n_val": 1000, "pool": 1, "spin_qubits": 10},
+}
+
+
+def _check_alpha(alpha: float) -> None:
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
+        raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
+
+
+def _balanced_choice(labels: torch.Tensor, alpha: float, seed: int) -> torch.Tensor:
+    """A boolean mask choosing round(alpha * n_c) samples of every class c, at random."""
+    _check_alpha(alpha)
+    gen = torch.Generator().manual_seed(seed)
+    mask = torch.zeros(len(labels), dtype=torch.bool)
+    for c in labels.unique():
+        idx = torch.nonzero(labels == c).flatten()
+        k = round(alpha * len(idx))
+        mask[idx[torch.randperm(len(idx), generator=gen)[:k]]] = True
+    return mask
+
+
+def flip_labels(labels: torch.Tensor, alpha: float, n_classes: int = 2,
+                seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flip round(alpha * n_c) labels of every class c: (poisoned labels (N,), flipped mask (N,)).
+
+    Binary labels flip to the other class; with K > 2 classes a flipped label moves to one of
+    the K - 1 others, uniformly. ``labels`` is not changed.
+
+    >>> y = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1])
+    >>> poisoned, flipped = flip_labels(y, 0.5)
+    >>> int(flipped.sum()), int(flipped[:4].sum()), bool((poisoned[flipped] != y[flipped]).all())
+    (4, 2, True)
+    """
+    if not isinstance(labels, torch.Tensor) or labels.ndim != 1:
+        raise ValueError("labels must be a one-dimensional tensor of class indices")
+    if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
+        raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
+    if len(labels) and (labels.min() < 0 or labels.max() >= n_classes):
+        raise ValueError(f"labels must lie in 0..{n_classes - 1}")
+    flipped = _balanced_choice(labels, alpha, seed)
+    gen = torch.Generator().manual_seed(seed + 1)
+    shift = torch.randint(1, n_classes, (len(labels),), generator=gen)
+    poisoned = torch.where(flipped, (labels + shift) % n_classes, labels)
+    return poisoned, flipped
+
+
+def randomise_features(features: torch.Tensor, labels: torch.Tensor, alpha: float,
+                       seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Replace round(alpha * n_c) inputs of every class c by Gaussian vectors of unit L2 norm.
+
+    Returns (new features (N, F), replaced mask (N,)); the labels stay, so the replaced
+    samples carry labels that nothing in their input supports.
+    """
+    if features.ndim != 2 or labels.shape != (len(features),):
+        raise ValueError("features must be (N, F) and labels (N,)")
+    replaced = _balanced_choice(labels, alpha, seed)
+    gen = torch.Generator().manual_seed(seed + 2)
+    noise = torch.randn(features.shape, generator=gen, dtype=features.dtype)
+    noise = noise / noise.norm(dim=1, keepdim=True)
+    return torch.where(replaced[:, None], noise, features), replaced
+
+
+def mnist_pair(n_train: int = 500, n_val: int = 500, pool: int = 2, seed: int = 0,
+               root: str | None = None) -> dict[str, torch.Tensor]:
+    """MNIST 1 (label 0) vs 9 (label 1): pooled pixels, L2-normalised, as float64 features.
+
+    ``pool`` 2 gives 196 features (8 qubits), 1 the paper's 784 (10 qubits). Training and
+    validation images come from the training split (stratified, disjoint) when it holds
+    enough, as the bundled subset does for the default sizes.
+    """
+    total = n_train + n_val
+    ds = data.load("mnist", "train", n_samples=total, classes=[1, 9], seed=seed, root=root, verbose=False)
+    x = F.avg_pool2d(ds.images, pool).flatten(1).double() if pool > 1 else ds.images.flatten(1).double()
+    x = x / x.norm(dim=1, keepdim=True)
+    x_tr, x_va, y_tr, y_va = train_test_split(x, ds.labels, train_size=n_train, stratify=ds.labels,
+                                              random_state=seed)
+    return {"x_train": x_tr, "y_train": y_tr, "x_val": x_va, "y_val": y_va}
+
+
+def spin_pair(n_train: int = 500, n_val: int = 500, n_qubits: int = 8, seed: int = 0) -> dict[str, torch.Tensor]:
+    """XXZ ground states in the two phases (:mod:`~qrobust_lite.spin_chain`), as features."""
+    states, labels, _ = spin_chain.phase_dataset(n_qubits, n_train + n_val, seed=seed)
+    return {"x_train": states[:n_train], "y_train": labels[:n_train],
+            "x_val": states[n_train:], "y_val": labels[n_train:]}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that determines one poisoning run; its hash is the cache key."""
+
+    dataset: str = "mnist"
+    model: str = "QNN"
+    corruption: str = "label flip"
+    alpha: float = 0.0
+    seed: int = 0
+    epochs: int = 40
+    n_train: int = 500
+    n_val: int = 500
+    pool: int = 2
+    spin_qubits: int = 8
+    depth: int = 6
+    lr: float = 5e-3
+    batch_size: int = 64
+    version: int = 1  # bump when the code behind a run changes its result
+
+    def __post_init__(self) -> None:
+        for arg, value, allowed in (("dataset", self.dataset, DATASETS), ("model", self.model, MODELS),
+                                    ("corruption", self.corruption, CORRUPTIONS)):
+            if value not in allowed:
+                raise ValueError(f"{arg} must be one of {list(allowed)}, got {value!r}")
+        _check_alpha(self.alpha)
+        for arg in ("epochs", "n_train", "n_val", "pool", "depth", "batch_size"):
+            value = getattr(self, arg)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{arg} must be a positive integer, got {value!r}")
+
+    def key(self) -> str:
+        """A hash of the whole configuration: any change gives a new key."""
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def load_pair(config: RunConfig) -> dict[str, torch.Tensor]:
+    """The clean training and validation data of ``config.dataset``."""
+    if config.dataset == "mnist":
+        return mnist_pair(config.n_train, config.n_val, config.pool, seed=0)
+    return spin_pair(config.n_train, config.n_val, config.spin_qubits, seed=0)
+
+
+def make_model(config: RunConfig, n_features: int) -> torch.nn.Module:
+    """The QNN (fewest qubits that hold ``n_features`` amplitudes) or the MLP, seeded."""
+    if config.model == "QNN":
+        return QNN(max(2, math.ceil(math.log2(n_features))), config.depth, seed=config.seed)
+    return MLP(n_features, seed=config.seed)
+
+
+@torch.no_grad()
+def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Share of samples with (P(y=1) > 0.5) == y, in [0, 1]."""
+    return ((model(x) > 0.5).long() == y).double().mean().item() if len(y) else math.nan
+
+
+def train_binary(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int,
+                 lr: float = 5e-3, batch_size: int = 64, seed: int = 0) -> list[float]:
+    """Adam on binary cross-entropy of P(y=1); returns each epoch's mean loss."""
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    history = []
+    for _ in range(epochs):
+        total = 0.0
+        for idx in torch.randperm(len(x), generator=gen).split(batch_size):
+            loss = F.binary_cross_entropy(model(x[idx]), y[idx].double())
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        history.append(total / len(x))
+    return history
+
+
+def poison(config: RunConfig, pair: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The corrupted training set of ``config``: (features, labels, corrupted mask)."""
+    x, y = pair["x_train"], pair["y_train"]
+    if config.corruption == "label flip":
+        y_bad, mask = flip_labels(y, config.alpha, 2, seed=config.seed)
+        return x, y_bad, mask
+    x_bad, mask = randomise_features(x, y, config.alpha, seed=config.seed)
+    return x_bad, y, mask
+
+
+def run(config: RunConfig) -> dict:
+    """Train one model on a poisoned training set; returns the config, metrics and seconds.
+
+    ``train_accuracy``: on the (poisoned) training labels; ``memorised``: among corrupted
+    samples, the share predicted with their training label (for label flips: the flipped one);
+    ``val_accuracy``: on clean validation data.
+    """
+    pair = load_pair(config)
+    x, y, mask = poison(config, pair)
+    model = make_model(config, x.shape[1])
+    start = time.perf_counter()
+    train_binary(model, x, y, config.epochs, config.lr, config.batch_size, seed=config.seed)
+    return {**asdict(config), "train_accuracy": accuracy(model, x, y),
+            "memorised": accuracy(model, x[mask], y[mask]) if mask.any() else math.nan,
+            "val_accuracy": accuracy(model, pair["x_val"], pair["y_val"]),
+            "seconds": time.perf_counter() - start}
+
+
+@dataclass
+class SweepCache:
+    """Results on disk, one JSON file per run, named by :meth:`RunConfig.key`."""
+
+    folder: str
+    hits: int = 0
+    misses: int = 0
+
+    def path(self, config: RunConfig) -> Path:
+        return Path(self.folder) / f"{config.key()}.json"
+
+
+def sweep(configs: list[RunConfig], n_jobs: int = 2, cache: SweepCache | str | None = None,
+          progress: bool = True) -> list[dict]:
+    """Run every config (in parallel with joblib) and return the results in the same order.
+
+    With ``cache`` (a folder), a config whose result is on disk is read, not re-run; new results
+    are written there. ``n_jobs``: joblib workers (-1: all cores). To run on a cluster, wrap
+    the call in ``joblib.parallel_config(backend="dask")`` or ``backend="ray"`` (see the
+    chapter); each run is independent and returns plain data.
+    """
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
+        raise ValueError(f"n_jobs must be a positive integer or -1 (all cores), got {n_jobs!r}")
+    if isinstance(cache, (str, Path)):
+        cache = SweepCache(str(cache))
+    results: list[dict | None] = [None] * len(configs)
+    todo = []
+    for i, config in enumerate(configs):
+        if cache is not None and cache.path(config).exists():
+            results[i] = json.loads(cache.path(config).read_text())
+            cache.hits += 1
+        else:
+            todo.append(i)
+    if cache is not None:
+        cache.misses += len(todo)
+        Path(cache.folder).mkdir(parents=True, exist_ok=True)
+    jobs = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(run)(configs[i]) for i in todo)
+    for i, result in zip(todo, tqdm(jobs, total=len(todo), desc="runs", disable=not progress)):
+        results[i] = result
+        if cache is not None:
+            cache.path(configs[i]).write_text(json.dumps(result))
+    return results
+
+
+def grid(scale: str = "default", datasets=DATASETS, models=MODELS,
+         corruptions=("label flip",)) -> list[RunConfig]:
+    """Every (dataset, model, corruption, alpha, seed) of a scale, as run configs."""
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {list(SCALES)}, got {scale!r}")
+    s = SCALES[scale]
+    return [RunConfig(dataset=d, model=m, corruption=c, alpha=a, seed=seed, epochs=s["epochs"],
+                      n_train=s["n_train"], n_val=s["n_val"], pool=s["pool"], spin_qubits=s["spin_qubits"])
+            for d in datasets for m in models for c in corruptions for a in s["alphas"] for seed in s["seeds"]]
+
+
+def curves(results: list[dict], metric: str = "val_accuracy") -> dict:
+    """``{(dataset, model, corruption): (alphas (A,), values (S, A))}``, seeds as rows."""
+    out = {}
+    for key in sorted({(r["dataset"], r["model"], r["corruption"]) for r in results}):
+        rows = [r for r in results if (r["dataset"], r["model"], r["corruption"]) == key]
+        alphas = sorted({r["alpha"] for r in rows})
+        seeds = sorted({r["seed"] for r in rows})
+        table = {(r["seed"], r["alpha"]): r[metric] for r in rows}
+        out[key] = (np.array(alphas), np.array([[table[(s, a)] for a in alphas] for s in seeds]))
+    return out
+
+
+def critical_alpha(alphas, values, n_boot: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """Where the mean curve drops most steeply: (alpha_c, its bootstrap standard deviation).
+
+    ``values`` (S, A): one row per seed. alpha_c is the midpoint of the consecutive pair of
+    alphas with the largest fall of the seed-mean; the spread comes from resampling seeds.
+    """
+    alphas, values = np.asarray(alphas, dtype=float), np.asarray(values, dtype=float)
+    if values.ndim != 2 or values.shape[1] != len(alphas) or len(alphas) < 2:
+        raise ValueError("values must be (seeds, alphas) with at least two alphas")
+
+    def locate(v: np.ndarray) -> float:
+        drops = -np.diff(v.mean(axis=0))
+        k = int(np.argmax(drops))
+        return float((alphas[k] + alphas[k + 1]) / 2)
+
+    rng = np.random.default_rng(seed)
+    boots = [locate(values[rng.integers(0, len(values), len(values))]) for _ in range(n_boot)]
+    return locate(values), float(np.std(boots))

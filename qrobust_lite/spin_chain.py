@@ -1,0 +1,102 @@
+"""Quantum data: ground states of an XXZ spin chain in two phases (book: Part III,
+*Label-flip poisoning, classical vs quantum*; paper: Chen and Zhang 2025).
+
+The periodic XXZ chain of n spins,
+
+    H(Delta) = sum_i  X_i X_{i+1} + Y_i Y_{i+1} + Delta Z_i Z_{i+1},
+
+is built with PennyLane's spin Hamiltonians (``qml.spin.heisenberg``). For ``|Delta| < 1`` its
+ground state is in the critical XY phase; for ``Delta > 1`` it is a Neel antiferromagnet. A
+sample is the ground state at a random ``Delta``, labelled 1 when ``Delta > 1``: a
+classification task whose inputs are quantum states, fed to a quantum network as they are.
+
+All ground states come from one batched exact diagonalisation: ``H(Delta) = H_xy + Delta H_zz``
+for every sample at once, ``torch.linalg.eigh`` on the stack. H conserves the total
+magnetisation, and for an even chain with ``Delta > -1`` the ground state has magnetisation
+zero, so only that block is diagonalised (70 x 70 instead of 256 x 256 at 8 spins; a test
+checks the result against the full matrix). H is real, so the states are real vectors; their
+global sign is arbitrary (and invisible to any measurement).
+
+>>> states, labels, deltas = phase_dataset(4, 6, seed=0)
+>>> states.shape, bool(torch.allclose(states.norm(dim=1), torch.ones(6, dtype=states.dtype)))
+(torch.Size([6, 16]), True)
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pennylane as qml
+import torch
+
+CRITICAL_DELTA = 1.0
+
+
+def xxz_hamiltonian(n_qubits: int, delta: float) -> qml.operation.Operator:
+    """The periodic XXZ chain on ``n_qubits`` spins (2..16) with anisotropy ``delta``."""
+    if isinstance(n_qubits, bool) or not isinstance(n_qubits, int) or not 2 <= n_qubits <= 16:
+        raise ValueError(f"n_qubits must be an integer in 2..16, got {n_qubits!r}")
+    return qml.spin.heisenberg("chain", [n_qubits], coupling=[1.0, 1.0, float(delta)],
+                               boundary_condition=n_qubits > 2)
+
+
+def zero_magnetisation_basis(n_qubits: int) -> torch.Tensor:
+    """Indices of the basis states with as many 0s as 1s (C(n, n/2) of them)."""
+    b = torch.arange(2 ** n_qubits)
+    ones = sum((b >> k) & 1 for k in range(n_qubits))
+    return torch.nonzero(2 * ones == n_qubits).flatten()
+
+
+@functools.lru_cache(maxsize=8)
+def _parts(n_qubits: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """H_xy and H_zz restricted to zero magnetisation, real float64, with the basis indices."""
+    wires = range(n_qubits)
+    h_xy = qml.matrix(xxz_hamiltonian(n_qubits, 0.0), wire_order=wires)
+    h_full = qml.matrix(xxz_hamiltonian(n_qubits, 1.0), wire_order=wires)
+    real = lambda m: torch.from_numpy(np.real(np.asarray(m))).double()  # noqa: E731 (H is real)
+    idx = zero_magnetisation_basis(n_qubits)
+    block = lambda m: m[idx][:, idx]  # noqa: E731
+    return block(real(h_xy)), block(real(h_full) - real(h_xy)), idx
+
+
+def ground_states(n_qubits: int, deltas: torch.Tensor) -> torch.Tensor:
+    """Ground states (N, 2**n), real float64 unit vectors, of H(Delta) for every Delta in ``deltas`` (N,)."""
+    deltas = torch.as_tensor(deltas, dtype=torch.float64)
+    if deltas.ndim != 1:
+        raise ValueError(f"deltas must be one-dimensional, got shape {tuple(deltas.shape)}")
+    if isinstance(n_qubits, bool) or not isinstance(n_qubits, int) or n_qubits % 2 or not 2 <= n_qubits <= 12:
+        raise ValueError(f"n_qubits must be an even integer in 2..12, got {n_qubits!r}")
+    if deltas.numel() and deltas.min() <= -1:
+        raise ValueError("deltas must be > -1 (where the ground state has zero magnetisation)")
+    h_xy, h_zz, idx = _parts(n_qubits)
+    hamiltonians = h_xy + deltas[:, None, None] * h_zz          # (N, d, d), d = C(n, n/2)
+    _, vectors = torch.linalg.eigh(hamiltonians)                # eigenvalues ascending
+    states = torch.zeros(len(deltas), 2 ** n_qubits, dtype=torch.float64)
+    states[:, idx] = vectors[:, :, 0]
+    return states
+
+
+def phase_dataset(n_qubits: int = 8, n_samples: int = 500, seed: int = 0,
+                  delta_range: tuple[float, float] = (0.0, 2.0),
+                  margin: float = 0.1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Balanced ground-state data: (states (N, 2**n), labels (N,) 1 if Delta > 1, deltas (N,)).
+
+    Half the samples draw Delta uniformly from ``[delta_range[0], 1 - margin]``, half from
+    ``[1 + margin, delta_range[1]]``; ``margin`` keeps samples off the finite-size crossover.
+    """
+    low, high = delta_range
+    if not (isinstance(margin, (int, float)) and 0 <= margin and low < 1 - margin and 1 + margin < high):
+        raise ValueError(f"delta_range {delta_range!r} and margin {margin!r} must leave room on both "
+                         f"sides of Delta = 1: delta_range[0] < 1 - margin and 1 + margin < delta_range[1]")
+    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 2 or n_samples % 2:
+        raise ValueError(f"n_samples must be an even integer >= 2 (half per phase), got {n_samples!r}")
+    gen = torch.Generator().manual_seed(seed)
+    u = torch.rand(n_samples, generator=gen, dtype=torch.float64)
+    half = n_samples // 2
+    deltas = torch.cat([low + u[:half] * (1 - margin - low),
+                        1 + margin + u[half:] * (high - 1 - margin)])
+    order = torch.randperm(n_samples, generator=gen)
+    deltas = deltas[order]
+    labels = (deltas > CRITICAL_DELTA).long()
+    return ground_states(n_qubits, deltas), labels, deltas
