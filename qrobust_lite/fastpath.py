@@ -13,7 +13,8 @@ that overhead without changing the circuit:
    (a layer of ``Rot``) get their 2x2 matrices from one batched ``compute_matrix`` call; the
    gates on each run of 4-6 neighbouring wires are multiplied out into one Kronecker-product
    matrix and applied as one matrix product. Consecutive fixed gates that permute basis states
-   (a ring of CNOTs) merge into one index permutation.
+   (a ring of CNOTs) merge into one index permutation; consecutive Z rotations (a ring of
+   IsingZZ) are diagonal and merge into one phase per basis state.
 3. **Encode as a Kronecker product.** Angle encoding is a product state: n vectors of length 2,
    multiplied out. Amplitude encoding is the normalised feature vector itself.
 4. **One unitary for the whole batch, when it pays.** The block does not depend on the input,
@@ -78,6 +79,15 @@ class DenseGate:
 
 
 @dataclass(frozen=True)
+class DiagonalLayer:
+    """Consecutive Z rotations (RZ, IsingZZ, MultiRZ: exp(-i theta/2 Z...Z)), which commute, as
+    one phase per basis state: ``state * exp(-i/2 signs @ theta[index])``."""
+
+    index: torch.Tensor
+    signs: torch.Tensor
+
+
+@dataclass(frozen=True)
 class Block:
     """A traced, input-independent circuit block on ``n_qubits`` wires."""
 
@@ -93,6 +103,16 @@ def _gates(op: qml.operation.Operator):
         return
     for sub in op.decomposition():
         yield from _gates(sub)
+
+
+Z_ROTATIONS = (qml.RZ, qml.IsingZZ, qml.MultiRZ)
+
+
+def _z_string_signs(wires: Sequence[int], n_qubits: int) -> np.ndarray:
+    """(2**n,) eigenvalues +-1 of Z on every wire in ``wires``, for each basis state."""
+    idx = np.arange(2 ** n_qubits)
+    parity = sum((idx >> (n_qubits - 1 - w)) & 1 for w in wires)
+    return (1 - 2 * (parity % 2)).astype(np.float64)
 
 
 def _monomial(matrix: np.ndarray) -> bool:
@@ -131,7 +151,12 @@ def compile_block(template: Callable, weight_shape: Sequence[int], n_qubits: int
 
     def flush():
         nonlocal pending, fixed
-        if pending is not None:
+        if pending is not None and pending["cls"] is DiagonalLayer:
+            signs = np.stack([_z_string_signs(ws, n_qubits) for ws in pending["wires"]], axis=1)
+            layers.append(DiagonalLayer(torch.tensor([i[0] for i in pending["index"]], dtype=torch.long),
+                                        torch.from_numpy(signs)))
+            pending = None
+        elif pending is not None:
             wires = tuple(pending["wires"])
             layers.append(ParamLayer(pending["cls"], wires,
                                      torch.tensor(pending["index"], dtype=torch.long),
@@ -161,6 +186,13 @@ def compile_block(template: Callable, weight_shape: Sequence[int], n_qubits: int
             raise NotCompilable(f"{gate.name} on wires {wires} does not take plain weight entries")
         if fixed is not None:
             flush()
+        if type(gate) in Z_ROTATIONS:     # diagonal: merge with the Z rotations before it
+            if pending is None or pending["cls"] is not DiagonalLayer:
+                flush()
+                pending = {"cls": DiagonalLayer, "wires": [], "index": []}
+            pending["wires"].append(wires)
+            pending["index"].append([int(v) for v in values])
+            continue
         joins = (pending is not None and pending["cls"] is type(gate)
                  and not set(wires) & {w for ws in pending["wires"] for w in ws})
         if not joins:
@@ -259,24 +291,45 @@ def _apply_single_qubit_layer(state: torch.Tensor, mats: torch.Tensor, wires: Se
 
 
 def apply_layers(block: Block, weights: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
-    """Apply the block to states (M, 2**n) complex, layer by layer; returns (M, 2**n)."""
+    """Apply the block to states (M, 2**n) complex, layer by layer; returns (M, 2**n).
+
+    Consecutive layers of single-qubit gates (RX then RY then RX on every wire) are first
+    multiplied wire by wire into one 2x2 matrix per wire and applied as one layer.
+    """
     flat = weights.reshape(-1).to(torch.float64)
+    merged: dict[int, torch.Tensor] = {}      # wire -> product of its pending 2x2 gates
+
+    def apply_merged(state: torch.Tensor) -> torch.Tensor:
+        if not merged:
+            return state
+        wires = sorted(merged)
+        out = _apply_single_qubit_layer(state, torch.stack([merged[w] for w in wires]), wires,
+                                        block.n_qubits)
+        merged.clear()
+        return out
+
     for layer in block.layers:
+        if isinstance(layer, ParamLayer) and all(len(ws) == 1 for ws in layer.wires):
+            params = flat[layer.index.to(flat.device)]
+            mats = layer.op_class.compute_matrix(*params.T).to(state.dtype)   # (gates, 2, 2)
+            for g, (w,) in enumerate(layer.wires):
+                merged[w] = mats[g] @ merged[w] if w in merged else mats[g]
+            continue
+        state = apply_merged(state)
         if isinstance(layer, FixedLayer):
             perm = layer.perm.to(state.device)
             state = state[:, perm] * layer.phase.to(state.device, state.dtype)
+        elif isinstance(layer, DiagonalLayer):
+            angles = layer.signs.to(flat.device) @ flat[layer.index.to(flat.device)]   # (2**n,)
+            state = state * torch.exp(-0.5j * angles).to(state.dtype)
         elif isinstance(layer, DenseGate):
             mats = layer.matrix.to(state.device, state.dtype)[None]
             state = _apply_matrices(state, mats, [layer.wires], block.n_qubits, layer.expr)
         else:
             params = flat[layer.index.to(flat.device)]                       # (gates, n_params)
             mats = layer.op_class.compute_matrix(*params.T).to(state.dtype)  # (gates, d, d)
-            if all(len(ws) == 1 for ws in layer.wires):
-                state = _apply_single_qubit_layer(state, mats, [ws[0] for ws in layer.wires],
-                                                  block.n_qubits)
-            else:
-                state = _apply_matrices(state, mats, layer.wires, block.n_qubits, layer.expr)
-    return state
+            state = _apply_matrices(state, mats, layer.wires, block.n_qubits, layer.expr)
+    return apply_merged(state)
 
 
 def block_unitary_transpose(block: Block, weights: torch.Tensor,

@@ -103,10 +103,11 @@ def qnn_layers(weights: torch.Tensor, wires) -> None:
     wires = list(wires)
     n = len(wires)
     for layer in weights:
-        for i, w in enumerate(wires):
-            qml.RX(layer[i, 0], wires=w)
-            qml.RY(layer[i, 1], wires=w)
-            qml.RX(layer[i, 2], wires=w)
+        # RX RY RX on each wire, written rotation by rotation: gates on different wires
+        # commute, and whole layers of one gate are what the fast path merges.
+        for k, rotation in enumerate((qml.RX, qml.RY, qml.RX)):
+            for i, w in enumerate(wires):
+                rotation(layer[i, k], wires=w)
         for i in range(n if n > 2 else n - 1):
             qml.IsingZZ(layer[i, 3], wires=[wires[i], wires[(i + 1) % n]])
 
@@ -151,13 +152,17 @@ class QNN(nn.Module):
         self.qnode = circuit
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Inputs (B, F) -> P(y = 1) (B,), float64."""
+        """Inputs (B, F) -> P(y = 1) (B,), float64.
+
+        Simulated in single precision (complex64; errors about 1e-7, a test compares with the
+        QNode): it halves the time of every training step.
+        """
         if x.ndim != 2 or not 1 <= x.shape[1] <= 2 ** self.n_qubits:
             raise ValueError(f"x must have shape (B, F) with 1 <= F <= {2 ** self.n_qubits}, "
                              f"got {tuple(x.shape)}")
         encode = lambda part: fastpath.amplitude_state(part, self.n_qubits)  # noqa: E731
-        probs = fastpath.born_probabilities(self.block, self.weights, x.double(), encode)
-        return torch.sigmoid(self.SCALE * probs @ self.z_last)
+        probs = fastpath.born_probabilities(self.block, self.weights, x.float(), encode)
+        return torch.sigmoid(self.SCALE * probs.double() @ self.z_last)
 
 
 class MLP(nn.Module):

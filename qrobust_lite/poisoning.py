@@ -39,11 +39,19 @@ DATASETS = ("mnist", "spin chain")
 MODELS = ("QNN", "MLP")
 CORRUPTIONS = ("label flip", "feature randomisation")
 ALPHAS = tuple(round(0.1 * i, 1) for i in range(10))
+# Training schedules per model. The MLP gets the paper's (100 epochs, Adam 5e-3, batch 256) at
+# every scale: memorising is what it is tested for. The QNN's steps cost ~100x more, so the
+# default scale trains it for 40 epochs at a larger rate (the chapter checks that a 3x longer
+# schedule does not change what it memorises); the full scale uses the paper's.
+SCHEDULES = {
+    "default": {"QNN": {"epochs": 40, "lr": 0.03}, "MLP": {"epochs": 100, "lr": 5e-3}},
+    "full": {"QNN": {"epochs": 100, "lr": 5e-3}, "MLP": {"epochs": 100, "lr": 5e-3}},
+}
 SCALES = {
-    "default": {"alphas": ALPHAS, "seeds": (0, 1, 2), "epochs": 40, "n_train": 500, "n_val": 500,
-                "pool": 2, "spin_qubits": 8},
-    "full": {"alphas": ALPHAS, "seeds": (0, 1, 2, 3, 4), "epochs": 100, "n_train": 500,
-             "n_val": 1000, "pool": 1, "spin_qubits": 10},
+    "default": {"alphas": ALPHAS, "seeds": (0, 1, 2), "n_train": 500, "n_val": 500, "pool": 2,
+                "spin_qubits": 8},
+    "full": {"alphas": ALPHAS, "seeds": (0, 1, 2, 3, 4), "n_train": 500, "n_val": 1000, "pool": 1,
+             "spin_qubits": 10},
 }
 
 
@@ -139,13 +147,13 @@ class RunConfig:
     alpha: float = 0.0
     seed: int = 0
     epochs: int = 40
+    lr: float = 0.03
     n_train: int = 500
     n_val: int = 500
     pool: int = 2
     spin_qubits: int = 8
     depth: int = 6
-    lr: float = 5e-3
-    batch_size: int = 64
+    batch_size: int = 256
     version: int = 1  # bump when the code behind a run changes its result
 
     def __post_init__(self) -> None:
@@ -275,14 +283,16 @@ def sweep(configs: list[RunConfig], n_jobs: int = 2, cache: SweepCache | str | N
 
 
 def grid(scale: str = "default", datasets=DATASETS, models=MODELS,
-         corruptions=("label flip",)) -> list[RunConfig]:
+         corruptions=("label flip",), alphas=None) -> list[RunConfig]:
     """Every (dataset, model, corruption, alpha, seed) of a scale, as run configs."""
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {list(SCALES)}, got {scale!r}")
     s = SCALES[scale]
-    return [RunConfig(dataset=d, model=m, corruption=c, alpha=a, seed=seed, epochs=s["epochs"],
-                      n_train=s["n_train"], n_val=s["n_val"], pool=s["pool"], spin_qubits=s["spin_qubits"])
-            for d in datasets for m in models for c in corruptions for a in s["alphas"] for seed in s["seeds"]]
+    return [RunConfig(dataset=d, model=m, corruption=c, alpha=a, seed=seed, n_train=s["n_train"],
+                      n_val=s["n_val"], pool=s["pool"], spin_qubits=s["spin_qubits"],
+                      **SCHEDULES[scale][m])
+            for d in datasets for m in models for c in corruptions
+            for a in (s["alphas"] if alphas is None else alphas) for seed in s["seeds"]]
 
 
 def curves(results: list[dict], metric: str = "val_accuracy") -> dict:

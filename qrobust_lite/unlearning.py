@@ -1,0 +1,197 @@
+"""Approximate unlearning of poisoned labels (book: Part III, *Quantum machine unlearning*;
+paper: Chen and Zhang 2025).
+
+A model trained on labels of which a share ``alpha`` were flipped is asked to forget the
+flipped samples (the **forget set**) and keep the rest (the **retain set**). Four methods:
+
+- ``"retrain"``: a fresh model trained on the retain set only, the reference;
+- ``"fine-tune"``: keep training the poisoned model on the retain set;
+- ``"gradient ascent"``: retain loss minus ``weight`` x the loss on the forget set;
+- ``"SCRUB"`` {Kurmanji et al. 2023}: retain loss minus ``weight`` x the KL divergence from
+  the poisoned model's outputs on the forget set (push away from what it said there).
+
+Per epoch: accuracy on the retain set, on the forget set *with its flipped labels* (how much
+of the poison is left: lower is better) and on clean validation data, and the seconds spent.
+:func:`membership_inference` asks whether the forget set still looks like training data.
+
+>>> import torch
+>>> from qrobust_lite.models import MLP
+>>> model = MLP(4)
+>>> sets = {"retain": (torch.rand(20, 4), torch.randint(2, (20,))),
+...         "forget": (torch.rand(6, 4), torch.randint(2, (6,))),
+...         "val": (torch.rand(10, 4), torch.randint(2, (10,)))}
+>>> unlearned, history = unlearn("fine-tune", model, sets, epochs=2, lr=0.01)
+>>> [h["epoch"] for h in history], sorted(history[0])
+([0, 1, 2], ['epoch', 'forget', 'retain', 'seconds', 'val'])
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from . import poisoning
+from .poisoning import RunConfig, accuracy
+
+METHODS = ("retrain", "fine-tune", "gradient ascent", "SCRUB")
+FORGET_WEIGHT = 0.2   # the paper's weight of the forget-set term
+SCALES = {
+    "default": {"alpha": 0.3, "seeds": (0, 1, 2), "epochs": 20, "datasets": ("mnist",)},
+    "full": {"alpha": 0.3, "seeds": (0, 1, 2, 3, 4), "epochs": 50, "datasets": ("mnist", "spin chain")},
+}
+
+
+def _bernoulli_kl(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """Mean KL(p || q) between Bernoulli distributions with P(1) = p and q, (B,) -> scalar."""
+    eps = 1e-7
+    p, q = p.clamp(eps, 1 - eps), q.clamp(eps, 1 - eps)
+    return (p * (p / q).log() + (1 - p) * ((1 - p) / (1 - q)).log()).mean()
+
+
+def evaluate(model: torch.nn.Module, sets: dict) -> dict[str, float]:
+    """Accuracy on every named set ``{name: (x, y)}``."""
+    return {name: accuracy(model, x, y) for name, (x, y) in sets.items()}
+
+
+def unlearn(method: str, model: torch.nn.Module, sets: dict, epochs: int = 20, lr: float = 0.03,
+            batch_size: int = 256, weight: float = FORGET_WEIGHT, seed: int = 0,
+            fresh_model: torch.nn.Module | None = None) -> tuple[torch.nn.Module, list[dict]]:
+    """Run one unlearning method: (the unlearned model, metrics before (epoch 0) and after
+    every epoch).
+
+    ``sets`` holds ``"retain"``, ``"forget"`` (with the labels the model was trained on) and
+    ``"val"``, each ``(x, y)``. ``model`` is the poisoned model; it is copied, not changed.
+    ``"retrain"`` trains ``fresh_model`` (an untrained model of the same kind) instead.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
+    if method == "retrain" and fresh_model is None:
+        raise ValueError("fresh_model is required for method 'retrain' (an untrained model)")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if not isinstance(weight, (int, float)) or not weight >= 0:
+        raise ValueError(f"weight must be a non-negative number, got {weight!r}")
+    missing = {"retain", "forget", "val"} - set(sets)
+    if missing:
+        raise ValueError(f"sets must hold 'retain', 'forget' and 'val'; missing {sorted(missing)}")
+    original = model
+    model = copy.deepcopy(fresh_model if method == "retrain" else model)
+    (x_r, y_r), (x_f, y_f) = sets["retain"], sets["forget"]
+    with torch.no_grad():
+        original_forget = original(x_f)
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    history = [{"epoch": 0, "seconds": 0.0, **evaluate(model, sets)}]
+    spent = 0.0
+    for epoch in range(1, epochs + 1):
+        start = time.perf_counter()
+        for idx in torch.randperm(len(x_r), generator=gen).split(batch_size):
+            loss = F.binary_cross_entropy(model(x_r[idx]), y_r[idx].double())
+            if method in ("gradient ascent", "SCRUB") and len(x_f):
+                k = max(1, round(len(idx) * len(x_f) / len(x_r)))
+                f_idx = torch.randint(len(x_f), (k,), generator=gen)
+                out = model(x_f[f_idx])
+                if method == "gradient ascent":
+                    loss = loss - weight * F.binary_cross_entropy(out, y_f[f_idx].double())
+                else:
+                    loss = loss - weight * _bernoulli_kl(original_forget[f_idx], out)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        spent += time.perf_counter() - start
+        history.append({"epoch": epoch, "seconds": spent, **evaluate(model, sets)})
+    return model, history
+
+
+def epochs_to_target(history: list[dict], target: float, key: str = "val") -> tuple[int, float] | None:
+    """The first (epoch, seconds) at which ``history[key] >= target``; None if never."""
+    for row in history:
+        if row[key] >= target:
+            return row["epoch"], row["seconds"]
+    return None
+
+
+def per_sample_loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
+    """Binary cross-entropy of each sample, (N,)."""
+    with torch.no_grad():
+        return F.binary_cross_entropy(model(x), y.double(), reduction="none").numpy()
+
+
+def membership_inference(model: torch.nn.Module, members: tuple, queries: tuple) -> float:
+    """Share of ``queries`` that a loss-threshold attacker {Yeom et al. 2018} calls members.
+
+    The attacker calls a sample a training member when the model's loss on it is at most the
+    mean loss on ``members`` (the retain set). Run on the forget set with its flipped labels and
+    compare with the same rate on held-out samples with flipped labels: equal rates mean the
+    poison no longer looks like something the model was trained on.
+    """
+    threshold = per_sample_loss(model, *members).mean()
+    q = per_sample_loss(model, *queries)
+    return float((q <= threshold).mean()) if len(q) else math.nan
+
+
+def poisoned_sets(config: RunConfig) -> tuple[torch.nn.Module, dict, float, torch.nn.Module]:
+    """Train the poisoned model of ``config``: (model, sets, seconds, an untrained twin).
+
+    ``sets``: ``"retain"`` (unflipped training samples), ``"forget"`` (flipped ones, with their
+    flipped labels), ``"val"``, and ``"val (flipped)"``: validation samples with flipped labels,
+    the membership attack's reference for samples the model never saw.
+    """
+    pair = poisoning.load_pair(config)
+    x, y_bad, flipped = poisoning.poison(config, pair)
+    model = poisoning.make_model(config, x.shape[1])
+    twin = poisoning.make_model(RunConfig(**{**config.__dict__, "seed": config.seed + 1000}), x.shape[1])
+    start = time.perf_counter()
+    poisoning.train_binary(model, x, y_bad, config.epochs, config.lr, config.batch_size, seed=config.seed)
+    seconds = time.perf_counter() - start
+    sets = {"retain": (x[~flipped], y_bad[~flipped]), "forget": (x[flipped], y_bad[flipped]),
+            "val": (pair["x_val"], pair["y_val"]), "val (flipped)": (pair["x_val"], 1 - pair["y_val"])}
+    return model, sets, seconds, twin
+
+
+def unlearning_experiment(scale: str = "default", models=poisoning.MODELS, methods=METHODS,
+                          datasets=None, epochs: int | None = None, seeds=None,
+                          progress: bool = True) -> dict:
+    """Poison at alpha (0.3), then unlearn with every method: per-epoch histories and MIA.
+
+    Returns ``{"config": ..., "runs": [...]}``; one run per (dataset, model, seed, method) with
+    ``history`` (from :func:`unlearn`), ``mia_before`` and ``mia_after`` (membership rate of the
+    forget set), ``mia_reference`` (the same for held-out samples with flipped labels, after
+    unlearning) and ``poison_seconds`` (training the poisoned model).
+    """
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {list(SCALES)}, got {scale!r}")
+    bad = [m for m in methods if m not in METHODS]
+    if bad or not methods:
+        raise ValueError(f"methods must be a non-empty selection of {list(METHODS)}, got {list(methods)!r}")
+    settings = SCALES[scale]
+    datasets = settings["datasets"] if datasets is None else datasets
+    seeds = settings["seeds"] if seeds is None else seeds
+    epochs = settings["epochs"] if epochs is None else epochs
+    configs = [c for c in poisoning.grid(scale if scale in poisoning.SCALES else "default",
+                                         datasets=datasets, models=models, alphas=[settings["alpha"]])
+               if c.seed in seeds]
+    runs = []
+    for config in tqdm(configs, desc="poisoned models", disable=not progress):
+        model, sets, seconds, twin = poisoned_sets(config)
+        eval_sets = {k: sets[k] for k in ("retain", "forget", "val")}
+        mia_before = membership_inference(model, sets["retain"], sets["forget"])
+        for method in methods:
+            unlearned, history = unlearn(method, model, eval_sets, epochs=epochs, lr=config.lr,
+                                         batch_size=config.batch_size, seed=config.seed,
+                                         fresh_model=twin)
+            runs.append({"dataset": config.dataset, "model": config.model, "seed": config.seed,
+                         "method": method, "history": history, "poison_seconds": seconds,
+                         "mia_before": mia_before,
+                         "mia_after": membership_inference(unlearned, sets["retain"], sets["forget"]),
+                         "mia_reference": membership_inference(unlearned, sets["retain"],
+                                                               sets["val (flipped)"])})
+    return {"config": {"scale": scale, "alpha": settings["alpha"], "epochs": epochs, "seeds": list(seeds),
+                       "datasets": list(datasets), "models": list(models), "methods": list(methods),
+                       "forget_weight": FORGET_WEIGHT}, "runs": runs}
