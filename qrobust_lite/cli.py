@@ -123,6 +123,44 @@ def run_quantum_patches(scale: str, out: Path, root: str | None, datasets: list[
     return [path] + written
 
 
+def run_poisoning(scale: str, out: Path, root: str | None, datasets: list[str]) -> list[Path]:
+    """Part III, chapter 1: label flips (and feature randomisation on MNIST) for the QNN and
+    the MLP over alpha and seeds, cached under ``out/cache``; results JSON and figures."""
+    from . import poisoning
+
+    names = {"mnist": "mnist", "spin": "spin chain"}
+    chosen = [names[d] for d in datasets]
+    configs = poisoning.grid(scale, datasets=chosen, data_root=root)
+    if "mnist" in chosen:
+        configs += poisoning.grid(scale, datasets=["mnist"], corruptions=["feature randomisation"],
+                                  data_root=root)
+    results = poisoning.sweep(configs, n_jobs=-1, cache=out / "cache")
+    summary = {}
+    for (d, m, c), (alphas, values) in poisoning.curves(results).items():
+        location, spread = poisoning.critical_alpha(alphas, values)
+        summary[f"{d} / {m} / {c}"] = {"critical_alpha": location, "bootstrap_std": spread}
+    axes = poisoning.plot_curves(results)
+    path = _save_figure(axes[0].figure, out / "poisoning.png")
+    json_path = out / "poisoning.json"
+    json_path.write_text(json.dumps({"scale": scale, "summary": summary, "runs": results}, indent=1))
+    return [json_path, path]
+
+
+def run_unlearning(scale: str, out: Path, root: str | None, datasets: list[str]) -> list[Path]:
+    """Part III, chapter 2: unlearning from models poisoned at alpha = 0.3; JSON and figures."""
+    from . import unlearning
+
+    names = {"mnist": "mnist", "spin": "spin chain"}
+    res = unlearning.unlearning_experiment(scale, datasets=[names[d] for d in datasets], data_root=root)
+    written = []
+    for d in res["config"]["datasets"]:
+        axes = unlearning.plot_histories(res, d)
+        written.append(_save_figure(axes[0, 0].figure, out / f"unlearning_{d.replace(' ', '_')}.png"))
+    json_path = out / "unlearning.json"
+    json_path.write_text(json.dumps({"scale": scale, "results": res}, indent=1))
+    return [json_path] + written
+
+
 def _default_quantum_patch_datasets() -> list[str]:
     """CIFAR-10 and MNIST, and CINIC-10 when a local copy is found (it is not bundled)."""
     return ["cifar10"] + (["cinic10"] if data.available_sources("cinic10", "test") else []) + ["mnist"]
@@ -132,6 +170,8 @@ def _default_quantum_patch_datasets() -> list[str]:
 RUNNERS = {
     "label-refining": (run_label_refining, ("mnist", "fashion_mnist"), lambda: ["mnist", "fashion_mnist"]),
     "quantum-patches": (run_quantum_patches, ("cifar10", "cinic10", "mnist"), _default_quantum_patch_datasets),
+    "poisoning": (run_poisoning, ("mnist", "spin"), lambda: ["mnist", "spin"]),
+    "unlearning": (run_unlearning, ("mnist", "spin"), lambda: ["mnist"]),
 }
 
 
@@ -140,6 +180,10 @@ def _outputs(name: str, datasets: list[str]) -> list[str]:
     if name == "label-refining":
         return ["label_refining.json"] + [f"label_refining_{d}_{m}.png" for d in datasets
                                           for m in ("accuracy", "ece")]
+    if name == "poisoning":
+        return ["poisoning.json", "poisoning.png"]
+    if name == "unlearning":
+        return ["unlearning.json"] + [f"unlearning_{'spin_chain' if d == 'spin' else d}.png" for d in datasets]
     return ["quantum_patches.json"] + [f"quantum_patches_{d}.png" for d in datasets]
 
 
@@ -155,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--out", type=Path, default=Path("results"), help="folder for the outputs")
     run.add_argument("--data-root", help="folder with the official dataset files (else $QROBUST_DATA, cache, bundled)")
     run.add_argument("--datasets", help="comma-separated subset of the experiment's datasets "
-                     "(label-refining: mnist,fashion_mnist; quantum-patches: cifar10,cinic10,mnist)")
+                     "(label-refining: mnist,fashion_mnist; quantum-patches: cifar10,cinic10,mnist; "
+                     "poisoning, unlearning: mnist,spin)")
     run.add_argument("--force", action="store_true", help="overwrite earlier outputs in --out")
     args = parser.parse_args(argv)
     if args.command == "doctor":

@@ -154,6 +154,7 @@ class RunConfig:
     spin_qubits: int = 8
     depth: int = 6
     batch_size: int = 256
+    data_root: str | None = None  # None: $QROBUST_DATA, the cache, else the bundled subset
     version: int = 1  # bump when the code behind a run changes its result
 
     def __post_init__(self) -> None:
@@ -175,7 +176,7 @@ class RunConfig:
 def load_pair(config: RunConfig) -> dict[str, torch.Tensor]:
     """The clean training and validation data of ``config.dataset``."""
     if config.dataset == "mnist":
-        return mnist_pair(config.n_train, config.n_val, config.pool, seed=0)
+        return mnist_pair(config.n_train, config.n_val, config.pool, seed=0, root=config.data_root)
     return spin_pair(config.n_train, config.n_val, config.spin_qubits, seed=0)
 
 
@@ -274,8 +275,11 @@ def sweep(configs: list[RunConfig], n_jobs: int = 2, cache: SweepCache | str | N
     if cache is not None:
         cache.misses += len(todo)
         Path(cache.folder).mkdir(parents=True, exist_ok=True)
+    if not todo:
+        return results
     jobs = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(run)(configs[i]) for i in todo)
-    for i, result in zip(todo, tqdm(jobs, total=len(todo), desc="runs", disable=not progress)):
+    for k, result in enumerate(tqdm(jobs, total=len(todo), desc="runs", disable=not progress)):
+        i = todo[k]
         results[i] = result
         if cache is not None:
             cache.path(configs[i]).write_text(json.dumps(result))
@@ -283,14 +287,14 @@ def sweep(configs: list[RunConfig], n_jobs: int = 2, cache: SweepCache | str | N
 
 
 def grid(scale: str = "default", datasets=DATASETS, models=MODELS,
-         corruptions=("label flip",), alphas=None) -> list[RunConfig]:
+         corruptions=("label flip",), alphas=None, data_root: str | None = None) -> list[RunConfig]:
     """Every (dataset, model, corruption, alpha, seed) of a scale, as run configs."""
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {list(SCALES)}, got {scale!r}")
     s = SCALES[scale]
     return [RunConfig(dataset=d, model=m, corruption=c, alpha=a, seed=seed, n_train=s["n_train"],
                       n_val=s["n_val"], pool=s["pool"], spin_qubits=s["spin_qubits"],
-                      **SCHEDULES[scale][m])
+                      data_root=data_root, **SCHEDULES[scale][m])
             for d in datasets for m in models for c in corruptions
             for a in (s["alphas"] if alphas is None else alphas) for seed in s["seeds"]]
 
@@ -325,3 +329,30 @@ def critical_alpha(alphas, values, n_boot: int = 1000, seed: int = 0) -> tuple[f
     rng = np.random.default_rng(seed)
     boots = [locate(values[rng.integers(0, len(values), len(values))]) for _ in range(n_boot)]
     return locate(values), float(np.std(boots))
+
+
+def plot_curves(results: list[dict], metrics=("train_accuracy", "val_accuracy"), axes=None):
+    """Metric against alpha, mean +- std over seeds, one panel per (dataset, corruption)."""
+    import matplotlib.pyplot as plt
+
+    panels = sorted({(r["dataset"], r["corruption"]) for r in results})
+    if axes is None:
+        _, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.4), squeeze=False)
+        axes = axes[0]
+    styles = {"train_accuracy": "--", "val_accuracy": "-", "memorised": ":"}
+    for ax, (dataset, corruption) in zip(axes, panels):
+        for (d, model, c), (alphas, values) in curves(results).items():
+            if (d, c) != (dataset, corruption):
+                continue
+            for metric in metrics:
+                _, v = curves([r for r in results if (r["dataset"], r["model"], r["corruption"]) == (d, model, c)],
+                              metric)[(d, model, c)]
+                ax.errorbar(alphas, np.nanmean(v, 0), yerr=np.nanstd(v, 0), capsize=2,
+                            linestyle=styles.get(metric, "-"), marker="o", markersize=3,
+                            color="C0" if model == "QNN" else "C1",
+                            label=f"{model} {metric.replace('_', ' ')}")
+        ax.set(title=f"{dataset}: {corruption}", xlabel="alpha", ylim=(-0.02, 1.02))
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("accuracy")
+    axes[-1].legend(fontsize=7)
+    return axes

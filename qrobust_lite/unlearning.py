@@ -157,7 +157,7 @@ def poisoned_sets(config: RunConfig) -> tuple[torch.nn.Module, dict, float, torc
 
 def unlearning_experiment(scale: str = "default", models=poisoning.MODELS, methods=METHODS,
                           datasets=None, epochs: int | None = None, seeds=None,
-                          progress: bool = True) -> dict:
+                          data_root: str | None = None, progress: bool = True) -> dict:
     """Poison at alpha (0.3), then unlearn with every method: per-epoch histories and MIA.
 
     Returns ``{"config": ..., "runs": [...]}``; one run per (dataset, model, seed, method) with
@@ -174,8 +174,8 @@ def unlearning_experiment(scale: str = "default", models=poisoning.MODELS, metho
     datasets = settings["datasets"] if datasets is None else datasets
     seeds = settings["seeds"] if seeds is None else seeds
     epochs = settings["epochs"] if epochs is None else epochs
-    configs = [c for c in poisoning.grid(scale if scale in poisoning.SCALES else "default",
-                                         datasets=datasets, models=models, alphas=[settings["alpha"]])
+    configs = [c for c in poisoning.grid(scale, datasets=datasets, models=models,
+                                         alphas=[settings["alpha"]], data_root=data_root)
                if c.seed in seeds]
     runs = []
     for config in tqdm(configs, desc="poisoned models", disable=not progress):
@@ -195,3 +195,34 @@ def unlearning_experiment(scale: str = "default", models=poisoning.MODELS, metho
     return {"config": {"scale": scale, "alpha": settings["alpha"], "epochs": epochs, "seeds": list(seeds),
                        "datasets": list(datasets), "models": list(models), "methods": list(methods),
                        "forget_weight": FORGET_WEIGHT}, "runs": runs}
+
+
+def mean_history(results: dict, dataset: str, model: str, method: str, key: str) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, std) over seeds of ``key`` per epoch for one (dataset, model, method)."""
+    rows = [r["history"] for r in results["runs"]
+            if (r["dataset"], r["model"], r["method"]) == (dataset, model, method)]
+    values = np.array([[h[key] for h in history] for history in rows])
+    return values.mean(axis=0), values.std(axis=0)
+
+
+def plot_histories(results: dict, dataset: str = "mnist", keys=("forget", "retain", "val")):
+    """Per-epoch curves: one row per model, one column per metric, a line per method."""
+    import matplotlib.pyplot as plt
+
+    models = results["config"]["models"]
+    fig, axes = plt.subplots(len(models), len(keys), figsize=(3.3 * len(keys), 2.6 * len(models)),
+                             squeeze=False, sharex=True, sharey=True)
+    for row, model in zip(axes, models):
+        for ax, key in zip(row, keys):
+            for i, method in enumerate(results["config"]["methods"]):
+                mean, std = mean_history(results, dataset, model, method, key)
+                epochs = np.arange(len(mean))
+                ax.plot(epochs, mean, color=f"C{i}", label=method)
+                ax.fill_between(epochs, mean - std, mean + std, color=f"C{i}", alpha=0.2)
+            ax.set_title(f"{model}: {key} accuracy", fontsize=9)
+            ax.grid(alpha=0.3)
+    for ax in axes[-1]:
+        ax.set_xlabel("epoch")
+    axes[0, -1].legend(fontsize=7)
+    fig.tight_layout()
+    return axes

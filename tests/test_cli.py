@@ -85,3 +85,36 @@ def test_quantum_patches_runs_cinic10_only_when_a_copy_is_found(monkeypatch):
     assert cli._default_quantum_patch_datasets() == ["cifar10", "mnist"]
     monkeypatch.setattr(data, "available_sources", lambda name, split="train", root=None: ["/x"])
     assert cli._default_quantum_patch_datasets() == ["cifar10", "cinic10", "mnist"]
+
+
+@pytest.fixture
+def tiny_part_three(monkeypatch):
+    from qrobust_lite import poisoning, unlearning
+    monkeypatch.setitem(poisoning.SCALES, "default", {"alphas": (0.0, 0.5), "seeds": (0,), "n_train": 40,
+                                                      "n_val": 20, "pool": 4, "spin_qubits": 4})
+    monkeypatch.setitem(poisoning.SCHEDULES, "default", {"QNN": {"epochs": 2, "lr": 0.03},
+                                                         "MLP": {"epochs": 2, "lr": 0.01}})
+    monkeypatch.setitem(unlearning.SCALES, "default", {"alpha": 0.5, "seeds": (0,), "epochs": 2,
+                                                       "datasets": ("mnist",)})
+
+
+def test_run_poisoning_writes_results_figure_and_a_reusable_cache(tmp_path, tiny_part_three):
+    import json
+    assert main(["run", "poisoning", "--out", str(tmp_path)]) == 0
+    saved = json.loads((tmp_path / "poisoning.json").read_text())
+    assert len(saved["runs"]) == 2 * 2 * 2 + 2 * 2     # label flips on both datasets + features on MNIST
+    assert "spin chain / QNN / label flip" in saved["summary"]
+    assert (tmp_path / "poisoning.png").stat().st_size > 1000
+    cached = len(list((tmp_path / "cache").glob("*.json")))
+    assert cached == 12
+    assert main(["run", "poisoning", "--out", str(tmp_path), "--force"]) == 0
+    assert len(list((tmp_path / "cache").glob("*.json"))) == cached
+
+
+def test_run_unlearning_writes_histories_and_figure(tmp_path, tiny_part_three):
+    import json
+    assert main(["run", "unlearning", "--out", str(tmp_path)]) == 0
+    saved = json.loads((tmp_path / "unlearning.json").read_text())["results"]
+    assert {r["method"] for r in saved["runs"]} == {"retrain", "fine-tune", "gradient ascent", "SCRUB"}
+    assert all(len(r["history"]) == 3 for r in saved["runs"])
+    assert (tmp_path / "unlearning_mnist.png").stat().st_size > 1000
