@@ -545,3 +545,120 @@ def _training_cost(cost_ratios) -> tuple[bool, str]:
     if any(abs(got[k] - v) > 1e-9 for k, v in want.items()):
         return False, f"expected mean seconds divided by the undefended mean: {want}, got {got}."
     return True, "PGD training pays for its attack steps in every batch; the ratio is what a defence costs."
+
+
+# --- Part III, chapter 1: label-flip poisoning ---------------------------------------------
+
+@checker("poisoning-balanced-flips", "flip_balanced(labels, alpha, generator)")
+def _balanced_flips(flip_balanced) -> tuple[bool, str]:
+    """``flip_balanced(labels, alpha, generator)``: flip round(alpha * n_c) binary labels per class."""
+    labels = torch.tensor([0] * 30 + [1] * 70)
+    before = labels.clone()
+    got = torch.as_tensor(flip_balanced(labels, 0.2, torch.Generator().manual_seed(0)))
+    if not torch.equal(labels, before):
+        return False, "your function changed the labels in place; return a new tensor."
+    if got.shape != labels.shape:
+        return False, f"expected shape {tuple(labels.shape)}, got {tuple(got.shape)}."
+    if not ((got == 0) | (got == 1)).all():
+        return False, "binary labels must stay 0 or 1: a flip is 1 - label."
+    per_class = [int((got[labels == c] != c).sum()) for c in (0, 1)]
+    if sum(per_class) == 20 and per_class != [6, 14]:
+        return False, (f"20 flips in all, but {per_class[0]} of 30 zeros and {per_class[1]} of 70 ones: "
+                       "choose round(alpha * n_c) samples within each class.")
+    if per_class != [6, 14]:
+        return False, f"expected 6 zeros and 14 ones flipped (alpha = 0.2), got {per_class[0]} and {per_class[1]}."
+    if torch.equal(got, torch.as_tensor(flip_balanced(labels, 0.2, torch.Generator().manual_seed(1)))):
+        return False, "the same samples flip for every generator: pick them at random with torch.randperm(..., generator=generator)."
+    return True, "exactly alpha of every class, chosen at random: the class balance of the poison is controlled."
+
+
+@checker("poisoning-memorisation", "memorisation(predictions, poisoned, flipped)")
+def _memorisation(memorisation) -> tuple[bool, str]:
+    """``memorisation(predictions, poisoned, flipped)``: share of flipped samples predicted as poisoned."""
+    poisoned = torch.tensor([1, 0, 1, 1, 0, 0, 1, 0])
+    flipped = torch.tensor([True, True, True, False, False, False, False, False])
+    predictions = torch.tensor([1, 1, 1, 1, 0, 1, 1, 0])    # agrees with 2 of the 3 flipped labels
+    got = float(memorisation(predictions, poisoned, flipped))
+    if abs(got - 6 / 8) < 1e-6:
+        return False, "that is accuracy on all training labels; memorisation looks only at the flipped samples."
+    if abs(got - 1 / 3) < 1e-6:
+        return False, "that is the share of flipped samples predicted with their true label; memorisation counts agreement with the flipped one."
+    if abs(got - 2 / 3) > 1e-6:
+        return False, f"expected 2 of the 3 flipped samples predicted with their flipped label = 0.667, got {got:.3f}."
+    return True, "memorisation is how much of the poison the model reproduces on its own training set."
+
+
+@checker("poisoning-steepest-drop", "steepest_drop(alphas, accuracy)")
+def _steepest_drop(steepest_drop) -> tuple[bool, str]:
+    """``steepest_drop(alphas, accuracy)``: midpoint of the consecutive pair with the largest fall."""
+    alphas = np.array([0.0, 0.1, 0.2, 0.3, 0.4, 0.5])
+    accuracy = np.array([0.99, 0.98, 0.95, 0.70, 0.60, 0.20])
+    got = float(steepest_drop(alphas, accuracy))
+    if abs(got - 0.5) < 1e-9:
+        return False, "that is where accuracy is lowest; the critical alpha is where it falls fastest."
+    if abs(got - 0.4) < 1e-9:
+        return False, "return the midpoint of the pair of alphas across the drop, not one end of it."
+    if abs(got - 0.05) < 1e-9:
+        return False, "that is the smallest drop (or a rise); take the largest fall, -diff."
+    if abs(got - 0.45) > 1e-9:
+        return False, f"the largest fall is 0.60 -> 0.20 between alpha 0.4 and 0.5, so expected 0.45, got {got}."
+    if abs(float(steepest_drop(alphas, np.array([1.0, 0.5, 0.45, 0.44, 0.43, 0.42]))) - 0.05) > 1e-9:
+        return False, "on a curve that drops first between 0.0 and 0.1 the answer is 0.05."
+    return True, "the steepest fall of the mean curve, between the two alphas that bracket it."
+
+
+# --- Part III, chapter 2: quantum machine unlearning ---------------------------------------
+
+@checker("unlearning-bernoulli-kl", "bernoulli_kl(p, q)")
+def _bernoulli_kl(bernoulli_kl) -> tuple[bool, str]:
+    """``bernoulli_kl(p, q)``: mean over samples of KL(Bernoulli(p) || Bernoulli(q))."""
+    p = torch.tensor([0.9, 0.2, 0.5], dtype=torch.float64)
+    q = torch.tensor([0.6, 0.3, 0.5], dtype=torch.float64)
+    want = (p * (p / q).log() + (1 - p) * ((1 - p) / (1 - q)).log()).mean().item()
+    got = float(bernoulli_kl(p, q))
+    if abs(got - (q * (q / p).log() + (1 - q) * ((1 - q) / (1 - p)).log()).mean().item()) < 1e-9:
+        return False, "that is KL(q || p): KL is not symmetric; the expectation is over p, the original model."
+    if abs(got - (p * (p / q).log()).mean().item()) < 1e-9:
+        return False, "only the y = 1 term: a Bernoulli KL also has (1 - p) log((1 - p) / (1 - q))."
+    if abs(got - want * 3) < 1e-9:
+        return False, "take the mean over samples, not the sum."
+    if abs(got - want) > 1e-9:
+        return False, f"expected {want:.5f} for p = {p.tolist()}, q = {q.tolist()}, got {got:.5f}."
+    if abs(float(bernoulli_kl(q, q))) > 1e-12:
+        return False, "KL of a distribution with itself must be 0."
+    return True, "zero when the outputs agree, growing as the unlearned model moves away on the forget set."
+
+
+@checker("unlearning-epochs-to-target", "epochs_to_reach(history, target)")
+def _epochs_to_reach(epochs_to_reach) -> tuple[bool, str]:
+    """``epochs_to_reach(history, target)``: first epoch with val >= target, None if never."""
+    history = [{"epoch": 0, "val": 0.70}, {"epoch": 1, "val": 0.90}, {"epoch": 2, "val": 0.85},
+               {"epoch": 3, "val": 0.95}, {"epoch": 4, "val": 0.97}]
+    got = epochs_to_reach(history, 0.9)
+    if got == 3:
+        return False, "0.90 at epoch 1 already reaches a target of 0.9: use >=, not >."
+    if got == 4:
+        return False, "that is the best epoch; the cost is the first epoch that reaches the target."
+    if got != 1:
+        return False, f"expected epoch 1 for target 0.9, got {got!r}."
+    never = epochs_to_reach(history, 0.99)
+    if never is not None:
+        return False, f"no epoch reaches 0.99, so return None; got {never!r}."
+    if epochs_to_reach(history, 0.5) != 0:
+        return False, "a model that already meets the target costs 0 epochs."
+    return True, "the first epoch at the target; None says the method never got there."
+
+
+@checker("unlearning-membership-rate", "membership_rate(member_losses, query_losses)")
+def _membership_rate(membership_rate) -> tuple[bool, str]:
+    """``membership_rate(member_losses, query_losses)``: share of queries with loss <= mean member loss."""
+    members = np.array([0.1, 0.2, 0.3, 1.4])         # mean 0.5, median 0.25
+    queries = np.array([0.05, 0.4, 0.5, 0.9, 2.0])
+    got = float(membership_rate(members, queries))
+    if abs(got - 0.2) < 1e-9:
+        return False, "that uses the median member loss (0.25); the threshold here is the mean (0.5)."
+    if abs(got - 0.4) < 1e-9:
+        return False, "a loss equal to the threshold counts as a member: use <=."
+    if abs(got - 0.6) > 1e-9:
+        return False, f"expected 3 of 5 queries at or below the mean member loss 0.5 = 0.6, got {got:.3f}."
+    return True, "low loss looks like training data: the attacker needs nothing but the model's losses."

@@ -253,3 +253,67 @@ def test_part_two_wrong_answers_get_a_hint(exercise, answer, hint):
     result = check(exercise, answer)
     assert not result.passed
     assert hint in result.message, result.message
+
+
+def ref_flip(labels, alpha, generator):
+    out = labels.clone()
+    for c in (0, 1):
+        idx = torch.nonzero(labels == c).flatten()
+        pick = idx[torch.randperm(len(idx), generator=generator)[:round(alpha * len(idx))]]
+        out[pick] = 1 - out[pick]
+    return out
+
+
+def ref_kl(p, q):
+    return (p * (p / q).log() + (1 - p) * ((1 - p) / (1 - q)).log()).mean()
+
+
+def ref_reach(history, target):
+    return next((h["epoch"] for h in history if h["val"] >= target), None)
+
+
+PART_THREE_REFERENCES = {
+    "poisoning-balanced-flips": ref_flip,
+    "poisoning-memorisation": lambda pred, poisoned, flipped: (pred[flipped] == poisoned[flipped]).double().mean(),
+    "poisoning-steepest-drop": lambda a, acc: (a[np.argmax(-np.diff(acc))] + a[np.argmax(-np.diff(acc)) + 1]) / 2,
+    "unlearning-bernoulli-kl": ref_kl,
+    "unlearning-epochs-to-target": ref_reach,
+    "unlearning-membership-rate": lambda m, q: np.mean(q <= m.mean()),
+}
+
+
+@pytest.mark.parametrize("exercise", PART_THREE_REFERENCES)
+def test_part_three_reference_answers_pass(exercise):
+    result = check(exercise, PART_THREE_REFERENCES[exercise])
+    assert result.passed, result.message
+
+
+def _flip_overall(labels, alpha, generator):
+    out = labels.clone()
+    pick = torch.arange(round(alpha * len(labels)))          # the first 20 samples: all zeros
+    out[pick] = 1 - out[pick]
+    return out
+
+
+@pytest.mark.parametrize("exercise,answer,hint", [
+    ("poisoning-balanced-flips", _flip_overall, "within each class"),
+    ("poisoning-balanced-flips", lambda y, a, g: ref_flip(y, a, torch.Generator().manual_seed(0)),
+     "same samples flip"),
+    ("poisoning-balanced-flips", lambda y, a, g: y + 1, "stay 0 or 1"),
+    ("poisoning-memorisation", lambda p, y, f: (p == y).double().mean(), "accuracy on all training labels"),
+    ("poisoning-memorisation", lambda p, y, f: (p[f] == 1 - y[f]).double().mean(), "true label"),
+    ("poisoning-steepest-drop", lambda a, acc: a[np.argmin(acc)], "lowest"),
+    ("poisoning-steepest-drop", lambda a, acc: a[np.argmax(-np.diff(acc))], "midpoint"),
+    ("unlearning-bernoulli-kl", lambda p, q: ref_kl(q, p), "not symmetric"),
+    ("unlearning-bernoulli-kl", lambda p, q: (p * (p / q).log()).mean(), "(1 - p) log"),
+    ("unlearning-bernoulli-kl", lambda p, q: 3 * ref_kl(p, q), "mean over samples"),
+    ("unlearning-epochs-to-target", lambda h, t: next((r["epoch"] for r in h if r["val"] > t), None), "use >="),
+    ("unlearning-epochs-to-target", lambda h, t: max(h, key=lambda r: r["val"])["epoch"], "best epoch"),
+    ("unlearning-epochs-to-target", lambda h, t: next((r["epoch"] for r in h if r["val"] >= t), -1), "return None"),
+    ("unlearning-membership-rate", lambda m, q: np.mean(q <= np.median(m)), "median"),
+    ("unlearning-membership-rate", lambda m, q: np.mean(q < m.mean()), "use <="),
+])
+def test_part_three_wrong_answers_get_a_hint(exercise, answer, hint):
+    result = check(exercise, answer)
+    assert not result.passed
+    assert hint in result.message, result.message
