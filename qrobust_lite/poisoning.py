@@ -239,6 +239,11 @@ def run(config: RunConfig) -> dict:
             "seconds": time.perf_counter() - start}
 
 
+def default_cache() -> Path:
+    """The folder where sweeps keep their results: ``<user cache>/qrobust-lite/sweeps``."""
+    return data.cache_dir().parent / "sweeps"
+
+
 @dataclass
 class SweepCache:
     """Results on disk, one JSON file per run, named by :meth:`RunConfig.key`."""
@@ -347,7 +352,8 @@ def plot_curves(results: list[dict], metrics=("train_accuracy", "val_accuracy"),
             for metric in metrics:
                 _, v = curves([r for r in results if (r["dataset"], r["model"], r["corruption"]) == (d, model, c)],
                               metric)[(d, model, c)]
-                ax.errorbar(alphas, np.nanmean(v, 0), yerr=np.nanstd(v, 0), capsize=2,
+                keep = ~np.isnan(v).all(axis=0)     # memorisation is undefined at alpha = 0
+                ax.errorbar(alphas[keep], np.nanmean(v[:, keep], 0), yerr=np.nanstd(v[:, keep], 0), capsize=2,
                             linestyle=styles.get(metric, "-"), marker="o", markersize=3,
                             color="C0" if model == "QNN" else "C1",
                             label=f"{model} {metric.replace('_', ' ')}")
