@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export JUPYTER_PATH := $(CURDIR)/$(VENV)/share/jupyter
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: install book test clean
+.PHONY: install book test student clean
 
 install: $(STAMP)
 
@@ -20,11 +20,19 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 
 book: $(STAMP)
 	$(BIN)/jupyter-book build . --all -W -n --keep-going
+	$(BIN)/python scripts/check_links.py _build/html
 	@echo "Book built: $(CURDIR)/_build/html/index.html"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests qrobust_lite --doctest-modules -p no:cacheprovider
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env book -p no:cacheprovider
 
+# The student edition: hand-out notebooks without solutions, and a book without them.
+student: $(STAMP)
+	$(BIN)/python scripts/student_edition.py --out student
+	$(BIN)/jupyter-book build student/src --path-output student --all -W -n --keep-going
+	$(BIN)/python scripts/check_links.py student/_build/html
+	@echo "Student book: $(CURDIR)/student/_build/html/index.html; hand-outs: $(CURDIR)/student/notebooks/"
+
 clean:
-	rm -rf _build
+	rm -rf _build student

@@ -137,7 +137,7 @@ def run_poisoning(scale: str, out: Path, root: str | None, datasets: list[str]) 
     results = poisoning.sweep(configs, n_jobs=-1, cache=out / "cache")
     summary = {}
     for (d, m, c), (alphas, values) in poisoning.curves(results).items():
-        location, spread = poisoning.critical_alpha(alphas, values)
+        location, spread = poisoning.critical_alpha(alphas, values) if len(alphas) > 1 else (None, None)
         summary[f"{d} / {m} / {c}"] = {"critical_alpha": location, "bootstrap_std": spread}
     axes = poisoning.plot_curves(results)
     path = _save_figure(axes[0].figure, out / "poisoning.png")
