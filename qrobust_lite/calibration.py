@@ -44,7 +44,7 @@ def brier_score(probs: torch.Tensor, labels: torch.Tensor) -> float:
 
 
 def expected_calibration_error(probs: torch.Tensor, labels: torch.Tensor, n_bins: int = 15) -> float:
-    """ECE: bin-weighted mean |accuracy - confidence| over ``n_bins`` equal-width bins, in [0, 1].
+    """ECE: bin-weighted mean ``|accuracy - confidence|`` over ``n_bins`` equal-width bins, in [0, 1].
 
     Written here, not imported from torchmetrics: torchmetrics imports torchvision when it is
     installed and fails where torchvision is broken (as in this course's CPU set-up); the

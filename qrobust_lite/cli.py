@@ -1,7 +1,8 @@
 """The ``qrobust-lite`` command.
 
 ``qrobust-lite doctor`` reports what this machine will use; ``qrobust-lite run EXPERIMENT
---scale full`` runs a chapter's experiment at a larger size and writes results and figures.
+--scale full`` runs a chapter's experiment at a larger size and writes results and figures;
+``qrobust-lite grade NOTEBOOK...`` runs learners' notebooks and reports their exercises.
 """
 
 from __future__ import annotations
@@ -187,6 +188,38 @@ def _outputs(name: str, datasets: list[str]) -> list[str]:
     return ["quantum_patches.json"] + [f"quantum_patches_{d}.png" for d in datasets]
 
 
+def _grade(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """``qrobust-lite grade``: one line per notebook, and optionally a CSV file."""
+    import csv
+
+    from .exercises import grade_notebook
+
+    missing = [str(p) for p in args.notebooks if not p.is_file()]
+    if missing:
+        parser.error(f"notebooks not found: {', '.join(missing)}")
+    if args.csv is not None and args.csv.exists() and not args.force:
+        parser.error(f"--csv {args.csv} already exists; pass --force to overwrite it")
+    grades = {}
+    for path in args.notebooks:
+        grades[path] = grade_notebook(path, timeout=args.timeout)
+        result = grades[path]
+        passed = sum(result["exercises"].values())
+        print(f"{path}: {passed} of {len(result['exercises'])} checks passed"
+              + (f"; stopped with {result['error']}" if result["error"] else ""))
+        for exercise, ok in result["exercises"].items():
+            print(f"  {'passed ' if ok else 'not yet'}  {exercise}")
+    if args.csv is not None:
+        columns = sorted({e for r in grades.values() for e in r["exercises"]})
+        with args.csv.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["notebook", *columns, "error"])
+            for path, result in grades.items():
+                writer.writerow([str(path), *(int(result["exercises"].get(e, False)) for e in columns),
+                                 result["error"] or ""])
+        print(f"wrote {args.csv}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``qrobust-lite`` console script."""
     parser = argparse.ArgumentParser(prog="qrobust-lite", description=__doc__)
@@ -202,10 +235,17 @@ def main(argv: list[str] | None = None) -> int:
                      "(label-refining: mnist,fashion_mnist; quantum-patches: cifar10,cinic10,mnist; "
                      "poisoning, unlearning: mnist,spin)")
     run.add_argument("--force", action="store_true", help="overwrite earlier outputs in --out")
+    grade = sub.add_parser("grade", help="run learners' notebooks and report each exercise's check")
+    grade.add_argument("notebooks", nargs="+", type=Path)
+    grade.add_argument("--csv", type=Path, help="also write one row per notebook to this CSV file")
+    grade.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell")
+    grade.add_argument("--force", action="store_true", help="overwrite an existing --csv file")
     args = parser.parse_args(argv)
     if args.command == "doctor":
         print(doctor_report())
         return 0
+    if args.command == "grade":
+        return _grade(parser, args)
     runner, allowed, default = RUNNERS[args.experiment]
     datasets = default() if args.datasets is None else [d.strip() for d in args.datasets.split(",")]
     wrong = [d for d in datasets if d not in allowed]

@@ -370,7 +370,7 @@ def apply_block(block: Block, weights: torch.Tensor, state: torch.Tensor,
 
 def real_state_probabilities(states: torch.Tensor, u_t: torch.Tensor,
                              readout: torch.Tensor | None = None) -> torch.Tensor:
-    """Born probabilities |psi @ U.T|**2 (B, 2**n) for real states psi (B, 2**n).
+    """Born probabilities ``|psi @ U.T|**2`` (B, 2**n) for real states psi (B, 2**n).
 
     For real psi, psi @ U.T = psi @ Re(U.T) + i psi @ Im(U.T): one real matrix product with
     [Re | Im] (half the arithmetic of a complex one), then the squares, in ``states``' precision.

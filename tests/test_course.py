@@ -1,0 +1,145 @@
+"""For instructors and learners: every exercise checked and listed, the API reference
+complete, the Colab cell a no-op elsewhere, the student edition without solutions."""
+
+import json
+import re
+import sys
+import types
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from qrobust_lite.exercises import CHECKERS
+from tests import test_exercises
+from tests.test_book import ROOT, notebooks, toc_files
+
+sys.path.insert(0, str(ROOT / "scripts"))
+import student_edition  # noqa: E402
+
+
+def exercise_labels():
+    labels = {}
+    for nb in notebooks():
+        for cell in nbformat.read(nb, as_version=4).cells:
+            for label in re.findall(r":label: ([\w-]+)", cell.source):
+                labels[label] = nb.stem
+    return labels
+
+
+def test_every_exercise_has_a_checker_and_every_checker_an_exercise():
+    assert set(exercise_labels()) == set(CHECKERS)
+
+
+def test_every_checker_is_tested_with_its_reference_and_a_wrong_answer():
+    references, wrong = set(), set()
+    for name, test in vars(test_exercises).items():
+        for mark in getattr(test, "pytestmark", []) if name.startswith("test_") else []:
+            if mark.name != "parametrize":
+                continue
+            names, values = mark.args[0], list(mark.args[1])
+            if names == "exercise":
+                references |= set(values)
+            elif names == "exercise,answer":
+                references |= {v[0] for v in values}
+            elif names == "exercise,answer,hint":
+                wrong |= {v[0] for v in values}
+    assert set(CHECKERS) <= references, sorted(set(CHECKERS) - references)
+    assert set(CHECKERS) <= wrong, sorted(set(CHECKERS) - wrong)
+
+
+def test_instructors_page_lists_every_exercise_with_its_chapter():
+    page = (ROOT / "book" / "instructors.md").read_text()
+    for label, chapter in exercise_labels().items():
+        row = next((line for line in page.splitlines() if f"`{label}`" in line), None)
+        assert row is not None, f"{label} missing from the instructors' page"
+        assert f"{{doc}}`{chapter}`" in row, f"{label}: wrong chapter on the instructors' page"
+    for stem in toc_files():
+        if Path(stem).name not in ("intro", "references", "instructors", "api"):
+            assert f"{{doc}}`{Path(stem).name}`" in page, f"{stem} has no running time on the instructors' page"
+
+
+def test_api_reference_documents_every_module_and_links_its_chapter():
+    page = (ROOT / "book" / "api.md").read_text()
+    modules = sorted(p.stem for p in (ROOT / "qrobust_lite").glob("*.py") if p.stem != "__init__")
+    pages = {Path(stem).name for stem in toc_files()}
+    sections = page.split("\n## ")[1:]
+    documented = {re.search(r"automodule:: qrobust_lite\.(\w+)", s).group(1) for s in sections}
+    assert documented == set(modules)
+    for section in sections:
+        links = re.findall(r"\{doc\}`(\w+)`", section.split("```")[0])
+        assert links and set(links) <= pages, section.splitlines()[0]
+
+
+def _run_install_cell(source, colab: bool):
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    calls = []
+    namespace = {}
+    # IPython expands {NAME} in a magic's line from the user's namespace; so does this stand-in.
+    shell = types.SimpleNamespace(run_line_magic=lambda magic, line: calls.append((magic, line.format(**namespace))))
+    namespace["get_ipython"] = lambda: shell
+    code = TransformerManager().transform_cell(source)
+    saved = sys.modules.get("google.colab")
+    if colab:
+        sys.modules["google.colab"] = types.ModuleType("google.colab")
+    else:
+        sys.modules.pop("google.colab", None)
+    try:
+        exec(code, namespace)
+    finally:
+        sys.modules.pop("google.colab", None)
+        if saved is not None:
+            sys.modules["google.colab"] = saved
+    return calls
+
+
+@pytest.mark.parametrize("nb", notebooks(), ids=lambda p: p.name)
+def test_colab_cell_installs_only_on_colab(nb):
+    cell = next(c for c in nbformat.read(nb, as_version=4).cells
+                if "colab-install" in c.metadata.get("tags", []))
+    assert _run_install_cell(cell.source, colab=False) == []
+    calls = _run_install_cell(cell.source, colab=True)
+    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    assert len(calls) == 1 and calls[0][0] == "pip" and f"git+{url}" in calls[0][1]
+
+
+@pytest.fixture(scope="module")
+def student(tmp_path_factory):
+    out = tmp_path_factory.mktemp("student")
+    student_edition.main(["--out", str(out)])
+    return out
+
+
+def test_handout_notebooks_have_no_solutions_but_keep_exercises_and_checks(student):
+    handouts = sorted((student / "notebooks").glob("*.ipynb"))
+    assert [p.name for p in handouts] == sorted(p.name for p in notebooks())
+    for path in handouts:
+        cells = nbformat.read(path, as_version=4).cells
+        tags = [t for c in cells for t in c.metadata.get("tags", [])]
+        text = "\n".join(c.source for c in cells)
+        assert "solution" not in tags and "{solution-start}" not in text and "{solution-end}" not in text
+        assert "exercise-stub" in tags and 'check("' in text
+        assert all(not c.get("outputs") for c in cells if c.cell_type == "code")
+
+
+def test_student_book_runs_solutions_hidden_and_leaves_out_the_instructors_page(student):
+    src = student / "src"
+    toc = (src / "_toc.yml").read_text()
+    assert "instructors" not in toc and "book/api" in toc
+    assert not (src / "book" / "instructors.md").exists()
+    for path in (src / "book").glob("*.ipynb"):
+        cells = nbformat.read(path, as_version=4).cells
+        for cell in cells:
+            tags = cell.metadata.get("tags", [])
+            if "solution" in tags:
+                assert "remove-cell" in tags
+            if cell.cell_type == "code" and cell.source.startswith("check("):
+                assert "remove-output" in tags
+        assert not any("{solution-start}" in c.source for c in cells)
+
+
+def test_student_edition_refuses_to_write_over_the_repository():
+    with pytest.raises(SystemExit, match="would contain the repository"):
+        student_edition.main(["--out", str(ROOT)])
