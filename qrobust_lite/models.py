@@ -177,12 +177,18 @@ class MLP(nn.Module):
         if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 1:
             raise ValueError(f"n_features must be a positive integer, got {n_features!r}")
         sizes = [n_features, *hidden, 1]
-        with torch.random.fork_rng():
-            torch.manual_seed(seed)
-            layers: list[nn.Module] = []
-            for a, b in zip(sizes[:-1], sizes[1:]):
-                layers += [nn.Linear(a, b), nn.ReLU()]
-            self.net = nn.Sequential(*layers[:-1]).double()
+        gen = torch.Generator().manual_seed(seed)
+        layers: list[nn.Module] = []
+        for a, b in zip(sizes[:-1], sizes[1:]):
+            layer = nn.Linear(a, b, dtype=torch.float64)
+            # PyTorch's default initialisation, drawn from this model's own generator, so that
+            # models built at the same time in different threads (a sweep) stay reproducible.
+            nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=gen)
+            bound = 1 / math.sqrt(a)
+            with torch.no_grad():
+                layer.bias.uniform_(-bound, bound, generator=gen)
+            layers += [layer, nn.ReLU()]
+        self.net = nn.Sequential(*layers[:-1])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.net(x.double())).squeeze(-1)

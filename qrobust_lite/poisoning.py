@@ -18,6 +18,7 @@ Scaled down from the paper to run on a laptop CPU: 8 qubits instead of 10 (MNIST
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -155,7 +156,7 @@ class RunConfig:
     depth: int = 6
     batch_size: int = 256
     data_root: str | None = None  # None: $QROBUST_DATA, the cache, else the bundled subset
-    version: int = 1  # bump when the code behind a run changes its result
+    version: int = 2  # bump when the code behind a run changes its result
 
     def __post_init__(self) -> None:
         for arg, value, allowed in (("dataset", self.dataset, DATASETS), ("model", self.model, MODELS),
@@ -174,10 +175,18 @@ class RunConfig:
 
 
 def load_pair(config: RunConfig) -> dict[str, torch.Tensor]:
-    """The clean training and validation data of ``config.dataset``."""
-    if config.dataset == "mnist":
-        return mnist_pair(config.n_train, config.n_val, config.pool, seed=0, root=config.data_root)
-    return spin_pair(config.n_train, config.n_val, config.spin_qubits, seed=0)
+    """The clean training and validation data of ``config.dataset`` (computed once per process:
+    the runs of a sweep share it, and nothing changes it in place)."""
+    return _pair(config.dataset, config.n_train, config.n_val, config.pool, config.spin_qubits,
+                 config.data_root)
+
+
+@functools.lru_cache(maxsize=8)
+def _pair(dataset: str, n_train: int, n_val: int, pool: int, spin_qubits: int,
+          data_root: str | None) -> dict[str, torch.Tensor]:
+    if dataset == "mnist":
+        return mnist_pair(n_train, n_val, pool, seed=0, root=data_root)
+    return spin_pair(n_train, n_val, spin_qubits, seed=0)
 
 
 def make_model(config: RunConfig, n_features: int) -> torch.nn.Module:
@@ -261,8 +270,11 @@ def sweep(configs: list[RunConfig], n_jobs: int = 2, cache: SweepCache | str | N
     """Run every config (in parallel with joblib) and return the results in the same order.
 
     With ``cache`` (a folder), a config whose result is on disk is read, not re-run; new results
-    are written there. ``n_jobs``: joblib workers (-1: all cores). To run on a cluster, wrap
-    the call in ``joblib.parallel_config(backend="dask")`` or ``backend="ray"`` (see the
+    are written there. ``n_jobs``: joblib workers (-1: all cores). Workers are threads unless a
+    joblib backend says otherwise: a run is mostly torch operations, which release the GIL, and
+    threads share one copy of torch and PennyLane where each process would need about 450 MB
+    (24 runs here: 2 threads 21 s, 2 processes 22 s, one at a time 26 s). To run on a cluster,
+    wrap the call in ``joblib.parallel_config(backend="dask")`` or ``backend="ray"`` (see the
     chapter); each run is independent and returns plain data.
     """
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
@@ -282,7 +294,7 @@ def sweep(configs: list[RunConfig], n_jobs: int = 2, cache: SweepCache | str | N
         Path(cache.folder).mkdir(parents=True, exist_ok=True)
     if not todo:
         return results
-    jobs = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(run)(configs[i]) for i in todo)
+    jobs = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(delayed(run)(configs[i]) for i in todo)
     for k, result in enumerate(tqdm(jobs, total=len(todo), desc="runs", disable=not progress)):
         i = todo[k]
         results[i] = result

@@ -208,3 +208,10 @@ def test_unlearn_requires_the_three_sets(planted):
     model, sets = planted
     with pytest.raises(ValueError, match=r"missing \['val'\]"):
         U.unlearn("fine-tune", model, {"retain": sets["retain"], "forget": sets["forget"]})
+
+
+def test_parallel_sweep_equals_running_one_at_a_time(tiny_configs):
+    strip = lambda rs: json.dumps([{k: v for k, v in r.items() if k != "seconds"} for r in rs])  # noqa: E731
+    parallel = P.sweep(tiny_configs * 2, n_jobs=2, progress=False)
+    one_by_one = P.sweep(tiny_configs * 2, n_jobs=1, progress=False)
+    assert strip(parallel) == strip(one_by_one)
