@@ -433,5 +433,6 @@ def load(name: str, split: str = "train", n_samples: int | None = None,
         x = x.unsqueeze(1)
     ds = Dataset(x, torch.from_numpy(remap[labels]), tuple(CLASS_NAMES[name][c] for c in cls), source)
     if verbose:
-        print(f"[qrobust-lite] {name} {split}: {len(ds)} images, {source}")
+        # The hint in parentheses goes on its own line, so the notice fits a notebook's width.
+        print(f"[qrobust-lite] {name} {split}: {len(ds)} images, {source}".replace(" (full set", "\n  (full set"))
     return ds

@@ -203,20 +203,21 @@ def summarise(results: dict) -> dict:
 
 
 def format_table(results: dict, attack: str = "PGD") -> str:
-    """The summary as a text table: clean accuracy, ASR per budget, training time (x undefended)."""
+    """The summary as a text table (75 characters wide for 3 budgets): clean accuracy, ASR per
+    budget (mean ± std over seeds), training time in seconds (and x undefended)."""
     if attack not in ATTACKS:
         raise ValueError(f"attack must be one of {list(ATTACKS)}, got {attack!r}")
     table = summarise(results)
     eps = results["config"]["epsilons"]
     base = table.get("none", {}).get("train_seconds", (math.nan,))[0]
-    head = f"{'defence':<16}{'clean acc':>13}" + "".join(
-        f"{f'{attack} {e * 255:.0f}/255':>15}" for e in eps) + f"{'train s':>12}"
+    head = f"{'defence':<16}{'clean acc':>12}" + "".join(
+        f"{f'{attack} {e * 255:.0f}/255':>12}" for e in eps) + f"{'train s':>11}"
     lines = [head]
     for defence, row in table.items():
         m, s = row["clean_accuracy"]
-        cells = "".join(f"{f'{a:.3f}+-{b:.3f}':>15}" for a, b in row["asr"][attack])
+        cells = "".join(f"{f'{a:.3f}±{b:.3f}':>12}" for a, b in row["asr"][attack])
         t = row["train_seconds"][0]
-        lines.append(f"{defence:<16}{f'{m:.3f}+-{s:.3f}':>13}{cells}{f'{t:.1f} ({t / base:.1f}x)':>12}")
+        lines.append(f"{defence:<16}{f'{m:.3f}±{s:.3f}':>12}{cells}{f'{t:.1f} ({t / base:.1f}x)':>11}")
     return "\n".join(lines)
 
 
