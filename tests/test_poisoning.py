@@ -104,7 +104,7 @@ def test_qnn_matches_its_pennylane_qnode_and_mlp_outputs_probabilities():
 def test_config_key_covers_every_field():
     base = P.RunConfig()
     for change in ({"alpha": 0.1}, {"seed": 1}, {"epochs": 41}, {"lr": 0.01}, {"model": "MLP"},
-                   {"depth": 5}, {"version": 2}):
+                   {"depth": 5}, {"data_root": "/data"}, {"version": 99}):
         assert P.RunConfig(**{**base.__dict__, **change}).key() != base.key()
     assert P.RunConfig().key() == base.key()
 
