@@ -1,8 +1,9 @@
-"""Check every internal link of a built HTML book: target files exist, and #anchors exist in them.
+"""Check a built HTML book: every internal link resolves (the file exists, and so does the
+#anchor in it), and every chapter built from a notebook has its Binder and Colab buttons.
 
 Usage: ``python scripts/check_links.py _build/html`` (``make book`` runs it). Links with a
 scheme (https:, mailto:, ...) are external and not checked here: the build runs offline.
-Exit status 1 lists the broken links.
+Exit status 1 lists what is wrong.
 """
 
 from __future__ import annotations
@@ -61,17 +62,31 @@ def broken_links(root: Path) -> list[str]:
     return broken
 
 
+LAUNCHERS = ("mybinder.org", "colab.research.google.com")
+
+
+def missing_launch_buttons(root: Path) -> list[str]:
+    """Chapters built from a notebook (``_sources/<page>.ipynb``) without a Binder or Colab link."""
+    missing = []
+    for source in (root / "_sources").rglob("*.ipynb"):
+        page = root / source.relative_to(root / "_sources").with_suffix(".html")
+        text = page.read_text(encoding="utf-8") if page.exists() else ""
+        missing += [f"{page.relative_to(root)}: no {name} button" for name in LAUNCHERS if name not in text]
+    return missing
+
+
 def main() -> int:
     root = Path(sys.argv[1] if len(sys.argv) > 1 else "_build/html")
     if not root.is_dir():
         print(f"{root} is not a folder; build the book first", file=sys.stderr)
         return 2
-    broken = broken_links(root)
+    broken = broken_links(root) + missing_launch_buttons(root)
     n_pages = len(_pages(root))
     if broken:
-        print(f"{len(broken)} broken internal links in {n_pages} pages:", *broken, sep="\n  ")
+        print(f"{len(broken)} problems in {n_pages} pages:", *broken, sep="\n  ")
         return 1
-    print(f"internal links: all resolve ({n_pages} pages)")
+    print(f"internal links: all resolve ({n_pages} pages); every notebook chapter has its "
+          f"Binder and Colab buttons")
     return 0
 
 

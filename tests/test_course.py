@@ -143,3 +143,16 @@ def test_student_book_runs_solutions_hidden_and_leaves_out_the_instructors_page(
 def test_student_edition_refuses_to_write_over_the_repository():
     with pytest.raises(SystemExit, match="would contain the repository"):
         student_edition.main(["--out", str(ROOT)])
+
+
+def test_link_check_finds_missing_pages_anchors_and_launch_buttons(tmp_path):
+    import check_links
+
+    (tmp_path / "_sources").mkdir()
+    (tmp_path / "_sources" / "a.ipynb").write_text("{}")
+    (tmp_path / "a.html").write_text('<a href="b.html#there">ok</a> <a href="b.html#nowhere">x</a>'
+                                     '<a href="c.html">y</a> <a href="https://mybinder.org/v2">b</a>')
+    (tmp_path / "b.html").write_text('<h1 id="there">B</h1><a href="#there">self</a><a href="a.html">a</a>')
+    problems = check_links.broken_links(tmp_path) + check_links.missing_launch_buttons(tmp_path)
+    assert problems == ["a.html: b.html#nowhere (no such anchor)", "a.html: c.html (no such file)",
+                        "a.html: no colab.research.google.com button"]
