@@ -172,7 +172,7 @@ RUNNERS = {
     "label-refining": (run_label_refining, ("mnist", "fashion_mnist"), lambda: ["mnist", "fashion_mnist"]),
     "quantum-patches": (run_quantum_patches, ("cifar10", "cinic10", "mnist"), _default_quantum_patch_datasets),
     "poisoning": (run_poisoning, ("mnist", "spin"), lambda: ["mnist", "spin"]),
-    "unlearning": (run_unlearning, ("mnist", "spin"), lambda: ["mnist"]),
+    "unlearning": (run_unlearning, ("mnist", "spin"), lambda: ["mnist", "spin"]),
 }
 
 

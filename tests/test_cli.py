@@ -113,7 +113,7 @@ def test_run_poisoning_writes_results_figure_and_a_reusable_cache(tmp_path, tiny
 
 def test_run_unlearning_writes_histories_and_figure(tmp_path, tiny_part_three):
     import json
-    assert main(["run", "unlearning", "--out", str(tmp_path)]) == 0
+    assert main(["run", "unlearning", "--datasets", "mnist", "--out", str(tmp_path)]) == 0
     saved = json.loads((tmp_path / "unlearning.json").read_text())["results"]
     assert {r["method"] for r in saved["runs"]} == {"retrain", "fine-tune", "gradient ascent", "SCRUB"}
     assert all(len(r["history"]) == 3 for r in saved["runs"])
