@@ -354,7 +354,7 @@ def plot_curves(results: list[dict], metrics=("train_accuracy", "val_accuracy"),
 
     panels = sorted({(r["dataset"], r["corruption"]) for r in results})
     if axes is None:
-        _, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.4), squeeze=False)
+        _, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.0), squeeze=False)
         axes = axes[0]
     styles = {"train_accuracy": "--", "val_accuracy": "-", "memorised": ":"}
     for ax, (dataset, corruption) in zip(axes, panels):
