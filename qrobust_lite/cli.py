@@ -124,13 +124,16 @@ def run_quantum_patches(scale: str, out: Path, root: str | None, datasets: list[
     return [path] + written
 
 
+# Part III's dataset names on the command line -> in the package
+PART_THREE_DATASETS = {"mnist": "mnist", "spin": "spin chain"}
+
+
 def run_poisoning(scale: str, out: Path, root: str | None, datasets: list[str]) -> list[Path]:
     """Part III, chapter 1: label flips (and feature randomisation on MNIST, every other alpha)
     for the QNN and the MLP over alpha and seeds, cached under ``out/cache``; JSON and figures."""
     from . import poisoning
 
-    names = {"mnist": "mnist", "spin": "spin chain"}
-    chosen = [names[d] for d in datasets]
+    chosen = [PART_THREE_DATASETS[d] for d in datasets]
     configs = poisoning.grid(scale, datasets=chosen, data_root=root)
     if "mnist" in chosen:
         configs += poisoning.grid(scale, datasets=["mnist"], corruptions=["feature randomisation"],
@@ -151,8 +154,8 @@ def run_unlearning(scale: str, out: Path, root: str | None, datasets: list[str])
     """Part III, chapter 2: unlearning from models poisoned at alpha = 0.3; JSON and figures."""
     from . import unlearning
 
-    names = {"mnist": "mnist", "spin": "spin chain"}
-    res = unlearning.unlearning_experiment(scale, datasets=[names[d] for d in datasets], data_root=root)
+    res = unlearning.unlearning_experiment(scale, datasets=[PART_THREE_DATASETS[d] for d in datasets],
+                                           data_root=root)
     written = []
     for d in res["config"]["datasets"]:
         axes = unlearning.plot_histories(res, d)
@@ -171,8 +174,8 @@ def _default_quantum_patch_datasets() -> list[str]:
 RUNNERS = {
     "label-refining": (run_label_refining, ("mnist", "fashion_mnist"), lambda: ["mnist", "fashion_mnist"]),
     "quantum-patches": (run_quantum_patches, ("cifar10", "cinic10", "mnist"), _default_quantum_patch_datasets),
-    "poisoning": (run_poisoning, ("mnist", "spin"), lambda: ["mnist", "spin"]),
-    "unlearning": (run_unlearning, ("mnist", "spin"), lambda: ["mnist", "spin"]),
+    "poisoning": (run_poisoning, tuple(PART_THREE_DATASETS), lambda: list(PART_THREE_DATASETS)),
+    "unlearning": (run_unlearning, tuple(PART_THREE_DATASETS), lambda: list(PART_THREE_DATASETS)),
 }
 
 

@@ -25,6 +25,7 @@ import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -230,6 +231,27 @@ def poison(config: RunConfig, pair: dict[str, torch.Tensor]) -> tuple[torch.Tens
     return x_bad, y, mask
 
 
+class PoisonedRun(NamedTuple):
+    """A model trained on a corrupted training set, with that set and the clean data."""
+
+    model: torch.nn.Module
+    x: torch.Tensor          # training inputs (some randomised, for feature randomisation)
+    labels: torch.Tensor     # training labels (some flipped, for label flips)
+    corrupted: torch.Tensor  # (N,) bool: which training samples were corrupted
+    pair: dict               # the clean data of :func:`load_pair`
+    seconds: float           # training time
+
+
+def train_poisoned(config: RunConfig) -> PoisonedRun:
+    """Corrupt the training set of ``config`` and train its model on it."""
+    pair = load_pair(config)
+    x, y, mask = poison(config, pair)
+    model = make_model(config, x.shape[1])
+    start = time.perf_counter()
+    train_binary(model, x, y, config.epochs, config.lr, config.batch_size, seed=config.seed)
+    return PoisonedRun(model, x, y, mask, pair, time.perf_counter() - start)
+
+
 def run(config: RunConfig) -> dict:
     """Train one model on a poisoned training set; returns the config, metrics and seconds.
 
@@ -237,15 +259,10 @@ def run(config: RunConfig) -> dict:
     samples, the share predicted with their training label (for label flips: the flipped one);
     ``val_accuracy``: on clean validation data.
     """
-    pair = load_pair(config)
-    x, y, mask = poison(config, pair)
-    model = make_model(config, x.shape[1])
-    start = time.perf_counter()
-    train_binary(model, x, y, config.epochs, config.lr, config.batch_size, seed=config.seed)
+    model, x, y, mask, pair, seconds = train_poisoned(config)
     return {**asdict(config), "train_accuracy": accuracy(model, x, y),
             "memorised": accuracy(model, x[mask], y[mask]) if mask.any() else math.nan,
-            "val_accuracy": accuracy(model, pair["x_val"], pair["y_val"]),
-            "seconds": time.perf_counter() - start}
+            "val_accuracy": accuracy(model, pair["x_val"], pair["y_val"]), "seconds": seconds}
 
 
 def default_cache() -> Path:

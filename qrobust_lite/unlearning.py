@@ -143,13 +143,8 @@ def poisoned_sets(config: RunConfig) -> tuple[torch.nn.Module, dict, float, torc
     flipped labels), ``"val"``, and ``"val (flipped)"``: validation samples with flipped labels,
     the membership attack's reference for samples the model never saw.
     """
-    pair = poisoning.load_pair(config)
-    x, y_bad, flipped = poisoning.poison(config, pair)
-    model = poisoning.make_model(config, x.shape[1])
+    model, x, y_bad, flipped, pair, seconds = poisoning.train_poisoned(config)
     twin = poisoning.make_model(RunConfig(**{**config.__dict__, "seed": config.seed + 1000}), x.shape[1])
-    start = time.perf_counter()
-    poisoning.train_binary(model, x, y_bad, config.epochs, config.lr, config.batch_size, seed=config.seed)
-    seconds = time.perf_counter() - start
     sets = {"retain": (x[~flipped], y_bad[~flipped]), "forget": (x[flipped], y_bad[flipped]),
             "val": (pair["x_val"], pair["y_val"]), "val (flipped)": (pair["x_val"], 1 - pair["y_val"])}
     return model, sets, seconds, twin
