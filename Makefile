@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export JUPYTER_PATH := $(CURDIR)/$(VENV)/share/jupyter
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: install book test student clean
+.PHONY: install book test test-matrix student clean
 
 install: $(STAMP)
 
@@ -26,6 +26,12 @@ book: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest tests qrobust_lite --doctest-modules -p no:cacheprovider
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env book -p no:cacheprovider
+
+# The learner's-machine test (in `make test` with Python 3.11 and the CPU torch) on Python 3.12
+# and 3.13 with the registry's torch: a CUDA build, several GB to download. Not run by CI.
+test-matrix: $(STAMP)
+	$(BIN)/python scripts/learner_machine.py --python 3.12 --torch torch
+	$(BIN)/python scripts/learner_machine.py --python 3.13 --torch torch
 
 # The student edition: hand-out notebooks without solutions, and a book without them.
 student: $(STAMP)

@@ -6,28 +6,24 @@
 Prints samples/s and ratios for (1) a training step (forward + backward, batch 256) at
 4-12 qubits, (2) Born-rule probabilities for 60,000 images at 8 qubits, (3) random-circuit
 patches for 10,000 3x32x32 images, against the targets of the fast path (3x on training
-steps at 4, 6 and 8 qubits and never slower at 10 and 12; 10x on the dataset-scale passes),
-then (4) each chapter's execution time and peak memory. Slow methods are timed on a subset
-and their rate scaled up; the subset sizes are printed. With a CUDA GPU, lightning.gpu and
-the fast path on CUDA are added.
+steps at 4, 6 and 8 qubits and never slower at 10 and 12; 10x on the dataset-scale passes).
+Slow methods are timed on a subset and their rate scaled up; the subset sizes are printed.
+With a CUDA GPU, lightning.gpu and the fast path on CUDA are added. Chapters' running times:
+``benchmarks/chapter_times.py``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import torch
-import yaml
 
 from qrobust_lite import performance as pf
 
-ROOT = Path(__file__).resolve().parents[1]
 SLOW = {"lightning.qubit", "per-sample loop", "lightning.gpu"}
 
 
@@ -70,43 +66,11 @@ def dataset_forward(name: str, work, sizes: dict[str, int], full: int, unit: str
     return {"rates": rates, "ratio_vs_default_qubit": ratio, "seconds_full": full / rates["qrobust_lite"]}
 
 
-def chapters(only: str | None = None) -> list[dict]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [c["file"] for part in toc.get("parts", []) for c in part["chapters"]
-             if only is None or only in c["file"]]
-    notebooks = [ROOT / (f + ".ipynb") for f in files if (ROOT / (f + ".ipynb")).exists()]
-    runner = ("import resource, sys, time, nbformat\n"
-              "from nbclient import NotebookClient\n"
-              "nb = nbformat.read(sys.argv[1], as_version=4)\n"
-              "t = time.perf_counter()\n"
-              "NotebookClient(nb, timeout=900, kernel_name='python3',"
-              " resources={'metadata': {'path': sys.argv[2]}}).execute()\n"
-              "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n")
-    results, rows = [], []
-    for nb in notebooks:
-        out = subprocess.run([sys.executable, "-c", runner, str(nb), str(nb.parent)],
-                             capture_output=True, text=True, check=True)
-        seconds, kib = out.stdout.split()[-2:]
-        results.append({"notebook": nb.name, "seconds": float(seconds), "peak_mib": int(kib) / 1024})
-        rows.append([nb.relative_to(ROOT), f"{float(seconds):.0f}", f"{int(kib) / 1024:.0f}"])
-    table("Chapters, executed top to bottom (kernel's peak resident memory)",
-          ["notebook", "seconds", "peak MiB"], rows)
-    return results
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer sizes, shorter timings")
-    parser.add_argument("--no-chapters", action="store_true", help="skip timing the chapters")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
-    parser.add_argument("--chapters-only", nargs="?", const="", metavar="TEXT",
-                        help="only time the chapters (those whose file name contains TEXT)")
     args = parser.parse_args()
-    if args.chapters_only is not None:
-        results = {"chapters": chapters(args.chapters_only or None)}
-        if args.json:
-            args.json.write_text(json.dumps(results, indent=2))
-        return
     gpu = list(pf.cuda_methods())
     methods = list(pf.METHODS) + gpu
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; GPU methods: {gpu or 'none'}")
@@ -126,8 +90,6 @@ def main() -> None:
         {"qrobust_lite": n_images, "default.qubit": 100, "lightning.qubit": 2, "per-sample loop": 1},
         n_images, "images", min_time)
     print(f"\n(kernels measured in {time.perf_counter() - start:.0f} s)")
-    if not args.no_chapters:
-        results["chapters"] = chapters()
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

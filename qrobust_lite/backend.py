@@ -1,17 +1,27 @@
-"""Which PennyLane device runs the circuits, and why (book: *Primer*, section *Where circuits run*).
+"""Where the course's computations run, and why (book: *Primer*, section *Where circuits run*).
 
-The rule, in order:
+Two choices, each reported with its reason:
+
+**The PennyLane device** of a circuit (:func:`choose_device`), in order:
 
 1. ``QROBUST_DEVICE`` (``default.qubit``, ``lightning.qubit`` or ``lightning.gpu``) overrides
    everything; ``auto`` or unset means apply the rules below.
-2. ``lightning.gpu`` when its plugin is installed and it runs a one-gate circuit on a CUDA GPU.
-   If the plugin is missing or fails (``ImportError``, ``ValueError``, no CUDA device), one
-   warning per session says why and the CPU rule applies.
-3. On the CPU: ``default.qubit`` with backpropagation, which evaluates a whole batch in one
-   vectorised call (parameter broadcasting). Measured on 2 cores it is 3-20x faster than
-   ``lightning.qubit`` with adjoint gradients up to 10 qubits, because lightning devices run
-   a broadcast batch one sample at a time. From 13 qubits on, backprop's memory grows with
-   the batch, so ``lightning.qubit`` with adjoint gradients is chosen when installed.
+2. Up to 12 qubits: ``default.qubit`` with backpropagation, and the package evaluates the
+   circuit on its fast path (:mod:`~qrobust_lite.fastpath`), which runs a whole batch in a few
+   large torch operations. Lightning devices, ``lightning.gpu`` included, run a broadcast batch
+   one sample at a time: measured on 2 CPU cores, a training step (batch 256) on
+   ``lightning.qubit`` with adjoint gradients is 28-310x slower than on the fast path at 4-12
+   qubits (``benchmarks/fast_path.py``; a GPU was not available to measure ``lightning.gpu``). So a GPU's presence alone does not pick
+   ``lightning.gpu``: with CUDA, the fast path runs on the GPU instead (see below).
+3. From 13 qubits on, backprop's memory grows with the batch, so adjoint gradients are
+   chosen: ``lightning.gpu`` when it is installed and runs a one-gate circuit on a CUDA GPU,
+   else ``lightning.qubit``, else ``default.qubit``.
+
+**The torch device** of the fast path and the classical networks (:func:`torch_device`):
+``cuda`` when torch sees a CUDA GPU, else ``cpu``; ``QROBUST_TORCH_DEVICE`` (``cpu`` or
+``cuda``) overrides. Models are built on it and take inputs from anywhere: they move a batch to
+their device and return the result on the batch's device, so on a CPU-only machine nothing
+moves at all.
 """
 
 from __future__ import annotations
@@ -23,8 +33,11 @@ import warnings
 from dataclasses import dataclass
 
 import pennylane as qml
+import torch
+from torch import nn
 
 ENV_VAR = "QROBUST_DEVICE"
+TORCH_ENV_VAR = "QROBUST_TORCH_DEVICE"
 DEVICES = ("default.qubit", "lightning.qubit", "lightning.gpu")
 DIFF_METHOD = {"default.qubit": "backprop", "lightning.qubit": "adjoint", "lightning.gpu": "adjoint"}
 BACKPROP_MAX_QUBITS = 12
@@ -70,21 +83,27 @@ def probe_lightning_gpu() -> str | None:
     return None
 
 
-def _cpu_choice(n_qubits: int) -> DeviceChoice:
-    if n_qubits > BACKPROP_MAX_QUBITS and _plugin_installed("lightning.qubit"):
-        return DeviceChoice("lightning.qubit", "adjoint",
-                            f"{n_qubits} qubits: backprop memory grows with the batch beyond "
-                            f"{BACKPROP_MAX_QUBITS} qubits, adjoint gradients keep it flat")
-    return DeviceChoice("default.qubit", "backprop",
-                        "CPU: default.qubit with backprop runs a whole batch in one vectorised "
-                        "call, 3-20x faster here than lightning.qubit with adjoint")
+FAST_PATH_REASON = ("up to {max} qubits the circuit runs on qrobust_lite's fast path ({where}), "
+                    "a whole batch in a few torch operations; lightning devices run a batch one "
+                    "sample at a time: 28-310x slower on a training step, measured on 2 CPU cores")
+
+
+def _adjoint_choice(n_qubits: int) -> DeviceChoice:
+    """Above BACKPROP_MAX_QUBITS: the fastest installed device with adjoint gradients."""
+    why = f"{n_qubits} qubits: backprop memory grows with the batch beyond {BACKPROP_MAX_QUBITS} qubits"
+    problem = probe_lightning_gpu()
+    if problem is None:
+        return DeviceChoice("lightning.gpu", "adjoint", f"{why}; lightning.gpu runs on the CUDA GPU")
+    if _plugin_installed("lightning.qubit"):
+        return DeviceChoice("lightning.qubit", "adjoint", f"{why}; {problem}, so lightning.qubit")
+    return DeviceChoice("default.qubit", "backprop", f"{why}, but no lightning device is installed")
 
 
 def choose_device(n_qubits: int = 4) -> DeviceChoice:
     """Pick the device for circuits on ``n_qubits`` wires (1 <= n_qubits <= 24).
 
-    >>> choose_device(4).name in DEVICES
-    True
+    >>> choose_device(4).name
+    'default.qubit'
     """
     if isinstance(n_qubits, bool) or not isinstance(n_qubits, int) or not 1 <= n_qubits <= 24:
         raise ValueError(f"n_qubits must be an integer in 1..24, got {n_qubits!r}")
@@ -95,13 +114,16 @@ def choose_device(n_qubits: int = 4) -> DeviceChoice:
         if override == "lightning.qubit" and not _plugin_installed("lightning.qubit"):
             raise ValueError(f"${ENV_VAR}=lightning.qubit but pennylane-lightning is not installed")
         return DeviceChoice(override, DIFF_METHOD[override], f"set by ${ENV_VAR}")
-    problem = probe_lightning_gpu()
-    if problem is None:
-        reason = f"set by ${ENV_VAR}" if override == "lightning.gpu" else "a CUDA GPU is present and lightning.gpu runs on it"
-        return DeviceChoice("lightning.gpu", "adjoint", reason)
-    fallback = _cpu_choice(n_qubits)
-    _warn_once(f"{problem}; falling back to {fallback.name}")
-    return DeviceChoice(fallback.name, fallback.diff_method, f"{fallback.reason}; {problem}")
+    if override == "lightning.gpu":
+        problem = probe_lightning_gpu()
+        if problem is None:
+            return DeviceChoice("lightning.gpu", "adjoint", f"set by ${ENV_VAR}")
+        _warn_once(f"${ENV_VAR}=lightning.gpu, but {problem}; falling back to default.qubit")
+        return DeviceChoice("default.qubit", "backprop", f"{problem}; fell back from ${ENV_VAR}")
+    if n_qubits > BACKPROP_MAX_QUBITS:
+        return _adjoint_choice(n_qubits)
+    return DeviceChoice("default.qubit", "backprop",
+                        FAST_PATH_REASON.format(max=BACKPROP_MAX_QUBITS, where=torch_device_reason()))
 
 
 @functools.cache
@@ -117,3 +139,45 @@ def make_device(n_qubits: int, choice: DeviceChoice | str | None = None):
     if name not in DEVICES:
         raise ValueError(f"device must be one of {list(DEVICES)}, got {name!r}")
     return qml.device(name, wires=n_qubits)
+
+
+def torch_device() -> torch.device:
+    """Where the fast path and the classical networks compute: ``cuda`` or ``cpu``.
+
+    ``cuda`` when torch sees a CUDA GPU; ``$QROBUST_TORCH_DEVICE`` (``cpu``, ``cuda`` or
+    ``auto``) overrides.
+
+    >>> torch_device().type in ("cpu", "cuda")
+    True
+    """
+    override = os.environ.get(TORCH_ENV_VAR, "auto").strip() or "auto"
+    if override not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"${TORCH_ENV_VAR} must be one of ['auto', 'cpu', 'cuda'], got {override!r}")
+    if override == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"${TORCH_ENV_VAR}=cuda but torch {torch.__version__} sees no CUDA GPU "
+                         "(a CPU build of torch, or no driver); unset it to use the CPU")
+    if override == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(override)
+
+
+def torch_device_reason() -> str:
+    """One line for the learner: the torch device and why."""
+    device = torch_device()
+    if os.environ.get(TORCH_ENV_VAR, "auto").strip() not in ("auto", ""):
+        return f"torch device {device.type}, set by ${TORCH_ENV_VAR}"
+    if device.type == "cuda":
+        return f"on the GPU, {torch.cuda.get_device_name(0)}"
+    return "on the CPU: torch sees no CUDA GPU"
+
+
+def place(module: nn.Module) -> nn.Module:
+    """Move ``module`` to :func:`torch_device` (nothing moves on a CPU-only machine)."""
+    return module.to(torch_device())
+
+
+def device_of(module: nn.Module) -> torch.device:
+    """The device of a module's first parameter or buffer (the CPU when it has none)."""
+    for tensor in [*module.parameters(), *module.buffers()]:
+        return tensor.device
+    return torch.device("cpu")

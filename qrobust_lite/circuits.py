@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from . import fastpath
-from .backend import DIFF_METHOD, DeviceChoice, choose_device, make_device
+from .backend import DIFF_METHOD, DeviceChoice, choose_device, make_device, place, torch_device_reason
 
 ENCODINGS = ("angle", "amplitude")
 ROTATIONS = ("X", "Y", "Z")
@@ -152,6 +152,8 @@ class VQC(nn.Module):
         if fast not in (True, False):
             raise ValueError(f"fast must be True, False or None, got {fast!r}")
         self.block = fastpath.compile_block(qml.StronglyEntanglingLayers, shape, n_qubits) if fast else None
+        if self.block is not None:
+            place(self)   # the fast path computes on the GPU when torch sees one
 
     def _encode(self, x: torch.Tensor) -> torch.Tensor:
         """The encoded states (B, 2**n) of features x, in x's precision (real for RY)."""
@@ -163,7 +165,8 @@ class VQC(nn.Module):
         """How forward() evaluates the circuit, for the learner."""
         if self.block is not None:
             return (f"{self.n_qubits}-qubit circuit on qrobust_lite's fast path (torch, exact, "
-                    f"equal to default.qubit); device choice: {self.device_choice}")
+                    f"equal to default.qubit), {torch_device_reason()}; device choice: "
+                    f"{self.device_choice}")
         return f"{self.n_qubits}-qubit circuit on PennyLane {self.device_choice}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -174,9 +177,10 @@ class VQC(nn.Module):
             raise ValueError(f"x must have {self.n_qubits} columns (one angle per qubit), got {x.shape[1]}")
         if self.encoding == "amplitude" and not 1 <= x.shape[1] <= self.n_features:
             raise ValueError(f"x must have 1..{self.n_features} columns for amplitude encoding, got {x.shape[1]}")
-        if self.block is not None:
-            probs = fastpath.born_probabilities(self.block, self.weights, x, self._encode)
-            return (probs @ self.class_map.to(probs.dtype)).to(x.dtype)
+        if self.block is not None:     # computed on the module's device, returned on x's
+            probs = fastpath.born_probabilities(self.block, self.weights, x.to(self.weights.device),
+                                                self._encode)
+            return (probs @ self.class_map.to(probs.dtype)).to(x.device, x.dtype)
         out = self.qnode(x, self.weights)
         if self.measures_classes:
             return torch.stack(out, dim=-1).to(x.dtype)

@@ -20,7 +20,7 @@ from pathlib import Path
 import matplotlib
 import torch
 
-from . import backend, data
+from . import backend, data, scales
 
 
 def _version(dist: str) -> str:
@@ -48,13 +48,20 @@ def doctor_report() -> str:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the reason is printed below instead
         choice = backend.choose_device(8)
+        large = backend.choose_device(backend.BACKPROP_MAX_QUBITS + 1)
+    gpu_problem = backend.probe_lightning_gpu()
     lines += ["", "Quantum device (for an 8-qubit circuit)",
               f"  {choice.name}, diff_method={choice.diff_method}",
               f"  why: {choice.reason}",
+              f"  above {backend.BACKPROP_MAX_QUBITS} qubits: {large.name} ({large.diff_method})",
+              f"  lightning.gpu: {gpu_problem or 'usable'}",
               f"  override: ${backend.ENV_VAR}={os.environ.get(backend.ENV_VAR, '(unset)')}",
               "  circuit kit: " + ("qrobust_lite fast path (torch, exact; see the book's Performance "
                                    "appendix)" if choice.name == "default.qubit"
-                                   else f"PennyLane QNodes on {choice.name}")]
+                                   else f"PennyLane QNodes on {choice.name}"),
+              "", "Torch device (fast path and classical networks)",
+              f"  {backend.torch_device()}: {backend.torch_device_reason()}",
+              f"  override: ${backend.TORCH_ENV_VAR}={os.environ.get(backend.TORCH_ENV_VAR, '(unset)')}"]
     lines += ["", "Data sources (searched in this order)"]
     for label, path in data.candidate_roots():
         lines.append(f"  {label:<18}{path}")
@@ -230,8 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("doctor", help="versions, the quantum device chosen and why, data sources, threads, GPU")
     run = sub.add_parser("run", help="run a chapter's experiment and write results JSON and figures")
     run.add_argument("experiment", choices=sorted(RUNNERS))
-    run.add_argument("--scale", choices=["default", "full"], default="default",
-                     help="default: the chapter's size; full: larger (needs the full datasets)")
+    run.add_argument("--scale", choices=list(scales.SCALES), default="default",
+                     help="default: the chapter's size; full: larger (needs the full datasets); "
+                          "smoke: seconds, to check that it runs")
     run.add_argument("--out", type=Path, default=Path("results"), help="folder for the outputs")
     run.add_argument("--data-root", help="folder with the official dataset files (else $QROBUST_DATA, cache, bundled)")
     run.add_argument("--datasets", help="comma-separated subset of the experiment's datasets "

@@ -41,6 +41,7 @@ POOL = {"cifar10": 4, "cinic10": 4, "mnist": 2, "fashion_mnist": 2}
 # The paper's headline attack success rates: (undefended, with quantum patches).
 PAPER_ASR = {"cifar10": (0.898, 0.6845), "cinic10": (0.9423, 0.7868)}
 SCALES = {
+    "smoke": {"n_train": 100, "n_test": 400, "seeds": (0, 1), "epochs": 1},
     "default": {"n_train": 1500, "n_test": 500, "seeds": (0, 1, 2), "epochs": 10},
     "full": {"n_train": 10000, "n_test": 2000, "seeds": (0, 1, 2, 3, 4), "epochs": 20},
 }

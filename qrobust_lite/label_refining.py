@@ -36,6 +36,7 @@ from .training import predict_logits, train_classifier
 METHODS = ("one-hot", "label smoothing", "quantum-refined", "temperature scaling")
 # "full" keeps the test split class-balanced: MNIST's test set has only 892 images of a 5.
 SCALES = {
+    "smoke": {"n_train": 200, "n_test": 100, "seeds": (0, 1), "epochs": 1, "vqc_epochs": 1},
     "default": {"n_train": 2000, "n_test": 1000, "seeds": (0, 1, 2), "epochs": 8, "vqc_epochs": 8},
     "full": {"n_train": 20000, "n_test": 8000, "seeds": (0, 1, 2, 3, 4), "epochs": 15, "vqc_epochs": 15},
 }

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import fastpath
-from .backend import DeviceChoice
+from .backend import DeviceChoice, device_of, place
 from .circuits import VQC
 
 
@@ -40,11 +40,12 @@ class SmallCNN(nn.Module):
                 nn.Conv2d(in_channels, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                 nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten())
             self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(16 * 7 * 7, n_classes))
+        place(self)   # on the GPU when torch sees one; forward() returns on the input's device
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if images.ndim != 4 or tuple(images.shape[-2:]) != (28, 28):
             raise ValueError(f"images must have shape (N, C, 28, 28), got {tuple(images.shape)}")
-        return self.head(self.features(images))
+        return self.head(self.features(images.to(device_of(self)))).to(images.device)
 
 
 class QuantumImageClassifier(nn.Module):
@@ -150,6 +151,7 @@ class QNN(nn.Module):
             return qml.expval(qml.PauliZ(wires[-1]))
 
         self.qnode = circuit
+        place(self)   # on the GPU when torch sees one; forward() returns on the input's device
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Inputs (B, F) -> P(y = 1) (B,), float64.
@@ -161,8 +163,9 @@ class QNN(nn.Module):
             raise ValueError(f"x must have shape (B, F) with 1 <= F <= {2 ** self.n_qubits}, "
                              f"got {tuple(x.shape)}")
         encode = lambda part: fastpath.amplitude_state(part, self.n_qubits)  # noqa: E731
-        probs = fastpath.born_probabilities(self.block, self.weights, x.float(), encode)
-        return torch.sigmoid(self.SCALE * probs.double() @ self.z_last)
+        probs = fastpath.born_probabilities(self.block, self.weights, x.to(self.weights.device).float(),
+                                            encode)
+        return torch.sigmoid(self.SCALE * probs.double() @ self.z_last).to(x.device)
 
 
 class MLP(nn.Module):
@@ -189,6 +192,7 @@ class MLP(nn.Module):
                 layer.bias.uniform_(-bound, bound, generator=gen)
             layers += [layer, nn.ReLU()]
         self.net = nn.Sequential(*layers[:-1])
+        place(self)   # on the GPU when torch sees one; forward() returns on the input's device
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.net(x.double())).squeeze(-1)
+        return torch.sigmoid(self.net(x.to(device_of(self), torch.float64))).squeeze(-1).to(x.device)

@@ -46,10 +46,13 @@ ALPHAS = tuple(round(0.1 * i, 1) for i in range(10))
 # default scale trains it for 40 epochs at a larger rate (the chapter checks that a 3x longer
 # schedule does not change what it memorises); the full scale uses the paper's.
 SCHEDULES = {
+    "smoke": {"QNN": {"epochs": 2, "lr": 0.03}, "MLP": {"epochs": 5, "lr": 5e-3}},
     "default": {"QNN": {"epochs": 40, "lr": 0.03}, "MLP": {"epochs": 100, "lr": 5e-3}},
     "full": {"QNN": {"epochs": 100, "lr": 5e-3}, "MLP": {"epochs": 100, "lr": 5e-3}},
 }
 SCALES = {
+    "smoke": {"alphas": (0.0, 0.3, 0.4), "seeds": (0, 1), "n_train": 40, "n_val": 40, "pool": 2,
+              "spin_qubits": 4},
     "default": {"alphas": ALPHAS, "seeds": (0, 1, 2), "n_train": 500, "n_val": 500, "pool": 2,
                 "spin_qubits": 8},
     "full": {"alphas": ALPHAS, "seeds": (0, 1, 2, 3, 4), "n_train": 500, "n_val": 1000, "pool": 1,

@@ -42,6 +42,7 @@ from .poisoning import RunConfig, accuracy
 METHODS = ("retrain", "fine-tune", "gradient ascent", "SCRUB")
 FORGET_WEIGHT = 0.2   # the paper's weight of the forget-set term
 SCALES = {
+    "smoke": {"alpha": 0.3, "seeds": (0, 1), "epochs": 2, "datasets": ("mnist",)},
     "default": {"alpha": 0.3, "seeds": (0, 1, 2), "epochs": 20, "datasets": ("mnist",)},
     "full": {"alpha": 0.3, "seeds": (0, 1, 2, 3, 4), "epochs": 50, "datasets": ("mnist", "spin chain")},
 }

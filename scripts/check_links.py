@@ -1,5 +1,7 @@
 """Check a built HTML book: every internal link resolves (the file exists, and so does the
-#anchor in it), and every chapter built from a notebook has its Binder and Colab buttons.
+#anchor in it), every chapter built from a notebook has its Binder and Colab buttons, and no
+page shows a stderr output (a warning or a stray message) unless its cell is tagged
+``stderr-expected`` (a deliberate one).
 
 Usage: ``python scripts/check_links.py _build/html`` (``make book`` runs it). Links with a
 scheme (https:, mailto:, ...) are external and not checked here: the build runs offline.
@@ -75,18 +77,61 @@ def missing_launch_buttons(root: Path) -> list[str]:
     return missing
 
 
+STDERR_TAG = "stderr-expected"
+
+
+class _Stderr(HTMLParser):
+    """Collects the text of every stderr output block whose cell lacks the STDERR_TAG tag."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[tuple[str, set[str]]] = []
+        self.found: list[str] = []
+        self.depth_in_block: int | None = None
+
+    def handle_starttag(self, tag, attrs):
+        classes = set((dict(attrs).get("class") or "").split())
+        self.stack.append((tag, classes))
+        if self.depth_in_block is None and "stderr" in classes and "output" in classes:
+            if not any(f"tag_{STDERR_TAG}" in c for _, c in self.stack):
+                self.depth_in_block = len(self.stack)
+                self.found.append("")
+
+    def handle_endtag(self, tag):
+        while self.stack:
+            if self.depth_in_block is not None and len(self.stack) == self.depth_in_block:
+                self.depth_in_block = None
+            if self.stack.pop()[0] == tag:
+                break
+
+    def handle_data(self, data):
+        if self.depth_in_block is not None:
+            self.found[-1] += data
+
+
+def stray_stderr(root: Path) -> list[str]:
+    """``"page: text"`` for every stderr output shown on a page without the deliberate tag."""
+    problems = []
+    for path in _pages(root):
+        parser = _Stderr()
+        parser.feed(path.read_text(encoding="utf-8", errors="replace"))
+        problems += [f"{path.relative_to(root)}: stderr output: {' '.join(text.split())[:200]}"
+                     for text in parser.found]
+    return problems
+
+
 def main() -> int:
     root = Path(sys.argv[1] if len(sys.argv) > 1 else "_build/html")
     if not root.is_dir():
         print(f"{root} is not a folder; build the book first", file=sys.stderr)
         return 2
-    broken = broken_links(root) + missing_launch_buttons(root)
+    broken = broken_links(root) + missing_launch_buttons(root) + stray_stderr(root)
     n_pages = len(_pages(root))
     if broken:
         print(f"{len(broken)} problems in {n_pages} pages:", *broken, sep="\n  ")
         return 1
     print(f"internal links: all resolve ({n_pages} pages); every notebook chapter has its "
-          f"Binder and Colab buttons")
+          f"Binder and Colab buttons; no stray stderr output")
     return 0
 
 

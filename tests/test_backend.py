@@ -4,8 +4,9 @@ import warnings
 
 import pennylane as qml
 import pytest
+import torch
 
-from qrobust_lite import backend
+from qrobust_lite import backend, circuits, models
 
 
 @pytest.fixture(autouse=True)
@@ -41,14 +42,16 @@ def gpu_device_works(monkeypatch):
                         else real(name, *a, **k))
 
 
-def test_plugin_missing_falls_back_to_batched_default_qubit_with_one_warning(monkeypatch):
-    plugins(monkeypatch, gpu=False)
-    with pytest.warns(RuntimeWarning, match="lightning.gpu plugin not installed") as record:
-        choice = backend.choose_device(8)
-        backend.choose_device(8)
-    assert len(record) == 1
-    assert (choice.name, choice.diff_method) == ("default.qubit", "backprop")
-    assert "vectorised" in choice.reason and "plugin not installed" in choice.reason
+def test_up_to_12_qubits_the_fast_path_is_chosen_without_probing_or_warning(monkeypatch):
+    plugins(monkeypatch, gpu=True)
+    gpu_device_works(monkeypatch)          # even a usable lightning.gpu is not chosen
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for n in (1, 8, backend.BACKPROP_MAX_QUBITS):
+            choice = backend.choose_device(n)
+            assert (choice.name, choice.diff_method) == ("default.qubit", "backprop")
+    assert backend.probe_lightning_gpu.cache_info().misses == 0   # never probed
+    assert "fast path" in choice.reason and "one sample at a time" in choice.reason
 
 
 @pytest.mark.parametrize("error,word", [
@@ -56,36 +59,35 @@ def test_plugin_missing_falls_back_to_batched_default_qubit_with_one_warning(mon
     (ValueError("CUDA device is an unsupported version"), "ValueError"),
     (qml.exceptions.DeviceError("No CUDA device found"), "DeviceError"),
 ])
-def test_installed_but_broken_lightning_gpu_falls_back(monkeypatch, error, word):
+def test_many_qubits_with_broken_lightning_gpu_use_lightning_qubit(monkeypatch, error, word):
     plugins(monkeypatch, gpu=True)
     gpu_device_raises(monkeypatch, error)
-    with pytest.warns(RuntimeWarning, match=f"installed but unusable: {word}"):
-        choice = backend.choose_device(4)
-    assert choice.name == "default.qubit"
-    assert word in choice.reason
-
-
-def test_usable_lightning_gpu_is_chosen(monkeypatch):
-    plugins(monkeypatch, gpu=True)
-    gpu_device_works(monkeypatch)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        choice = backend.choose_device(8)
+        choice = backend.choose_device(backend.BACKPROP_MAX_QUBITS + 1)
+    assert (choice.name, choice.diff_method) == ("lightning.qubit", "adjoint")
+    assert f"installed but unusable: {word}" in choice.reason
+
+
+def test_many_qubits_with_usable_lightning_gpu_choose_it(monkeypatch):
+    plugins(monkeypatch, gpu=True)
+    gpu_device_works(monkeypatch)
+    choice = backend.choose_device(backend.BACKPROP_MAX_QUBITS + 1)
     assert (choice.name, choice.diff_method) == ("lightning.gpu", "adjoint")
     assert "CUDA GPU" in choice.reason
 
 
 def test_many_qubits_on_cpu_choose_lightning_qubit_adjoint(monkeypatch):
     plugins(monkeypatch, gpu=False)
-    with pytest.warns(RuntimeWarning):
-        choice = backend.choose_device(backend.BACKPROP_MAX_QUBITS + 1)
+    choice = backend.choose_device(backend.BACKPROP_MAX_QUBITS + 1)
     assert (choice.name, choice.diff_method) == ("lightning.qubit", "adjoint")
+    assert "plugin not installed" in choice.reason
 
 
 def test_many_qubits_without_lightning_stay_on_default_qubit(monkeypatch):
     plugins(monkeypatch, gpu=False, cpu=False)
-    with pytest.warns(RuntimeWarning):
-        assert backend.choose_device(16).name == "default.qubit"
+    choice = backend.choose_device(16)
+    assert choice.name == "default.qubit" and "no lightning device" in choice.reason
 
 
 @pytest.mark.parametrize("name", ["default.qubit", "lightning.qubit"])
@@ -106,8 +108,10 @@ def test_override_to_a_usable_gpu(monkeypatch):
 def test_override_to_a_missing_gpu_warns_and_falls_back(monkeypatch):
     monkeypatch.setenv(backend.ENV_VAR, "lightning.gpu")
     plugins(monkeypatch, gpu=False)
-    with pytest.warns(RuntimeWarning, match="falling back to default.qubit"):
+    with pytest.warns(RuntimeWarning, match="falling back to default.qubit") as record:
         assert backend.choose_device(4).name == "default.qubit"
+        backend.choose_device(4)
+    assert len(record) == 1             # once per session
 
 
 def test_override_to_missing_lightning_qubit_is_an_error(monkeypatch):
@@ -137,3 +141,65 @@ def test_real_probe_on_this_machine_reports_a_reason():
 def test_make_device_builds_the_named_device():
     dev = backend.make_device(3, "default.qubit")
     assert dev.name == "default.qubit" and len(dev.wires) == 3
+
+
+@pytest.fixture
+def fake_gpu(monkeypatch):
+    """torch sees a CUDA GPU (mocked: no GPU was lent to this project's machines)."""
+    monkeypatch.delenv(backend.TORCH_ENV_VAR, raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda index=0: "Fake H200")
+
+
+def test_torch_device_is_cuda_when_torch_sees_a_gpu(fake_gpu):
+    assert backend.torch_device() == torch.device("cuda")
+    assert "on the GPU, Fake H200" in backend.torch_device_reason()
+    assert "on the GPU, Fake H200" in backend.choose_device(8).reason
+
+
+def test_torch_device_is_the_cpu_without_a_gpu(monkeypatch):
+    monkeypatch.delenv(backend.TORCH_ENV_VAR, raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert backend.torch_device() == torch.device("cpu")
+    assert "no CUDA GPU" in backend.torch_device_reason()
+
+
+def test_torch_device_override(monkeypatch, fake_gpu):
+    monkeypatch.setenv(backend.TORCH_ENV_VAR, "cpu")
+    assert backend.torch_device() == torch.device("cpu")
+    assert "set by $QROBUST_TORCH_DEVICE" in backend.torch_device_reason()
+    monkeypatch.setenv(backend.TORCH_ENV_VAR, "tpu")
+    with pytest.raises(ValueError, match=r"\$QROBUST_TORCH_DEVICE must be one of \['auto', 'cpu', 'cuda'\], got 'tpu'"):
+        backend.torch_device()
+
+
+def test_cuda_override_without_a_gpu_is_an_error(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv(backend.TORCH_ENV_VAR, "cuda")
+    with pytest.raises(ValueError, match="sees no CUDA GPU"):
+        backend.torch_device()
+
+
+@pytest.mark.parametrize("make,x", [
+    (lambda: models.SmallCNN(), torch.rand(3, 1, 28, 28)),
+    (lambda: models.MLP(8), torch.rand(3, 8)),
+    (lambda: circuits.VQC(3, 2, 2, device="default.qubit"), torch.rand(3, 3)),
+], ids=["SmallCNN", "MLP", "VQC fast path"])
+def test_models_are_built_on_the_torch_device_and_keep_no_cpu_constants(monkeypatch, make, x):
+    """Stands in for a GPU with torch's "meta" device (shapes, no data): a model built while
+    torch_device() says meta has every parameter there, and its forward pass on meta inputs
+    stays on meta, so no tensor inside it is pinned to the CPU."""
+    monkeypatch.setattr(backend, "torch_device", lambda: torch.device("meta"))
+    model = make()
+    assert {t.device.type for t in [*model.parameters(), *model.buffers()]} == {"meta"}
+    out = model(x.to("meta"))
+    assert out.device.type == "meta" and out.shape[0] == len(x)
+
+
+def test_models_answer_on_the_inputs_device_and_the_cpu_path_moves_nothing():
+    model = models.MLP(8)
+    assert backend.device_of(model) == torch.device("cpu")
+    x = torch.rand(4, 8, dtype=torch.float64)
+    out = model(x)
+    assert out.device == x.device
+    assert x.to(backend.device_of(model)) is x     # on the CPU, .to() returns the same tensor

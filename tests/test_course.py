@@ -102,7 +102,16 @@ def test_colab_cell_installs_only_on_colab(nb):
     assert _run_install_cell(cell.source, colab=False) == []
     calls = _run_install_cell(cell.source, colab=True)
     url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
-    assert len(calls) == 1 and calls[0][0] == "pip" and f"git+{url}" in calls[0][1]
+    assert len(calls) == 1 and calls[0][0] == "pip" and f'"qrobust-lite @ git+{url}"' in calls[0][1]
+
+
+def test_colab_cell_installs_from_the_source_the_variable_names(monkeypatch):
+    """The learner's-machine test points the install at a local wheel this way."""
+    cell = next(c for c in nbformat.read(notebooks()[0], as_version=4).cells
+                if "colab-install" in c.metadata.get("tags", []))
+    monkeypatch.setenv("QROBUST_INSTALL_FROM", "file:///tmp/qrobust_lite-0.1.0-py3-none-any.whl")
+    calls = _run_install_cell(cell.source, colab=True)
+    assert calls == [("pip", 'install --quiet "qrobust-lite @ file:///tmp/qrobust_lite-0.1.0-py3-none-any.whl"')]
 
 
 @pytest.fixture(scope="module")
@@ -156,3 +165,33 @@ def test_link_check_finds_missing_pages_anchors_and_launch_buttons(tmp_path):
     problems = check_links.broken_links(tmp_path) + check_links.missing_launch_buttons(tmp_path)
     assert problems == ["a.html: b.html#nowhere (no such anchor)", "a.html: c.html (no such file)",
                         "a.html: no colab.research.google.com button"]
+
+
+def test_page_check_finds_stray_stderr_but_not_deliberate_one(tmp_path):
+    import check_links
+
+    cell = ('<div class="cell {tag}docutils container"><div class="cell_output docutils container">'
+            '<div class="output stderr highlight-myst-ansi notranslate"><div class="highlight">'
+            '<pre><span></span>{text}</pre></div></div></div></div>')
+    (tmp_path / "a.html").write_text(
+        cell.format(tag="", text="/home/x/circuits.py:130: RuntimeWarning: plugin missing")
+        + cell.format(tag="tag_stderr-expected ", text="deliberate")
+        + '<div class="output stream highlight-myst-ansi"><pre>stdout is fine</pre></div>')
+    assert check_links.stray_stderr(tmp_path) == [
+        "a.html: stderr output: /home/x/circuits.py:130: RuntimeWarning: plugin missing"]
+
+
+def test_stated_chapter_times_come_from_the_measurement():
+    """benchmarks/chapter_times.py --docs is the only writer of the times in the README and on
+    the instructors' page; both must agree with the measurement it stored."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import chapter_times
+
+    results = json.loads(chapter_times.RESULTS.read_text())
+    assert list(results["chapters"]) == chapter_times.notebook_chapters()
+    assert chapter_times.readme_block(results) in (ROOT / "README.md").read_text()
+    page = (ROOT / "book" / "instructors.md").read_text().splitlines()
+    for stem, row in results["chapters"].items():
+        line = next(x for x in page if x.startswith(f"| {{doc}}`{stem}` |"))
+        assert line.endswith(f"| {chapter_times.instructors_cell(row)} |"), line
+    assert chapter_times.rounded(41) == "45 s" and chapter_times.rounded(146) == "2 min 30 s"
