@@ -136,15 +136,12 @@ PART_THREE_DATASETS = {"mnist": "mnist", "spin": "spin chain"}
 
 
 def run_poisoning(scale: str, out: Path, root: str | None, datasets: list[str]) -> list[Path]:
-    """Part III, chapter 1: label flips (and feature randomisation on MNIST, every other alpha)
-    for the QNN and the MLP over alpha and seeds, cached under ``out/cache``; JSON and figures."""
+    """Part III, chapter 1: :func:`~qrobust_lite.poisoning.chapter_grid` (label flips, and
+    feature randomisation on MNIST) for the QNN and the MLP over alpha and seeds, cached under ``out/cache``; JSON and figures."""
     from . import poisoning
 
     chosen = [PART_THREE_DATASETS[d] for d in datasets]
-    configs = poisoning.grid(scale, datasets=chosen, data_root=root)
-    if "mnist" in chosen:
-        configs += poisoning.grid(scale, datasets=["mnist"], corruptions=["feature randomisation"],
-                                  alphas=poisoning.SCALES[scale]["alphas"][::2], data_root=root)
+    configs = poisoning.chapter_grid(scale, datasets=chosen, data_root=root)
     results = poisoning.sweep(configs, n_jobs=-1, cache=out / "cache")
     summary = {}
     for (d, m, c), (alphas, values) in poisoning.curves(results).items():

@@ -51,12 +51,14 @@ SCHEDULES = {
     "full": {"QNN": {"epochs": 100, "lr": 5e-3}, "MLP": {"epochs": 100, "lr": 5e-3}},
 }
 SCALES = {
-    "smoke": {"alphas": (0.0, 0.3, 0.4), "seeds": (0, 1), "n_train": 40, "n_val": 40, "pool": 2,
-              "spin_qubits": 4},
-    "default": {"alphas": ALPHAS, "seeds": (0, 1, 2), "n_train": 500, "n_val": 500, "pool": 2,
-                "spin_qubits": 8},
-    "full": {"alphas": ALPHAS, "seeds": (0, 1, 2, 3, 4), "n_train": 500, "n_val": 1000, "pool": 1,
-             "spin_qubits": 10},
+    "smoke": {"alphas": (0.0, 0.3, 0.4), "seeds": (0, 1), "n_train": 40, "n_val": 40,
+              "batch_size": 20, "pool": 2, "spin_qubits": 4, "randomisation_alphas": (0.0, 0.4)},
+    # 200 training samples in batches of 100: as many Adam steps per epoch as the paper's 500
+    # in batches of 256, at 2/5 of the cost, so that the chapter's sweep fits a few minutes.
+    "default": {"alphas": ALPHAS, "seeds": (0, 1, 2), "n_train": 200, "n_val": 500,
+                "batch_size": 100, "pool": 2, "spin_qubits": 8, "randomisation_alphas": (0.0, 0.4, 0.8)},
+    "full": {"alphas": ALPHAS, "seeds": (0, 1, 2, 3, 4), "n_train": 500, "n_val": 1000,
+             "batch_size": 256, "pool": 1, "spin_qubits": 10, "randomisation_alphas": ALPHAS[::2]},
 }
 
 
@@ -291,10 +293,10 @@ def sweep(configs: list[RunConfig], n_jobs: int = 2, cache: SweepCache | str | N
 
     With ``cache`` (a folder), a config whose result is on disk is read, not re-run; new results
     are written there. ``n_jobs``: joblib workers (-1: all cores). Workers are threads unless a
-    joblib backend says otherwise: a run is mostly torch operations, which release the GIL, and
-    threads share one copy of torch and PennyLane where each process would need about 450 MB
-    (24 runs here: 2 threads 21 s, 2 processes 22 s, one at a time 26 s). To run on a cluster,
-    wrap the call in ``joblib.parallel_config(backend="dask")`` or ``backend="ray"`` (see the
+    joblib backend says otherwise: threads share one copy of torch and PennyLane where each
+    process needs about 450 MB more (too much for a 2 GB Binder), at some cost in speed (40
+    default-scale runs on 2 cores: 2 threads 33 s, 2 processes 25 s, one at a time 41 s; the
+    Python between torch calls holds the GIL). To run on a cluster, wrap the call in ``joblib.parallel_config(backend="dask")`` or ``backend="ray"`` (see the
     chapter); each run is independent and returns plain data.
     """
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
@@ -314,12 +316,20 @@ def sweep(configs: list[RunConfig], n_jobs: int = 2, cache: SweepCache | str | N
         Path(cache.folder).mkdir(parents=True, exist_ok=True)
     if not todo:
         return results
-    jobs = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(delayed(run)(configs[i]) for i in todo)
-    for k, result in enumerate(tqdm(jobs, total=len(todo), desc="runs", disable=not progress)):
-        i = todo[k]
-        results[i] = result
-        if cache is not None:
-            cache.path(configs[i]).write_text(json.dumps(result))
+    # A run gains nothing from torch's intra-op threads (1.65 s with one, 1.53 s with two): the
+    # workers are the parallelism, and more threads than cores slow every run down.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        jobs = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(
+            delayed(run)(configs[i]) for i in todo)
+        for k, result in enumerate(tqdm(jobs, total=len(todo), desc="runs", disable=not progress)):
+            i = todo[k]
+            results[i] = result
+            if cache is not None:
+                cache.path(configs[i]).write_text(json.dumps(result))
+    finally:
+        torch.set_num_threads(threads)
     return results
 
 
@@ -330,10 +340,25 @@ def grid(scale: str = "default", datasets=DATASETS, models=MODELS,
         raise ValueError(f"scale must be one of {list(SCALES)}, got {scale!r}")
     s = SCALES[scale]
     return [RunConfig(dataset=d, model=m, corruption=c, alpha=a, seed=seed, n_train=s["n_train"],
-                      n_val=s["n_val"], pool=s["pool"], spin_qubits=s["spin_qubits"],
+                      n_val=s["n_val"], batch_size=s["batch_size"], pool=s["pool"],
+                      spin_qubits=s["spin_qubits"],
                       data_root=data_root, **SCHEDULES[scale][m])
             for d in datasets for m in models for c in corruptions
             for a in (s["alphas"] if alphas is None else alphas) for seed in s["seeds"]]
+
+
+def chapter_grid(scale: str = "default", datasets=DATASETS, data_root: str | None = None) -> list[RunConfig]:
+    """The poisoning chapter's sweep: label flips at every alpha of the scale on ``datasets``, and
+    feature randomisation on MNIST (when chosen) at the scale's ``randomisation_alphas``.
+
+    >>> len(chapter_grid("smoke")), len(chapter_grid("smoke", datasets=["spin chain"]))
+    (32, 12)
+    """
+    configs = grid(scale, datasets=datasets, data_root=data_root)
+    if "mnist" in datasets:
+        configs += grid(scale, datasets=["mnist"], corruptions=["feature randomisation"],
+                        alphas=SCALES[scale]["randomisation_alphas"], data_root=data_root)
+    return configs
 
 
 def curves(results: list[dict], metric: str = "val_accuracy") -> dict:

@@ -109,3 +109,20 @@ def test_a_failing_cell_fails_the_build(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode != 0
     assert "ZeroDivisionError" in result.stdout + result.stderr
+
+
+def test_the_papers_page_covers_each_part_and_chapters_link_to_it():
+    """Readers learn each paper's claim, known setup and the course's changes on one book page;
+    no chapter sends them to a file outside the book."""
+    assert "book/papers" in toc_files()
+    page = (ROOT / "book" / "papers.md").read_text()
+    for key in ("qi2025qplr", "tran2026patches", "chen2025poisoning"):
+        assert f"{{cite:p}}`{key}`" in page, f"papers.md does not cite {key}"
+    parts = re.split(r"^## ", page, flags=re.M)[1:]
+    assert len(parts) == 3
+    for part in parts:
+        for heading in ("**Claim.**", "**Known setup", "**What the course does.**"):
+            assert heading in part, f"{part.splitlines()[0]!r} lacks {heading}"
+    for nb in notebooks():
+        text = nb.read_text()
+        assert "PAPERS.md" not in text, f"{nb.name} points to PAPERS.md, which is not in the book"

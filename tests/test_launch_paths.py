@@ -70,7 +70,10 @@ def test_binder_pip_section_installs_into_a_clean_venv(tmp_path):
     """Binder runs this pip section from the repository root. The CPU index is not reachable
     from here, so torch==2.13.0 comes from this machine's CPU wheel instead."""
     _, pip = binder()
-    lines = [line for line in pip if "download.pytorch.org" not in line]
+    # conda writes this section to a file beside environment.yml, so its paths are relative to
+    # the repository root; here the file lives elsewhere, so they are made absolute.
+    absolute = lambda line: re.sub(r"^(-[cr]|-e)\s+(\S+)$", lambda m: f"{m[1]} {ROOT / m[2]}", line)  # noqa: E731
+    lines = [absolute(line) for line in pip if "download.pytorch.org" not in line]
     (tmp_path / "binder.txt").write_text("\n".join(lines) + "\n")
     subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "venv")], check=True)
     python = tmp_path / "venv" / "bin" / "python"
