@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 from . import attacks, data
 from .models import QuantumImageClassifier
 from .quantum_patches import quantum_patch
+from .training import fit
 
 DEFENCES = ("none", "gaussian noise", "quantum patches", "PGD training")
 ATTACKS = ("FGSM", "PGD")
@@ -93,10 +94,10 @@ def train_with_defence(model: torch.nn.Module, images: torch.Tensor, labels: tor
                        defence: str = "none", epochs: int = 10, batch_size: int = 64,
                        lr: float = 0.05, seed: int = 0, loss: str = "probs", progress: bool = True,
                        **defence_options) -> list[float]:
-    """Train with Adam, each batch passed through :func:`perturb_batch`; returns each epoch's mean loss.
+    """:func:`~qrobust_lite.training.fit` with each batch passed through :func:`perturb_batch`
+    (the loop's ``transform`` hook: PGD training needs the model as it is at each step);
+    returns each epoch's mean loss.
 
-    Its own loop rather than :func:`~qrobust_lite.training.train_classifier`: the defence acts
-    inside the loop, and PGD training needs the model as it is at each step.
     ``defence_options`` go to :func:`perturb_batch`. ``seed`` fixes the batch order and every
     random draw of the defence.
     """
@@ -107,20 +108,13 @@ def train_with_defence(model: torch.nn.Module, images: torch.Tensor, labels: tor
     # check the defence and its options on an empty batch before any training time is spent
     perturb_batch(defence, model, images[:0], labels[:0], torch.Generator(), **defence_options)
     generator = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    history = []
-    for _ in tqdm(range(epochs), desc=f"training ({defence})", disable=not progress, leave=False):
-        total = 0.0
-        for idx in torch.randperm(len(images), generator=generator).split(batch_size):
-            batch = perturb_batch(defence, model, images[idx], labels[idx], generator,
-                                  loss=loss, **defence_options)
-            value = attacks.classification_loss(model(batch), labels[idx], loss)
-            opt.zero_grad()
-            value.backward()
-            opt.step()
-            total += value.item() * len(idx)
-        history.append(total / len(images))
-    return history
+
+    def transform(model: torch.nn.Module, batch: torch.Tensor, batch_labels: torch.Tensor) -> torch.Tensor:
+        return perturb_batch(defence, model, batch, batch_labels, generator, loss=loss, **defence_options)
+
+    return fit(model, images, labels, lambda out, y: attacks.classification_loss(out, y, loss),
+               epochs=epochs, batch_size=batch_size, lr=lr, generator=generator, transform=transform,
+               progress=progress, desc=f"training ({defence})")
 
 
 def evaluate_attacks(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,

@@ -31,7 +31,7 @@ from . import calibration, corruptions, data, preprocessing
 from .circuits import VQC
 from .models import SmallCNN
 from .soft_labels import refine_labels, smooth_labels
-from .training import predict_logits, train_classifier
+from .training import fit, predict_logits, train_classifier
 
 METHODS = ("one-hot", "label smoothing", "quantum-refined", "temperature scaling")
 # "full" keeps the test split class-balanced: MNIST's test set has only 892 images of a 5.
@@ -89,20 +89,16 @@ def fit_refiner(images: torch.Tensor, labels: torch.Tensor, n_classes: int, n_qu
     else:
         refiner = LabelRefiner(None, encoding, size=int(math.isqrt(2 ** n_qubits)))
     refiner.vqc = VQC(n_qubits, n_layers, n_classes, encoding=encoding, seed=seed)
-    x = refiner.features(images)
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(refiner.vqc.parameters(), lr=lr)
-    for _ in tqdm(range(epochs), desc=f"VQC ({encoding}, seed {seed})", disable=not progress, leave=False):
-        total = 0.0
-        for idx in torch.randperm(len(x), generator=gen).split(batch_size):
-            p = refiner.vqc(x[idx])
-            loss = -torch.log(p[torch.arange(len(idx)), labels[idx]] + 1e-12).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-        refiner.history.append(total / len(x))
+    refiner.history = fit(refiner.vqc, refiner.features(images), labels, born_nll, epochs=epochs,
+                          batch_size=batch_size, lr=lr, generator=torch.Generator().manual_seed(seed),
+                          progress=progress, desc=f"VQC ({encoding}, seed {seed})")
     return refiner
+
+
+def born_nll(probs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean negative log-likelihood of the true classes under Born-rule class probabilities
+    (B, K); 1e-12 keeps log(0) finite."""
+    return -torch.log(probs[torch.arange(len(labels)), labels] + 1e-12).mean()
 
 
 def corrupted_test_sets(images: torch.Tensor, seed: int = 0) -> dict[tuple[str, int], torch.Tensor]:

@@ -22,6 +22,21 @@ from torch import nn
 from . import fastpath
 from .backend import DeviceChoice, device_of, place
 from .circuits import VQC
+from .training import Dropout
+
+
+def init_like_torch(layer: nn.Conv2d | nn.Linear, generator: torch.Generator) -> nn.Module:
+    """PyTorch's default initialisation of ``layer``, drawn from ``generator``; returns ``layer``.
+
+    A model seeded this way never touches torch's global generator, so models built at the
+    same time in different threads (a sweep) stay reproducible; the same seed gives the same
+    weights as ``torch.manual_seed(seed)`` before building the layers would.
+    """
+    nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+    bound = 1 / math.sqrt(layer.weight[0].numel())   # 1 / sqrt(fan_in)
+    with torch.no_grad():
+        layer.bias.uniform_(-bound, bound, generator=generator)
+    return layer
 
 
 class SmallCNN(nn.Module):
@@ -34,12 +49,13 @@ class SmallCNN(nn.Module):
             raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
         if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
             raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
-        with torch.random.fork_rng():
-            torch.manual_seed(seed)
-            self.features = nn.Sequential(
-                nn.Conv2d(in_channels, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten())
-            self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(16 * 7 * 7, n_classes))
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten())
+        self.head = nn.Sequential(Dropout(dropout), nn.Linear(16 * 7 * 7, n_classes))
+        generator = torch.Generator().manual_seed(seed)
+        for layer in (self.features[0], self.features[3], self.head[1]):
+            init_like_torch(layer, generator)
         place(self)   # on the GPU when torch sees one; forward() returns on the input's device
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -180,17 +196,10 @@ class MLP(nn.Module):
         if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 1:
             raise ValueError(f"n_features must be a positive integer, got {n_features!r}")
         sizes = [n_features, *hidden, 1]
-        gen = torch.Generator().manual_seed(seed)
+        generator = torch.Generator().manual_seed(seed)
         layers: list[nn.Module] = []
         for a, b in zip(sizes[:-1], sizes[1:]):
-            layer = nn.Linear(a, b, dtype=torch.float64)
-            # PyTorch's default initialisation, drawn from this model's own generator, so that
-            # models built at the same time in different threads (a sweep) stay reproducible.
-            nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=gen)
-            bound = 1 / math.sqrt(a)
-            with torch.no_grad():
-                layer.bias.uniform_(-bound, bound, generator=gen)
-            layers += [layer, nn.ReLU()]
+            layers += [init_like_torch(nn.Linear(a, b, dtype=torch.float64), generator), nn.ReLU()]
         self.net = nn.Sequential(*layers[:-1])
         place(self)   # on the GPU when torch sees one; forward() returns on the input's device
 

@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 
 from . import data, spin_chain
 from .models import MLP, QNN
+from .training import fit
 
 DATASETS = ("mnist", "spin chain")
 MODELS = ("QNN", "MLP")
@@ -210,20 +211,10 @@ def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 
 def train_binary(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int,
                  lr: float = 5e-3, batch_size: int = 64, seed: int = 0) -> list[float]:
-    """Adam on binary cross-entropy of P(y=1); returns each epoch's mean loss."""
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    history = []
-    for _ in range(epochs):
-        total = 0.0
-        for idx in torch.randperm(len(x), generator=gen).split(batch_size):
-            loss = F.binary_cross_entropy(model(x[idx]), y[idx].double())
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-        history.append(total / len(x))
-    return history
+    """:func:`~qrobust_lite.training.fit` on binary cross-entropy of P(y=1); returns each
+    epoch's mean loss."""
+    return fit(model, x, y.double(), F.binary_cross_entropy, epochs=epochs, batch_size=batch_size,
+               lr=lr, generator=torch.Generator().manual_seed(seed), progress=False)
 
 
 def poison(config: RunConfig, pair: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -1,10 +1,27 @@
-"""Training and prediction loops with progress bars (book: Part I).
+"""The course's one training loop, and prediction in batches (book: Part I, *Soft labels and
+calibration*, where it is first used; every Part trains with :func:`fit`).
 
-One loop serves hard and soft labels: hard labels are turned into one-hot targets, and the
-loss is the soft-target cross-entropy of :mod:`qrobust_lite.soft_labels`.
+:func:`fit` is the loop the primer writes by hand: shuffle, split into mini-batches, Adam on
+a loss, one mean loss per epoch. Its hooks carry what differs between the chapters:
+
+- ``loss(outputs, targets)``: cross-entropy on soft labels (Part I), negative log-likelihood
+  of Born-rule probabilities (the VQC), binary cross-entropy (Part III);
+- ``transform(model, inputs, targets)``: a batch changed before the step (Part II's defences:
+  noise, quantum patches, PGD examples of the model as it is at that step);
+- ``penalty(model, batch_size)``: a term added to each batch's loss (Part III's unlearning
+  pushes the model away from the forget set);
+- ``after_epoch(epoch, seconds)``: called after each epoch, in evaluation mode (Part III's
+  unlearning records its metrics and the training time so far).
+
+Every random number comes from one explicit ``torch.Generator``: the batch order, the draws of
+the hooks that close over it, and the masks of :class:`Dropout` layers. Nothing touches
+torch's global generator, so runs in parallel threads stay reproducible.
 """
 
 from __future__ import annotations
+
+import time
+from typing import Callable
 
 import torch
 from torch import nn
@@ -12,41 +29,120 @@ from tqdm.auto import tqdm
 
 from .soft_labels import one_hot, soft_cross_entropy
 
+Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+class Dropout(nn.Module):
+    """``nn.Dropout`` whose masks come from a generator that :func:`fit` hands it.
+
+    The same draws as ``nn.Dropout`` on the CPU (``bernoulli_(1 - p)``, scaled by ``1 / (1 - p)``),
+    so a model trained with the same seed gives the same weights; without a generator (outside
+    :func:`fit`) it draws from torch's global generator.
+    """
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
+            raise ValueError(f"p must be a number in [0, 1), got {p!r}")
+        self.p = float(p)
+        self.generator: torch.Generator | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        mask = torch.empty_like(x).bernoulli_(1 - self.p, generator=self.generator)
+        return x * mask.div_(1 - self.p)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+def _positive_int(arg: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{arg} must be a positive integer, got {value!r}")
+
+
+def fit(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, loss: Loss, *, epochs: int,
+        batch_size: int, lr: float, generator: torch.Generator,
+        transform: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+        penalty: Callable[[nn.Module, int], torch.Tensor] | None = None,
+        after_epoch: Callable[[int, float], None] | None = None,
+        progress: bool = True, desc: str = "training") -> list[float]:
+    """Train ``model`` with Adam on mini-batches; returns the mean loss of each epoch.
+
+    ``inputs`` (N, ...) and ``targets`` (N, ...) are split into shuffled batches of
+    ``batch_size``; each step minimises ``loss(model(batch), batch targets)`` (plus
+    ``penalty(model, len(batch))``). The hooks are described in the module docstring. The
+    model is left in evaluation mode.
+
+    >>> model = nn.Linear(2, 1)
+    >>> x = torch.tensor([[0.0, 1.0], [1.0, 0.0]]); y = torch.tensor([[1.0], [-1.0]])
+    >>> mse = lambda out, t: ((out - t) ** 2).mean()
+    >>> history = fit(model, x, y, mse, epochs=50, batch_size=2, lr=0.1,
+    ...               generator=torch.Generator().manual_seed(0), progress=False)
+    >>> len(history), history[-1] < history[0]
+    (50, True)
+    """
+    if len(inputs) != len(targets):
+        raise ValueError(f"inputs and targets must have the same length, got {len(inputs)} and {len(targets)}")
+    if len(inputs) == 0:
+        raise ValueError("inputs must hold at least one sample, got none")
+    _positive_int("epochs", epochs)
+    _positive_int("batch_size", batch_size)
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
+        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    if not isinstance(generator, torch.Generator):
+        raise ValueError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    dropouts = [m for m in model.modules() if isinstance(m, Dropout)]
+    for layer in dropouts:
+        layer.generator = generator
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    history = []
+    try:
+        for epoch in tqdm(range(1, epochs + 1), desc=desc, disable=not progress, leave=False):
+            model.train()
+            start, total = time.perf_counter(), 0.0
+            for idx in torch.randperm(len(inputs), generator=generator).split(batch_size):
+                x, t = inputs[idx], targets[idx]
+                if transform is not None:
+                    x = transform(model, x, t)
+                value = loss(model(x), t)
+                if penalty is not None:
+                    value = value + penalty(model, len(idx))
+                opt.zero_grad()
+                value.backward()
+                opt.step()
+                total += value.item() * len(idx)
+            history.append(total / len(inputs))
+            model.eval()
+            if after_epoch is not None:
+                after_epoch(epoch, time.perf_counter() - start)
+    finally:
+        for layer in dropouts:
+            layer.generator = None
+        model.eval()
+    return history
+
 
 def train_classifier(model: nn.Module, images: torch.Tensor, targets: torch.Tensor,
                      epochs: int = 5, batch_size: int = 64, lr: float = 1e-3, seed: int = 0,
                      progress: bool = True, desc: str = "training") -> list[float]:
-    """Train with Adam on soft-target cross-entropy; returns the mean loss of each epoch.
+    """:func:`fit` on soft-target cross-entropy; returns the mean loss of each epoch.
 
     ``targets`` are labels (N,) or probability vectors (N, K). ``seed`` drives the batch
     order and the dropout masks, so the same seed and initialisation give the same model.
     """
     if len(images) != len(targets):
         raise ValueError(f"images and targets must have the same length, got {len(images)} and {len(targets)}")
-    for arg, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{arg} must be a positive integer, got {value!r}")
+    _positive_int("epochs", epochs)
+    _positive_int("batch_size", batch_size)
     if targets.ndim == 1:
         with torch.no_grad():
-            n_classes = model(images[:1]).shape[1]
+            n_classes = model.eval()(images[:1]).shape[1]
         targets = one_hot(targets, n_classes)
-    targets = targets.to(images.dtype)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    model.train()
-    history = []
-    with torch.random.fork_rng():       # seeds dropout without touching the caller's RNG
-        torch.manual_seed(seed)
-        for _ in tqdm(range(epochs), desc=desc, disable=not progress, leave=False):
-            total = 0.0
-            for idx in torch.randperm(len(images)).split(batch_size):
-                loss = soft_cross_entropy(model(images[idx]), targets[idx])
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                total += loss.item() * len(idx)
-            history.append(total / len(images))
-    model.eval()
-    return history
+    return fit(model, images, targets.to(images.dtype), soft_cross_entropy, epochs=epochs,
+               batch_size=batch_size, lr=lr, generator=torch.Generator().manual_seed(seed),
+               progress=progress, desc=desc)
 
 
 @torch.no_grad()

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import copy
 import math
-import time
 
 import numpy as np
 import torch
@@ -38,6 +37,7 @@ from tqdm.auto import tqdm
 
 from . import poisoning
 from .poisoning import RunConfig, accuracy
+from .training import fit
 
 METHODS = ("retrain", "fine-tune", "gradient ascent", "SCRUB")
 FORGET_WEIGHT = 0.2   # the paper's weight of the forget-set term
@@ -86,27 +86,25 @@ def unlearn(method: str, model: torch.nn.Module, sets: dict, epochs: int = 20, l
     (x_r, y_r), (x_f, y_f) = sets["retain"], sets["forget"]
     with torch.no_grad():
         original_forget = original(x_f)
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    generator = torch.Generator().manual_seed(seed)
+
+    def forget_term(model: torch.nn.Module, batch_size: int) -> torch.Tensor:
+        """-weight x (the loss on a forget batch in proportion to the retain batch)."""
+        k = max(1, round(batch_size * len(x_f) / len(x_r)))
+        f_idx = torch.randint(len(x_f), (k,), generator=generator)
+        out = model(x_f[f_idx])
+        if method == "gradient ascent":
+            return -weight * F.binary_cross_entropy(out, y_f[f_idx].double())
+        return -weight * _bernoulli_kl(original_forget[f_idx], out)
+
     history = [{"epoch": 0, "seconds": 0.0, **evaluate(model, sets)}]
-    spent = 0.0
-    for epoch in range(1, epochs + 1):
-        start = time.perf_counter()
-        for idx in torch.randperm(len(x_r), generator=gen).split(batch_size):
-            loss = F.binary_cross_entropy(model(x_r[idx]), y_r[idx].double())
-            if method in ("gradient ascent", "SCRUB") and len(x_f):
-                k = max(1, round(len(idx) * len(x_f) / len(x_r)))
-                f_idx = torch.randint(len(x_f), (k,), generator=gen)
-                out = model(x_f[f_idx])
-                if method == "gradient ascent":
-                    loss = loss - weight * F.binary_cross_entropy(out, y_f[f_idx].double())
-                else:
-                    loss = loss - weight * _bernoulli_kl(original_forget[f_idx], out)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        spent += time.perf_counter() - start
-        history.append({"epoch": epoch, "seconds": spent, **evaluate(model, sets)})
+
+    def record(epoch: int, seconds: float) -> None:
+        history.append({"epoch": epoch, "seconds": history[-1]["seconds"] + seconds, **evaluate(model, sets)})
+
+    fit(model, x_r, y_r.double(), F.binary_cross_entropy, epochs=epochs, batch_size=batch_size, lr=lr,
+        generator=generator, penalty=forget_term if method in ("gradient ascent", "SCRUB") and len(x_f) else None,
+        after_epoch=record, progress=False)
     return model, history
 
 
