@@ -1,5 +1,14 @@
-"""The circuit kit: encodings, an entangling ansatz, and Born-rule class probabilities
+"""The circuit kit: every circuit block of the book, and Born-rule class probabilities
 (book: *Primer*, sections *A variational quantum classifier* and *Why batching matters*).
+
+- encodings: :func:`angle_encoding`, :func:`amplitude_encoding`;
+- trainable blocks, each with a ``*_shape`` helper: :func:`entangling_ansatz` (the VQC of
+  Parts I and II), :func:`qnn_layers` (the QNN of Part III);
+- the fixed block of Part II's quantum patches: :func:`random_circuit`.
+
+A model builds its PennyLane QNode and its fast-path simulation
+(:func:`~qrobust_lite.fastpath.compile_block`) from the same block function, so the two cannot
+drift apart.
 
 Every piece is a plain PennyLane operation sequence, so it can be drawn and run on any
 PennyLane device. A leading batch dimension on the features is carried through the whole
@@ -42,20 +51,99 @@ def amplitude_encoding(features: torch.Tensor, wires: Sequence[int]) -> None:
     qml.AmplitudeEmbedding(features, wires=wires, normalize=True, pad_with=0.0)
 
 
-def entangling_ansatz(weights: torch.Tensor, wires: Sequence[int]) -> None:
-    """Trainable layers of general single-qubit rotations and CNOT rings.
+def _positive_ints(**values) -> None:
+    for arg, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{arg} must be a positive integer, got {value!r}")
 
-    ``weights`` has shape :func:`ansatz_shape` ``(n_layers, n_qubits)`` = (L, n, 3), radians.
+
+def _check_weights(block: str, weights, wires: Sequence[int], per_wire: int) -> None:
+    """Weights of a layered block must be (L, len(wires), per_wire)."""
+    shape = tuple(getattr(weights, "shape", ()))
+    if len(shape) != 3 or shape[1:] != (len(wires), per_wire) or shape[0] < 1:
+        raise ValueError(f"{block}: weights must have shape (n_layers, {len(wires)}, {per_wire}) for "
+                         f"{len(wires)} wires, got {shape}")
+
+
+def entangling_ansatz(weights: torch.Tensor, wires: Sequence[int]) -> None:
+    """Trainable layers of general single-qubit rotations and CNOT rings (the VQC's block,
+    ``qml.StronglyEntanglingLayers``).
+
+    ``weights``: shape :func:`ansatz_shape` ``(n_layers, n_qubits)`` = (L, n, 3), radians.
+
+    >>> tape = qml.tape.make_qscript(entangling_ansatz)(torch.zeros(ansatz_shape(1, 2)), wires=[0, 1])
+    >>> [op.name for op in tape.operations[0].decomposition()]   # one layer on two wires
+    ['Rot', 'Rot', 'CNOT', 'CNOT']
     """
+    _check_weights("entangling_ansatz", weights, wires, 3)
     qml.StronglyEntanglingLayers(weights, wires=wires)
 
 
 def ansatz_shape(n_layers: int, n_qubits: int) -> tuple[int, int, int]:
     """Shape of the weights of :func:`entangling_ansatz`: (n_layers, n_qubits, 3)."""
-    for arg, value in (("n_layers", n_layers), ("n_qubits", n_qubits)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{arg} must be a positive integer, got {value!r}")
-    return qml.StronglyEntanglingLayers.shape(n_layers=n_layers, n_wires=n_qubits)
+    _positive_ints(n_layers=n_layers, n_qubits=n_qubits)
+    return (n_layers, n_qubits, 3)
+
+
+def qnn_layers(weights: torch.Tensor, wires: Sequence[int]) -> None:
+    """The QNN's trainable block (Part III): per layer, RX RY RX on every wire, then an IsingZZ
+    ring. The layer of Chen and Zhang's public code.
+
+    ``weights``: shape :func:`qnn_layers_shape` = (depth, n, 4), radians: three rotation angles
+    per wire and the ZZ angle of the edge from wire i to wire i+1 (mod n).
+
+    >>> tape = qml.tape.make_qscript(qnn_layers)(torch.zeros(qnn_layers_shape(1, 2)), wires=[0, 1])
+    >>> [op.name for op in tape.operations]   # one layer on two wires
+    ['RX', 'RX', 'RY', 'RY', 'RX', 'RX', 'IsingZZ']
+    """
+    _check_weights("qnn_layers", weights, wires, 4)
+    wires = list(wires)
+    n = len(wires)
+    for layer in weights:
+        # RX RY RX on each wire, written rotation by rotation: gates on different wires
+        # commute, and whole layers of one gate are what the fast path merges.
+        for k, rotation in enumerate((qml.RX, qml.RY, qml.RX)):
+            for i, w in enumerate(wires):
+                rotation(layer[i, k], wires=w)
+        for i in range(n if n > 2 else n - 1):
+            qml.IsingZZ(layer[i, 3], wires=[wires[i], wires[(i + 1) % n]])
+
+
+def qnn_layers_shape(depth: int, n_qubits: int) -> tuple[int, int, int]:
+    """Shape of the weights of :func:`qnn_layers`: (depth, n_qubits, 4)."""
+    _positive_ints(depth=depth, n_qubits=n_qubits)
+    return (depth, n_qubits, 4)
+
+
+def random_circuit(weights: torch.Tensor, wires: Sequence[int], seed: int) -> None:
+    """The fixed random block of the quantum patches (Part II): ``qml.RandomLayers`` with its
+    gate choice (RX, RY or RZ, and where the CNOTs go) seeded by ``seed``.
+
+    ``weights``: shape :func:`random_circuit_shape` = (n_layers, n_rotations), radians; fix
+    them with :func:`random_circuit_weights`. A seed and weights define one circuit.
+
+    >>> weights = random_circuit_weights(1, 4, seed=0)   # 1 layer, 4 rotations
+    >>> tape = qml.tape.make_qscript(random_circuit)(weights, wires=range(4), seed=100)
+    >>> [op.name for op in tape.operations[0].decomposition()]
+    ['RX', 'CNOT', 'RZ', 'RZ', 'CNOT', 'CNOT', 'RY']
+    """
+    shape = tuple(getattr(weights, "shape", ()))
+    if len(shape) != 2 or min(shape, default=0) < 1:
+        raise ValueError(f"random_circuit: weights must have shape (n_layers, n_rotations), got {shape}")
+    qml.RandomLayers(weights, wires=wires, seed=seed)
+
+
+def random_circuit_shape(n_layers: int, n_rotations: int) -> tuple[int, int]:
+    """Shape of the weights of :func:`random_circuit`: (n_layers, n_rotations)."""
+    _positive_ints(n_layers=n_layers, n_rotations=n_rotations)
+    return (n_layers, n_rotations)
+
+
+def random_circuit_weights(n_layers: int, n_rotations: int, seed: int) -> torch.Tensor:
+    """Angles (n_layers, n_rotations), float64, uniform in [0, 2 pi), from ``seed``."""
+    shape = random_circuit_shape(n_layers, n_rotations)
+    gen = torch.Generator().manual_seed(seed)
+    return 2 * math.pi * torch.rand(shape, generator=gen, dtype=torch.float64)
 
 
 def outcome_to_class(n_qubits: int, n_classes: int) -> torch.Tensor:
@@ -151,7 +239,7 @@ class VQC(nn.Module):
             fast = self.device_choice.name == "default.qubit"
         if fast not in (True, False):
             raise ValueError(f"fast must be True, False or None, got {fast!r}")
-        self.block = fastpath.compile_block(qml.StronglyEntanglingLayers, shape, n_qubits) if fast else None
+        self.block = fastpath.compile_block(entangling_ansatz, shape, n_qubits) if fast else None
         if self.block is not None:
             place(self)   # the fast path computes on the GPU when torch sees one
 

@@ -21,7 +21,7 @@ from torch import nn
 
 from . import fastpath
 from .backend import DeviceChoice, device_of, place
-from .circuits import VQC
+from .circuits import VQC, qnn_layers, qnn_layers_shape
 from .training import Dropout
 
 
@@ -111,26 +111,9 @@ class QuantumImageClassifier(nn.Module):
         return self.vqc(self.features(images))
 
 
-def qnn_layers(weights: torch.Tensor, wires) -> None:
-    """The QNN's trainable block: per layer, RX RY RX on every wire, then an IsingZZ ring.
-
-    ``weights`` (depth, n, 4): three rotation angles per wire and the ZZ angle of the edge
-    from wire i to wire i+1 (mod n). The layer of Chen and Zhang's public code.
-    """
-    wires = list(wires)
-    n = len(wires)
-    for layer in weights:
-        # RX RY RX on each wire, written rotation by rotation: gates on different wires
-        # commute, and whole layers of one gate are what the fast path merges.
-        for k, rotation in enumerate((qml.RX, qml.RY, qml.RX)):
-            for i, w in enumerate(wires):
-                rotation(layer[i, k], wires=w)
-        for i in range(n if n > 2 else n - 1):
-            qml.IsingZZ(layer[i, 3], wires=[wires[i], wires[(i + 1) % n]])
-
-
 class QNN(nn.Module):
-    """Binary quantum classifier: amplitude-encoded input, :func:`qnn_layers`, then
+    """Binary quantum classifier: amplitude-encoded input,
+    :func:`~qrobust_lite.circuits.qnn_layers`, then
     ``P(y = 1) = sigmoid(5 <Z>)`` on the last wire (Part III; Chen and Zhang 2025).
 
     Inputs (B, F), F <= 2**n: pixels or a quantum state's amplitudes, normalised inside.
@@ -152,7 +135,7 @@ class QNN(nn.Module):
         if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
             raise ValueError(f"depth must be a positive integer, got {depth!r}")
         self.n_qubits = n_qubits
-        shape = (depth, n_qubits, 4)
+        shape = qnn_layers_shape(depth, n_qubits)
         gen = torch.Generator().manual_seed(seed)
         self.weights = nn.Parameter(0.01 * torch.randn(shape, generator=gen, dtype=torch.float64))
         self.block = fastpath.compile_block(qnn_layers, shape, n_qubits)

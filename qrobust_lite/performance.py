@@ -3,7 +3,7 @@
 
 Each workload is built once per method and returns a closure that does one unit of work;
 :func:`samples_per_second` times it. All methods run the same circuit: ``AngleEmbedding``
-(RY) followed by ``n_layers`` of ``StronglyEntanglingLayers``.
+(RY) followed by ``n_layers`` of :func:`~qrobust_lite.circuits.entangling_ansatz`.
 
 Methods:
 
@@ -23,7 +23,7 @@ from typing import Callable
 import pennylane as qml
 import torch
 
-from . import fastpath, quantum_patches
+from . import circuits, fastpath, quantum_patches
 
 METHODS = ("qrobust_lite", "default.qubit", "lightning.qubit", "per-sample loop")
 GPU_METHODS = ("lightning.gpu", "qrobust_lite (cuda)")
@@ -50,7 +50,7 @@ def _qnode(device: str, n_qubits: int, diff_method: str | None, measure: str):
 
     def circuit(inputs, weights):
         qml.AngleEmbedding(inputs, wires=wires, rotation="Y")
-        qml.StronglyEntanglingLayers(weights, wires=wires)
+        circuits.entangling_ansatz(weights, wires=wires)
         if measure == "probs":
             return qml.probs(wires=wires)
         return [qml.expval(qml.PauliZ(w)) for w in wires]   # a list: see TorchLayer's tuple issue
@@ -71,7 +71,7 @@ def training_step(method: str, n_qubits: int, batch_size: int = 256, n_layers: i
     if method.startswith("qrobust_lite"):
         device = "cuda" if method.endswith("(cuda)") else "cpu"
         x, w, coeff = x.to(device), w.detach().to(device).requires_grad_(), coeff.to(device)
-        block = fastpath.compile_block(qml.StronglyEntanglingLayers, shape, n_qubits)
+        block = fastpath.compile_block(circuits.entangling_ansatz, shape, n_qubits)
 
         def step():
             loss = (fastpath.born_probabilities(block, w, x, encode_ry) @ coeff).sum()
@@ -118,7 +118,7 @@ def label_forward(method: str, n_qubits: int, n_samples: int, n_layers: int = 4,
     if method.startswith("qrobust_lite"):
         device = "cuda" if method.endswith("(cuda)") else "cpu"
         x, w = x.to(device), w.to(device)
-        block = fastpath.compile_block(qml.StronglyEntanglingLayers, shape, n_qubits)
+        block = fastpath.compile_block(circuits.entangling_ansatz, shape, n_qubits)
 
         def forward():
             with torch.no_grad():
@@ -146,7 +146,7 @@ def patch_forward(method: str, n_images: int, seed: int = 0) -> Callable[[], obj
     images = torch.rand(n_images, 3, 32, 32, generator=gen)
     if method == "qrobust_lite":
         return lambda: quantum_patches.rqc_patch_channels(images, seed=seed)
-    weights = quantum_patches.random_circuit_weights(1, 4, seed)
+    weights = circuits.random_circuit_weights(1, 4, seed)
     patches = math.pi * quantum_patches.extract_patches(images).reshape(-1, 4).double()
     device = {"default.qubit": "default.qubit", "lightning.qubit": "lightning.qubit",
               "per-sample loop": "default.qubit"}.get(method)
@@ -156,7 +156,7 @@ def patch_forward(method: str, n_images: int, seed: int = 0) -> Callable[[], obj
     @qml.qnode(qml.device(device, wires=4), interface="torch", diff_method=None)
     def circuit(x):
         qml.AngleEmbedding(x, wires=range(4), rotation="Y")
-        quantum_patches.random_circuit(weights, range(4), seed)
+        circuits.random_circuit(weights, range(4), seed)
         return [qml.expval(qml.PauliZ(i)) for i in range(4)]
 
     if method == "per-sample loop":

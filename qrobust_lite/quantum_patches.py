@@ -3,8 +3,8 @@ pseudo-noise*).
 
 Following the quanvolution design {Henderson et al. 2020} that the quantum-patches paper builds
 on: every 2x2 patch of an image (stride 2) is encoded into 4 qubits, one ``RY(pi x)`` per
-pixel; a fixed random circuit (``qml.RandomLayers``, angles uniform in [0, 2 pi), seeded)
-acts on them; ``<Z>`` on each wire gives 4 output channels at half resolution.
+pixel; a fixed random circuit (:func:`~qrobust_lite.circuits.random_circuit`, angles
+uniform in [0, 2 pi), seeded) acts on them; ``<Z>`` on each wire gives 4 output channels at half resolution.
 
 All patches of all images go through the circuit together: the patches become a batch of
 real product states (one Kronecker product), the seeded random block is one 16x16 unitary, and
@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from . import fastpath
+from .circuits import random_circuit, random_circuit_weights
 
 N_WIRES = 4  # one qubit per pixel of a 2x2 patch
 
@@ -50,20 +51,6 @@ def extract_patches(images: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"images must have even, non-zero height and width, got {h}x{w}")
     patches = images.reshape(n, c, h // 2, 2, w // 2, 2).permute(0, 1, 2, 4, 3, 5)
     return patches.reshape(n, c, h // 2, w // 2, 4)
-
-
-def random_circuit_weights(n_layers: int, n_rotations: int, seed: int) -> torch.Tensor:
-    """Angles (n_layers, n_rotations), uniform in [0, 2 pi), from ``seed``."""
-    for arg, value in (("n_layers", n_layers), ("n_rotations", n_rotations)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{arg} must be a positive integer, got {value!r}")
-    gen = torch.Generator().manual_seed(seed)
-    return 2 * math.pi * torch.rand(n_layers, n_rotations, generator=gen, dtype=torch.float64)
-
-
-def random_circuit(weights: torch.Tensor, wires, seed: int) -> None:
-    """The fixed random block: ``qml.RandomLayers`` with its gate choice seeded by ``seed``."""
-    qml.RandomLayers(weights, wires=wires, seed=seed)
 
 
 @functools.lru_cache(maxsize=64)

@@ -69,8 +69,11 @@ def find_python(spec: str) -> str:
     """An interpreter: a path, a command on PATH, or a version such as ``3.12`` (also looked
     up among pyenv's installed versions)."""
     if re.fullmatch(r"3\.\d+", spec):
-        found = shutil.which(f"python{spec}")
-        found = found or next((str(p) for p in sorted(Path.home().glob(f".pyenv/versions/{spec}.*/bin/python{spec}"))), None)
+        candidates = [shutil.which(f"python{spec}"),
+                      *map(str, sorted(Path.home().glob(f".pyenv/versions/{spec}.*/bin/python{spec}")))]
+        # a pyenv shim is on PATH even where that version is not selected: it runs but fails
+        found = next((c for c in candidates if c and subprocess.run([c, "-c", ""], capture_output=True).returncode == 0),
+                     None)
         if found is None:
             raise SystemExit(f"FAILED: --python {spec}: no python{spec} on PATH or under ~/.pyenv/versions")
         return found

@@ -4,6 +4,7 @@ import pennylane as qml
 import pytest
 import torch
 
+from qrobust_lite import circuits
 from qrobust_lite.circuits import (VQC, angle_encoding, ansatz_shape, class_probabilities,
                                    entangling_ansatz, outcome_to_class)
 
@@ -79,3 +80,35 @@ def test_lightning_adjoint_path_gives_the_same_probabilities_and_gradients():
 def test_invalid_arguments_name_the_argument(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+@pytest.mark.parametrize("block, weights, message", [
+    (entangling_ansatz, torch.zeros(1, 3, 3), r"entangling_ansatz: weights must have shape \(n_layers, 2, 3\)"),
+    (entangling_ansatz, torch.zeros(2, 3), r"entangling_ansatz: weights must have shape"),
+    (circuits.qnn_layers, torch.zeros(1, 2, 3), r"qnn_layers: weights must have shape \(n_layers, 2, 4\)"),
+    (lambda w, wires: circuits.random_circuit(w, wires, seed=0), torch.zeros(4),
+     r"random_circuit: weights must have shape \(n_layers, n_rotations\)"),
+])
+def test_circuit_blocks_name_the_weight_shape_they_need(block, weights, message):
+    with pytest.raises(ValueError, match=message):
+        qml.tape.make_qscript(block)(weights, wires=[0, 1])
+
+
+def test_shape_helpers_give_the_shapes_the_blocks_accept():
+    assert ansatz_shape(2, 3) == qml.StronglyEntanglingLayers.shape(n_layers=2, n_wires=3)
+    assert circuits.qnn_layers_shape(2, 3) == (2, 3, 4)
+    assert circuits.random_circuit_weights(2, 5, seed=1).shape == circuits.random_circuit_shape(2, 5)
+    with pytest.raises(ValueError, match="depth must be a positive integer"):
+        circuits.qnn_layers_shape(0, 3)
+
+
+def test_models_compile_their_fast_path_from_the_circuit_blocks(monkeypatch):
+    """The QNode and the fast path of a model come from one block function: no second copy."""
+    from qrobust_lite import fastpath, models
+    compiled = []
+    original = fastpath.compile_block
+    monkeypatch.setattr(fastpath, "compile_block",
+                        lambda template, *args: compiled.append(template) or original(template, *args))
+    VQC(2, 1, 2, device="default.qubit")
+    models.QNN(2, depth=1)
+    assert compiled == [circuits.entangling_ansatz, circuits.qnn_layers]

@@ -6,11 +6,12 @@ import pennylane as qml
 import pytest
 import torch
 
+from qrobust_lite import circuits
 from qrobust_lite import quantum_patches as qp
 
 
 def reference(images, seed, n_layers=1, n_rotations=4):
-    weights = qp.random_circuit_weights(n_layers, n_rotations, seed)
+    weights = circuits.random_circuit_weights(n_layers, n_rotations, seed)
 
     @qml.qnode(qml.device("default.qubit", wires=4))
     def circuit(x):
