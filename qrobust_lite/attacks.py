@@ -1,11 +1,12 @@
-"""Adversarial attacks under an L-infinity budget, and how to score them (book: Part II,
-*Attacking a quantum classifier*).
+"""Adversarial attacks under an L-infinity budget (book: Part II, *Attacking a quantum
+classifier*).
 
 An attack changes every pixel by at most ``epsilon`` (pixels stay in [0, 1]) to make the model
 wrong. FGSM {Goodfellow et al. 2015} takes one step of size epsilon along the sign of the loss
 gradient; PGD {Madry et al. 2018} takes several smaller steps, projecting back into the
 epsilon-box after each. The **attack success rate** (ASR) counts, among the test images the
-model classifies correctly, the share whose prediction the attack changes.
+model classifies correctly, the share whose prediction the attack changes
+(:func:`~qrobust_lite.metrics.attack_success_rate`).
 
 The model may return logits (use ``loss="logits"``, cross-entropy) or class probabilities,
 as a :class:`~qrobust_lite.circuits.VQC` does (``loss="probs"``, negative log-probability).
@@ -24,8 +25,9 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .metrics import PROB_FLOOR
+
 LOSSES = ("logits", "probs")
-PROB_FLOOR = 1e-12  # log of a probability below this counts as log(1e-12)
 
 
 def classification_loss(outputs: torch.Tensor, labels: torch.Tensor, loss: str) -> torch.Tensor:
@@ -90,24 +92,3 @@ def pgd(model, images: torch.Tensor, labels: torch.Tensor, epsilon: float,
         x = x + step_size * input_gradient(model, x, labels, loss).sign()
         x = torch.min(torch.max(x, images - epsilon), images + epsilon).clamp(0.0, 1.0)
     return x.detach()
-
-
-def attack_success_rate(clean_predictions: torch.Tensor, adversarial_predictions: torch.Tensor,
-                        labels: torch.Tensor) -> float:
-    """Among samples predicted correctly on clean input, the share the attack changes, in [0, 1].
-
-    NaN when the model gets no sample right (there is nothing to attack).
-    """
-    if not (clean_predictions.shape == adversarial_predictions.shape == labels.shape) or labels.ndim != 1:
-        raise ValueError("clean_predictions, adversarial_predictions and labels must all have shape (N,)")
-    correct = clean_predictions == labels
-    if not correct.any():
-        return float("nan")
-    return (adversarial_predictions[correct] != clean_predictions[correct]).double().mean().item()
-
-
-def robust_accuracy(adversarial_predictions: torch.Tensor, labels: torch.Tensor) -> float:
-    """Accuracy on the attacked images, in [0, 1]."""
-    if adversarial_predictions.shape != labels.shape or labels.ndim != 1:
-        raise ValueError("adversarial_predictions and labels must both have shape (N,)")
-    return (adversarial_predictions == labels).double().mean().item()

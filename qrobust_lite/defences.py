@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from . import attacks, data
+from . import attacks, data, metrics
 from .models import QuantumImageClassifier
 from .quantum_patches import quantum_patch
 from .training import fit
@@ -122,7 +122,7 @@ def evaluate_attacks(model: torch.nn.Module, images: torch.Tensor, labels: torch
     """Clean accuracy, and ASR and robust accuracy per attack and budget (lists along ``epsilons``)."""
     with torch.no_grad():
         clean = model(images).argmax(dim=1)
-    result = {"clean_accuracy": attacks.robust_accuracy(clean, labels), "epsilons": list(epsilons),
+    result = {"clean_accuracy": metrics.accuracy(labels, clean), "epsilons": list(epsilons),
               "asr": {}, "robust_accuracy": {}}
     for name in ATTACKS:
         result["asr"][name], result["robust_accuracy"][name] = [], []
@@ -131,8 +131,8 @@ def evaluate_attacks(model: torch.nn.Module, images: torch.Tensor, labels: torch
                    else attacks.pgd(model, images, labels, eps, steps=pgd_steps, loss=loss))
             with torch.no_grad():
                 pred = model(adv).argmax(dim=1)
-            result["asr"][name].append(attacks.attack_success_rate(clean, pred, labels))
-            result["robust_accuracy"][name].append(attacks.robust_accuracy(pred, labels))
+            result["asr"][name].append(metrics.attack_success_rate(labels, clean, pred))
+            result["robust_accuracy"][name].append(metrics.accuracy(labels, pred))
     return result
 
 

@@ -27,7 +27,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import MinMaxScaler
 from tqdm.auto import tqdm
 
-from . import calibration, corruptions, data, preprocessing
+from . import calibration, corruptions, data, metrics, preprocessing
 from .circuits import VQC
 from .models import SmallCNN
 from .soft_labels import refine_labels, smooth_labels
@@ -149,9 +149,9 @@ def robustness_experiment(dataset: str = "mnist", n_train: int = 2000, n_test: i
             for method, lg in logits.items():
                 probs = torch.softmax(lg.double(), dim=1)
                 runs.append({"seed": seed, "method": method, "kind": kind, "severity": severity,
-                             "accuracy": calibration.accuracy(probs, test.labels),
-                             "ece": calibration.expected_calibration_error(probs, test.labels),
-                             "nll": calibration.nll(probs, test.labels)})
+                             "accuracy": metrics.accuracy(test.labels, probs),
+                             "ece": metrics.expected_calibration_error(test.labels, probs),
+                             "nll": metrics.nll(test.labels, probs)})
     return {"config": config, "runs": runs}
 
 

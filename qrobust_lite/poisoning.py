@@ -34,7 +34,7 @@ from joblib import Parallel, delayed
 from sklearn.model_selection import train_test_split
 from tqdm.auto import tqdm
 
-from . import data, spin_chain
+from . import data, metrics, spin_chain
 from .models import MLP, QNN
 from .training import fit
 
@@ -204,9 +204,10 @@ def make_model(config: RunConfig, n_features: int) -> torch.nn.Module:
 
 
 @torch.no_grad()
-def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    """Share of samples with (P(y=1) > 0.5) == y, in [0, 1]."""
-    return ((model(x) > 0.5).long() == y).double().mean().item() if len(y) else math.nan
+def predict(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """P(y=1) (B,) of a binary model, without gradients; score it with
+    :func:`~qrobust_lite.metrics.accuracy` (thresholded at 0.5)."""
+    return model(x)
 
 
 def train_binary(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int,
@@ -256,9 +257,10 @@ def run(config: RunConfig) -> dict:
     ``val_accuracy``: on clean validation data.
     """
     model, x, y, mask, pair, seconds = train_poisoned(config)
-    return {**asdict(config), "train_accuracy": accuracy(model, x, y),
-            "memorised": accuracy(model, x[mask], y[mask]) if mask.any() else math.nan,
-            "val_accuracy": accuracy(model, pair["x_val"], pair["y_val"]), "seconds": seconds}
+    p_train = predict(model, x)
+    return {**asdict(config), "train_accuracy": metrics.accuracy(y, p_train),
+            "memorised": metrics.accuracy(y[mask], p_train[mask]),
+            "val_accuracy": metrics.accuracy(pair["y_val"], predict(model, pair["x_val"])), "seconds": seconds}
 
 
 def default_cache() -> Path:

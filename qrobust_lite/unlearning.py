@@ -35,8 +35,8 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from . import poisoning
-from .poisoning import RunConfig, accuracy
+from . import metrics, poisoning
+from .poisoning import RunConfig, predict
 from .training import fit
 
 METHODS = ("retrain", "fine-tune", "gradient ascent", "SCRUB")
@@ -57,7 +57,7 @@ def _bernoulli_kl(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
 
 def evaluate(model: torch.nn.Module, sets: dict) -> dict[str, float]:
     """Accuracy on every named set ``{name: (x, y)}``."""
-    return {name: accuracy(model, x, y) for name, (x, y) in sets.items()}
+    return {name: metrics.accuracy(y, predict(model, x)) for name, (x, y) in sets.items()}
 
 
 def unlearn(method: str, model: torch.nn.Module, sets: dict, epochs: int = 20, lr: float = 0.03,

@@ -1,0 +1,139 @@
+"""How good and how honest are predictions: the scores every Part reports (book: Part I, *Soft
+labels and calibration*, where they are introduced; Part II adds the attack success rate).
+
+One convention, scikit-learn's: the true labels first, then the prediction, ``f(y_true, y_pred)``.
+A prediction is class indices (N,) (an integer tensor), class probabilities (N, K), or for two
+classes P(class 1) (N,) (a floating tensor, thresholded at 0.5). Every score is a float; on no
+samples it is NaN, never a number that looks like a result.
+
+- :func:`accuracy`: is the top class right;
+- :func:`nll` and :func:`brier_score`: grade the whole probability vector;
+- :func:`expected_calibration_error` (ECE, 15 equal-width confidence bins {Guo et al. 2017}):
+  is a model that says "90 %" right 90 % of the time;
+- :func:`attack_success_rate`: among samples the model gets right, the share an attack changes.
+
+>>> y = torch.tensor([0, 1, 1])
+>>> probs = torch.tensor([[0.9, 0.1], [0.4, 0.6], [0.8, 0.2]])
+>>> accuracy(y, probs), accuracy(y, torch.tensor([0, 1, 0])), accuracy(y, probs[:, 1])
+(0.6666666666666666, 0.6666666666666666, 0.6666666666666666)
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+PROB_FLOOR = 1e-12  # NLL counts a predicted probability below this as this (log 0 is -inf)
+
+
+def _check_labels(y_true: torch.Tensor, n: int | None = None) -> None:
+    if not isinstance(y_true, torch.Tensor) or y_true.ndim != 1 or y_true.is_floating_point():
+        raise ValueError(f"y_true must be an integer tensor of class indices, shape (N,), got "
+                         f"{getattr(y_true, 'dtype', type(y_true).__name__)} {tuple(getattr(y_true, 'shape', ()))}")
+    if n is not None and len(y_true) != n:
+        raise ValueError(f"y_true and the prediction must have the same length, got {len(y_true)} and {n}")
+    if len(y_true) and y_true.min() < 0:
+        raise ValueError("y_true must hold class indices >= 0")
+
+
+def _check_probs(y_true: torch.Tensor, probs: torch.Tensor) -> None:
+    if not isinstance(probs, torch.Tensor) or probs.ndim != 2 or not probs.is_floating_point():
+        raise ValueError(f"probs must be a floating tensor of shape (N, K), got "
+                         f"{tuple(getattr(probs, 'shape', ())) or type(probs).__name__}")
+    _check_labels(y_true, len(probs))
+    if probs.isnan().any():
+        raise ValueError("probs must not contain NaN")
+    if (probs < 0).any() or not torch.allclose(probs.sum(1), torch.ones(len(probs), dtype=probs.dtype), atol=1e-4):
+        raise ValueError("probs rows must be probability vectors (non-negative, summing to 1)")
+    if len(y_true) and y_true.max() >= probs.shape[1]:
+        raise ValueError(f"y_true must lie in 0..{probs.shape[1] - 1} for {probs.shape[1]} classes")
+
+
+def predicted_classes(y_pred: torch.Tensor) -> torch.Tensor:
+    """Class indices (N,) from any prediction of the module's convention."""
+    if not isinstance(y_pred, torch.Tensor) or y_pred.ndim not in (1, 2):
+        raise ValueError("y_pred must be class indices (N,), probabilities (N, K) or P(class 1) (N,)")
+    if y_pred.is_floating_point() and y_pred.isnan().any():
+        raise ValueError("y_pred must not contain NaN (did the model's weights become NaN?)")
+    if y_pred.ndim == 2:
+        return y_pred.argmax(1)
+    return (y_pred > 0.5).long() if y_pred.is_floating_point() else y_pred
+
+
+def accuracy(y_true: torch.Tensor, y_pred: torch.Tensor) -> float:
+    """Share of samples whose predicted class is the label, in [0, 1]."""
+    _check_labels(y_true, len(y_pred))
+    predicted = predicted_classes(y_pred)
+    return (predicted.to(y_true.device) == y_true).double().mean().item() if len(y_true) else math.nan
+
+
+def nll(y_true: torch.Tensor, probs: torch.Tensor) -> float:
+    """Mean -log p(label), in nats (probabilities below ``PROB_FLOOR`` count as it)."""
+    _check_probs(y_true, probs)
+    if not len(y_true):
+        return math.nan
+    return -torch.log(probs[torch.arange(len(y_true)), y_true].clamp_min(PROB_FLOOR)).mean().item()
+
+
+def brier_score(y_true: torch.Tensor, probs: torch.Tensor) -> float:
+    """Mean squared distance between the probability vector and the one-hot label, in [0, 2]."""
+    _check_probs(y_true, probs)
+    if not len(y_true):
+        return math.nan
+    target = torch.nn.functional.one_hot(y_true, probs.shape[1]).to(probs.dtype)
+    return ((probs - target) ** 2).sum(1).mean().item()
+
+
+def reliability_bins(y_true: torch.Tensor, probs: torch.Tensor, n_bins: int = 15
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per confidence bin: mean confidence, accuracy and count (empty bins give NaN)."""
+    _check_probs(y_true, probs)
+    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
+        raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
+    confidence, predicted = probs.max(1)
+    edges = torch.linspace(0, 1, n_bins + 1, dtype=confidence.dtype)
+    which = torch.bucketize(confidence, edges[1:-1], right=True)  # bins (lo, hi], like torchmetrics
+    counts = torch.bincount(which, minlength=n_bins).double()
+    correct = torch.bincount(which, weights=(predicted == y_true).double(), minlength=n_bins)
+    conf_sum = torch.bincount(which, weights=confidence.double(), minlength=n_bins)
+    return conf_sum / counts, correct / counts, counts
+
+
+def expected_calibration_error(y_true: torch.Tensor, probs: torch.Tensor, n_bins: int = 15) -> float:
+    """ECE: bin-weighted mean ``|accuracy - confidence|`` over ``n_bins`` equal-width bins, in [0, 1].
+
+    Written here, not imported from torchmetrics: torchmetrics imports torchvision when it is
+    installed and fails where torchvision is broken (as in this course's CPU set-up); the
+    tests check this function against torchmetrics' ``multiclass_calibration_error``.
+    """
+    conf, acc, counts = reliability_bins(y_true, probs, n_bins)
+    if not len(y_true):
+        return math.nan
+    keep = counts > 0
+    return float((counts[keep] / counts.sum() * (acc[keep] - conf[keep]).abs()).sum())
+
+
+def evaluate(y_true: torch.Tensor, probs: torch.Tensor) -> dict[str, float]:
+    """Accuracy, NLL, Brier score and ECE in one dictionary."""
+    return {"accuracy": accuracy(y_true, probs), "nll": nll(y_true, probs),
+            "brier": brier_score(y_true, probs), "ece": expected_calibration_error(y_true, probs)}
+
+
+def attack_success_rate(y_true: torch.Tensor, clean_pred: torch.Tensor, adversarial_pred: torch.Tensor) -> float:
+    """Among samples predicted correctly on clean input, the share the attack changes, in [0, 1].
+
+    NaN when the model gets no sample right (there is nothing to attack).
+
+    >>> attack_success_rate(torch.tensor([0, 1, 1, 0]), torch.tensor([0, 1, 0, 0]), torch.tensor([1, 1, 0, 0]))
+    0.3333333333333333
+    """
+    _check_labels(y_true, len(clean_pred))
+    clean, adversarial = predicted_classes(clean_pred), predicted_classes(adversarial_pred)
+    if clean.shape != adversarial.shape:
+        raise ValueError(f"clean_pred and adversarial_pred must have the same shape, got "
+                         f"{tuple(clean_pred.shape)} and {tuple(adversarial_pred.shape)}")
+    correct = clean == y_true
+    if not correct.any():
+        return math.nan
+    return (adversarial[correct] != clean[correct]).double().mean().item()
