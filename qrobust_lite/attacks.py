@@ -58,12 +58,21 @@ def input_gradient(model, images: torch.Tensor, labels: torch.Tensor, loss: str 
     return torch.autograd.grad(value, x)[0]
 
 
+def fgsm_step(images: torch.Tensor, gradient: torch.Tensor, epsilon: float) -> torch.Tensor:
+    """One signed step up the loss, kept in the pixel range: ``clip(images + epsilon * sign(gradient), 0, 1)``."""
+    return (images + epsilon * gradient.sign()).clamp(0.0, 1.0)
+
+
+def project(adversarial: torch.Tensor, images: torch.Tensor, epsilon: float) -> torch.Tensor:
+    """The nearest point to ``adversarial`` with ``|x - images| <= epsilon`` per pixel, clipped to [0, 1]."""
+    return torch.min(torch.max(adversarial, images - epsilon), images + epsilon).clamp(0.0, 1.0)
+
+
 def fgsm(model, images: torch.Tensor, labels: torch.Tensor, epsilon: float,
          loss: str = "logits") -> torch.Tensor:
-    """Fast gradient sign method: ``clip(x + epsilon * sign(grad), 0, 1)``."""
+    """Fast gradient sign method: :func:`fgsm_step` along the gradient of the loss."""
     _check(images, labels, epsilon, loss)
-    step = epsilon * input_gradient(model, images, labels, loss).sign()
-    return (images + step).clamp(0.0, 1.0).detach()
+    return fgsm_step(images, input_gradient(model, images, labels, loss), epsilon).detach()
 
 
 def pgd(model, images: torch.Tensor, labels: torch.Tensor, epsilon: float,
@@ -89,6 +98,5 @@ def pgd(model, images: torch.Tensor, labels: torch.Tensor, epsilon: float,
         noise = (2 * torch.rand(x.shape, generator=gen, dtype=x.dtype) - 1) * epsilon
         x = (x + noise.to(x.device)).clamp(0.0, 1.0)
     for _ in range(steps):
-        x = x + step_size * input_gradient(model, x, labels, loss).sign()
-        x = torch.min(torch.max(x, images - epsilon), images + epsilon).clamp(0.0, 1.0)
+        x = project(x + step_size * input_gradient(model, x, labels, loss).sign(), images, epsilon)
     return x.detach()

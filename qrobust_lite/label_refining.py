@@ -177,7 +177,7 @@ def best_relative_gain(results: dict, method: str, baseline: str = "one-hot") ->
     """The largest (acc_method - acc_baseline) / acc_baseline over corrupted sets (mean over seeds),
     with the corruption kind and severity where it occurs."""
     table = summarise(results)
-    return max(((table[method][k][s][0] - table[baseline][k][s][0]) / table[baseline][k][s][0], k, s)
+    return max((metrics.relative_change(table[method][k][s][0], table[baseline][k][s][0]), k, s)
                for k in corruptions.KINDS for s in corruptions.SEVERITIES[1:])
 
 

@@ -9,8 +9,10 @@ samples it is NaN, never a number that looks like a result.
 - :func:`accuracy`: is the top class right;
 - :func:`nll` and :func:`brier_score`: grade the whole probability vector;
 - :func:`expected_calibration_error` (ECE, 15 equal-width confidence bins {Guo et al. 2017}):
-  is a model that says "90 %" right 90 % of the time;
-- :func:`attack_success_rate`: among samples the model gets right, the share an attack changes.
+  is a model that says "90 %" right 90 % of the time (:func:`calibration_error` from each
+  prediction's confidence and correctness);
+- :func:`attack_success_rate`: among samples the model gets right, the share an attack changes;
+- :func:`relative_change`: how the papers state gains and reductions.
 
 >>> y = torch.tensor([0, 1, 1])
 >>> probs = torch.tensor([[0.9, 0.1], [0.4, 0.6], [0.8, 0.2]])
@@ -85,33 +87,61 @@ def brier_score(y_true: torch.Tensor, probs: torch.Tensor) -> float:
     return ((probs - target) ** 2).sum(1).mean().item()
 
 
+def confidence_bins(confidence: torch.Tensor, correct: torch.Tensor, n_bins: int = 15
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Predictions' confidence (N,) in [0, 1] and correctness (N,) (0/1 or bool) -> per bin
+    (lo, hi] of ``n_bins`` equal-width bins: mean confidence, accuracy and count (empty bins NaN)."""
+    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
+        raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
+    if confidence.ndim != 1 or correct.shape != confidence.shape:
+        raise ValueError(f"confidence and correct must both have shape (N,), got {tuple(confidence.shape)} "
+                         f"and {tuple(correct.shape)}")
+    edges = torch.linspace(0, 1, n_bins + 1, dtype=confidence.dtype)
+    which = torch.bucketize(confidence, edges[1:-1], right=True)  # bins (lo, hi], like torchmetrics
+    counts = torch.bincount(which, minlength=n_bins).double()
+    hits = torch.bincount(which, weights=correct.double(), minlength=n_bins)
+    conf_sum = torch.bincount(which, weights=confidence.double(), minlength=n_bins)
+    return conf_sum / counts, hits / counts, counts
+
+
+def calibration_error(confidence: torch.Tensor, correct: torch.Tensor, n_bins: int = 15) -> float:
+    """ECE from each prediction's confidence (N,) and correctness (N,): the bin-size-weighted
+    mean ``|accuracy - confidence|`` over ``n_bins`` equal-width bins, in [0, 1]; NaN for N = 0.
+
+    >>> round(calibration_error(torch.tensor([0.8, 0.8, 0.8, 0.8]), torch.tensor([1, 1, 1, 0])), 6)
+    0.05
+    """
+    conf, acc, counts = confidence_bins(confidence, correct, n_bins)
+    if not len(confidence):
+        return math.nan
+    keep = counts > 0
+    return float((counts[keep] / counts.sum() * (acc[keep] - conf[keep]).abs()).sum())
+
+
 def reliability_bins(y_true: torch.Tensor, probs: torch.Tensor, n_bins: int = 15
                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per confidence bin: mean confidence, accuracy and count (empty bins give NaN)."""
     _check_probs(y_true, probs)
-    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
-        raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
     confidence, predicted = probs.max(1)
-    edges = torch.linspace(0, 1, n_bins + 1, dtype=confidence.dtype)
-    which = torch.bucketize(confidence, edges[1:-1], right=True)  # bins (lo, hi], like torchmetrics
-    counts = torch.bincount(which, minlength=n_bins).double()
-    correct = torch.bincount(which, weights=(predicted == y_true).double(), minlength=n_bins)
-    conf_sum = torch.bincount(which, weights=confidence.double(), minlength=n_bins)
-    return conf_sum / counts, correct / counts, counts
+    return confidence_bins(confidence, predicted == y_true, n_bins)
 
 
 def expected_calibration_error(y_true: torch.Tensor, probs: torch.Tensor, n_bins: int = 15) -> float:
-    """ECE: bin-weighted mean ``|accuracy - confidence|`` over ``n_bins`` equal-width bins, in [0, 1].
+    """ECE of class probabilities (N, K): :func:`calibration_error` of the top class, in [0, 1].
 
     Written here, not imported from torchmetrics: torchmetrics imports torchvision when it is
     installed and fails where torchvision is broken (as in this course's CPU set-up); the
     tests check this function against torchmetrics' ``multiclass_calibration_error``.
     """
-    conf, acc, counts = reliability_bins(y_true, probs, n_bins)
-    if not len(y_true):
-        return math.nan
-    keep = counts > 0
-    return float((counts[keep] / counts.sum() * (acc[keep] - conf[keep]).abs()).sum())
+    _check_probs(y_true, probs)
+    confidence, predicted = probs.max(1)
+    return calibration_error(confidence, predicted == y_true, n_bins)
+
+
+def relative_change(value: float, baseline: float) -> float:
+    """``(value - baseline) / baseline``: 0.6 against 0.4 is +0.5 (a 50 % gain), an ASR of 0.6845
+    against 0.898 is -0.238 (a 23.8 % reduction)."""
+    return (value - baseline) / baseline
 
 
 def evaluate(y_true: torch.Tensor, probs: torch.Tensor) -> dict[str, float]:

@@ -107,10 +107,15 @@ def patch_mask(channels: torch.Tensor) -> torch.Tensor:
     if not isinstance(channels, torch.Tensor) or channels.ndim != 4 or channels.shape[1] % N_WIRES:
         raise ValueError(f"channels must be a tensor (N, 4C, H/2, W/2), got "
                          f"{tuple(getattr(channels, 'shape', ())) or type(channels).__name__}")
+    return F.pixel_shuffle(minmax_scale(channels), 2)
+
+
+def minmax_scale(channels: torch.Tensor) -> torch.Tensor:
+    """Channels (N, K, h, w), each (image, channel) scaled to [0, 1] over its own h x w values
+    (a constant channel becomes 0)."""
     low = channels.amin(dim=(2, 3), keepdim=True)
     high = channels.amax(dim=(2, 3), keepdim=True)
-    scaled = (channels - low) / (high - low).clamp_min(1e-12)
-    return F.pixel_shuffle(scaled, 2)
+    return (channels - low) / (high - low).clamp_min(1e-12)
 
 
 def quantum_patch(images: torch.Tensor, seed: int = 0, strength: float = 0.5,

@@ -48,7 +48,7 @@ SCALES = {
 }
 
 
-def _bernoulli_kl(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+def bernoulli_kl(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     """Mean KL(p || q) between Bernoulli distributions with P(1) = p and q, (B,) -> scalar."""
     eps = 1e-7
     p, q = p.clamp(eps, 1 - eps), q.clamp(eps, 1 - eps)
@@ -95,7 +95,7 @@ def unlearn(method: str, model: torch.nn.Module, sets: dict, epochs: int = 20, l
         out = model(x_f[f_idx])
         if method == "gradient ascent":
             return -weight * F.binary_cross_entropy(out, y_f[f_idx].double())
-        return -weight * _bernoulli_kl(original_forget[f_idx], out)
+        return -weight * bernoulli_kl(original_forget[f_idx], out)
 
     history = [{"epoch": 0, "seconds": 0.0, **evaluate(model, sets)}]
 
@@ -130,9 +130,14 @@ def membership_inference(model: torch.nn.Module, members: tuple, queries: tuple)
     compare with the same rate on held-out samples with flipped labels: equal rates mean the
     poison no longer looks like something the model was trained on.
     """
-    threshold = per_sample_loss(model, *members).mean()
-    q = per_sample_loss(model, *queries)
-    return float((q <= threshold).mean()) if len(q) else math.nan
+    return membership_rate(per_sample_loss(model, *members), per_sample_loss(model, *queries))
+
+
+def membership_rate(member_losses: np.ndarray, query_losses: np.ndarray) -> float:
+    """Share of ``query_losses`` at or below the mean of ``member_losses``, in [0, 1]; NaN for
+    no queries."""
+    threshold = np.mean(member_losses)
+    return float((np.asarray(query_losses) <= threshold).mean()) if len(query_losses) else math.nan
 
 
 def poisoned_sets(config: RunConfig) -> tuple[torch.nn.Module, dict, float, torch.nn.Module]:

@@ -91,7 +91,8 @@ def test_quantum_patches_runs_cinic10_only_when_a_copy_is_found(monkeypatch):
 def tiny_part_three(monkeypatch):
     from qrobust_lite import poisoning, unlearning
     monkeypatch.setitem(poisoning.SCALES, "default", {"alphas": (0.0, 0.5), "seeds": (0,), "n_train": 40,
-                                                      "n_val": 20, "pool": 4, "spin_qubits": 4})
+                                                      "n_val": 20, "pool": 4, "spin_qubits": 4,
+                                                      "batch_size": 20, "randomisation_alphas": (0.5,)})
     monkeypatch.setitem(poisoning.SCHEDULES, "default", {"QNN": {"epochs": 2, "lr": 0.03},
                                                          "MLP": {"epochs": 2, "lr": 0.01}})
     monkeypatch.setitem(unlearning.SCALES, "default", {"alpha": 0.5, "seeds": (0,), "epochs": 2,

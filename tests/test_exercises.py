@@ -201,7 +201,7 @@ def ref_minmax(ch):
 PART_TWO_REFERENCES = {
     "attack-fgsm-step": lambda x, g, e: (x + e * g.sign()).clamp(0, 1),
     "attack-projection": lambda a, x, e: torch.min(torch.max(a, x - e), x + e).clamp(0, 1),
-    "attack-success-rate": lambda c, a, y: ((a != c) & (c == y)).sum() / (c == y).sum(),
+    "attack-success-rate": lambda y, c, a: ((a != c) & (c == y)).sum() / (c == y).sum(),
     "patches-extract": lambda x: x.reshape(*x.shape[:2], x.shape[2] // 2, 2, x.shape[3] // 2, 2)
     .permute(0, 1, 2, 4, 3, 5).reshape(*x.shape[:2], x.shape[2] // 2, x.shape[3] // 2, 4),
     "patches-z-expectation": ref_z,
@@ -224,8 +224,8 @@ def test_part_two_reference_answers_pass(exercise):
     ("attack-fgsm-step", lambda x, g, e: x + e * g.sign(), "clip back"),
     ("attack-projection", lambda a, x, e: a.clamp(0, 1), "the budget is 0.05"),
     ("attack-projection", lambda a, x, e: torch.min(torch.max(a, x - e), x + e), "pixels left [0, 1]"),
-    ("attack-success-rate", lambda c, a, y: (a != c).double().mean(), "not by all 8"),
-    ("attack-success-rate", lambda c, a, y: ((a == c) & (c == y)).sum() / (c == y).sum(), "leaves unchanged"),
+    ("attack-success-rate", lambda y, c, a: (a != c).double().mean(), "not by all 8"),
+    ("attack-success-rate", lambda y, c, a: ((a == c) & (c == y)).sum() / (c == y).sum(), "leaves unchanged"),
     ("patches-extract", lambda x: x.reshape(*x.shape[:2], x.shape[2] // 2, x.shape[3] // 2, 4), "plain reshape"),
     ("patches-extract", lambda x: x.reshape(*x.shape[:2], x.shape[2] // 2, 2, x.shape[3] // 2, 2)
      .permute(0, 1, 2, 4, 5, 3).reshape(*x.shape[:2], x.shape[2] // 2, x.shape[3] // 2, 4), "column order"),

@@ -1,0 +1,27 @@
+"""The book's exercises: checkers that give learners feedback, and grading (book: every
+chapter's *Exercises* section; instructors: *For instructors*).
+
+Each exercise has an id such as ``"primer-born-rule"`` and a checker that runs the learner's
+answer on fresh cases, compares it with a reference, and says what is wrong in words a
+learner can act on. A checker never raises: the learner's own errors become feedback.
+
+- :mod:`~qrobust_lite.exercises.checking`: :class:`Feedback`, the registry and :func:`check`;
+- one module per chapter, named as the chapter's notebook, holding that chapter's checkers;
+  each reference answer is the package function the chapter teaches;
+- :mod:`~qrobust_lite.exercises.grading`: running learners' notebooks and collecting results.
+
+>>> check("primer-born-rule", lambda amps: abs(amps) ** 2).passed
+True
+"""
+
+from . import (attacking_quantum_classifier, cnn_on_refined_labels,  # noqa: F401  (register checkers)
+               defending_with_quantum_patches, performance, poisoning_classical_vs_quantum, primer,
+               quantum_machine_unlearning, random_circuit_pseudo_noise, soft_labels_calibration,
+               vqc_label_refining)
+from .checking import CHECKERS, SIGNATURES, Feedback, check, checker
+from .grading import grade_notebook
+
+# Which chapter each exercise belongs to: the module its checker is defined in.
+CHAPTERS = {exercise: func.__module__.rsplit(".", 1)[-1] for exercise, func in CHECKERS.items()}
+
+__all__ = ["CHAPTERS", "CHECKERS", "SIGNATURES", "Feedback", "check", "checker", "grade_notebook"]

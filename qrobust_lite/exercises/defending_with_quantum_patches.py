@@ -1,0 +1,68 @@
+"""Checkers of the exercises of Part II, *Defending with quantum patches*
+(book: ``book/defending_with_quantum_patches.ipynb``).
+
+Each reference answer is the package function that the chapter teaches.
+"""
+
+from __future__ import annotations
+
+from .. import metrics
+from .checking import checker
+
+
+@checker("defence-asr-reduction", "relative_reduction(asr_before, asr_after)")
+def _asr_reduction(relative_reduction) -> tuple[bool, str]:
+    """``relative_reduction(before, after)``: (before - after) / before."""
+    got = float(relative_reduction(0.898, 0.6845))
+    want = -metrics.relative_change(0.6845, 0.898)
+    if abs(got - 0.2135) < 1e-6:
+        return False, "that is the drop in percentage points; a relative reduction divides it by the starting ASR."
+    if abs(got + 0.2135 / 0.898) < 1e-6:
+        return False, "the sign is reversed: a lower ASR after the defence should give a positive reduction."
+    if abs(got - 0.2135 / 0.6845) < 1e-6:
+        return False, "divide by the ASR before the defence (0.898), not after."
+    if abs(got - want) > 1e-6 or abs(float(relative_reduction(0.5, 0.6)) + metrics.relative_change(0.6, 0.5)) > 1e-9:
+        return False, "expected (0.898 - 0.6845) / 0.898 = 0.238, and -0.2 when the ASR rises from 0.5 to 0.6."
+    return True, "the paper's CIFAR-10 headline is a 24% relative (21 point) drop in attack success rate."
+
+
+@checker("defence-most-robust", "most_robust(runs, budget_index)")
+def _most_robust(most_robust) -> tuple[bool, str]:
+    """``most_robust(runs, budget_index)``: the defence with the lowest PGD ASR, mean over seeds."""
+    runs = [{"defence": "a", "seed": 0, "asr": {"PGD": [0.10, 0.20], "FGSM": [0.9, 0.0]}},
+            {"defence": "a", "seed": 1, "asr": {"PGD": [0.30, 0.90], "FGSM": [0.9, 0.0]}},
+            {"defence": "b", "seed": 0, "asr": {"PGD": [0.25, 0.50], "FGSM": [0.0, 0.9]}},
+            {"defence": "b", "seed": 1, "asr": {"PGD": [0.25, 0.50], "FGSM": [0.0, 0.9]}}]
+    got = (most_robust(runs, 0), most_robust(runs, 1))
+    if got == ("b", "a"):
+        return False, "those are the FGSM results; the question asks about PGD, runs[i]['asr']['PGD']."
+    if got == ("a", "a"):
+        return False, ("at budget 1, 'a' has the single lowest run (0.20) but its mean is 0.55 against "
+                       "'b''s 0.50: average over seeds first, at the budget index you were given.")
+    if got == ("b", "b"):
+        return False, "at budget 0, 'a' has mean PGD ASR 0.20 against 'b''s 0.25: index the budget you were given."
+    if got != ("a", "b"):
+        return False, f"expected 'a' at budget 0 and 'b' at budget 1, got {got[0]!r} and {got[1]!r}."
+    return True, "lowest mean PGD attack success rate at that budget; and check the spread before calling it a win."
+
+
+@checker("defence-training-cost", "cost_ratios(runs)")
+def _training_cost(cost_ratios) -> tuple[bool, str]:
+    """``cost_ratios(runs)``: {defence: mean train_seconds / mean train_seconds of "none"}."""
+    runs = [{"defence": "none", "train_seconds": 2.0}, {"defence": "none", "train_seconds": 4.0},
+            {"defence": "PGD training", "train_seconds": 6.0}, {"defence": "PGD training", "train_seconds": 12.0},
+            {"defence": "quantum patches", "train_seconds": 3.0}, {"defence": "quantum patches", "train_seconds": 3.0}]
+    got = cost_ratios(runs)
+    if not isinstance(got, dict) or set(got) != {"none", "PGD training", "quantum patches"}:
+        return False, "return a dict with one entry per defence, including 'none' (ratio 1)."
+    got = {k: float(v) for k, v in got.items()}
+    if abs(got["PGD training"] - 9.0) < 1e-9:
+        return False, "those are mean seconds; divide by the undefended mean (3 s) to get a ratio."
+    if abs(got["PGD training"] - 2.0) < 1e-9:
+        return False, "that is the extra time (ratio - 1); give the ratio itself, 1.0 for as fast as undefended."
+    if abs(got["PGD training"] - 4.5) < 1e-9:
+        return False, "divide by the mean of all undefended runs (3 s), not by one of them."
+    want = {"none": 1.0, "PGD training": 3.0, "quantum patches": 1.0}
+    if any(abs(got[k] - v) > 1e-9 for k, v in want.items()):
+        return False, f"expected mean seconds divided by the undefended mean: {want}, got {got}."
+    return True, "PGD training pays for its attack steps in every batch; the ratio is what a defence costs."
