@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from qrobust_lite import performance as pf
+from qrobust_lite.course import performance as pf
 
 SLOW = {"lightning.qubit", "per-sample loop", "lightning.gpu"}
 

@@ -1,23 +1,24 @@
 """qrobust-lite: the library of the course *Quantum machine-learning robustness, step by step*.
 
-One module per idea the book teaches, in the book's order:
+One module per idea the book teaches, in the book's order; each module's docstring names the
+chapter that teaches it, and the book's *API reference* follows the same map.
 
-- :mod:`~qrobust_lite.data`: real datasets, offline by default (bundled subsets);
-- :mod:`~qrobust_lite.scales`: how big a chapter's run is (smoke, default, full);
-- :mod:`~qrobust_lite.preprocessing`: images to rotation angles or amplitudes;
-- :mod:`~qrobust_lite.backend`: where circuits and networks run (PennyLane and torch device), and why;
-- :mod:`~qrobust_lite.circuits`: encodings, ansatz, Born-rule class probabilities, batched;
-- :mod:`~qrobust_lite.fastpath`: the same circuits simulated with a few large torch operations;
-- :mod:`~qrobust_lite.exercises`: checkers that give learners feedback;
-- Part I: :mod:`~qrobust_lite.soft_labels`, :mod:`~qrobust_lite.calibration`,
-  :mod:`~qrobust_lite.corruptions`, :mod:`~qrobust_lite.models`, :mod:`~qrobust_lite.training`,
-  :mod:`~qrobust_lite.label_refining`;
-- Part II: :mod:`~qrobust_lite.attacks`, :mod:`~qrobust_lite.quantum_patches`,
-  :mod:`~qrobust_lite.defences`;
-- Part III: :mod:`~qrobust_lite.spin_chain`, :mod:`~qrobust_lite.poisoning`,
-  :mod:`~qrobust_lite.unlearning`;
-- appendix: :mod:`~qrobust_lite.performance` (speed measurements);
-- :mod:`~qrobust_lite.cli`: the ``qrobust-lite`` command (``doctor``, ``run``, ``grade``).
+- What every Part uses: :mod:`~qrobust_lite.data` (real datasets, offline by default),
+  :mod:`~qrobust_lite.scales` (how big each chapter's run is), :mod:`~qrobust_lite.preprocessing`,
+  :mod:`~qrobust_lite.backend` (where circuits and networks run, and why),
+  :mod:`~qrobust_lite.circuits` (every circuit block, and the VQC), :mod:`~qrobust_lite.fastpath`
+  (the same circuits as a few large torch operations), :mod:`~qrobust_lite.training` (the one
+  training loop), :mod:`~qrobust_lite.metrics` (scores, ``f(y_true, y_pred)``).
+- Part I, quantum probabilistic label refining: :mod:`~qrobust_lite.soft_labels`,
+  :mod:`~qrobust_lite.calibration`, :mod:`~qrobust_lite.corruptions`, :mod:`~qrobust_lite.cnn`,
+  :mod:`~qrobust_lite.label_refining`.
+- Part II, quantum patches against adversarial attacks: :mod:`~qrobust_lite.quantum_classifier`,
+  :mod:`~qrobust_lite.attacks`, :mod:`~qrobust_lite.quantum_patches`, :mod:`~qrobust_lite.defences`.
+- Part III, poisoning and unlearning: :mod:`~qrobust_lite.spin_chain`,
+  :mod:`~qrobust_lite.networks`, :mod:`~qrobust_lite.poisoning`, :mod:`~qrobust_lite.unlearning`.
+- Course machinery, not taught: :mod:`~qrobust_lite.exercises` (checkers and grading),
+  :mod:`~qrobust_lite.course.cli` (the ``qrobust-lite`` command: ``doctor``, ``run``, ``grade``),
+  :mod:`~qrobust_lite.course.performance` (the *Performance* appendix's measurements).
 """
 
 __version__ = "0.1.0"

@@ -31,7 +31,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import attacks, data, metrics
-from .models import QuantumImageClassifier
+from .quantum_classifier import QuantumImageClassifier
 from .quantum_patches import quantum_patch
 from .training import fit
 
@@ -41,11 +41,6 @@ ATTACKS = ("FGSM", "PGD")
 POOL = {"cifar10": 4, "cinic10": 4, "mnist": 2, "fashion_mnist": 2}
 # The paper's headline attack success rates: (undefended, with quantum patches).
 PAPER_ASR = {"cifar10": (0.898, 0.6845), "cinic10": (0.9423, 0.7868)}
-SCALES = {
-    "smoke": {"n_train": 100, "n_test": 400, "seeds": (0, 1), "epochs": 1},
-    "default": {"n_train": 1500, "n_test": 500, "seeds": (0, 1, 2), "epochs": 10},
-    "full": {"n_train": 10000, "n_test": 2000, "seeds": (0, 1, 2, 3, 4), "epochs": 20},
-}
 EPSILONS = (2 / 255, 4 / 255, 8 / 255)
 
 
@@ -140,7 +135,7 @@ def defence_experiment(dataset: str = "cifar10", defences=DEFENCES, n_train: int
                        n_test: int = 500, seeds=(0, 1, 2), epochs: int = 10, epsilons=EPSILONS,
                        n_layers: int = 4, root: str | None = None, progress: bool = True,
                        **defence_options) -> dict:
-    """Train a :class:`~qrobust_lite.models.QuantumImageClassifier` with each defence and seed.
+    """Train a :class:`~qrobust_lite.quantum_classifier.QuantumImageClassifier` with each defence and seed.
 
     Returns ``{"config": ..., "runs": [...]}``, one run per (defence, seed) with
     ``train_seconds`` and the fields of :func:`evaluate_attacks`. Data from

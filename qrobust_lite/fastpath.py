@@ -36,6 +36,7 @@ The tests check probabilities and gradients against ``default.qubit`` to 1e-5.
 from __future__ import annotations
 
 import string
+import threading
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -133,6 +134,11 @@ def _fixed_map(matrix: np.ndarray, wires: Sequence[int], n_qubits: int) -> tuple
     return perm, phase
 
 
+# PennyLane records operations on a queue shared by the whole process: two threads tracing at
+# once (models built in a threaded sweep) mix their gates. Tracing takes milliseconds.
+_TRACING = threading.Lock()
+
+
 def compile_block(template: Callable, weight_shape: Sequence[int], n_qubits: int) -> Block:
     """Trace ``template(weights, wires=range(n_qubits))`` into layers (see the module doc).
 
@@ -142,7 +148,11 @@ def compile_block(template: Callable, weight_shape: Sequence[int], n_qubits: int
     """
     if isinstance(n_qubits, bool) or not isinstance(n_qubits, int) or not 1 <= n_qubits <= 20:
         raise ValueError(f"n_qubits must be an integer in 1..20, got {n_qubits!r}")
-    shape = tuple(int(s) for s in weight_shape)
+    with _TRACING:
+        return _compile(template, tuple(int(s) for s in weight_shape), n_qubits)
+
+
+def _compile(template: Callable, shape: tuple[int, ...], n_qubits: int) -> Block:
     tags = torch.arange(int(np.prod(shape)), dtype=torch.float64).reshape(shape)
     tape = qml.tape.make_qscript(template)(tags, wires=range(n_qubits))
     layers: list = []

@@ -29,17 +29,11 @@ from tqdm.auto import tqdm
 
 from . import calibration, corruptions, data, metrics, preprocessing
 from .circuits import VQC
-from .models import SmallCNN
+from .cnn import SmallCNN
 from .soft_labels import refine_labels, smooth_labels
 from .training import fit, predict_logits, train_classifier
 
 METHODS = ("one-hot", "label smoothing", "quantum-refined", "temperature scaling")
-# "full" keeps the test split class-balanced: MNIST's test set has only 892 images of a 5.
-SCALES = {
-    "smoke": {"n_train": 200, "n_test": 100, "seeds": (0, 1), "epochs": 1, "vqc_epochs": 1},
-    "default": {"n_train": 2000, "n_test": 1000, "seeds": (0, 1, 2), "epochs": 8, "vqc_epochs": 8},
-    "full": {"n_train": 20000, "n_test": 8000, "seeds": (0, 1, 2, 3, 4), "epochs": 15, "vqc_epochs": 15},
-}
 
 
 @dataclass
@@ -112,7 +106,7 @@ def corrupted_test_sets(images: torch.Tensor, seed: int = 0) -> dict[tuple[str, 
 
 def robustness_experiment(dataset: str = "mnist", n_train: int = 2000, n_test: int = 1000,
                           seeds=(0, 1, 2), epochs: int = 8, vqc_epochs: int = 8,
-                          temperature: float = 1.0, mix: float = 0.5, epsilon: float = 0.1,
+                          temperature: float = 1.0, mix: float = 0.5, smoothing: float = 0.1,
                           root=None, progress: bool = True) -> dict:
     """Train the CNN with each label type for each seed; evaluate clean and corrupted.
 
@@ -122,7 +116,7 @@ def robustness_experiment(dataset: str = "mnist", n_train: int = 2000, n_test: i
     """
     config = {"dataset": dataset, "n_train": n_train, "n_test": n_test, "seeds": list(seeds),
               "epochs": epochs, "vqc_epochs": vqc_epochs, "temperature": temperature, "mix": mix,
-              "epsilon": epsilon}
+              "smoothing": smoothing}
     train = data.load(dataset, "train", n_train, seed=0, root=root, verbose=progress)
     test = data.load(dataset, "test", n_test, seed=0, root=root, verbose=progress)
     tests = corrupted_test_sets(test.images)
@@ -133,7 +127,7 @@ def robustness_experiment(dataset: str = "mnist", n_train: int = 2000, n_test: i
                                             stratify=train.labels.numpy(), random_state=seed)
         x, y = train.images[idx_fit], train.labels[idx_fit]
         refiner = fit_refiner(x, y, n_classes, epochs=vqc_epochs, seed=seed, progress=progress)
-        targets = {"one-hot": y, "label smoothing": smooth_labels(y, n_classes, epsilon),
+        targets = {"one-hot": y, "label smoothing": smooth_labels(y, n_classes, smoothing),
                    "quantum-refined": refine_labels(refiner.class_probabilities(x).double(), y,
                                                     temperature, mix)}
         models = {}

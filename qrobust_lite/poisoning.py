@@ -2,10 +2,10 @@
 poisoning, classical vs quantum*; paper: Chen and Zhang 2025).
 
 1. :func:`flip_labels` flips exactly a share ``alpha`` of the labels of every class;
-   :func:`randomise_features` is the second corruption (inputs replaced by random unit
+   :func:`randomise_features` is the second poison (inputs replaced by random unit
    vectors).
-2. :func:`train_binary` trains a :class:`~qrobust_lite.models.QNN` or
-   :class:`~qrobust_lite.models.MLP` with binary cross-entropy and records accuracy on the
+2. :func:`train_binary` trains a :class:`~qrobust_lite.networks.QNN` or
+   :class:`~qrobust_lite.networks.MLP` with binary cross-entropy and records accuracy on the
    poisoned labels, memorisation (the share of flipped samples predicted with their *flipped*
    label) and validation accuracy.
 3. :func:`sweep` runs (dataset x model x alpha x seed) through joblib, in parallel, with every
@@ -13,7 +13,8 @@ poisoning, classical vs quantum*; paper: Chen and Zhang 2025).
 4. :func:`critical_alpha` locates the steepest drop of validation accuracy against alpha.
 
 Scaled down from the paper to run on a laptop CPU: 8 qubits instead of 10 (MNIST pooled to
-14 x 14), fewer epochs and seeds at the default scale; ``SCALES["full"]`` is the paper's setup.
+14 x 14), fewer epochs and seeds at the default scale; ``scales.settings("poisoning", "full")``
+is the paper's setup.
 """
 
 from __future__ import annotations
@@ -34,34 +35,13 @@ from joblib import Parallel, delayed
 from sklearn.model_selection import train_test_split
 from tqdm.auto import tqdm
 
-from . import data, metrics, spin_chain
-from .models import MLP, QNN
+from . import data, metrics, scales, spin_chain
+from .networks import MLP, QNN
 from .training import fit
 
 DATASETS = ("mnist", "spin chain")
 MODELS = ("QNN", "MLP")
-CORRUPTIONS = ("label flip", "feature randomisation")
-ALPHAS = tuple(round(0.1 * i, 1) for i in range(10))
-# Training schedules per model. The MLP gets the paper's (100 epochs, Adam 5e-3, batch 256) at
-# every scale: memorising is what it is tested for. The QNN's steps cost ~100x more, so the
-# default scale trains it for 40 epochs at a larger rate (the chapter checks that a 3x longer
-# schedule does not change what it memorises); the full scale uses the paper's.
-SCHEDULES = {
-    "smoke": {"QNN": {"epochs": 2, "lr": 0.03}, "MLP": {"epochs": 5, "lr": 5e-3}},
-    "default": {"QNN": {"epochs": 40, "lr": 0.03}, "MLP": {"epochs": 100, "lr": 5e-3}},
-    "full": {"QNN": {"epochs": 100, "lr": 5e-3}, "MLP": {"epochs": 100, "lr": 5e-3}},
-}
-SCALES = {
-    "smoke": {"alphas": (0.0, 0.3, 0.4), "seeds": (0, 1), "n_train": 40, "n_val": 40,
-              "batch_size": 20, "pool": 2, "spin_qubits": 4, "randomisation_alphas": (0.0, 0.4)},
-    # 200 training samples in batches of 100: as many Adam steps per epoch as the paper's 500
-    # in batches of 256, at 2/5 of the cost, so that the chapter's sweep fits a few minutes.
-    "default": {"alphas": ALPHAS, "seeds": (0, 1, 2), "n_train": 200, "n_val": 500,
-                "batch_size": 100, "pool": 2, "spin_qubits": 8, "randomisation_alphas": (0.0, 0.4, 0.8)},
-    "full": {"alphas": ALPHAS, "seeds": (0, 1, 2, 3, 4), "n_train": 500, "n_val": 1000,
-             "batch_size": 256, "pool": 1, "spin_qubits": 10, "randomisation_alphas": ALPHAS[::2]},
-}
-
+POISONS = ("label flip", "feature randomisation")
 
 def _check_alpha(alpha: float) -> None:
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
@@ -151,7 +131,7 @@ class RunConfig:
 
     dataset: str = "mnist"
     model: str = "QNN"
-    corruption: str = "label flip"
+    poison: str = "label flip"
     alpha: float = 0.0
     seed: int = 0
     epochs: int = 40
@@ -167,7 +147,7 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         for arg, value, allowed in (("dataset", self.dataset, DATASETS), ("model", self.model, MODELS),
-                                    ("corruption", self.corruption, CORRUPTIONS)):
+                                    ("poison", self.poison, POISONS)):
             if value not in allowed:
                 raise ValueError(f"{arg} must be one of {list(allowed)}, got {value!r}")
         _check_alpha(self.alpha)
@@ -218,10 +198,10 @@ def train_binary(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, epoch
                lr=lr, generator=torch.Generator().manual_seed(seed), progress=False)
 
 
-def poison(config: RunConfig, pair: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The corrupted training set of ``config``: (features, labels, corrupted mask)."""
+def poisoned_set(config: RunConfig, pair: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The poisoned training set of ``config``: (features, labels, poisoned mask)."""
     x, y = pair["x_train"], pair["y_train"]
-    if config.corruption == "label flip":
+    if config.poison == "label flip":
         y_bad, mask = flip_labels(y, config.alpha, 2, seed=config.seed)
         return x, y_bad, mask
     x_bad, mask = randomise_features(x, y, config.alpha, seed=config.seed)
@@ -229,12 +209,12 @@ def poison(config: RunConfig, pair: dict[str, torch.Tensor]) -> tuple[torch.Tens
 
 
 class PoisonedRun(NamedTuple):
-    """A model trained on a corrupted training set, with that set and the clean data."""
+    """A model trained on a poisoned training set, with that set and the clean data."""
 
     model: torch.nn.Module
     x: torch.Tensor          # training inputs (some randomised, for feature randomisation)
     labels: torch.Tensor     # training labels (some flipped, for label flips)
-    corrupted: torch.Tensor  # (N,) bool: which training samples were corrupted
+    poisoned: torch.Tensor  # (N,) bool: which training samples were poisoned
     pair: dict               # the clean data of :func:`load_pair`
     seconds: float           # training time
 
@@ -242,7 +222,7 @@ class PoisonedRun(NamedTuple):
 def train_poisoned(config: RunConfig) -> PoisonedRun:
     """Corrupt the training set of ``config`` and train its model on it."""
     pair = load_pair(config)
-    x, y, mask = poison(config, pair)
+    x, y, mask = poisoned_set(config, pair)
     model = make_model(config, x.shape[1])
     start = time.perf_counter()
     train_binary(model, x, y, config.epochs, config.lr, config.batch_size, seed=config.seed)
@@ -252,7 +232,7 @@ def train_poisoned(config: RunConfig) -> PoisonedRun:
 def run(config: RunConfig) -> dict:
     """Train one model on a poisoned training set; returns the config, metrics and seconds.
 
-    ``train_accuracy``: on the (poisoned) training labels; ``memorised``: among corrupted
+    ``train_accuracy``: on the (poisoned) training labels; ``memorised``: among poisoned
     samples, the share predicted with their training label (for label flips: the flipped one);
     ``val_accuracy``: on clean validation data.
     """
@@ -327,16 +307,14 @@ def sweep(configs: list[RunConfig], n_jobs: int = 2, cache: SweepCache | str | N
 
 
 def grid(scale: str = "default", datasets=DATASETS, models=MODELS,
-         corruptions=("label flip",), alphas=None, data_root: str | None = None) -> list[RunConfig]:
-    """Every (dataset, model, corruption, alpha, seed) of a scale, as run configs."""
-    if scale not in SCALES:
-        raise ValueError(f"scale must be one of {list(SCALES)}, got {scale!r}")
-    s = SCALES[scale]
-    return [RunConfig(dataset=d, model=m, corruption=c, alpha=a, seed=seed, n_train=s["n_train"],
+         poisons=("label flip",), alphas=None, data_root: str | None = None) -> list[RunConfig]:
+    """Every (dataset, model, poison, alpha, seed) of a scale, as run configs."""
+    s = scales.settings("poisoning", scale)
+    return [RunConfig(dataset=d, model=m, poison=c, alpha=a, seed=seed, n_train=s["n_train"],
                       n_val=s["n_val"], batch_size=s["batch_size"], pool=s["pool"],
                       spin_qubits=s["spin_qubits"],
-                      data_root=data_root, **SCHEDULES[scale][m])
-            for d in datasets for m in models for c in corruptions
+                      data_root=data_root, **s["schedules"][m])
+            for d in datasets for m in models for c in poisons
             for a in (s["alphas"] if alphas is None else alphas) for seed in s["seeds"]]
 
 
@@ -349,16 +327,17 @@ def chapter_grid(scale: str = "default", datasets=DATASETS, data_root: str | Non
     """
     configs = grid(scale, datasets=datasets, data_root=data_root)
     if "mnist" in datasets:
-        configs += grid(scale, datasets=["mnist"], corruptions=["feature randomisation"],
-                        alphas=SCALES[scale]["randomisation_alphas"], data_root=data_root)
+        configs += grid(scale, datasets=["mnist"], poisons=["feature randomisation"],
+                        alphas=scales.settings("poisoning", scale)["randomisation_alphas"],
+                        data_root=data_root)
     return configs
 
 
 def curves(results: list[dict], metric: str = "val_accuracy") -> dict:
-    """``{(dataset, model, corruption): (alphas (A,), values (S, A))}``, seeds as rows."""
+    """``{(dataset, model, poison): (alphas (A,), values (S, A))}``, seeds as rows."""
     out = {}
-    for key in sorted({(r["dataset"], r["model"], r["corruption"]) for r in results}):
-        rows = [r for r in results if (r["dataset"], r["model"], r["corruption"]) == key]
+    for key in sorted({(r["dataset"], r["model"], r["poison"]) for r in results}):
+        rows = [r for r in results if (r["dataset"], r["model"], r["poison"]) == key]
         alphas = sorted({r["alpha"] for r in rows})
         seeds = sorted({r["seed"] for r in rows})
         table = {(r["seed"], r["alpha"]): r[metric] for r in rows}
@@ -387,27 +366,27 @@ def critical_alpha(alphas, values, n_boot: int = 1000, seed: int = 0) -> tuple[f
 
 
 def plot_curves(results: list[dict], metrics=("train_accuracy", "val_accuracy"), axes=None):
-    """Metric against alpha, mean +- std over seeds, one panel per (dataset, corruption)."""
+    """Metric against alpha, mean +- std over seeds, one panel per (dataset, poison)."""
     import matplotlib.pyplot as plt
 
-    panels = sorted({(r["dataset"], r["corruption"]) for r in results})
+    panels = sorted({(r["dataset"], r["poison"]) for r in results})
     if axes is None:
         _, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.0), squeeze=False)
         axes = axes[0]
     styles = {"train_accuracy": "--", "val_accuracy": "-", "memorised": ":"}
-    for ax, (dataset, corruption) in zip(axes, panels):
+    for ax, (dataset, poison) in zip(axes, panels):
         for (d, model, c), (alphas, values) in curves(results).items():
-            if (d, c) != (dataset, corruption):
+            if (d, c) != (dataset, poison):
                 continue
             for metric in metrics:
-                _, v = curves([r for r in results if (r["dataset"], r["model"], r["corruption"]) == (d, model, c)],
+                _, v = curves([r for r in results if (r["dataset"], r["model"], r["poison"]) == (d, model, c)],
                               metric)[(d, model, c)]
                 keep = ~np.isnan(v).all(axis=0)     # memorisation is undefined at alpha = 0
                 ax.errorbar(alphas[keep], np.nanmean(v[:, keep], 0), yerr=np.nanstd(v[:, keep], 0), capsize=2,
                             linestyle=styles.get(metric, "-"), marker="o", markersize=3,
                             color="C0" if model == "QNN" else "C1",
                             label=f"{model} {metric.replace('_', ' ')}")
-        ax.set(title=f"{dataset}: {corruption}", xlabel="alpha", ylim=(-0.02, 1.02))
+        ax.set(title=f"{dataset}: {poison}", xlabel="alpha", ylim=(-0.02, 1.02))
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("accuracy")
     axes[-1].legend(fontsize=7)

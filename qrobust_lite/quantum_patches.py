@@ -31,7 +31,6 @@ from __future__ import annotations
 import functools
 import math
 
-import pennylane as qml
 import torch
 import torch.nn.functional as F
 

@@ -2,7 +2,8 @@
 (book: Part I, *Soft labels and calibration* and *A VQC that refines labels*).
 
 A label is a probability vector over K classes. One-hot puts all mass on the annotated class;
-label smoothing {Szegedy et al. 2016} moves a share ``epsilon`` to a uniform vector; quantum
+label smoothing {Szegedy et al. 2016} moves a share ``smoothing`` (the papers' epsilon) to a
+uniform vector; quantum
 refining moves a share ``mix`` to the Born-rule probabilities a VQC gives *this* input,
 sharpened or flattened by a temperature.
 
@@ -43,10 +44,11 @@ def one_hot(labels: torch.Tensor, n_classes: int) -> torch.Tensor:
     return F.one_hot(labels.long(), n_classes).float()
 
 
-def smooth_labels(labels: torch.Tensor, n_classes: int, epsilon: float = 0.1) -> torch.Tensor:
-    """Uniform label smoothing: (1 - epsilon) one_hot + epsilon / K, epsilon in [0, 1]."""
-    _check_unit(epsilon, "epsilon")
-    return (1 - epsilon) * one_hot(labels, n_classes) + epsilon / n_classes
+def smooth_labels(labels: torch.Tensor, n_classes: int, smoothing: float = 0.1) -> torch.Tensor:
+    """Uniform label smoothing: (1 - smoothing) one_hot + smoothing / K, smoothing in [0, 1]
+    (the epsilon of the literature; Part II's epsilon is an attack budget)."""
+    _check_unit(smoothing, "smoothing")
+    return (1 - smoothing) * one_hot(labels, n_classes) + smoothing / n_classes
 
 
 def sharpen(probs: torch.Tensor, temperature: float) -> torch.Tensor:

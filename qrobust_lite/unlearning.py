@@ -15,7 +15,7 @@ of the poison is left: lower is better) and on clean validation data, and the se
 :func:`membership_inference` asks whether the forget set still looks like training data.
 
 >>> import torch
->>> from qrobust_lite.models import MLP
+>>> from qrobust_lite.networks import MLP
 >>> model = MLP(4)
 >>> sets = {"retain": (torch.rand(20, 4), torch.randint(2, (20,))),
 ...         "forget": (torch.rand(6, 4), torch.randint(2, (6,))),
@@ -35,17 +35,12 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from . import metrics, poisoning
+from . import metrics, poisoning, scales
 from .poisoning import RunConfig, predict
 from .training import fit
 
 METHODS = ("retrain", "fine-tune", "gradient ascent", "SCRUB")
 FORGET_WEIGHT = 0.2   # the paper's weight of the forget-set term
-SCALES = {
-    "smoke": {"alpha": 0.3, "seeds": (0, 1), "epochs": 2, "datasets": ("mnist",)},
-    "default": {"alpha": 0.3, "seeds": (0, 1, 2), "epochs": 20, "datasets": ("mnist",)},
-    "full": {"alpha": 0.3, "seeds": (0, 1, 2, 3, 4), "epochs": 50, "datasets": ("mnist", "spin chain")},
-}
 
 
 def bernoulli_kl(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
@@ -164,12 +159,10 @@ def unlearning_experiment(scale: str = "default", models=poisoning.MODELS, metho
     forget set), ``mia_reference`` (the same for held-out samples with flipped labels, after
     unlearning) and ``poison_seconds`` (training the poisoned model).
     """
-    if scale not in SCALES:
-        raise ValueError(f"scale must be one of {list(SCALES)}, got {scale!r}")
+    settings = scales.settings("unlearning", scale)
     bad = [m for m in methods if m not in METHODS]
     if bad or not methods:
         raise ValueError(f"methods must be a non-empty selection of {list(METHODS)}, got {list(methods)!r}")
-    settings = SCALES[scale]
     datasets = settings["datasets"] if datasets is None else datasets
     seeds = settings["seeds"] if seeds is None else seeds
     epochs = settings["epochs"] if epochs is None else epochs

@@ -95,6 +95,9 @@ def build_wheel(out: Path, python: str) -> Path:
     bundled = [n for n in names if n.startswith("qrobust_lite/bundled/")]
     if "qrobust_lite/bundled/checksums.json" not in bundled or len(bundled) < 7:
         raise SystemExit(f"FAILED: the wheel lacks the bundled data: {bundled}")
+    modules = {str(p.relative_to(ROOT)) for p in (ROOT / "qrobust_lite").rglob("*.py")}
+    if modules - set(names):
+        raise SystemExit(f"FAILED: the wheel lacks package modules: {sorted(modules - set(names))}")
     print(f"  {wheel.name}: {len(names)} files, bundled data {len(bundled)} files")
     return wheel
 

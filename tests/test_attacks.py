@@ -1,13 +1,11 @@
-"""qrobust_lite.attacks: agreement with the Adversarial Robustness Toolbox, budgets, ASR."""
-
-import math
+"""qrobust_lite.attacks: agreement with the Adversarial Robustness Toolbox, budgets."""
 
 import numpy as np
 import pytest
 import torch
 
 from qrobust_lite import attacks, data
-from qrobust_lite.models import SmallCNN
+from qrobust_lite.cnn import SmallCNN
 from qrobust_lite.training import train_classifier
 
 

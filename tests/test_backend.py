@@ -6,7 +6,7 @@ import pennylane as qml
 import pytest
 import torch
 
-from qrobust_lite import backend, circuits, models
+from qrobust_lite import backend, circuits, cnn, networks
 
 
 @pytest.fixture(autouse=True)
@@ -181,8 +181,8 @@ def test_cuda_override_without_a_gpu_is_an_error(monkeypatch):
 
 
 @pytest.mark.parametrize("make,x", [
-    (lambda: models.SmallCNN(), torch.rand(3, 1, 28, 28)),
-    (lambda: models.MLP(8), torch.rand(3, 8)),
+    (lambda: cnn.SmallCNN(), torch.rand(3, 1, 28, 28)),
+    (lambda: networks.MLP(8), torch.rand(3, 8)),
     (lambda: circuits.VQC(3, 2, 2, device="default.qubit"), torch.rand(3, 3)),
 ], ids=["SmallCNN", "MLP", "VQC fast path"])
 def test_models_are_built_on_the_torch_device_and_keep_no_cpu_constants(monkeypatch, make, x):
@@ -197,7 +197,7 @@ def test_models_are_built_on_the_torch_device_and_keep_no_cpu_constants(monkeypa
 
 
 def test_models_answer_on_the_inputs_device_and_the_cpu_path_moves_nothing():
-    model = models.MLP(8)
+    model = networks.MLP(8)
     assert backend.device_of(model) == torch.device("cpu")
     x = torch.rand(4, 8, dtype=torch.float64)
     out = model(x)

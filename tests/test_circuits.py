@@ -104,11 +104,11 @@ def test_shape_helpers_give_the_shapes_the_blocks_accept():
 
 def test_models_compile_their_fast_path_from_the_circuit_blocks(monkeypatch):
     """The QNode and the fast path of a model come from one block function: no second copy."""
-    from qrobust_lite import fastpath, models
+    from qrobust_lite import fastpath, networks
     compiled = []
     original = fastpath.compile_block
     monkeypatch.setattr(fastpath, "compile_block",
                         lambda template, *args: compiled.append(template) or original(template, *args))
     VQC(2, 1, 2, device="default.qubit")
-    models.QNN(2, depth=1)
+    networks.QNN(2, depth=1)
     assert compiled == [circuits.entangling_ansatz, circuits.qnn_layers]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qrobust_lite.cli import doctor_report, main
+from qrobust_lite.course.cli import doctor_report, main
 
 
 def test_doctor_reports_versions_device_reason_data_and_compute():
@@ -48,8 +48,8 @@ def test_run_refuses_to_overwrite_and_reports_missing_full_data(tmp_path, capsys
 def test_run_writes_results_and_figures(tmp_path, monkeypatch):
     import json
 
-    from qrobust_lite import label_refining as lr
-    monkeypatch.setitem(lr.SCALES, "default", {"n_train": 100, "n_test": 50, "seeds": (0, 1),
+    from qrobust_lite import scales
+    monkeypatch.setitem(scales.EXPERIMENTS["label_refining"], "default", {"n_train": 100, "n_test": 50, "seeds": (0, 1),
                                                "epochs": 1, "vqc_epochs": 1})
     assert main(["run", "label-refining", "--out", str(tmp_path)]) == 0
     saved = json.loads((tmp_path / "label_refining.json").read_text())
@@ -61,8 +61,8 @@ def test_run_writes_results_and_figures(tmp_path, monkeypatch):
 def test_run_quantum_patches_writes_results_and_figures(tmp_path, monkeypatch):
     import json
 
-    from qrobust_lite import defences
-    monkeypatch.setitem(defences.SCALES, "default", {"n_train": 40, "n_test": 20, "seeds": (0, 1),
+    from qrobust_lite import scales
+    monkeypatch.setitem(scales.EXPERIMENTS["quantum_patches"], "default", {"n_train": 40, "n_test": 20, "seeds": (0, 1),
                                                      "epochs": 1})
     assert main(["run", "quantum-patches", "--datasets", "mnist", "--out", str(tmp_path)]) == 0
     saved = json.loads((tmp_path / "quantum_patches.json").read_text())
@@ -80,7 +80,8 @@ def test_run_datasets_must_belong_to_the_experiment(tmp_path, capsys):
 
 
 def test_quantum_patches_runs_cinic10_only_when_a_copy_is_found(monkeypatch):
-    from qrobust_lite import cli, data
+    from qrobust_lite import data
+    from qrobust_lite.course import cli
     monkeypatch.setattr(data, "available_sources", lambda name, split="train", root=None: [])
     assert cli._default_quantum_patch_datasets() == ["cifar10", "mnist"]
     monkeypatch.setattr(data, "available_sources", lambda name, split="train", root=None: ["/x"])
@@ -89,14 +90,13 @@ def test_quantum_patches_runs_cinic10_only_when_a_copy_is_found(monkeypatch):
 
 @pytest.fixture
 def tiny_part_three(monkeypatch):
-    from qrobust_lite import poisoning, unlearning
-    monkeypatch.setitem(poisoning.SCALES, "default", {"alphas": (0.0, 0.5), "seeds": (0,), "n_train": 40,
-                                                      "n_val": 20, "pool": 4, "spin_qubits": 4,
-                                                      "batch_size": 20, "randomisation_alphas": (0.5,)})
-    monkeypatch.setitem(poisoning.SCHEDULES, "default", {"QNN": {"epochs": 2, "lr": 0.03},
-                                                         "MLP": {"epochs": 2, "lr": 0.01}})
-    monkeypatch.setitem(unlearning.SCALES, "default", {"alpha": 0.5, "seeds": (0,), "epochs": 2,
-                                                       "datasets": ("mnist",)})
+    from qrobust_lite import scales
+    monkeypatch.setitem(scales.EXPERIMENTS["poisoning"], "default", {
+        "alphas": (0.0, 0.5), "seeds": (0,), "n_train": 40, "n_val": 20, "pool": 4, "spin_qubits": 4,
+        "batch_size": 20, "randomisation_alphas": (0.5,),
+        "schedules": {"QNN": {"epochs": 2, "lr": 0.03}, "MLP": {"epochs": 2, "lr": 0.01}}})
+    monkeypatch.setitem(scales.EXPERIMENTS["unlearning"], "default", {"alpha": 0.5, "seeds": (0,), "epochs": 2,
+                                                                     "datasets": ("mnist",)})
 
 
 def test_run_poisoning_writes_results_figure_and_a_reusable_cache(tmp_path, tiny_part_three):

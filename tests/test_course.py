@@ -197,3 +197,21 @@ def test_stated_chapter_times_come_from_the_measurement():
         line = next(x for x in page if x.startswith(f"| {{doc}}`{stem}` |"))
         assert line.endswith(f"| {chapter_times.instructors_cell(row)} |"), line
     assert chapter_times.rounded(41) == "45 s" and chapter_times.rounded(146) == "2 min 30 s"
+
+
+def test_the_package_map_names_every_module_in_the_api_reference_order():
+    """``qrobust_lite/__init__.py`` and the API reference list the same modules, in one order, and
+    every module's docstring names the book chapter (or page) that teaches or uses it."""
+    import qrobust_lite
+    package = ROOT / "qrobust_lite"
+    modules = sorted(str(p.relative_to(package).with_suffix("")).replace("/", ".")
+                     for p in package.rglob("*.py") if p.name != "__init__.py")
+    in_map = re.findall(r":mod:`~qrobust_lite\.([\w.]+)`", qrobust_lite.__doc__)
+    page = (ROOT / "book" / "api.md").read_text()
+    in_api = re.findall(r"^## `qrobust_lite\.([\w.]+)`", page, flags=re.M)
+    assert in_map == in_api
+    chapter_modules = {m for m in modules if not m.startswith(("exercises.", "course."))}
+    assert chapter_modules - {"exercises", "course"} <= set(in_map), chapter_modules - set(in_map)
+    for m in modules:
+        first = (package / (m.replace(".", "/") + ".py")).read_text().split('"""')[1]
+        assert "book:" in first, f"qrobust_lite.{m}: its docstring does not name its chapter (book: ...)"

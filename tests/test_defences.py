@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from qrobust_lite import attacks, defences as dfn, quantum_patches as qp
-from qrobust_lite.models import QuantumImageClassifier
+from qrobust_lite.quantum_classifier import QuantumImageClassifier
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,7 @@
 """qrobust_lite.fastpath equals default.qubit to 1e-5 in probabilities and gradients."""
 
+import sys
+
 import pennylane as qml
 import pytest
 import torch
@@ -173,3 +175,25 @@ def test_born_probabilities_validates_chunk_and_strategy():
         fp.born_probabilities(block, torch.rand(1, 2, 3), x, fp.angle_state, chunk=0)
     with pytest.raises(ValueError, match="strategy must be one of"):
         fp.born_probabilities(block, torch.rand(1, 2, 3), x, fp.angle_state, "gpu")
+
+
+def test_models_built_in_parallel_threads_are_right():
+    """A threaded sweep builds models at the same time. PennyLane records operations on a queue
+    shared by the whole process, so tracing must not interleave. Without the lock in
+    ``compile_block``, the poisoning CLI test crashed the process or raised
+    DecompositionUndefinedError in 3 of 9 runs (with it, 0 of 8); this test alone did not
+    reproduce the race in 3 runs, so it guards the result, not the timing."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from qrobust_lite.networks import QNN
+    sizes = [3, 4, 5, 6] * 8
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)          # switch threads often, as a busy sweep does
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            models = list(pool.map(lambda n: QNN(n, depth=4, seed=n), sizes))
+    finally:
+        sys.setswitchinterval(interval)
+    x = torch.rand(5, 64, generator=torch.Generator().manual_seed(0))
+    for n, model in zip(sizes, models):
+        assert torch.allclose(model(x[:, :2 ** n]), QNN(n, depth=4, seed=n)(x[:, :2 ** n]))

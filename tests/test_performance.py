@@ -1,10 +1,10 @@
-"""qrobust_lite.performance: every workload runs for every method and computes the same numbers
+"""qrobust_lite.course.performance: every workload runs for every method and computes the same numbers
 (tiny sizes; speed itself is measured by benchmarks/fast_path.py, never by tests)."""
 
 import pytest
 import torch
 
-from qrobust_lite import performance as pf
+from qrobust_lite.course import performance as pf
 
 
 def test_training_step_losses_agree_between_fast_path_default_qubit_and_loop():

@@ -12,7 +12,7 @@ import torch
 from qrobust_lite import poisoning as P
 from qrobust_lite import spin_chain as sc
 from qrobust_lite import unlearning as U
-from qrobust_lite.models import MLP, QNN
+from qrobust_lite.networks import MLP, QNN
 
 
 @pytest.mark.parametrize("alpha", [0.0, 0.1, 0.3, 0.5, 0.9, 1.0])

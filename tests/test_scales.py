@@ -1,9 +1,12 @@
 """qrobust_lite.scales: every chapter and every experiment knows smoke, default and full."""
 
+import re
+from pathlib import Path
+
 import nbformat
 import pytest
 
-from qrobust_lite import defences, label_refining, poisoning, scales, unlearning
+from qrobust_lite import scales
 from tests.test_book import notebooks
 
 
@@ -27,12 +30,29 @@ def test_bad_scales_name_the_variable_and_the_choices(monkeypatch):
         scales.chapter_scale("huge")
 
 
-@pytest.mark.parametrize("table", [label_refining.SCALES, defences.SCALES, poisoning.SCALES,
-                                   poisoning.SCHEDULES, unlearning.SCALES],
-                         ids=["label_refining", "defences", "poisoning", "schedules", "unlearning"])
-def test_every_scale_table_has_every_scale_with_the_same_keys(table):
+@pytest.mark.parametrize("experiment", list(scales.EXPERIMENTS))
+def test_every_experiment_has_every_scale_with_the_same_keys(experiment):
+    table = scales.EXPERIMENTS[experiment]
     assert tuple(table) == scales.SCALES
     assert len({tuple(sorted(v)) for v in table.values()}) == 1
+
+
+def test_settings_name_the_experiment_and_the_scale():
+    with pytest.raises(ValueError, match=r"experiment must be one of \['primer'"):
+        scales.settings("primers", "default")
+    with pytest.raises(ValueError, match=r"scale must be one of \['smoke', 'default', 'full'\], got 'big'"):
+        scales.settings("primer", "big")
+
+
+def test_no_module_or_chapter_keeps_its_own_scale_table():
+    """One place says what each scale means: no SCALES table elsewhere, no {"smoke": ...}[SCALE]
+    in a notebook."""
+    package = Path(scales.__file__).parent
+    for path in package.rglob("*.py"):
+        if path.name != "scales.py":
+            assert not re.search(r"^SCALES\s*=|^SCHEDULES\s*=", path.read_text(), flags=re.M), path
+    for nb in notebooks():
+        assert '"smoke":' not in nb.read_text(), nb.name
 
 
 @pytest.mark.parametrize("nb", notebooks(), ids=lambda p: p.name)

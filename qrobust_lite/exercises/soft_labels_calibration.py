@@ -16,9 +16,9 @@ def _labels_case():
     return torch.tensor([0, 3, 1, 3, 2]), 4
 
 
-@checker("soft-labels-smoothing", "smooth(labels, n_classes, epsilon)")
+@checker("soft-labels-smoothing", "smooth(labels, n_classes, smoothing)")
 def _smoothing(smooth) -> tuple[bool, str]:
-    """``smooth(labels, n_classes, epsilon)``: (1 - eps) one_hot + eps / K."""
+    """``smooth(labels, n_classes, smoothing)``: (1 - s) one_hot + s / K."""
     labels, k = _labels_case()
     for eps in (0.1, 0.3):
         got = torch.as_tensor(as_array(smooth(labels, k, eps)), dtype=torch.float64)
@@ -27,11 +27,11 @@ def _smoothing(smooth) -> tuple[bool, str]:
         if got.shape != want.shape:
             return False, f"expected shape {tuple(want.shape)} (one row per label, one column per class), got {tuple(got.shape)}."
         if torch.allclose(got, (1 - eps) * one + eps / (k - 1) * (1 - one)):
-            return False, "you spread epsilon over the K - 1 wrong classes; uniform smoothing adds eps / K to every class, the true one included."
+            return False, "you spread the smoothing over the K - 1 wrong classes; uniform smoothing adds it / K to every class, the true one included."
         if torch.allclose(got, one + eps / k):
-            return False, "the rows sum to more than 1: scale the one-hot part by (1 - epsilon)."
+            return False, "the rows sum to more than 1: scale the one-hot part by (1 - smoothing)."
         if not torch.allclose(got, want, atol=1e-6):
-            return False, f"for epsilon={eps} the first row should be {want[0].tolist()}, got {got[0].tolist()}."
+            return False, f"for smoothing={eps} the first row should be {want[0].tolist()}, got {got[0].tolist()}."
     return True, "each row keeps 1 - eps + eps/K on its class and eps/K elsewhere."
 
 

@@ -1,4 +1,4 @@
-"""The ``qrobust-lite`` command.
+"""The ``qrobust-lite`` command (book: *Introduction*, *For instructors*).
 
 ``qrobust-lite doctor`` reports what this machine will use; ``qrobust-lite run EXPERIMENT
 --scale full`` runs a chapter's experiment at a larger size and writes results and figures;
@@ -20,7 +20,7 @@ from pathlib import Path
 import matplotlib
 import torch
 
-from . import backend, data, scales
+from .. import backend, data, scales
 
 
 def _version(dist: str) -> str:
@@ -89,9 +89,9 @@ def _save_figure(figure, path: Path) -> Path:
 
 def run_label_refining(scale: str, out: Path, root: str | None, datasets: list[str]) -> list[Path]:
     """Part I at ``scale``: results JSON and accuracy/ECE figures per dataset in ``out``."""
-    from . import label_refining as lr
+    from .. import label_refining as lr
 
-    settings = lr.SCALES[scale]
+    settings = scales.settings("label_refining", scale)
     results, written = {}, []
     for dataset in datasets:
         res = lr.robustness_experiment(dataset, root=root, **settings)
@@ -111,9 +111,9 @@ def run_label_refining(scale: str, out: Path, root: str | None, datasets: list[s
 def run_quantum_patches(scale: str, out: Path, root: str | None, datasets: list[str]) -> list[Path]:
     """Part II at ``scale``: every defence on CIFAR-10 and CINIC-10; undefended vs quantum
     patches on MNIST (where the paper reports no gain). Results JSON, tables and figures."""
-    from . import defences as dfn
+    from .. import defences as dfn
 
-    settings = dfn.SCALES[scale]
+    settings = scales.settings("quantum_patches", scale)
     results, written = {}, []
     for dataset in datasets:
         chosen = ("none", "quantum patches") if dataset == "mnist" else dfn.DEFENCES
@@ -138,7 +138,7 @@ PART_THREE_DATASETS = {"mnist": "mnist", "spin": "spin chain"}
 def run_poisoning(scale: str, out: Path, root: str | None, datasets: list[str]) -> list[Path]:
     """Part III, chapter 1: :func:`~qrobust_lite.poisoning.chapter_grid` (label flips, and
     feature randomisation on MNIST) for the QNN and the MLP over alpha and seeds, cached under ``out/cache``; JSON and figures."""
-    from . import poisoning
+    from .. import poisoning
 
     chosen = [PART_THREE_DATASETS[d] for d in datasets]
     configs = poisoning.chapter_grid(scale, datasets=chosen, data_root=root)
@@ -156,7 +156,7 @@ def run_poisoning(scale: str, out: Path, root: str | None, datasets: list[str]) 
 
 def run_unlearning(scale: str, out: Path, root: str | None, datasets: list[str]) -> list[Path]:
     """Part III, chapter 2: unlearning from models poisoned at alpha = 0.3; JSON and figures."""
-    from . import unlearning
+    from .. import unlearning
 
     res = unlearning.unlearning_experiment(scale, datasets=[PART_THREE_DATASETS[d] for d in datasets],
                                            data_root=root)
@@ -199,7 +199,7 @@ def _grade(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """``qrobust-lite grade``: one line per notebook, and optionally a CSV file."""
     import csv
 
-    from .exercises import grade_notebook
+    from ..exercises import grade_notebook
 
     missing = [str(p) for p in args.notebooks if not p.is_file()]
     if missing:

@@ -23,7 +23,7 @@ from typing import Callable
 import pennylane as qml
 import torch
 
-from . import circuits, fastpath, quantum_patches
+from .. import circuits, fastpath, quantum_patches
 
 METHODS = ("qrobust_lite", "default.qubit", "lightning.qubit", "per-sample loop")
 GPU_METHODS = ("lightning.gpu", "qrobust_lite (cuda)")
@@ -166,7 +166,7 @@ def patch_forward(method: str, n_images: int, seed: int = 0) -> Callable[[], obj
 
 def cuda_methods() -> tuple[str, ...]:
     """The GPU methods usable here: none without a CUDA device."""
-    from .backend import probe_lightning_gpu
+    from ..backend import probe_lightning_gpu
 
     found = []
     if probe_lightning_gpu() is None:

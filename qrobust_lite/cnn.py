@@ -1,0 +1,57 @@
+"""The classical image classifier of Part I (book: Part I, *Soft labels and calibration*; also
+the attacked model's classical twin in the tests).
+
+:class:`SmallCNN`: two 3x3 convolutions with max-pooling and a linear read-out, about 9k
+parameters, small enough to train a few thousand images in seconds on a laptop CPU. Its weights
+and its dropout masks come from explicit generators (:func:`init_like_torch`,
+:class:`~qrobust_lite.training.Dropout`), never from torch's global one.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .backend import device_of, place
+from .training import Dropout
+
+
+def init_like_torch(layer: nn.Conv2d | nn.Linear, generator: torch.Generator) -> nn.Module:
+    """PyTorch's default initialisation of ``layer``, drawn from ``generator``; returns ``layer``.
+
+    A model seeded this way never touches torch's global generator, so models built at the
+    same time in different threads (a sweep) stay reproducible; the same seed gives the same
+    weights as ``torch.manual_seed(seed)`` before building the layers would.
+    """
+    nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+    bound = 1 / math.sqrt(layer.weight[0].numel())   # 1 / sqrt(fan_in)
+    with torch.no_grad():
+        layer.bias.uniform_(-bound, bound, generator=generator)
+    return layer
+
+
+class SmallCNN(nn.Module):
+    """(N, C, 28, 28) images -> (N, K) logits. ``dropout`` before the read-out, in [0, 1)."""
+
+    def __init__(self, n_classes: int = 10, in_channels: int = 1, dropout: float = 0.2,
+                 seed: int = 0) -> None:
+        super().__init__()
+        if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
+            raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
+        if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten())
+        self.head = nn.Sequential(Dropout(dropout), nn.Linear(16 * 7 * 7, n_classes))
+        generator = torch.Generator().manual_seed(seed)
+        for layer in (self.features[0], self.features[3], self.head[1]):
+            init_like_torch(layer, generator)
+        place(self)   # on the GPU when torch sees one; forward() returns on the input's device
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if images.ndim != 4 or tuple(images.shape[-2:]) != (28, 28):
+            raise ValueError(f"images must have shape (N, C, 28, 28), got {tuple(images.shape)}")
+        return self.head(self.features(images.to(device_of(self)))).to(images.device)

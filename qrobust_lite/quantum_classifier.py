@@ -1,0 +1,65 @@
+"""The quantum image classifier that Part II attacks and defends (book: Part II, *Attacking a
+quantum classifier*).
+
+:class:`QuantumImageClassifier`: the image, average-pooled, is amplitude-encoded into 8 qubits
+and classified by a :class:`~qrobust_lite.circuits.VQC` through its Born-rule class
+probabilities. Attacks differentiate through the circuit.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .backend import DeviceChoice
+from .circuits import VQC
+
+
+class QuantumImageClassifier(nn.Module):
+    """Images (N, C, H, W) in [0, 1] -> class probabilities (N, K), through a VQC.
+
+    ``pool`` x ``pool`` average pooling leaves C * H/pool * W/pool pixels (192 for CIFAR-10 at
+    pool 4, 196 for MNIST at pool 2); they are amplitude-encoded into the fewest qubits that
+    hold them (8 for both), after adding ``AMPLITUDE_OFFSET`` so an all-black image still has a
+    direction to normalise. The circuit is :class:`~qrobust_lite.circuits.VQC`: ``n_layers``
+    entangling layers, outcome b -> class b mod K. No classical trainable weights: every
+    trainable parameter is a rotation angle.
+
+    >>> model = QuantumImageClassifier((3, 32, 32), pool=4, n_layers=1, device="default.qubit")
+    >>> model.n_qubits, tuple(model(torch.rand(2, 3, 32, 32)).shape)
+    (8, (2, 10))
+    """
+
+    AMPLITUDE_OFFSET = 1e-6
+
+    def __init__(self, image_shape: tuple[int, int, int], pool: int = 4, n_layers: int = 4,
+                 n_classes: int = 10, seed: int = 0,
+                 device: str | DeviceChoice | None = None) -> None:
+        super().__init__()
+        if (not isinstance(image_shape, (tuple, list)) or len(image_shape) != 3
+                or not all(isinstance(v, int) and v > 0 for v in image_shape)):
+            raise ValueError(f"image_shape must be (C, H, W) of positive integers, got {image_shape!r}")
+        c, h, w = image_shape
+        if isinstance(pool, bool) or not isinstance(pool, int) or pool < 1 or h % pool or w % pool:
+            raise ValueError(f"pool must be a positive integer dividing the height {h} and width {w}, "
+                             f"got {pool!r}")
+        n_pixels = c * (h // pool) * (w // pool)
+        n_qubits = max(1, math.ceil(math.log2(n_pixels)))
+        if n_qubits > 12:
+            raise ValueError(f"{n_pixels} pooled pixels need {n_qubits} qubits; use a larger pool "
+                             "(at most 4096 pixels, 12 qubits)")
+        self.image_shape, self.pool, self.n_qubits = tuple(image_shape), pool, n_qubits
+        self.vqc = VQC(n_qubits, n_layers, n_classes, encoding="amplitude", device=device, seed=seed)
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """The circuit's input: pooled pixels plus the offset, (N, C * H/pool * W/pool)."""
+        if images.ndim != 4 or tuple(images.shape[1:]) != self.image_shape:
+            raise ValueError(f"images must have shape (N, {', '.join(map(str, self.image_shape))}), "
+                             f"got {tuple(images.shape)}")
+        return F.avg_pool2d(images, self.pool).flatten(1) + self.AMPLITUDE_OFFSET
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.vqc(self.features(images))
