@@ -8,8 +8,9 @@ poisoning, classical vs quantum*; paper: Chen and Zhang 2025).
    :class:`~qrobust_lite.networks.MLP` with binary cross-entropy and records accuracy on the
    poisoned labels, memorisation (the share of flipped samples predicted with their *flipped*
    label) and validation accuracy.
-3. :func:`sweep` runs (dataset x model x alpha x seed) through joblib, in parallel, with every
-   result cached on disk under a key made of its whole configuration.
+3. :func:`chapter_grid` lists the runs (dataset x model x alpha x seed); the chapter runs them
+   with :func:`~qrobust_lite.experiments.run_grid`, in parallel and cached under
+   :func:`run_key` (the whole configuration, the data loaded and the code version).
 4. :func:`critical_alpha` locates the steepest drop of validation accuracy against alpha.
 
 Scaled down from the paper to run on a laptop CPU: 8 qubits instead of 10 (MNIST pooled to
@@ -20,22 +21,18 @@ is the paper's setup.
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import math
+import os
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from joblib import Parallel, delayed
 from sklearn.model_selection import train_test_split
-from tqdm.auto import tqdm
 
-from . import data, metrics, scales, spin_chain
+from . import data, experiments, metrics, scales, spin_chain
 from .networks import MLP, QNN
 from .training import fit
 
@@ -127,7 +124,7 @@ def spin_pair(n_train: int = 500, n_val: int = 500, n_qubits: int = 8, seed: int
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Everything that determines one poisoning run; its hash is the cache key."""
+    """Everything that determines one poisoning run (with the data it loads: :func:`run_key`)."""
 
     dataset: str = "mnist"
     model: str = "QNN"
@@ -143,7 +140,6 @@ class RunConfig:
     depth: int = 6
     batch_size: int = 256
     data_root: str | None = None  # None: $QROBUST_DATA, the cache, else the bundled subset
-    version: int = 2  # bump when the code behind a run changes its result
 
     def __post_init__(self) -> None:
         for arg, value, allowed in (("dataset", self.dataset, DATASETS), ("model", self.model, MODELS),
@@ -156,21 +152,24 @@ class RunConfig:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{arg} must be a positive integer, got {value!r}")
 
-    def key(self) -> str:
-        """A hash of the whole configuration: any change gives a new key."""
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
-
 
 def load_pair(config: RunConfig) -> dict[str, torch.Tensor]:
-    """The clean training and validation data of ``config.dataset`` (computed once per process:
-    the runs of a sweep share it, and nothing changes it in place)."""
+    """The clean training and validation data of ``config.dataset`` (computed once per process
+    and data source: the runs of a sweep share it, and nothing changes it in place)."""
     return _pair(config.dataset, config.n_train, config.n_val, config.pool, config.spin_qubits,
-                 config.data_root)
+                 config.data_root, os.environ.get(data.ENV_VAR, ""))
+
+
+def run_key(config: RunConfig) -> str:
+    """The cache key of a run: its whole config, a content hash of the data it loads (so a
+    different ``$QROBUST_DATA`` gives a different key) and the code version."""
+    pair = load_pair(config)
+    return experiments.config_key(config, experiments.fingerprint(*(pair[k] for k in sorted(pair))))
 
 
 @functools.lru_cache(maxsize=8)
 def _pair(dataset: str, n_train: int, n_val: int, pool: int, spin_qubits: int,
-          data_root: str | None) -> dict[str, torch.Tensor]:
+          data_root: str | None, data_env: str) -> dict[str, torch.Tensor]:
     if dataset == "mnist":
         return mnist_pair(n_train, n_val, pool, seed=0, root=data_root)
     return spin_pair(n_train, n_val, spin_qubits, seed=0)
@@ -241,69 +240,6 @@ def run(config: RunConfig) -> dict:
     return {**asdict(config), "train_accuracy": metrics.accuracy(y, p_train),
             "memorised": metrics.accuracy(y[mask], p_train[mask]),
             "val_accuracy": metrics.accuracy(pair["y_val"], predict(model, pair["x_val"])), "seconds": seconds}
-
-
-def default_cache() -> Path:
-    """The folder where sweeps keep their results: ``<user cache>/qrobust-lite/sweeps``."""
-    return data.cache_dir().parent / "sweeps"
-
-
-@dataclass
-class SweepCache:
-    """Results on disk, one JSON file per run, named by :meth:`RunConfig.key`."""
-
-    folder: str
-    hits: int = 0
-    misses: int = 0
-
-    def path(self, config: RunConfig) -> Path:
-        return Path(self.folder) / f"{config.key()}.json"
-
-
-def sweep(configs: list[RunConfig], n_jobs: int = 2, cache: SweepCache | str | None = None,
-          progress: bool = True) -> list[dict]:
-    """Run every config (in parallel with joblib) and return the results in the same order.
-
-    With ``cache`` (a folder), a config whose result is on disk is read, not re-run; new results
-    are written there. ``n_jobs``: joblib workers (-1: all cores). Workers are threads unless a
-    joblib backend says otherwise: threads share one copy of torch and PennyLane where each
-    process needs about 450 MB more (too much for a 2 GB Binder), at some cost in speed (40
-    default-scale runs on 2 cores: 2 threads 33 s, 2 processes 25 s, one at a time 41 s; the
-    Python between torch calls holds the GIL). To run on a cluster, wrap the call in ``joblib.parallel_config(backend="dask")`` or ``backend="ray"`` (see the
-    chapter); each run is independent and returns plain data.
-    """
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
-        raise ValueError(f"n_jobs must be a positive integer or -1 (all cores), got {n_jobs!r}")
-    if isinstance(cache, (str, Path)):
-        cache = SweepCache(str(cache))
-    results: list[dict | None] = [None] * len(configs)
-    todo = []
-    for i, config in enumerate(configs):
-        if cache is not None and cache.path(config).exists():
-            results[i] = json.loads(cache.path(config).read_text())
-            cache.hits += 1
-        else:
-            todo.append(i)
-    if cache is not None:
-        cache.misses += len(todo)
-        Path(cache.folder).mkdir(parents=True, exist_ok=True)
-    if not todo:
-        return results
-    # A run gains nothing from torch's intra-op threads (1.65 s with one, 1.53 s with two): the
-    # workers are the parallelism, and more threads than cores slow every run down.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        jobs = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(
-            delayed(run)(configs[i]) for i in todo)
-        for k, result in enumerate(tqdm(jobs, total=len(todo), desc="runs", disable=not progress)):
-            i = todo[k]
-            results[i] = result
-            if cache is not None:
-                cache.path(configs[i]).write_text(json.dumps(result))
-    finally:
-        torch.set_num_threads(threads)
-    return results
 
 
 def grid(scale: str = "default", datasets=DATASETS, models=MODELS,

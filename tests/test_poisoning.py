@@ -3,12 +3,14 @@ true ground state, runs are seeded and cached by configuration, unlearning forge
 
 import json
 import math
+import os
 
 import numpy as np
 import pennylane as qml
 import pytest
 import torch
 
+from qrobust_lite import experiments as E
 from qrobust_lite import poisoning as P
 from qrobust_lite import spin_chain as sc
 from qrobust_lite import unlearning as U
@@ -54,7 +56,6 @@ def test_feature_randomisation_replaces_a_balanced_share_with_unit_vectors():
     (lambda: P.RunConfig(model="CNN"), r"model must be one of \['QNN', 'MLP'\]"),
     (lambda: P.RunConfig(dataset="cifar10"), r"dataset must be one of \['mnist', 'spin chain'\]"),
     (lambda: P.RunConfig(epochs=0), "epochs must be a positive integer"),
-    (lambda: P.sweep([], n_jobs=0), "n_jobs must be a positive integer or -1"),
     (lambda: P.grid("huge"), r"scale must be one of \['smoke', 'default', 'full'\]"),
     (lambda: P.critical_alpha([0.0], [[1.0]]), "at least two alphas"),
     (lambda: sc.phase_dataset(4, 5), "n_samples must be an even integer"),
@@ -101,12 +102,21 @@ def test_qnn_matches_its_pennylane_qnode_and_mlp_outputs_probabilities():
     assert p.shape == (4,) and ((p > 0) & (p < 1)).all()
 
 
-def test_config_key_covers_every_field():
-    base = P.RunConfig()
+def test_run_key_covers_every_field_and_the_data_loaded(monkeypatch):
+    base = P.RunConfig(dataset="spin chain", n_train=20, n_val=10, spin_qubits=4)
     for change in ({"alpha": 0.1}, {"seed": 1}, {"epochs": 41}, {"lr": 0.01}, {"model": "MLP"},
-                   {"depth": 5}, {"data_root": "/data"}, {"version": 99}):
-        assert P.RunConfig(**{**base.__dict__, **change}).key() != base.key()
-    assert P.RunConfig().key() == base.key()
+                   {"depth": 5}, {"data_root": "/data"}):
+        assert E.config_key(P.RunConfig(**{**base.__dict__, **change})) != E.config_key(base)
+    assert P.run_key(P.RunConfig(**base.__dict__)) == P.run_key(base)
+    # other data behind the same config (another $QROBUST_DATA): another key, and other data loaded
+    real = P.mnist_pair
+    monkeypatch.setattr(P, "mnist_pair", lambda *a, **k: {name: t + (os.environ.get("QROBUST_DATA") == "/b")
+                                                          for name, t in real(*a, **k).items()})
+    config = P.RunConfig(n_train=20, n_val=10)
+    monkeypatch.setenv("QROBUST_DATA", "/a")
+    key_a, x_a = P.run_key(config), P.load_pair(config)["x_train"]
+    monkeypatch.setenv("QROBUST_DATA", "/b")
+    assert P.run_key(config) != key_a and not torch.equal(P.load_pair(config)["x_train"], x_a)
 
 
 @pytest.fixture(scope="module")
@@ -121,19 +131,19 @@ def test_same_seed_same_result(tiny_configs):
 
 
 def test_sweep_caches_by_configuration_and_a_change_misses(tmp_path, tiny_configs):
-    cache = P.SweepCache(str(tmp_path))
-    first = P.sweep(tiny_configs, n_jobs=2, cache=cache, progress=False)
+    cache = E.ResultCache(tmp_path)
+    sweep = lambda configs, n_jobs: E.run_grid(configs, P.run, key=P.run_key, cache=cache,  # noqa: E731
+                                               n_jobs=n_jobs, progress=False)
+    first = sweep(tiny_configs, 2)
     assert (cache.hits, cache.misses) == (0, 4)
     assert [r["alpha"] for r in first] == [0.0, 0.5, 0.0, 0.5]
-    again = P.sweep(tiny_configs, n_jobs=1, cache=cache, progress=False)
+    again = sweep(tiny_configs, 1)
     assert (cache.hits, cache.misses) == (4, 4)
     assert json.dumps(again) == json.dumps(first)                # read back, not re-run
-    changed = [P.RunConfig(**{**tiny_configs[0].__dict__, "epochs": 3})]
-    P.sweep(changed, n_jobs=1, cache=cache, progress=False)
+    sweep([P.RunConfig(**{**tiny_configs[0].__dict__, "epochs": 3})], 1)
     assert (cache.hits, cache.misses) == (4, 5)
     for r in first:
         assert 0 <= r["train_accuracy"] <= 1 and 0 <= r["val_accuracy"] <= 1
-        assert math.isnan(r["memorised"]) == (r["alpha"] == 0.0)
 
 
 def test_critical_alpha_finds_the_steepest_drop_with_its_spread():
@@ -212,6 +222,6 @@ def test_unlearn_requires_the_three_sets(planted):
 
 def test_parallel_sweep_equals_running_one_at_a_time(tiny_configs):
     strip = lambda rs: json.dumps([{k: v for k, v in r.items() if k != "seconds"} for r in rs])  # noqa: E731
-    parallel = P.sweep(tiny_configs * 2, n_jobs=2, progress=False)
-    one_by_one = P.sweep(tiny_configs * 2, n_jobs=1, progress=False)
+    parallel = E.run_grid(tiny_configs * 2, P.run, n_jobs=2, progress=False)
+    one_by_one = E.run_grid(tiny_configs * 2, P.run, n_jobs=1, progress=False)
     assert strip(parallel) == strip(one_by_one)

@@ -20,7 +20,7 @@ from pathlib import Path
 import matplotlib
 import torch
 
-from .. import backend, data, scales
+from .. import backend, data, experiments, scales
 
 
 def _version(dist: str) -> str:
@@ -142,7 +142,7 @@ def run_poisoning(scale: str, out: Path, root: str | None, datasets: list[str]) 
 
     chosen = [PART_THREE_DATASETS[d] for d in datasets]
     configs = poisoning.chapter_grid(scale, datasets=chosen, data_root=root)
-    results = poisoning.sweep(configs, n_jobs=-1, cache=out / "cache")
+    results = experiments.run_grid(configs, poisoning.run, key=poisoning.run_key, cache=out / "cache", n_jobs=-1)
     summary = {}
     for (d, m, c), (alphas, values) in poisoning.curves(results).items():
         location, spread = poisoning.critical_alpha(alphas, values) if len(alphas) > 1 else (None, None)

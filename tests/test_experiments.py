@@ -1,0 +1,129 @@
+"""qrobust_lite.experiments: results in order, a cache that never serves stale, torn or foreign
+results, and keeps working when it cannot write."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+from dataclasses import dataclass
+
+import pytest
+
+from qrobust_lite import experiments as E
+
+
+@dataclass(frozen=True)
+class Square:
+    x: int
+    note: tuple = ()
+
+
+def square(config: Square) -> dict:
+    return {"y": config.x ** 2}
+
+
+def test_results_come_back_in_the_grid_order_on_threads_and_processes():
+    grid = [Square(x) for x in range(8)]
+    want = [{"y": x ** 2} for x in range(8)]
+    assert E.run_grid(grid, square, n_jobs=2, progress=False) == want
+    assert E.run_grid(grid, square, n_jobs=2, prefer="processes", progress=False) == want
+
+
+def test_the_cache_reads_back_and_a_changed_config_or_data_misses(tmp_path):
+    cache = E.ResultCache(tmp_path)
+    grid = [Square(2), Square(3, ("a",))]
+    assert E.run_grid(grid, square, cache=cache, progress=False) == [{"y": 4}, {"y": 9}]
+    assert (cache.hits, cache.misses) == (0, 2)
+    calls = []
+    assert E.run_grid(grid, lambda c: calls.append(c) or square(c), cache=cache, progress=False) == [{"y": 4}, {"y": 9}]
+    assert (cache.hits, cache.misses, calls) == (2, 2, [])
+    assert E.config_key(Square(2)) != E.config_key(Square(2, ("b",)))
+    assert E.config_key(Square(2), "data A") != E.config_key(Square(2), "data B")
+
+
+@pytest.mark.parametrize("content", ["", '{"key": "x", "con', '{"val_accuracy": 42}', "[1, 2]"],
+                         ids=["empty", "truncated", "foreign", "not a result"])
+def test_a_damaged_or_foreign_file_is_named_and_recomputed(tmp_path, content):
+    config = Square(5)
+    path = tmp_path / f"{E.config_key(config)}.json"
+    path.write_text(content)
+    cache = E.ResultCache(tmp_path)
+    with pytest.warns(UserWarning, match=rf"cache file {path}"):
+        assert E.run_grid([config], square, cache=cache, progress=False) == [{"y": 25}]
+    assert (cache.rejected, cache.misses) == (1, 1)
+    assert json.loads(path.read_text())["result"] == {"y": 25}      # repaired
+
+
+def test_a_file_that_answers_another_config_is_not_served(tmp_path):
+    cache = E.ResultCache(tmp_path)
+    E.run_grid([Square(2)], square, cache=cache, progress=False)
+    # a key collision, or a file copied by hand: the same name, another question
+    os.replace(cache.path(E.config_key(Square(2))), cache.path(E.config_key(Square(3))))
+    with pytest.warns(UserWarning, match="answers another configuration"):
+        assert E.run_grid([Square(3)], square, cache=cache, progress=False) == [{"y": 9}]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_an_unwritable_cache_warns_once_and_returns_every_result(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        with pytest.warns(UserWarning, match="cannot write results") as record:
+            out = E.run_grid([Square(x) for x in range(4)], square, cache=folder, progress=False)
+        assert out == [{"y": x ** 2} for x in range(4)]
+        assert sum("cannot write" in str(w.message) for w in record) == 1
+    finally:
+        folder.chmod(0o700)
+
+
+def test_an_unwritable_cache_path_warns_once_and_returns_every_result(tmp_path):
+    """A cache 'folder' that is a file cannot be written, even by root."""
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        out = E.run_grid([Square(x) for x in range(4)], square, cache=blocker / "cache", progress=False)
+    assert out == [{"y": x ** 2} for x in range(4)]
+    assert sum("cannot write results" in str(w.message) for w in record) == 1
+
+
+def test_two_processes_on_one_cache_never_see_a_torn_file(tmp_path):
+    """One process rewrites a result over and over while another reads it: every read is whole."""
+    writer = textwrap.dedent(f"""
+        import time
+        from dataclasses import dataclass
+        from qrobust_lite import experiments as E
+        @dataclass(frozen=True)
+        class Square:
+            x: int
+            note: tuple = ()
+        cache, config = E.ResultCache({str(tmp_path)!r}), Square(7)
+        end = time.time() + 3
+        i = 0
+        while time.time() < end:
+            cache.store(E.config_key(config), config, {{"y": 49, "padding": "x" * (i % 5000)}})
+            i += 1
+        print(i)
+    """)
+    cache, config = E.ResultCache(tmp_path), Square(7)
+    cache.store(E.config_key(config), config, {"y": 49})
+    proc = subprocess.Popen([sys.executable, "-c", writer], stdout=subprocess.PIPE, text=True)
+    reads = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")          # a torn file would warn: fail instead
+        while proc.poll() is None:
+            assert cache.load(E.config_key(config), config)["y"] == 49
+            reads += 1
+    writes = int(proc.communicate(timeout=30)[0])
+    assert proc.returncode == 0 and writes > 100 and reads > 100
+    assert not list(tmp_path.glob("*.tmp"))     # no temporary files left behind
+
+
+def test_bad_arguments_name_the_argument():
+    with pytest.raises(ValueError, match="n_jobs must be a positive integer or -1"):
+        E.run_grid([], square, n_jobs=0)
+    with pytest.raises(ValueError, match="prefer must be 'threads' or 'processes'"):
+        E.run_grid([], square, prefer="gpu")
