@@ -135,21 +135,61 @@ class ResultCache:
                 os.unlink(f.name)
 
 
+class _OnOneThread:
+    """``run`` with torch on one thread: the workers are the parallelism (a poisoning run takes
+    1.65 s with one intra-op thread and 1.53 s with two), and more threads than cores slow every
+    run. Picklable, for process and cluster workers."""
+
+    def __init__(self, run: Callable[[Any], dict]) -> None:
+        self.run = run
+
+    def __call__(self, config) -> dict:
+        torch.set_num_threads(1)
+        return self.run(config)
+
+
+def dask_client(scheduler: str | None = None, workers: int = 2):
+    """A ``dask.distributed.Client``: connected to ``scheduler`` (``"tcp://host:8786"``), or to a
+    ``LocalCluster`` of ``workers`` single-threaded processes on this machine (loopback only).
+
+    Needs the ``cluster`` extra: ``pip install "qrobust-lite[cluster]"``. Close it when done
+    (``with dask_client() as client:``); a cluster it started closes with it.
+    """
+    try:
+        from distributed import Client
+    except ImportError as err:
+        raise ImportError('the dask executor needs dask and distributed: pip install "qrobust-lite[cluster]"') from err
+    if scheduler is not None:
+        return Client(scheduler)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    # Given no address, Client starts a LocalCluster of its own and closes it with itself.
+    return Client(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                  dashboard_address="127.0.0.1:0")
+
+
 def run_grid(configs: Sequence, run: Callable[[Any], dict], *, key: Callable[[Any], str] = config_key,
-             cache: ResultCache | str | Path | None = None, n_jobs: int = 2, prefer: str = "threads",
-             progress: bool = True, desc: str = "runs") -> list[dict]:
+             cache: ResultCache | str | Path | None = None, executor: str = "local", n_jobs: int = 2,
+             prefer: str = "threads", client=None, progress: bool = True, desc: str = "runs") -> list[dict]:
     """``[run(c) for c in configs]``, cached and in parallel; results in the grid's order.
 
     ``key(config)``: the cache key (default :func:`config_key` without a data fingerprint; pass
-    the experiment's own key when its data can vary). ``n_jobs``: joblib workers (-1: all
-    cores). ``prefer``: ``"threads"`` (default: one copy of torch and PennyLane, each process
-    would need about 450 MB more) or ``"processes"``. To run on a cluster, wrap the call in
-    ``joblib.parallel_config(backend="dask")`` (see the chapter).
+    the experiment's own key when its data can vary). Each result is stored as soon as it
+    arrives, so an interrupted grid resumes where it stopped.
+
+    ``executor="local"``: joblib on this machine, ``n_jobs`` workers (-1: all cores),
+    ``prefer`` ``"threads"`` (default: one copy of torch and PennyLane; each process needs about
+    450 MB more) or ``"processes"``. ``executor="dask"``: the workers of ``client`` (a
+    ``dask.distributed.Client``, see :func:`dask_client`; by default a ``LocalCluster`` of
+    ``n_jobs`` workers, closed at the end). Seeds come from the configs, so every executor gives
+    the same results.
     """
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
         raise ValueError(f"n_jobs must be a positive integer or -1 (all cores), got {n_jobs!r}")
     if prefer not in ("threads", "processes"):
         raise ValueError(f"prefer must be 'threads' or 'processes', got {prefer!r}")
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor must be one of {list(EXECUTORS)}, got {executor!r}")
     if isinstance(cache, (str, Path)):
         cache = ResultCache(cache)
     keys = [key(c) for c in configs] if cache is not None else [None] * len(configs)
@@ -164,17 +204,39 @@ def run_grid(configs: Sequence, run: Callable[[Any], dict], *, key: Callable[[An
         cache.misses += len(todo)
     if not todo:
         return results
-    # A run gains nothing from torch's intra-op threads (a poisoning run: 1.65 s with one, 1.53 s
-    # with two): the workers are the parallelism, and more threads than cores slow every run.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        jobs = Parallel(n_jobs=n_jobs, prefer=prefer, return_as="generator")(
-            delayed(run)(configs[i]) for i in todo)
-        for i, result in zip(todo, tqdm(jobs, total=len(todo), desc=desc, disable=not progress)):
-            results[i] = result
-            if cache is not None:
-                cache.store(keys[i], configs[i], result)
-    finally:
-        torch.set_num_threads(threads)
+    for i, result in tqdm(EXECUTORS[executor](_OnOneThread(run), [configs[i] for i in todo], todo,
+                                              n_jobs=n_jobs, prefer=prefer, client=client),
+                          total=len(todo), desc=desc, disable=not progress):
+        results[i] = result
+        if cache is not None:
+            cache.store(keys[i], configs[i], result)
     return results
+
+
+def _local(run, configs, indices, *, n_jobs, prefer, client):
+    """(index, result) pairs in order, from joblib workers on this machine."""
+    threads = torch.get_num_threads()
+    try:
+        jobs = Parallel(n_jobs=n_jobs, prefer=prefer, return_as="generator")(delayed(run)(c) for c in configs)
+        yield from zip(indices, jobs)
+    finally:
+        torch.set_num_threads(threads)     # thread workers set it in this process
+
+
+def _dask(run, configs, indices, *, n_jobs, prefer, client):
+    """(index, result) pairs as they complete, from the workers of a Dask cluster."""
+    from distributed import as_completed
+
+    own = client is None
+    client = dask_client(workers=os.cpu_count() if n_jobs == -1 else n_jobs) if own else client
+    try:
+        futures = client.map(run, configs, pure=False)
+        where = {future.key: i for future, i in zip(futures, indices)}
+        for future, result in as_completed(futures, with_results=True):
+            yield where[future.key], result
+    finally:
+        if own:
+            client.close()
+
+
+EXECUTORS = {"local": _local, "dask": _dask}

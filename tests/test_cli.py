@@ -112,6 +112,29 @@ def test_run_poisoning_writes_results_figure_and_a_reusable_cache(tmp_path, tiny
     assert len(list((tmp_path / "cache").glob("*.json"))) == cached
 
 
+def test_run_poisoning_on_a_local_dask_cluster_gives_the_same_results(tmp_path, tiny_part_three):
+    pytest.importorskip("distributed")
+    import json
+    assert main(["run", "poisoning", "--datasets", "spin", "--out", str(tmp_path / "local")]) == 0
+    assert main(["run", "poisoning", "--datasets", "spin", "--out", str(tmp_path / "dask"),
+                 "--executor", "dask", "--workers", "2"]) == 0
+    runs = [[{k: v for k, v in r.items() if k != "seconds"}
+             for r in json.loads((tmp_path / where / "poisoning.json").read_text())["runs"]]
+            for where in ("local", "dask")]
+    assert json.dumps(runs[0]) == json.dumps(runs[1])
+
+
+@pytest.mark.parametrize("args,message", [
+    (["run", "unlearning", "--executor", "dask"], "apply to 'run poisoning' only"),
+    (["run", "poisoning", "--scheduler", "tcp://127.0.0.1:1"], "--scheduler needs --executor dask"),
+    (["run", "poisoning", "--workers", "0"], "--workers must be a positive integer"),
+])
+def test_executor_options_are_checked(args, message, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(args + ["--out", str(tmp_path)])
+    assert message in capsys.readouterr().err
+
+
 def test_run_unlearning_writes_histories_and_figure(tmp_path, tiny_part_three):
     import json
     assert main(["run", "unlearning", "--datasets", "mnist", "--out", str(tmp_path)]) == 0

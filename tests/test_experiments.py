@@ -1,6 +1,7 @@
 """qrobust_lite.experiments: results in order, a cache that never serves stale, torn or foreign
 results, and keeps working when it cannot write."""
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -127,3 +128,58 @@ def test_bad_arguments_name_the_argument():
         E.run_grid([], square, n_jobs=0)
     with pytest.raises(ValueError, match="prefer must be 'threads' or 'processes'"):
         E.run_grid([], square, prefer="gpu")
+    with pytest.raises(ValueError, match=r"executor must be one of \['local', 'dask'\]"):
+        E.run_grid([], square, executor="ray")
+    with pytest.raises(ValueError, match="workers must be a positive integer"):
+        E.dask_client(workers=0)
+
+
+# --- a real Dask cluster on loopback ---------------------------------------------------------
+
+needs_dask = pytest.mark.skipif(importlib.util.find_spec("distributed") is None,
+                                reason='needs the cluster extra: pip install "qrobust-lite[cluster]"')
+
+
+def slow_square(config: Square) -> dict:
+    import time
+    time.sleep(0.4)
+    return {"y": config.x ** 2}
+
+
+@pytest.fixture(scope="module")
+def client():
+    with E.dask_client(workers=2) as c:
+        yield c
+
+
+@needs_dask
+def test_a_dask_cluster_gives_exactly_the_local_results_of_a_poisoning_grid(client):
+    from qrobust_lite import poisoning as P
+    grid = [P.RunConfig(dataset="spin chain", model=m, alpha=a, seed=s, epochs=2, n_train=40, n_val=20,
+                        spin_qubits=4, depth=1) for m in ("MLP", "QNN") for a in (0.0, 0.5) for s in (0, 1)]
+    strip = lambda rs: json.dumps([{k: v for k, v in r.items() if k != "seconds"} for r in rs])  # noqa: E731
+    on_dask = E.run_grid(grid, P.run, executor="dask", client=client, progress=False)
+    assert strip(on_dask) == strip(E.run_grid(grid, P.run, progress=False))
+    assert len(client.scheduler_info()["workers"]) == 2
+
+
+@needs_dask
+def test_a_grid_survives_a_worker_killed_mid_way_and_keeps_each_result_once(tmp_path):
+    import signal
+    import threading
+    grid = [Square(x) for x in range(10)]
+    done = {}
+    with E.dask_client(workers=2) as c:
+        pids = c.run(os.getpid)                           # {worker address: process id}
+        killer = threading.Timer(1.0, os.kill, (next(iter(pids.values())), signal.SIGKILL))
+        killer.start()
+        worker = threading.Thread(target=lambda: done.update(
+            out=E.run_grid(grid, slow_square, executor="dask", client=c, cache=tmp_path, progress=False)))
+        worker.start()
+        worker.join(timeout=90)
+        killer.cancel()
+        assert not worker.is_alive(), "the grid did not finish within 90 s"
+        assert killer.finished.is_set()
+        assert set(c.run(os.getpid).values()) != set(pids.values())   # a worker was replaced
+    assert done["out"] == [{"y": x ** 2} for x in range(10)]
+    assert len(list(tmp_path.glob("*.json"))) == 10 and not list(tmp_path.glob("*.tmp"))

@@ -135,14 +135,21 @@ def run_quantum_patches(scale: str, out: Path, root: str | None, datasets: list[
 PART_THREE_DATASETS = {"mnist": "mnist", "spin": "spin chain"}
 
 
-def run_poisoning(scale: str, out: Path, root: str | None, datasets: list[str]) -> list[Path]:
+def run_poisoning(scale: str, out: Path, root: str | None, datasets: list[str], executor: str = "local",
+                  scheduler: str | None = None, workers: int | None = None) -> list[Path]:
     """Part III, chapter 1: :func:`~qrobust_lite.poisoning.chapter_grid` (label flips, and
     feature randomisation on MNIST) for the QNN and the MLP over alpha and seeds, cached under ``out/cache``; JSON and figures."""
     from .. import poisoning
 
     chosen = [PART_THREE_DATASETS[d] for d in datasets]
     configs = poisoning.chapter_grid(scale, datasets=chosen, data_root=root)
-    results = experiments.run_grid(configs, poisoning.run, key=poisoning.run_key, cache=out / "cache", n_jobs=-1)
+    if executor == "dask" and scheduler is not None:
+        with experiments.dask_client(scheduler) as client:
+            results = experiments.run_grid(configs, poisoning.run, key=poisoning.run_key, cache=out / "cache",
+                                           executor="dask", client=client)
+    else:
+        results = experiments.run_grid(configs, poisoning.run, key=poisoning.run_key, cache=out / "cache",
+                                       executor=executor, n_jobs=workers or -1)
     summary = {}
     for (d, m, c), (alphas, values) in poisoning.curves(results).items():
         location, spread = poisoning.critical_alpha(alphas, values) if len(alphas) > 1 else (None, None)
@@ -243,6 +250,11 @@ def main(argv: list[str] | None = None) -> int:
                      "(label-refining: mnist,fashion_mnist; quantum-patches: cifar10,cinic10,mnist; "
                      "poisoning, unlearning: mnist,spin)")
     run.add_argument("--force", action="store_true", help="overwrite earlier outputs in --out")
+    run.add_argument("--executor", choices=sorted(experiments.EXECUTORS), default="local",
+                     help="poisoning only: where the runs go (dask: a Dask cluster, needs the cluster extra)")
+    run.add_argument("--scheduler", help="with --executor dask: the address of a running scheduler, "
+                     "tcp://HOST:8786 (else a local cluster is started)")
+    run.add_argument("--workers", type=int, help="workers of the local pool or cluster (default: all cores)")
     grade = sub.add_parser("grade", help="run learners' notebooks and report each exercise's check")
     grade.add_argument("notebooks", nargs="+", type=Path)
     grade.add_argument("--csv", type=Path, help="also write one row per notebook to this CSV file")
@@ -260,6 +272,14 @@ def main(argv: list[str] | None = None) -> int:
     if wrong or not datasets:
         parser.error(f"--datasets for {args.experiment} must be a comma-separated subset of "
                      f"{','.join(allowed)}, got {args.datasets!r}")
+    grid_options = {"executor": args.executor, "scheduler": args.scheduler, "workers": args.workers}
+    if args.experiment != "poisoning" and grid_options != {"executor": "local", "scheduler": None, "workers": None}:
+        parser.error("--executor, --scheduler and --workers apply to 'run poisoning' only (the other "
+                     "experiments do not run through the experiments runner yet)")
+    if args.scheduler is not None and args.executor != "dask":
+        parser.error("--scheduler needs --executor dask")
+    if args.workers is not None and args.workers < 1:
+        parser.error(f"--workers must be a positive integer, got {args.workers}")
     existing = [f for f in _outputs(args.experiment, datasets) if (args.out / f).exists()]
     if existing and not args.force:
         parser.error(f"--out {args.out} already holds {', '.join(existing)}; pass --force to overwrite "
@@ -267,7 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     matplotlib.use("Agg")  # the runners write figures to files, never to a window
     try:
-        written = runner(args.scale, args.out, args.data_root, datasets)
+        options = grid_options if args.experiment == "poisoning" else {}
+        written = runner(args.scale, args.out, args.data_root, datasets, **options)
     except (ValueError, FileNotFoundError) as err:
         print(f"qrobust-lite run {args.experiment}: {err}\n(from the command line: --data-root PATH "
               f"or set $QROBUST_DATA to a folder with the official files)", file=sys.stderr)
