@@ -21,10 +21,12 @@ True
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 import torch.nn.functional as F
 
+from . import validation
 from .metrics import PROB_FLOOR
 
 LOSSES = ("logits", "probs")
@@ -40,11 +42,10 @@ def classification_loss(outputs: torch.Tensor, labels: torch.Tensor, loss: str) 
 def _check(images: torch.Tensor, labels: torch.Tensor, epsilon: float, loss: str) -> None:
     if not isinstance(images, torch.Tensor) or images.ndim < 2:
         raise ValueError("images must be a tensor with a leading batch dimension")
-    if images.numel() and (images.min() < 0 or images.max() > 1):
-        raise ValueError("images must have values in [0, 1]")
+    validation.images(images)
     if not isinstance(labels, torch.Tensor) or labels.shape != (len(images),):
         raise ValueError(f"labels must be a tensor of shape ({len(images)},)")
-    if not isinstance(epsilon, (int, float)) or isinstance(epsilon, bool) or not (
+    if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real) or not (
             math.isfinite(epsilon) and 0 <= epsilon <= 1):
         raise ValueError(f"epsilon must be a number in [0, 1] (pixel units), got {epsilon!r}")
     if loss not in LOSSES:

@@ -34,7 +34,7 @@ import pennylane as qml
 import torch
 from torch import nn
 
-from . import fastpath
+from . import fastpath, validation
 from .backend import DIFF_METHOD, DeviceChoice, choose_device, make_device, place, torch_device_reason
 
 ENCODINGS = ("angle", "amplitude")
@@ -261,6 +261,7 @@ class VQC(nn.Module):
         """Features (B, F) -> class probabilities (B, K)."""
         if not isinstance(x, torch.Tensor) or x.ndim != 2:
             raise ValueError(f"x must be a tensor of shape (B, F), got {getattr(x, 'shape', type(x).__name__)}")
+        validation.finite_floats(x, "x")
         if self.encoding == "angle" and x.shape[1] != self.n_qubits:
             raise ValueError(f"x must have {self.n_qubits} columns (one angle per qubit), got {x.shape[1]}")
         if self.encoding == "amplitude" and not 1 <= x.shape[1] <= self.n_features:

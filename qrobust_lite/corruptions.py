@@ -19,6 +19,9 @@ import math
 import torch
 import torch.nn.functional as F
 
+from . import validation
+
+
 KINDS = ("gaussian_noise", "salt_and_pepper", "rotation")
 SEVERITIES = (0, 1, 2, 3, 4, 5)
 SIGMA_PER_LEVEL = 0.1
@@ -30,8 +33,7 @@ def _check(images: torch.Tensor, severity: int) -> None:
     if not isinstance(images, torch.Tensor) or images.ndim != 4:
         raise ValueError(f"images must be a tensor of shape (N, C, H, W), got "
                          f"{getattr(images, 'shape', type(images).__name__)}")
-    if images.numel() and (images.min() < 0 or images.max() > 1):
-        raise ValueError("images must have values in [0, 1]")
+    validation.images(images)
     if severity not in SEVERITIES or isinstance(severity, bool):
         raise ValueError(f"severity must be one of {list(SEVERITIES)}, got {severity!r}")
 

@@ -100,6 +100,8 @@ def train_with_defence(model: torch.nn.Module, images: torch.Tensor, labels: tor
         raise ValueError(f"images and labels must have the same length, got {len(images)} and {len(labels)}")
     _positive_int("epochs", epochs)
     _positive_int("batch_size", batch_size)
+    if loss not in attacks.LOSSES:
+        raise ValueError(f"loss must be one of {list(attacks.LOSSES)}, got {loss!r}")
     # check the defence and its options on an empty batch before any training time is spent
     perturb_batch(defence, model, images[:0], labels[:0], torch.Generator(), **defence_options)
     generator = torch.Generator().manual_seed(seed)

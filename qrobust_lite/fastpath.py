@@ -106,6 +106,17 @@ def _gates(op: qml.operation.Operator):
         yield from _gates(sub)
 
 
+def _traced_gates(tape):
+    """Every gate of ``tape``, decomposed by :func:`_gates`; a failure names its operation."""
+    for op in tape.operations:
+        try:
+            gates = list(_gates(op))
+        except Exception as err:
+            raise NotCompilable(f"{op.name} on wires {list(op.wires)} cannot be decomposed into gates "
+                                f"with matrices ({type(err).__name__}: {str(err) or 'no message'})") from err
+        yield from gates
+
+
 Z_ROTATIONS = (qml.RZ, qml.IsingZZ, qml.MultiRZ)
 
 
@@ -149,7 +160,13 @@ def compile_block(template: Callable, weight_shape: Sequence[int], n_qubits: int
     if isinstance(n_qubits, bool) or not isinstance(n_qubits, int) or not 1 <= n_qubits <= 20:
         raise ValueError(f"n_qubits must be an integer in 1..20, got {n_qubits!r}")
     with _TRACING:
-        return _compile(template, tuple(int(s) for s in weight_shape), n_qubits)
+        try:
+            return _compile(template, tuple(int(s) for s in weight_shape), n_qubits)
+        except NotCompilable:
+            raise
+        except Exception as err:   # a gate PennyLane cannot decompose or give a matrix for
+            raise NotCompilable(f"{getattr(template, '__name__', template)!s} cannot be traced: "
+                                f"{type(err).__name__}: {str(err) or 'no message'}") from err
 
 
 def _compile(template: Callable, shape: tuple[int, ...], n_qubits: int) -> Block:
@@ -176,10 +193,13 @@ def _compile(template: Callable, shape: tuple[int, ...], n_qubits: int) -> Block
             layers.append(FixedLayer(torch.from_numpy(fixed[0]), torch.from_numpy(fixed[1])))
             fixed = None
 
-    for gate in (g for op in tape.operations for g in _gates(op)):
+    for gate in _traced_gates(tape):
         wires = tuple(int(w) for w in gate.wires)
         if gate.num_params == 0:
-            matrix = np.asarray(gate.matrix(), dtype=np.complex128)
+            try:
+                matrix = np.asarray(gate.matrix(), dtype=np.complex128)
+            except Exception as err:
+                raise NotCompilable(f"{gate.name} on wires {list(wires)} has no matrix: {err}") from err
             if not _monomial(matrix):
                 flush()
                 layers.append(DenseGate(torch.from_numpy(matrix), wires,
@@ -191,9 +211,16 @@ def _compile(template: Callable, shape: tuple[int, ...], n_qubits: int) -> Block
             # Merge with the previous fixed gates: apply the earlier map, then this one.
             fixed = (perm, phase) if fixed is None else (fixed[0][perm], fixed[1][perm] * phase)
             continue
+        if any(np.ndim(p) != 0 for p in gate.parameters):
+            raise NotCompilable(f"{gate.name} on wires {list(wires)} takes a matrix, not plain weight entries")
         values = [float(p) for p in gate.parameters]
         if any(v != int(v) or not 0 <= v < tags.numel() for v in values):
             raise NotCompilable(f"{gate.name} on wires {wires} does not take plain weight entries")
+        try:      # the fast path builds the matrices from the angles alone, as here
+            type(gate).compute_matrix(*(torch.tensor([0.0]) for _ in values))
+        except Exception as err:
+            raise NotCompilable(f"{gate.name} on wires {list(wires)} cannot build its matrix from its angles "
+                                f"alone ({type(err).__name__}: {str(err) or 'no message'})") from err
         if fixed is not None:
             flush()
         if type(gate) in Z_ROTATIONS:     # diagonal: merge with the Z rotations before it
@@ -220,11 +247,13 @@ def _verify(block: Block, template: Callable) -> None:
     """Check the traced block against default.qubit on random weights and two random states.
 
     Tracing reads parameters back by value, so a template that transforms its weights
-    (``2 * w``) could be misread; this check catches that.
+    (``2 * w``, ``abs(w)``, ``relu(w)``) could be misread; this check catches that. The weights
+    are drawn from [-3 pi, 3 pi), negatives and values beyond 2 pi included, where such
+    transforms differ from the identity.
     """
     n = block.n_qubits
     gen = torch.Generator().manual_seed(1234)
-    weights = torch.rand(block.weight_shape, generator=gen, dtype=torch.float64) * 2 * np.pi
+    weights = (torch.rand(block.weight_shape, generator=gen, dtype=torch.float64) - 0.5) * 6 * np.pi
     states = torch.randn(2, 2 ** n, 2, generator=gen, dtype=torch.float64)
     states = torch.view_as_complex(states)
     states = states / states.norm(dim=1, keepdim=True)
@@ -444,6 +473,10 @@ def angle_state(angles: torch.Tensor, rotation: str = "Y",
         raise ValueError(f"dtype must be complex for rotation {rotation!r}; only RY states are real")
     if not isinstance(angles, torch.Tensor) or angles.ndim != 2:
         raise ValueError(f"angles must be a tensor of shape (B, n), got {getattr(angles, 'shape', type(angles))}")
+    if not angles.is_floating_point():
+        raise ValueError(f"angles must be a floating-point tensor, got {angles.dtype}")
+    if not (dtype.is_floating_point or dtype.is_complex):
+        raise ValueError(f"dtype must be a floating or complex dtype, got {dtype}")
     half = angles.to(dtype.to_real() if dtype.is_complex else dtype) / 2
     c, s = torch.cos(half), torch.sin(half)
     if rotation == "Y":

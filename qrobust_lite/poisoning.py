@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.model_selection import train_test_split
 
-from . import data, experiments, metrics, scales, spin_chain
+from . import data, experiments, metrics, scales, spin_chain, validation
 from .networks import MLP, QNN
 from .training import fit
 
@@ -41,8 +41,7 @@ MODELS = ("QNN", "MLP")
 POISONS = ("label flip", "feature randomisation")
 
 def _check_alpha(alpha: float) -> None:
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
-        raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
+    validation.share(alpha, "alpha")
 
 
 def _balanced_choice(labels: torch.Tensor, alpha: float, seed: int) -> torch.Tensor:
@@ -151,6 +150,7 @@ class RunConfig:
             value = getattr(self, arg)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{arg} must be a positive integer, got {value!r}")
+        validation.positive(self.lr, "lr")
 
 
 def load_pair(config: RunConfig) -> dict[str, torch.Tensor]:
@@ -286,10 +286,22 @@ def critical_alpha(alphas, values, n_boot: int = 1000, seed: int = 0) -> tuple[f
 
     ``values`` (S, A): one row per seed. alpha_c is the midpoint of the consecutive pair of
     alphas with the largest fall of the seed-mean; the spread comes from resampling seeds.
+    A curve that never falls has no critical alpha: (NaN, NaN).
+
+    >>> location, spread = critical_alpha([0.0, 0.1, 0.2, 0.3], [[0.9, 0.9, 0.5, 0.4], [0.9, 0.8, 0.5, 0.5]])
+    >>> round(location, 6), round(spread, 6)
+    (0.15, 0.0)
     """
     alphas, values = np.asarray(alphas, dtype=float), np.asarray(values, dtype=float)
-    if values.ndim != 2 or values.shape[1] != len(alphas) or len(alphas) < 2:
-        raise ValueError("values must be (seeds, alphas) with at least two alphas")
+    if values.ndim != 2 or values.shape[1] != len(alphas) or len(alphas) < 2 or not len(values):
+        raise ValueError(f"values must be (seeds, alphas) with at least one seed and two alphas, "
+                         f"got shape {values.shape} for {len(alphas)} alphas")
+    if not np.isfinite(alphas).all() or not (np.diff(alphas) > 0).all():
+        raise ValueError(f"alphas must be finite and strictly increasing, got {alphas.tolist()}")
+    if not np.isfinite(values).all():
+        raise ValueError(f"values must be finite, got {int((~np.isfinite(values)).sum())} NaN or infinite")
+    if not (np.diff(values.mean(axis=0)) < 0).any():
+        return math.nan, math.nan
 
     def locate(v: np.ndarray) -> float:
         drops = -np.diff(v.mean(axis=0))

@@ -34,7 +34,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from . import fastpath
+from . import fastpath, validation
 from .circuits import random_circuit, random_circuit_weights
 
 N_WIRES = 4  # one qubit per pixel of a 2x2 patch
@@ -78,8 +78,7 @@ def rqc_patch_channels(images: torch.Tensor, n_layers: int = 1, n_rotations: int
     patches, about 6 MB) ran fastest here. The result does not depend on it.
     """
     patches = extract_patches(images)
-    if images.numel() and (images.min() < 0 or images.max() > 1):
-        raise ValueError("images must have values in [0, 1] (encoded as RY(pi x))")
+    validation.images(images, ndim=4)
     if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
         raise ValueError(f"chunk must be a positive integer, got {chunk!r}")
     # One 16x16 unitary for all patches; RY encodings give real states, so the real-state

@@ -16,6 +16,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from . import validation
+
 
 def _check_labels(labels: torch.Tensor, n_classes: int) -> None:
     if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
@@ -34,8 +36,7 @@ def _check_probabilities(probs: torch.Tensor, arg: str) -> None:
 
 
 def _check_unit(value: float, arg: str) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value <= 1.0:
-        raise ValueError(f"{arg} must be a number in [0, 1], got {value!r}")
+    validation.share(value, arg)
 
 
 def one_hot(labels: torch.Tensor, n_classes: int) -> torch.Tensor:

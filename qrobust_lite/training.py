@@ -109,6 +109,9 @@ def fit(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, loss: Los
                 value = loss(model(x), t)
                 if penalty is not None:
                     value = value + penalty(model, len(idx))
+                if not torch.isfinite(value):
+                    raise FloatingPointError(f"training stopped: the loss became {value.item()} in epoch {epoch} "
+                                             f"(lr={lr}); lower lr, or check the inputs and the loss's weights")
                 opt.zero_grad()
                 value.backward()
                 opt.step()

@@ -165,6 +165,9 @@ def unlearning_experiment(scale: str = "default", models=poisoning.MODELS, metho
         raise ValueError(f"methods must be a non-empty selection of {list(METHODS)}, got {list(methods)!r}")
     datasets = settings["datasets"] if datasets is None else datasets
     seeds = settings["seeds"] if seeds is None else seeds
+    if not seeds or set(seeds) - set(settings["seeds"]):
+        raise ValueError(f"seeds must be a non-empty selection of the {scale} scale's seeds "
+                         f"{list(settings['seeds'])}, got {list(seeds)!r}")
     epochs = settings["epochs"] if epochs is None else epochs
     configs = [c for c in poisoning.grid(scale, datasets=datasets, models=models,
                                          alphas=[settings["alpha"]], data_root=data_root)

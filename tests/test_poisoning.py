@@ -57,7 +57,7 @@ def test_feature_randomisation_replaces_a_balanced_share_with_unit_vectors():
     (lambda: P.RunConfig(dataset="cifar10"), r"dataset must be one of \['mnist', 'spin chain'\]"),
     (lambda: P.RunConfig(epochs=0), "epochs must be a positive integer"),
     (lambda: P.grid("huge"), r"scale must be one of \['smoke', 'default', 'full'\]"),
-    (lambda: P.critical_alpha([0.0], [[1.0]]), "at least two alphas"),
+    (lambda: P.critical_alpha([0.0], [[1.0]]), "at least one seed and two alphas"),
     (lambda: sc.phase_dataset(4, 5), "n_samples must be an even integer"),
     (lambda: sc.phase_dataset(4, 10, delta_range=(0.95, 2.0)), "must leave room on both sides"),
     (lambda: sc.ground_states(5, torch.tensor([0.5])), "n_qubits must be an even integer"),

@@ -262,7 +262,11 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--force", action="store_true", help="overwrite an existing --csv file")
     args = parser.parse_args(argv)
     if args.command == "doctor":
-        print(doctor_report())
+        try:
+            print(doctor_report())
+        except ValueError as err:          # a bad setting in the environment, named in the message
+            print(f"qrobust-lite doctor: {err}", file=sys.stderr)
+            return 2
         return 0
     if args.command == "grade":
         return _grade(parser, args)

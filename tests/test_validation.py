@@ -1,0 +1,111 @@
+"""Bad input gets a clear error, never a plausible number: one test per case found by hand
+(issue: no silent garbage anywhere in the public API)."""
+
+import math
+
+import numpy as np
+import pennylane as qml
+import pytest
+import torch
+
+from qrobust_lite import attacks, corruptions, defences, fastpath, poisoning, quantum_patches, unlearning
+from qrobust_lite.circuits import VQC
+from qrobust_lite.course.cli import main
+from qrobust_lite.networks import MLP, QNN
+from qrobust_lite.quantum_classifier import QuantumImageClassifier
+
+NAN_IMAGE = torch.full((1, 1, 4, 4), 0.5)
+NAN_IMAGE[0, 0, 0, 0] = float("nan")
+
+
+@pytest.mark.parametrize("x,match", [
+    (torch.tensor([[1, 2, 3]]), "x must be a floating-point tensor, got torch.int64"),
+    (torch.tensor([[0.1, float("nan"), 0.3]]), "x must hold finite values, got 1 NaN or infinite"),
+    (torch.tensor([[0.1, float("inf"), 0.3]]), "x must hold finite values"),
+])
+def test_circuits_refuse_integer_and_non_finite_features(x, match):
+    with pytest.raises(ValueError, match=match):
+        VQC(3, 1, 2, device="default.qubit")(x)
+    with pytest.raises(ValueError, match=match):
+        QNN(2, depth=1)(x)
+
+
+def test_the_fast_path_refuses_integer_angles():
+    with pytest.raises(ValueError, match="angles must be a floating-point tensor, got torch.int64"):
+        fastpath.angle_state(torch.tensor([[1, 2]]))
+    with pytest.raises(ValueError, match="dtype must be a floating or complex dtype"):
+        fastpath.angle_state(torch.tensor([[1.0, 2.0]]), dtype=torch.int64)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: attacks.fgsm(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 2)), NAN_IMAGE,
+                         torch.tensor([0]), 0.1),
+    lambda: corruptions.corrupt(NAN_IMAGE, "gaussian_noise", 1),
+    lambda: quantum_patches.quantum_patch(NAN_IMAGE, seed=1),
+], ids=["attacks", "corruptions", "quantum patches"])
+def test_nan_images_are_refused(call):
+    with pytest.raises(ValueError, match="images must hold finite values, got 1 NaN or infinite"):
+        call()
+
+
+def test_training_stops_with_a_clear_error_when_the_loss_is_not_finite():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(20, 4, generator=g, dtype=torch.float64)
+    y = torch.randint(2, (20,), generator=g)
+    sets = {"retain": (x[:12], y[:12]), "forget": (x[12:16], 1 - y[12:16]), "val": (x[16:], y[16:])}
+    with pytest.raises(FloatingPointError, match="training stopped: the loss became -inf"):
+        unlearning.unlearn("gradient ascent", MLP(4), sets, epochs=2, weight=float("inf"))
+
+
+def test_critical_alpha_answers_only_where_there_is_a_drop():
+    alphas = [0.0, 0.1, 0.2, 0.3]
+    assert all(math.isnan(v) for v in poisoning.critical_alpha(alphas, [[0.5, 0.6, 0.7, 0.8]]))   # rising
+    assert poisoning.critical_alpha(alphas, [[0.9, 0.9, 0.5, 0.4]])[0] == pytest.approx(0.15)
+    with pytest.raises(ValueError, match="values must be finite, got 1 NaN"):
+        poisoning.critical_alpha(alphas, [[0.9, float("nan"), 0.5, 0.4]])
+    with pytest.raises(ValueError, match="alphas must be finite and strictly increasing"):
+        poisoning.critical_alpha([0.0, 0.2, 0.1, 0.3], [[0.9, 0.9, 0.5, 0.4]])
+
+
+def test_experiments_refuse_empty_or_wrong_selections():
+    with pytest.raises(ValueError, match=r"seeds must be a non-empty selection of the smoke scale's seeds \[0, 1\]"):
+        unlearning.unlearning_experiment("smoke", seeds=[99], progress=False)
+    model = QuantumImageClassifier((1, 4, 4), pool=1, n_layers=1, n_classes=2, device="default.qubit")
+    with pytest.raises(ValueError, match=r"loss must be one of \['logits', 'probs'\], got 'mse'"):
+        defences.train_with_defence(model, torch.rand(4, 1, 4, 4), torch.tensor([0, 1, 0, 1]), loss="mse",
+                                    progress=False)
+
+
+def test_numpy_scalars_count_as_numbers():
+    labels = torch.tensor([0, 0, 1, 1])
+    assert int(poisoning.flip_labels(labels, np.float32(0.5))[1].sum()) == 2
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 2))
+    x = torch.rand(2, 1, 4, 4)
+    assert attacks.fgsm(model, x, torch.tensor([0, 1]), np.float32(0.1)).shape == x.shape
+
+
+@pytest.mark.parametrize("lr", [-1.0, 0.0, float("nan"), "0.1"])
+def test_a_run_config_refuses_a_bad_learning_rate(lr):
+    with pytest.raises(ValueError, match="lr must be a"):
+        poisoning.RunConfig(lr=lr)
+
+
+def test_doctor_names_a_bad_device_setting_without_a_traceback(monkeypatch, capsys):
+    monkeypatch.setenv("QROBUST_DEVICE", "bogus")
+    assert main(["doctor"]) == 2
+    assert "qrobust-lite doctor: $QROBUST_DEVICE must be one of" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("template,shape,match", [
+    (lambda w, wires: qml.PauliRot(w[0], "XY", wires=[0, 1]), (1,), "PauliRot on wires"),
+    (lambda w, wires: qml.ArbitraryUnitary(w, wires=[0, 1]), (15,), "PauliRot on wires"),
+    (lambda w, wires: qml.adjoint(qml.RX(w[0], 0)), (1,), r"Adjoint\(RX\) on wires \[0\]"),
+    (lambda w, wires: (qml.RX(w[0], 0), qml.QubitUnitary(torch.eye(2), wires=0)), (1,), "QubitUnitary on wires"),
+    (lambda w, wires: (qml.RX(w[0], 0), qml.GlobalPhase(0.3)), (1,), "GlobalPhase"),
+    (lambda w, wires: qml.RX(torch.relu(w[0]), 0), (1,), "do not reproduce the template"),
+    (lambda w, wires: qml.RX(torch.abs(w[0]), 0), (1,), "do not reproduce the template"),
+    (lambda w, wires: qml.RX(torch.clamp(w[0], 0, 7), 0), (1,), "do not reproduce the template"),
+], ids=["PauliRot", "ArbitraryUnitary", "adjoint", "fixed QubitUnitary", "GlobalPhase", "relu", "abs", "clamp"])
+def test_templates_the_fast_path_cannot_follow_raise_not_compilable(template, shape, match):
+    with pytest.raises(fastpath.NotCompilable, match=match):
+        fastpath.compile_block(template, shape, 2)
