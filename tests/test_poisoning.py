@@ -2,7 +2,6 @@
 true ground state, runs are seeded and cached by configuration, unlearning forgets."""
 
 import json
-import math
 import os
 
 import numpy as np
