@@ -148,9 +148,11 @@ class _OnOneThread:
         return self.run(config)
 
 
-def dask_client(scheduler: str | None = None, workers: int = 2):
+def dask_client(scheduler: str | None = None, workers: int = 2, processes: bool = True):
     """A ``dask.distributed.Client``: connected to ``scheduler`` (``"tcp://host:8786"``), or to a
-    ``LocalCluster`` of ``workers`` single-threaded processes on this machine (loopback only).
+    ``LocalCluster`` of ``workers`` single-threaded workers on this machine (loopback only):
+    processes, or with ``processes=False`` threads of this process (no start-up cost: each
+    worker process imports torch and PennyLane again, about 500 MB and seconds of CPU).
 
     Needs the ``cluster`` extra: ``pip install "qrobust-lite[cluster]"``. Close it when done
     (``with dask_client() as client:``); a cluster it started closes with it.
@@ -164,8 +166,19 @@ def dask_client(scheduler: str | None = None, workers: int = 2):
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     # Given no address, Client starts a LocalCluster of its own and closes it with itself.
-    return Client(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                  dashboard_address="127.0.0.1:0")
+    # Workers in threads talk in-process; in processes, over TCP on loopback only.
+    network = {"host": "127.0.0.1"} if processes else {}
+    return Client(n_workers=workers, threads_per_worker=1, processes=processes,
+                  dashboard_address="127.0.0.1:0", **network)
+
+
+def dashboard_link(client) -> str | None:
+    """The address of a cluster's Dask dashboard (None without one). A cluster started here
+    listens on loopback, whatever ``client.dashboard_link`` says; its pages need ``bokeh``."""
+    port = client.scheduler_info().get("services", {}).get("dashboard")
+    if port is None:
+        return None
+    return f"http://127.0.0.1:{port}/status" if client.cluster is not None else client.dashboard_link
 
 
 def run_grid(configs: Sequence, run: Callable[[Any], dict], *, key: Callable[[Any], str] = config_key,

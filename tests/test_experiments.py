@@ -183,3 +183,13 @@ def test_a_grid_survives_a_worker_killed_mid_way_and_keeps_each_result_once(tmp_
         assert set(c.run(os.getpid).values()) != set(pids.values())   # a worker was replaced
     assert done["out"] == [{"y": x ** 2} for x in range(10)]
     assert len(list(tmp_path.glob("*.json"))) == 10 and not list(tmp_path.glob("*.tmp"))
+
+
+@needs_dask
+def test_a_cluster_of_threads_gives_the_same_results_and_its_dashboard_answers():
+    import urllib.request
+    grid = [Square(x) for x in range(6)]
+    with E.dask_client(workers=2, processes=False) as c:
+        assert E.run_grid(grid, square, executor="dask", client=c, progress=False) == [{"y": x ** 2} for x in range(6)]
+        with urllib.request.urlopen(E.dashboard_link(c), timeout=10) as page:
+            assert page.status == 200
