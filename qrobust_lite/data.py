@@ -25,6 +25,7 @@ import os
 import pickle
 import tarfile
 import urllib.request
+import warnings
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -103,13 +104,21 @@ def cache_dir() -> Path:
     return Path(user_cache_dir("qrobust-lite")) / "data"
 
 
-def read_idx(path: Path) -> np.ndarray:
-    """Read an IDX file (MNIST's format), gzip'd or not, into a uint8 array."""
+def read_idx(path: Path, ndim: int | None = None) -> np.ndarray:
+    """Read an IDX file (MNIST's format), gzip'd or not, into a uint8 array (``ndim``
+    dimensions when given: 3 for images, 1 for labels)."""
     opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rb") as f:
-        raw = f.read()
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (gzip.BadGzipFile, EOFError, OSError) as err:
+        raise ValueError(f"{path} cannot be read ({type(err).__name__}: {err}): it is truncated or not "
+                         "what its name says; delete it and copy or download the official file again") from err
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise ValueError(f"{path} is not an unsigned-byte IDX file")
+    if ndim is not None and raw[3] != ndim:
+        raise ValueError(f"{path} holds a {raw[3]}-dimensional array; expected {ndim} dimensions "
+                         f"({'images (N, H, W)' if ndim == 3 else 'labels (N,)'})")
     ndim = raw[3]
     shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
     data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
@@ -135,8 +144,11 @@ class _ArraysOnlyUnpickler(pickle.Unpickler):
 def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     with open(path, "rb") as f:
         batch = _ArraysOnlyUnpickler(f, encoding="latin1").load()
-    images = np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
-    return images, np.asarray(batch["labels"], dtype=np.int64)
+    data, labels = np.asarray(batch["data"], dtype=np.uint8), np.asarray(batch["labels"], dtype=np.int64)
+    if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(labels) != len(data):
+        raise ValueError(f"{path} holds {data.shape} image data and {len(labels)} labels; a CIFAR-10 "
+                         "batch has N rows of 3072 values and N labels")
+    return data.reshape(-1, 3, 32, 32), labels
 
 
 def _md5(path: Path) -> str:
@@ -191,13 +203,20 @@ def _expected_files(name: str) -> str:
     return "CINIC-10/{train,valid,test}/<class>/*.png"
 
 
+_WARNED: set[str] = set()   # $QROBUST_DATA values already warned about (say it once)
+
+
 def candidate_roots(root: str | os.PathLike | None = None) -> list[tuple[str, Path]]:
     """The folders searched, in order, as (label, path) pairs."""
     roots = []
     if root is not None:
         roots.append(("root argument", Path(root)))
     if os.environ.get(ENV_VAR):
-        roots.append((f"${ENV_VAR}", Path(os.environ[ENV_VAR])))
+        folder = Path(os.environ[ENV_VAR])
+        if not folder.is_dir() and str(folder) not in _WARNED:
+            _WARNED.add(str(folder))
+            warnings.warn(f"${ENV_VAR} is {str(folder)!r}, which is not a folder; it is skipped", stacklevel=3)
+        roots.append((f"${ENV_VAR}", folder))
     roots.append(("cache directory", cache_dir()))
     return roots
 
@@ -263,7 +282,10 @@ _BUNDLED_PER_CLASS = {  # images per class in the bundled subsets (see the build
 def _load_bundled(name: str, split: str) -> tuple[np.ndarray, np.ndarray]:
     folder = resources.files("qrobust_lite") / "bundled"
     fname = f"{name}_{split}.npz"
-    expected = json.loads((folder / "checksums.json").read_text())[fname]
+    checksums = json.loads((folder / "checksums.json").read_text())
+    if fname not in checksums:
+        raise OSError(f"bundled file {fname} has no checksum in checksums.json; reinstall qrobust-lite")
+    expected = checksums[fname]
     raw = (folder / fname).read_bytes()
     if _sha256(raw) != expected:
         raise OSError(f"bundled file {fname} is corrupt (SHA-256 mismatch); reinstall qrobust-lite")
@@ -278,7 +300,11 @@ def _read_official(root: Path, name: str, split: str, classes: list[int],
                    ) -> tuple[np.ndarray, np.ndarray]:
     if name in _IDX_FOLDER:
         img_path, lab_path = _idx_paths(root, name, split)
-        return read_idx(img_path), read_idx(lab_path).astype(np.int64)
+        images, labels = read_idx(img_path, ndim=3), read_idx(lab_path, ndim=1).astype(np.int64)
+        if len(images) != len(labels):
+            raise ValueError(f"{img_path} holds {len(images)} images but {lab_path} {len(labels)} labels; "
+                             "the two files must come from the same official release")
+        return images, labels
     if name == "cifar10":
         parts = [_read_cifar_batch(p) for p in _cifar_paths(root, split)]
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])

@@ -46,7 +46,8 @@ from tqdm.auto import tqdm
 
 from . import data
 
-CODE_VERSION = 3   # bump when the code behind a run changes its result
+#: Part of every cache key: bump it when the code behind a run changes its result.
+CODE_VERSION = 3
 
 
 def fingerprint(*arrays: torch.Tensor | np.ndarray) -> str:

@@ -37,10 +37,13 @@ from __future__ import annotations
 
 import os
 
+#: The three scales, smallest first.
 SCALES = ("smoke", "default", "full")
+#: The environment variable that sets every chapter's scale.
 ENV_VAR = "QROBUST_SCALE"
 _ALPHAS = tuple(round(0.1 * i, 1) for i in range(10))
 
+#: What each scale means for each experiment: ``EXPERIMENTS[experiment][scale]`` (see the table above).
 EXPERIMENTS: dict[str, dict[str, dict]] = {
     "primer": {
         "smoke": {"n_train": 200, "n_test": 80, "epochs": 2, "seeds": (0, 1)},

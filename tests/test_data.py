@@ -7,6 +7,7 @@ import json
 import pickle
 import subprocess
 import sys
+import warnings
 from importlib import resources
 from pathlib import Path
 
@@ -266,3 +267,44 @@ def test_download_and_sources_validate_their_arguments():
         data.download_dataset("cinic10")
     with pytest.raises(ValueError, match="split must be one of"):
         data.available_sources("mnist", "validation")
+
+
+# --- damaged or inconsistent official files: a clear error naming the file ------------------
+
+def test_image_and_label_files_of_different_lengths_are_refused(tmp_path):
+    make_mnist_root(tmp_path)
+    raw = tmp_path / "MNIST" / "raw"
+    write_idx(raw / "t10k-labels-idx1-ubyte.gz", np.zeros(27, dtype=np.uint8))     # 30 images
+    with pytest.raises(ValueError, match="holds 30 images but .*t10k-labels-idx1-ubyte.gz 27 labels"):
+        data.load("mnist", "test", root=tmp_path, verbose=False)
+
+
+def test_an_image_file_with_a_one_dimensional_header_is_refused(tmp_path):
+    make_mnist_root(tmp_path)
+    write_idx(tmp_path / "MNIST" / "raw" / "t10k-images-idx3-ubyte.gz", np.zeros(30, dtype=np.uint8))
+    with pytest.raises(ValueError, match=r"holds a 1-dimensional array; expected 3 dimensions \(images"):
+        data.load("mnist", "test", root=tmp_path, verbose=False)
+
+
+def test_a_truncated_gzip_file_names_its_path_and_the_fix(tmp_path):
+    make_mnist_root(tmp_path)
+    path = tmp_path / "MNIST" / "raw" / "t10k-images-idx3-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:40])
+    with pytest.raises(ValueError, match=rf"{path} cannot be read .*download the official file again"):
+        data.load("mnist", "test", root=tmp_path, verbose=False)
+
+
+def test_a_cifar_batch_with_fewer_labels_than_images_is_refused(tmp_path):
+    path = tmp_path / "batch"
+    path.write_bytes(pickle.dumps({"data": np.zeros((10, 3072), dtype=np.uint8), "labels": [0] * 5}))
+    with pytest.raises(ValueError, match=r"holds \(10, 3072\) image data and 5 labels"):
+        data._read_cifar_batch(path)
+
+
+def test_a_qrobust_data_that_is_not_a_folder_is_said_once(monkeypatch, tmp_path):
+    monkeypatch.setenv(data.ENV_VAR, str(tmp_path / "nowhere"))
+    with pytest.warns(UserWarning, match=r"\$QROBUST_DATA is .*nowhere.*which is not a folder"):
+        data.candidate_roots()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        data.candidate_roots()                 # said once

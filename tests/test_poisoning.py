@@ -101,7 +101,7 @@ def test_qnn_matches_its_pennylane_qnode_and_mlp_outputs_probabilities():
     assert p.shape == (4,) and ((p > 0) & (p < 1)).all()
 
 
-def test_run_key_covers_every_field_and_the_data_loaded(monkeypatch):
+def test_run_key_covers_every_field_and_the_data_loaded(monkeypatch, tmp_path):
     base = P.RunConfig(dataset="spin chain", n_train=20, n_val=10, spin_qubits=4)
     for change in ({"alpha": 0.1}, {"seed": 1}, {"epochs": 41}, {"lr": 0.01}, {"model": "MLP"},
                    {"depth": 5}, {"data_root": "/data"}):
@@ -109,12 +109,13 @@ def test_run_key_covers_every_field_and_the_data_loaded(monkeypatch):
     assert P.run_key(P.RunConfig(**base.__dict__)) == P.run_key(base)
     # other data behind the same config (another $QROBUST_DATA): another key, and other data loaded
     real = P.mnist_pair
-    monkeypatch.setattr(P, "mnist_pair", lambda *a, **k: {name: t + (os.environ.get("QROBUST_DATA") == "/b")
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    monkeypatch.setattr(P, "mnist_pair", lambda *a, **k: {name: t + (os.environ["QROBUST_DATA"] == str(tmp_path / "b"))
                                                           for name, t in real(*a, **k).items()})
     config = P.RunConfig(n_train=20, n_val=10)
-    monkeypatch.setenv("QROBUST_DATA", "/a")
+    monkeypatch.setenv("QROBUST_DATA", str(tmp_path / "a"))
     key_a, x_a = P.run_key(config), P.load_pair(config)["x_train"]
-    monkeypatch.setenv("QROBUST_DATA", "/b")
+    monkeypatch.setenv("QROBUST_DATA", str(tmp_path / "b"))
     assert P.run_key(config) != key_a and not torch.equal(P.load_pair(config)["x_train"], x_a)
 
 

@@ -5,7 +5,8 @@ Each exercise has an id such as ``"primer-born-rule"`` and a checker that runs t
 answer on fresh cases, compares it with a reference, and says what is wrong in words a
 learner can act on. A checker never raises: the learner's own errors become feedback.
 
-- :mod:`~qrobust_lite.exercises.checking`: :class:`Feedback`, the registry and :func:`check`;
+- :mod:`~qrobust_lite.exercises.checking`: :class:`~qrobust_lite.exercises.checking.Feedback`,
+  the registry and :func:`~qrobust_lite.exercises.checking.check`;
 - one module per chapter, named as the chapter's notebook, holding that chapter's checkers;
   each reference answer is the package function the chapter teaches;
 - :mod:`~qrobust_lite.exercises.grading`: running learners' notebooks and collecting results.
