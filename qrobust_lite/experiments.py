@@ -46,7 +46,7 @@ from tqdm.auto import tqdm
 
 from . import data
 
-#: Part of every cache key: bump it when the code behind a run changes its result.
+#: Part of every cache key. Bump it when the code behind a run changes its result.
 CODE_VERSION = 3
 
 

@@ -43,7 +43,7 @@ SCALES = ("smoke", "default", "full")
 ENV_VAR = "QROBUST_SCALE"
 _ALPHAS = tuple(round(0.1 * i, 1) for i in range(10))
 
-#: What each scale means for each experiment: ``EXPERIMENTS[experiment][scale]`` (see the table above).
+#: What each scale means for each experiment, as ``EXPERIMENTS[experiment][scale]`` (table above).
 EXPERIMENTS: dict[str, dict[str, dict]] = {
     "primer": {
         "smoke": {"n_train": 200, "n_test": 80, "epochs": 2, "seeds": (0, 1)},
