@@ -51,12 +51,6 @@ def amplitude_encoding(features: torch.Tensor, wires: Sequence[int]) -> None:
     qml.AmplitudeEmbedding(features, wires=wires, normalize=True, pad_with=0.0)
 
 
-def _positive_ints(**values) -> None:
-    for arg, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{arg} must be a positive integer, got {value!r}")
-
-
 def _check_weights(block: str, weights, wires: Sequence[int], per_wire: int) -> None:
     """Weights of a layered block must be (L, len(wires), per_wire)."""
     shape = tuple(getattr(weights, "shape", ()))
@@ -81,7 +75,8 @@ def entangling_ansatz(weights: torch.Tensor, wires: Sequence[int]) -> None:
 
 def ansatz_shape(n_layers: int, n_qubits: int) -> tuple[int, int, int]:
     """Shape of the weights of :func:`entangling_ansatz`: (n_layers, n_qubits, 3)."""
-    _positive_ints(n_layers=n_layers, n_qubits=n_qubits)
+    validation.positive_int(n_layers, "n_layers")
+    validation.positive_int(n_qubits, "n_qubits")
     return (n_layers, n_qubits, 3)
 
 
@@ -111,7 +106,8 @@ def qnn_layers(weights: torch.Tensor, wires: Sequence[int]) -> None:
 
 def qnn_layers_shape(depth: int, n_qubits: int) -> tuple[int, int, int]:
     """Shape of the weights of :func:`qnn_layers`: (depth, n_qubits, 4)."""
-    _positive_ints(depth=depth, n_qubits=n_qubits)
+    validation.positive_int(depth, "depth")
+    validation.positive_int(n_qubits, "n_qubits")
     return (depth, n_qubits, 4)
 
 
@@ -135,7 +131,8 @@ def random_circuit(weights: torch.Tensor, wires: Sequence[int], seed: int) -> No
 
 def random_circuit_shape(n_layers: int, n_rotations: int) -> tuple[int, int]:
     """Shape of the weights of :func:`random_circuit`: (n_layers, n_rotations)."""
-    _positive_ints(n_layers=n_layers, n_rotations=n_rotations)
+    validation.positive_int(n_layers, "n_layers")
+    validation.positive_int(n_rotations, "n_rotations")
     return (n_layers, n_rotations)
 
 

@@ -44,11 +44,6 @@ PAPER_ASR = {"cifar10": (0.898, 0.6845), "cinic10": (0.9423, 0.7868)}
 EPSILONS = (2 / 255, 4 / 255, 8 / 255)
 
 
-def _positive_int(arg: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{arg} must be a positive integer, got {value!r}")
-
-
 def perturb_batch(defence: str, model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
                   generator: torch.Generator, fraction: float = 0.5, sigma: float = 0.1,
                   strength: float = 0.5, circuit_seeds: tuple[int, ...] = (100, 101, 102, 103),
@@ -98,8 +93,6 @@ def train_with_defence(model: torch.nn.Module, images: torch.Tensor, labels: tor
     """
     if len(images) != len(labels):
         raise ValueError(f"images and labels must have the same length, got {len(images)} and {len(labels)}")
-    _positive_int("epochs", epochs)
-    _positive_int("batch_size", batch_size)
     if loss not in attacks.LOSSES:
         raise ValueError(f"loss must be one of {list(attacks.LOSSES)}, got {loss!r}")
     # check the defence and its options on an empty batch before any training time is spent

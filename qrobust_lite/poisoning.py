@@ -156,15 +156,25 @@ class RunConfig:
 def load_pair(config: RunConfig) -> dict[str, torch.Tensor]:
     """The clean training and validation data of ``config.dataset`` (computed once per process
     and data source: the runs of a sweep share it, and nothing changes it in place)."""
-    return _pair(config.dataset, config.n_train, config.n_val, config.pool, config.spin_qubits,
-                 config.data_root, os.environ.get(data.ENV_VAR, ""))
+    return _pair(*_pair_args(config))
+
+
+def _pair_args(config: RunConfig) -> tuple:
+    return (config.dataset, config.n_train, config.n_val, config.pool, config.spin_qubits,
+            config.data_root, os.environ.get(data.ENV_VAR, ""))
+
+
+@functools.lru_cache(maxsize=8)
+def _pair_fingerprint(*args) -> str:
+    """The content hash of one data set, computed once (a sweep asks for it once per run)."""
+    pair = _pair(*args)
+    return experiments.fingerprint(*(pair[k] for k in sorted(pair)))
 
 
 def run_key(config: RunConfig) -> str:
     """The cache key of a run: its whole config, a content hash of the data it loads (so a
     different ``$QROBUST_DATA`` gives a different key) and the code version."""
-    pair = load_pair(config)
-    return experiments.config_key(config, experiments.fingerprint(*(pair[k] for k in sorted(pair))))
+    return experiments.config_key(config, _pair_fingerprint(*_pair_args(config)))
 
 
 @functools.lru_cache(maxsize=8)

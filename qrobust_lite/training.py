@@ -27,6 +27,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from . import validation
 from .soft_labels import one_hot, soft_cross_entropy
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -57,11 +58,6 @@ class Dropout(nn.Module):
         return f"p={self.p}"
 
 
-def _positive_int(arg: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{arg} must be a positive integer, got {value!r}")
-
-
 def fit(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, loss: Loss, *, epochs: int,
         batch_size: int, lr: float, generator: torch.Generator,
         transform: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
@@ -87,10 +83,9 @@ def fit(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, loss: Los
         raise ValueError(f"inputs and targets must have the same length, got {len(inputs)} and {len(targets)}")
     if len(inputs) == 0:
         raise ValueError("inputs must hold at least one sample, got none")
-    _positive_int("epochs", epochs)
-    _positive_int("batch_size", batch_size)
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    validation.positive_int(epochs, "epochs")
+    validation.positive_int(batch_size, "batch_size")
+    validation.positive(lr, "lr")
     if not isinstance(generator, torch.Generator):
         raise ValueError(f"generator must be a torch.Generator, got {type(generator).__name__}")
     dropouts = [m for m in model.modules() if isinstance(m, Dropout)]
@@ -135,10 +130,6 @@ def train_classifier(model: nn.Module, images: torch.Tensor, targets: torch.Tens
     ``targets`` are labels (N,) or probability vectors (N, K). ``seed`` drives the batch
     order and the dropout masks, so the same seed and initialisation give the same model.
     """
-    if len(images) != len(targets):
-        raise ValueError(f"images and targets must have the same length, got {len(images)} and {len(targets)}")
-    _positive_int("epochs", epochs)
-    _positive_int("batch_size", batch_size)
     if targets.ndim == 1:
         with torch.no_grad():
             n_classes = model.eval()(images[:1]).shape[1]

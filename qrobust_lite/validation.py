@@ -44,6 +44,13 @@ def positive(value, arg: str) -> float:
     return float(value)
 
 
+def positive_int(value, arg: str) -> int:
+    """An integer >= 1 (not a bool)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{arg} must be a positive integer, got {value!r}")
+    return int(value)
+
+
 def finite_floats(x: torch.Tensor, arg: str) -> torch.Tensor:
     """A floating-point tensor without NaN or infinite values (returned unchanged)."""
     if not isinstance(x, torch.Tensor):
