@@ -23,14 +23,16 @@ and attack success rate (ASR) under FGSM and PGD at several budgets, plus traini
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from . import attacks, data, metrics
+from . import attacks, data, experiments, metrics
 from .quantum_classifier import QuantumImageClassifier
 from .quantum_patches import quantum_patch
 from .training import fit
@@ -126,13 +128,70 @@ def evaluate_attacks(model: torch.nn.Module, images: torch.Tensor, labels: torch
     return result
 
 
+@dataclass(frozen=True)
+class DefenceRun:
+    """One (defence, seed) of :func:`defence_experiment`: everything that determines its numbers
+    (with the data it loads: :func:`defence_key`). ``options``: sorted (name, value) pairs for
+    :func:`perturb_batch`."""
+
+    dataset: str = "cifar10"
+    defence: str = "none"
+    seed: int = 0
+    n_train: int = 1500
+    n_test: int = 500
+    epochs: int = 10
+    epsilons: tuple[float, ...] = EPSILONS
+    n_layers: int = 4
+    root: str | None = None   # None: $QROBUST_DATA, the cache, else the bundled subset
+    options: tuple = ()
+
+
+@functools.lru_cache(maxsize=4)
+def _experiment_data(dataset: str, n_train: int, n_test: int, root: str | None, data_env: str) -> tuple:
+    """(train, test) of one experiment, loaded once per process and data source."""
+    return (data.load(dataset, "train", n_samples=n_train, root=root, verbose=False),
+            data.load(dataset, "test", n_samples=n_test, root=root, verbose=False))
+
+
+def _data_of(config: DefenceRun) -> tuple:
+    return _experiment_data(config.dataset, config.n_train, config.n_test, config.root,
+                            os.environ.get(data.ENV_VAR, ""))
+
+
+def defence_key(config: DefenceRun) -> str:
+    """The cache key of a run: its whole config, a content hash of the data it loads and the
+    code version."""
+    train, test = _data_of(config)
+    return experiments.config_key(config, experiments.fingerprint(train.images, train.labels,
+                                                                  test.images, test.labels))
+
+
+def defence_run(config: DefenceRun) -> dict:
+    """Train one model with one defence and attack it: ``{"defence", "seed", "train_seconds",
+    ...}`` with the fields of :func:`evaluate_attacks`."""
+    train, test = _data_of(config)
+    x_train, y_train = torch.as_tensor(train.images), torch.as_tensor(train.labels).long()
+    x_test, y_test = torch.as_tensor(test.images), torch.as_tensor(test.labels).long()
+    model = QuantumImageClassifier(tuple(x_train.shape[1:]), pool=POOL[config.dataset], n_layers=config.n_layers,
+                                   n_classes=len(train.class_names), seed=config.seed, device="default.qubit")
+    start = time.perf_counter()
+    train_with_defence(model, x_train, y_train, config.defence, epochs=config.epochs, seed=config.seed,
+                       progress=False, **dict(config.options))
+    seconds = time.perf_counter() - start
+    return {"defence": config.defence, "seed": config.seed, "train_seconds": seconds,
+            **evaluate_attacks(model, x_test, y_test, config.epsilons)}
+
+
 def defence_experiment(dataset: str = "cifar10", defences=DEFENCES, n_train: int = 1500,
                        n_test: int = 500, seeds=(0, 1, 2), epochs: int = 10, epsilons=EPSILONS,
                        n_layers: int = 4, root: str | None = None, progress: bool = True,
-                       **defence_options) -> dict:
+                       grid_options: dict | None = None, **defence_options) -> dict:
     """Train a :class:`~qrobust_lite.quantum_classifier.QuantumImageClassifier` with each defence and seed.
 
-    Returns ``{"config": ..., "runs": [...]}``, one run per (defence, seed) with
+    One :class:`DefenceRun` per (defence, seed), run by
+    :func:`~qrobust_lite.experiments.run_grid` (``grid_options``: ``cache``, ``executor``,
+    ``n_jobs``, ``client``, ``threads``; by default one run at a time on this process's torch
+    threads). Returns ``{"config": ..., "runs": [...]}``, one run per (defence, seed) with
     ``train_seconds`` and the fields of :func:`evaluate_attacks`. Data from
     :func:`~qrobust_lite.data.load` (class-balanced; bundled subsets without ``root``).
     """
@@ -145,26 +204,18 @@ def defence_experiment(dataset: str = "cifar10", defences=DEFENCES, n_train: int
         raise ValueError("seeds must hold at least one seed")
     if not epsilons or any(not 0 < e <= 1 for e in epsilons):
         raise ValueError(f"epsilons must be budgets in (0, 1] (pixel units), got {list(epsilons)!r}")
-    train = data.load(dataset, "train", n_samples=n_train, root=root, verbose=False)
-    test = data.load(dataset, "test", n_samples=n_test, root=root, verbose=False)
-    x_train, y_train = torch.as_tensor(train.images), torch.as_tensor(train.labels).long()
-    x_test, y_test = torch.as_tensor(test.images), torch.as_tensor(test.labels).long()
-    n_classes = len(train.class_names)
-    config = {"dataset": dataset, "defences": list(defences), "n_train": len(x_train),
-              "n_test": len(x_test), "seeds": list(seeds), "epochs": epochs,
+    root = None if root is None else str(root)
+    train, test = _experiment_data(dataset, n_train, n_test, root, os.environ.get(data.ENV_VAR, ""))
+    config = {"dataset": dataset, "defences": list(defences), "n_train": len(train),
+              "n_test": len(test), "seeds": list(seeds), "epochs": epochs,
               "epsilons": list(epsilons), "n_layers": n_layers, "pool": POOL[dataset],
               "data_source": train.source, **defence_options}
-    runs = []
-    jobs = [(d, s) for d in defences for s in seeds]
-    for defence, seed in tqdm(jobs, desc=f"{dataset}: defences x seeds", disable=not progress):
-        model = QuantumImageClassifier(tuple(x_train.shape[1:]), pool=POOL[dataset], n_layers=n_layers,
-                                       n_classes=n_classes, seed=seed, device="default.qubit")
-        start = time.perf_counter()
-        train_with_defence(model, x_train, y_train, defence, epochs=epochs, seed=seed,
-                           progress=False, **defence_options)
-        seconds = time.perf_counter() - start
-        runs.append({"defence": defence, "seed": seed, "train_seconds": seconds,
-                     **evaluate_attacks(model, x_test, y_test, epsilons)})
+    options = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in defence_options.items()))
+    configs = [DefenceRun(dataset, d, s, n_train, n_test, epochs, tuple(epsilons), n_layers, root, options)
+               for d in defences for s in seeds]
+    runs = experiments.run_grid(configs, defence_run, key=defence_key, progress=progress,
+                                desc=f"{dataset}: defences x seeds",
+                                **{"n_jobs": 1, **(grid_options or {})})
     return {"config": config, "runs": runs}
 
 

@@ -42,9 +42,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 from joblib import Parallel, delayed
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from . import data
+from . import data, validation
 
 #: Part of every cache key. Bump it when the code behind a run changes its result.
 CODE_VERSION = 3
@@ -136,17 +137,19 @@ class ResultCache:
                 os.unlink(f.name)
 
 
-class _OnOneThread:
-    """``run`` with torch on one thread: the workers are the parallelism (a poisoning run takes
-    1.65 s with one intra-op thread and 1.53 s with two), and more threads than cores slow every
-    run. Picklable, for process and cluster workers."""
+class _WithThreads:
+    """``run`` with torch and the BLAS libraries behind NumPy (threadpoolctl) on ``threads``
+    threads. Their results depend on the thread count (sums are split differently), and a Dask
+    worker starts with one BLAS thread, so every executor runs a grid at the same count and
+    gives the same results. Picklable, for process and cluster workers."""
 
-    def __init__(self, run: Callable[[Any], dict]) -> None:
-        self.run = run
+    def __init__(self, run: Callable[[Any], dict], threads: int) -> None:
+        self.run, self.threads = run, threads
 
     def __call__(self, config) -> dict:
-        torch.set_num_threads(1)
-        return self.run(config)
+        torch.set_num_threads(self.threads)
+        with threadpool_limits(limits=self.threads):
+            return self.run(config)
 
 
 def dask_client(scheduler: str | None = None, workers: int = 2, processes: bool = True):
@@ -184,7 +187,8 @@ def dashboard_link(client) -> str | None:
 
 def run_grid(configs: Sequence, run: Callable[[Any], dict], *, key: Callable[[Any], str] = config_key,
              cache: ResultCache | str | Path | None = None, executor: str = "local", n_jobs: int = 2,
-             prefer: str = "threads", client=None, progress: bool = True, desc: str = "runs") -> list[dict]:
+             prefer: str = "threads", client=None, threads: int | None = None, progress: bool = True,
+             desc: str = "runs") -> list[dict]:
     """``[run(c) for c in configs]``, cached and in parallel; results in the grid's order.
 
     ``key(config)``: the cache key (default :func:`config_key` without a data fingerprint; pass
@@ -195,8 +199,13 @@ def run_grid(configs: Sequence, run: Callable[[Any], dict], *, key: Callable[[An
     ``prefer`` ``"threads"`` (default: one copy of torch and PennyLane; each process needs about
     450 MB more) or ``"processes"``. ``executor="dask"``: the workers of ``client`` (a
     ``dask.distributed.Client``, see :func:`dask_client`; by default a ``LocalCluster`` of
-    ``n_jobs`` workers, closed at the end). Seeds come from the configs, so every executor gives
-    the same results.
+    ``n_jobs`` workers, closed at the end).
+
+    ``threads``: torch threads per run. By default one (the workers are the parallelism, and
+    more threads than cores slow every run: a poisoning run takes 1.65 s on one thread and
+    1.53 s on two), except for one local job at a time, which keeps this process's threads.
+    Seeds come from the configs, and torch's results depend only on its thread count, so
+    every executor at the same ``threads`` gives the same results.
     """
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
         raise ValueError(f"n_jobs must be a positive integer or -1 (all cores), got {n_jobs!r}")
@@ -204,6 +213,9 @@ def run_grid(configs: Sequence, run: Callable[[Any], dict], *, key: Callable[[An
         raise ValueError(f"prefer must be 'threads' or 'processes', got {prefer!r}")
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {list(EXECUTORS)}, got {executor!r}")
+    if threads is None:
+        threads = torch.get_num_threads() if executor == "local" and n_jobs == 1 else 1
+    validation.positive_int(threads, "threads")
     if isinstance(cache, (str, Path)):
         cache = ResultCache(cache)
     keys = [key(c) for c in configs] if cache is not None else [None] * len(configs)
@@ -218,7 +230,7 @@ def run_grid(configs: Sequence, run: Callable[[Any], dict], *, key: Callable[[An
         cache.misses += len(todo)
     if not todo:
         return results
-    for i, result in tqdm(EXECUTORS[executor](_OnOneThread(run), [configs[i] for i in todo], todo,
+    for i, result in tqdm(EXECUTORS[executor](_WithThreads(run, threads), [configs[i] for i in todo], todo,
                                               n_jobs=n_jobs, prefer=prefer, client=client),
                           total=len(todo), desc=desc, disable=not progress):
         results[i] = result

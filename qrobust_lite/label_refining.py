@@ -17,7 +17,9 @@ Details the paper leaves open are the course's own choices, stated in the chapte
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,9 +27,8 @@ import torch
 from sklearn.decomposition import PCA
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import MinMaxScaler
-from tqdm.auto import tqdm
 
-from . import calibration, corruptions, data, metrics, preprocessing
+from . import calibration, corruptions, data, experiments, metrics, preprocessing
 from .circuits import VQC
 from .cnn import SmallCNN
 from .soft_labels import refine_labels, smooth_labels
@@ -104,49 +105,107 @@ def corrupted_test_sets(images: torch.Tensor, seed: int = 0) -> dict[tuple[str, 
     return sets
 
 
+@dataclass(frozen=True)
+class RefiningRun:
+    """One seed of :func:`robustness_experiment`: everything that determines its numbers
+    (with the data it loads: :func:`refining_key`)."""
+
+    dataset: str = "mnist"
+    seed: int = 0
+    n_train: int = 2000
+    n_test: int = 1000
+    epochs: int = 8
+    vqc_epochs: int = 8
+    temperature: float = 1.0
+    mix: float = 0.5
+    smoothing: float = 0.1
+    root: str | None = None   # None: $QROBUST_DATA, the cache, else the bundled subset
+
+
+@functools.lru_cache(maxsize=4)
+def _experiment_data(dataset: str, n_train: int, n_test: int, root: str | None, data_env: str) -> tuple:
+    """(train, test, corrupted test sets) of one experiment, loaded once per process and data
+    source: the seeds of a grid share them, and nothing changes them in place."""
+    train = data.load(dataset, "train", n_train, seed=0, root=root, verbose=False)
+    test = data.load(dataset, "test", n_test, seed=0, root=root, verbose=False)
+    return train, test, corrupted_test_sets(test.images)
+
+
+def _data_of(config: RefiningRun) -> tuple:
+    return _experiment_data(config.dataset, config.n_train, config.n_test, config.root,
+                            os.environ.get(data.ENV_VAR, ""))
+
+
+def refining_key(config: RefiningRun) -> str:
+    """The cache key of a run: its whole config, a content hash of the images and labels it
+    loads (another ``$QROBUST_DATA`` gives another key) and the code version."""
+    train, test, _ = _data_of(config)
+    return experiments.config_key(config, experiments.fingerprint(train.images, train.labels,
+                                                                  test.images, test.labels))
+
+
+def refining_run(config: RefiningRun, progress: bool = False) -> dict:
+    """One seed: fit the VQC, train the CNN on each label type, score every test set.
+
+    10% of the training images (stratified, seeded) are held out to fit the temperature for
+    temperature scaling. Returns ``{"runs": [{"seed", "method", "kind", "severity",
+    "accuracy", "ece", "nll"}, ...]}``.
+    """
+    train, test, tests = _data_of(config)
+    seed, n_classes = config.seed, len(train.class_names)
+    idx_fit, idx_val = train_test_split(np.arange(len(train)), test_size=0.1,
+                                        stratify=train.labels.numpy(), random_state=seed)
+    x, y = train.images[idx_fit], train.labels[idx_fit]
+    refiner = fit_refiner(x, y, n_classes, epochs=config.vqc_epochs, seed=seed, progress=progress)
+    targets = {"one-hot": y, "label smoothing": smooth_labels(y, n_classes, config.smoothing),
+               "quantum-refined": refine_labels(refiner.class_probabilities(x).double(), y,
+                                                config.temperature, config.mix)}
+    models = {}
+    for method, target in targets.items():
+        models[method] = SmallCNN(n_classes, seed=seed)
+        train_classifier(models[method], x, target, epochs=config.epochs, seed=seed,
+                         progress=progress, desc=f"CNN, {method}")
+    t_star = calibration.fit_temperature(predict_logits(models["one-hot"], train.images[idx_val]),
+                                         train.labels[idx_val])
+    runs = []
+    for (kind, severity), images in tests.items():
+        logits = {m: predict_logits(model, images) for m, model in models.items()}
+        logits["temperature scaling"] = logits["one-hot"] / t_star
+        for method, lg in logits.items():
+            probs = torch.softmax(lg.double(), dim=1)
+            runs.append({"seed": seed, "method": method, "kind": kind, "severity": severity,
+                         "accuracy": metrics.accuracy(test.labels, probs),
+                         "ece": metrics.expected_calibration_error(test.labels, probs),
+                         "nll": metrics.nll(test.labels, probs)})
+    return {"runs": runs}
+
+
 def robustness_experiment(dataset: str = "mnist", n_train: int = 2000, n_test: int = 1000,
                           seeds=(0, 1, 2), epochs: int = 8, vqc_epochs: int = 8,
                           temperature: float = 1.0, mix: float = 0.5, smoothing: float = 0.1,
-                          root=None, progress: bool = True) -> dict:
+                          root=None, progress: bool = True, grid_options: dict | None = None) -> dict:
     """Train the CNN with each label type for each seed; evaluate clean and corrupted.
 
-    10% of the training images (stratified, seeded) are held out to fit the temperature for
-    temperature scaling. Returns ``{"config": ..., "runs": [{"seed", "method", "kind",
-    "severity", "accuracy", "ece", "nll"}, ...]}``.
+    One :class:`RefiningRun` per seed, run by :func:`~qrobust_lite.experiments.run_grid`
+    (``grid_options``: ``cache``, ``executor``, ``n_jobs``, ``client``, ``threads``; by default
+    one seed at a time, on this process's torch threads, each with its own progress bars). Returns ``{"config": ..., "runs": [{"seed",
+    "method", "kind", "severity", "accuracy", "ece", "nll"}, ...]}``.
     """
-    config = {"dataset": dataset, "n_train": n_train, "n_test": n_test, "seeds": list(seeds),
+    seeds = list(seeds)
+    if not seeds:
+        raise ValueError("seeds must hold at least one seed")
+    config = {"dataset": dataset, "n_train": n_train, "n_test": n_test, "seeds": seeds,
               "epochs": epochs, "vqc_epochs": vqc_epochs, "temperature": temperature, "mix": mix,
               "smoothing": smoothing}
-    train = data.load(dataset, "train", n_train, seed=0, root=root, verbose=progress)
-    test = data.load(dataset, "test", n_test, seed=0, root=root, verbose=progress)
-    tests = corrupted_test_sets(test.images)
-    n_classes = len(train.class_names)
-    runs = []
-    for seed in tqdm(list(seeds), desc=f"{dataset}: seeds", disable=not progress):
-        idx_fit, idx_val = train_test_split(np.arange(len(train)), test_size=0.1,
-                                            stratify=train.labels.numpy(), random_state=seed)
-        x, y = train.images[idx_fit], train.labels[idx_fit]
-        refiner = fit_refiner(x, y, n_classes, epochs=vqc_epochs, seed=seed, progress=progress)
-        targets = {"one-hot": y, "label smoothing": smooth_labels(y, n_classes, smoothing),
-                   "quantum-refined": refine_labels(refiner.class_probabilities(x).double(), y,
-                                                    temperature, mix)}
-        models = {}
-        for method, target in targets.items():
-            models[method] = SmallCNN(n_classes, seed=seed)
-            train_classifier(models[method], x, target, epochs=epochs, seed=seed,
-                             progress=progress, desc=f"CNN, {method}")
-        t_star = calibration.fit_temperature(predict_logits(models["one-hot"], train.images[idx_val]),
-                                             train.labels[idx_val])
-        for (kind, severity), images in tests.items():
-            logits = {m: predict_logits(model, images) for m, model in models.items()}
-            logits["temperature scaling"] = logits["one-hot"] / t_star
-            for method, lg in logits.items():
-                probs = torch.softmax(lg.double(), dim=1)
-                runs.append({"seed": seed, "method": method, "kind": kind, "severity": severity,
-                             "accuracy": metrics.accuracy(test.labels, probs),
-                             "ece": metrics.expected_calibration_error(test.labels, probs),
-                             "nll": metrics.nll(test.labels, probs)})
-    return {"config": config, "runs": runs}
+    configs = [RefiningRun(dataset, seed, n_train, n_test, epochs, vqc_epochs, temperature, mix,
+                           smoothing, None if root is None else str(root)) for seed in seeds]
+    data.load(dataset, "train", n_train, seed=0, root=root, verbose=progress)   # say where it comes from
+    data.load(dataset, "test", n_test, seed=0, root=root, verbose=progress)
+    grid_options = {"n_jobs": 1, **(grid_options or {})}
+    inner = progress and grid_options["n_jobs"] == 1 and grid_options.get("executor", "local") == "local"
+    results = experiments.run_grid(configs, functools.partial(refining_run, progress=inner), key=refining_key,
+                                   progress=progress, desc=f"{dataset}: seeds", **grid_options)
+    return {"config": config, "runs": [row for result in results for row in result["runs"]]}
 
 
 def summarise(results: dict, metric: str = "accuracy") -> dict:

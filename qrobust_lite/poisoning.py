@@ -171,10 +171,15 @@ def _pair_fingerprint(*args) -> str:
     return experiments.fingerprint(*(pair[k] for k in sorted(pair)))
 
 
+def data_fingerprint(config: RunConfig) -> str:
+    """A content hash of the clean data ``config`` loads (:func:`load_pair`)."""
+    return _pair_fingerprint(*_pair_args(config))
+
+
 def run_key(config: RunConfig) -> str:
     """The cache key of a run: its whole config, a content hash of the data it loads (so a
     different ``$QROBUST_DATA`` gives a different key) and the code version."""
-    return experiments.config_key(config, _pair_fingerprint(*_pair_args(config)))
+    return experiments.config_key(config, data_fingerprint(config))
 
 
 @functools.lru_cache(maxsize=8)

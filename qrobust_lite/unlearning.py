@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import copy
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
-from . import metrics, poisoning, scales
+from . import experiments, metrics, poisoning, scales, validation
 from .poisoning import RunConfig, predict
 from .training import fit
 
@@ -149,15 +149,56 @@ def poisoned_sets(config: RunConfig) -> tuple[torch.nn.Module, dict, float, torc
     return model, sets, seconds, twin
 
 
+@dataclass(frozen=True)
+class UnlearningRun:
+    """One poisoned model of :func:`unlearning_experiment` and what is done to it: every
+    method in ``methods`` for ``epochs`` (with the data it loads: :func:`unlearning_key`)."""
+
+    poisoned: RunConfig
+    methods: tuple[str, ...] = METHODS
+    epochs: int = 20
+    forget_weight: float = FORGET_WEIGHT
+
+
+def unlearning_key(config: UnlearningRun) -> str:
+    """The cache key of a run: its whole config, a content hash of the data it loads and the
+    code version (as :func:`~qrobust_lite.poisoning.run_key`)."""
+    return experiments.config_key(config, poisoning.data_fingerprint(config.poisoned))
+
+
+def unlearning_run(config: UnlearningRun) -> dict:
+    """Train the poisoned model, then unlearn with each method: ``{"runs": [...]}``, one per
+    method, as :func:`unlearning_experiment` describes."""
+    poisoned = config.poisoned
+    model, sets, seconds, twin = poisoned_sets(poisoned)
+    eval_sets = {k: sets[k] for k in ("retain", "forget", "val")}
+    mia_before = membership_inference(model, sets["retain"], sets["forget"])
+    runs = []
+    for method in config.methods:
+        unlearned, history = unlearn(method, model, eval_sets, epochs=config.epochs, lr=poisoned.lr,
+                                     batch_size=poisoned.batch_size, weight=config.forget_weight,
+                                     seed=poisoned.seed, fresh_model=twin)
+        runs.append({"dataset": poisoned.dataset, "model": poisoned.model, "seed": poisoned.seed,
+                     "method": method, "history": history, "poison_seconds": seconds,
+                     "mia_before": mia_before,
+                     "mia_after": membership_inference(unlearned, sets["retain"], sets["forget"]),
+                     "mia_reference": membership_inference(unlearned, sets["retain"], sets["val (flipped)"])})
+    return {"runs": runs}
+
+
 def unlearning_experiment(scale: str = "default", models=poisoning.MODELS, methods=METHODS,
                           datasets=None, epochs: int | None = None, seeds=None,
-                          data_root: str | None = None, progress: bool = True) -> dict:
+                          data_root: str | None = None, progress: bool = True,
+                          grid_options: dict | None = None) -> dict:
     """Poison at alpha (0.3), then unlearn with every method: per-epoch histories and MIA.
 
-    Returns ``{"config": ..., "runs": [...]}``; one run per (dataset, model, seed, method) with
-    ``history`` (from :func:`unlearn`), ``mia_before`` and ``mia_after`` (membership rate of the
-    forget set), ``mia_reference`` (the same for held-out samples with flipped labels, after
-    unlearning) and ``poison_seconds`` (training the poisoned model).
+    One :class:`UnlearningRun` per (dataset, model, seed), run by
+    :func:`~qrobust_lite.experiments.run_grid` (``grid_options``: ``cache``, ``executor``,
+    ``n_jobs``, ``client``, ``threads``; by default one run at a time on this process's torch
+    threads). Returns ``{"config": ..., "runs": [...]}``; one run per (dataset, model, seed,
+    method) with ``history`` (from :func:`unlearn`), ``mia_before`` and ``mia_after``
+    (membership rate of the forget set), ``mia_reference`` (the same for held-out samples with
+    flipped labels, after unlearning) and ``poison_seconds`` (training the poisoned model).
     """
     settings = scales.settings("unlearning", scale)
     bad = [m for m in methods if m not in METHODS]
@@ -169,27 +210,17 @@ def unlearning_experiment(scale: str = "default", models=poisoning.MODELS, metho
         raise ValueError(f"seeds must be a non-empty selection of the {scale} scale's seeds "
                          f"{list(settings['seeds'])}, got {list(seeds)!r}")
     epochs = settings["epochs"] if epochs is None else epochs
-    configs = [c for c in poisoning.grid(scale, datasets=datasets, models=models,
-                                         alphas=[settings["alpha"]], data_root=data_root)
+    validation.positive_int(epochs, "epochs")
+    configs = [UnlearningRun(c, tuple(methods), epochs)
+               for c in poisoning.grid(scale, datasets=datasets, models=models,
+                                       alphas=[settings["alpha"]], data_root=data_root)
                if c.seed in seeds]
-    runs = []
-    for config in tqdm(configs, desc="poisoned models", disable=not progress):
-        model, sets, seconds, twin = poisoned_sets(config)
-        eval_sets = {k: sets[k] for k in ("retain", "forget", "val")}
-        mia_before = membership_inference(model, sets["retain"], sets["forget"])
-        for method in methods:
-            unlearned, history = unlearn(method, model, eval_sets, epochs=epochs, lr=config.lr,
-                                         batch_size=config.batch_size, seed=config.seed,
-                                         fresh_model=twin)
-            runs.append({"dataset": config.dataset, "model": config.model, "seed": config.seed,
-                         "method": method, "history": history, "poison_seconds": seconds,
-                         "mia_before": mia_before,
-                         "mia_after": membership_inference(unlearned, sets["retain"], sets["forget"]),
-                         "mia_reference": membership_inference(unlearned, sets["retain"],
-                                                               sets["val (flipped)"])})
+    results = experiments.run_grid(configs, unlearning_run, key=unlearning_key, progress=progress,
+                                   desc="poisoned models",
+                                   **{"n_jobs": 1, **(grid_options or {})})
     return {"config": {"scale": scale, "alpha": settings["alpha"], "epochs": epochs, "seeds": list(seeds),
                        "datasets": list(datasets), "models": list(models), "methods": list(methods),
-                       "forget_weight": FORGET_WEIGHT}, "runs": runs}
+                       "forget_weight": FORGET_WEIGHT}, "runs": [r for result in results for r in result["runs"]]}
 
 
 def mean_history(results: dict, dataset: str, model: str, method: str, key: str) -> tuple[np.ndarray, np.ndarray]:

@@ -56,6 +56,18 @@ def test_run_writes_results_and_figures(tmp_path, monkeypatch):
     assert set(saved["results"]) == {"mnist", "fashion_mnist"}
     assert "best_relative_gain_over_one_hot" in saved["results"]["mnist"]
     assert (tmp_path / "label_refining_fashion_mnist_ece.png").stat().st_size > 1000
+    assert saved["wall_seconds"] > 0 and saved["version"] and "CPUs" in saved["machine"]
+    assert len(list((tmp_path / "cache").glob("*.json"))) == 4     # 2 datasets x 2 seeds, one file per run
+
+
+def test_every_experiment_runs_through_the_runner_and_names_its_files_once():
+    from qrobust_lite.course import cli
+    assert cli.output_files("label-refining", ["mnist"]) == {
+        "json": "label_refining.json", "mnist_accuracy": "label_refining_mnist_accuracy.png",
+        "mnist_ece": "label_refining_mnist_ece.png"}
+    assert cli.output_files("poisoning", ["mnist", "spin"]) == {"json": "poisoning.json", "": "poisoning.png"}
+    assert cli.output_files("unlearning", ["spin"]) == {"json": "unlearning.json", "spin": "unlearning_spin.png"}
+    assert set(cli.RUNNERS) == {"label-refining", "quantum-patches", "poisoning", "unlearning"}
 
 
 def test_run_quantum_patches_writes_results_and_figures(tmp_path, monkeypatch):
@@ -125,7 +137,8 @@ def test_run_poisoning_on_a_local_dask_cluster_gives_the_same_results(tmp_path, 
 
 
 @pytest.mark.parametrize("args,message", [
-    (["run", "unlearning", "--executor", "dask"], "apply to 'run poisoning' only"),
+    (["run", "unlearning", "--executor", "dask", "--scheduler", "tcp://127.0.0.1:1", "--workers", "2"],
+     "--workers starts a local cluster"),
     (["run", "poisoning", "--scheduler", "tcp://127.0.0.1:1"], "--scheduler needs --executor dask"),
     (["run", "poisoning", "--workers", "0"], "--workers must be a positive integer"),
 ])

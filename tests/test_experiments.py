@@ -193,3 +193,42 @@ def test_a_cluster_of_threads_gives_the_same_results_and_its_dashboard_answers()
         assert E.run_grid(grid, square, executor="dask", client=c, progress=False) == [{"y": x ** 2} for x in range(6)]
         with urllib.request.urlopen(E.dashboard_link(c), timeout=10) as page:
             assert page.status == 200
+
+
+def _without_seconds(value):
+    """Results with the wall-clock fields removed (the only ones that differ between runs)."""
+    if isinstance(value, dict):
+        return {k: _without_seconds(v) for k, v in value.items() if not k.endswith("seconds")}
+    if isinstance(value, list):
+        return [_without_seconds(v) for v in value]
+    return value
+
+
+@needs_dask
+def test_a_dask_cluster_gives_exactly_the_local_results_of_every_part(client):
+    from qrobust_lite import defences, label_refining, unlearning
+    on_dask, one_thread = {"executor": "dask", "client": client}, {"threads": 1}
+    part_one = lambda grid: label_refining.robustness_experiment(  # noqa: E731
+        "mnist", n_train=100, n_test=30, seeds=(0, 1), epochs=1, vqc_epochs=1, progress=False, grid_options=grid)
+    part_two = lambda grid: defences.defence_experiment(  # noqa: E731
+        "mnist", defences=("none", "quantum patches"), n_train=20, n_test=10, seeds=(0,), epochs=1,
+        epsilons=(8 / 255,), progress=False, grid_options=grid)
+    part_three = lambda grid: unlearning.unlearning_experiment(  # noqa: E731
+        "smoke", models=("MLP",), methods=("fine-tune", "SCRUB"), progress=False, grid_options=grid)
+    for part in (part_one, part_two, part_three):
+        local, remote = part(one_thread), part(on_dask)
+        assert len(local["runs"]) > 1
+        assert json.dumps(_without_seconds(local)) == json.dumps(_without_seconds(remote))
+
+
+def test_every_part_is_cached_by_the_runner(tmp_path):
+    from qrobust_lite import defences
+    grid = {"cache": tmp_path}
+    run = lambda: defences.defence_experiment(  # noqa: E731
+        "mnist", defences=("none",), n_train=20, n_test=10, seeds=(0, 1), epochs=1, epsilons=(8 / 255,),
+        progress=False, grid_options=grid)
+    first = run()
+    assert len(list(tmp_path.glob("*.json"))) == 2
+    stamps = {p: p.stat().st_mtime_ns for p in tmp_path.glob("*.json")}
+    assert run() == first                                   # read back, seconds included: not re-trained
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.glob("*.json")} == stamps

@@ -8,14 +8,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.metadata
 import json
 import os
 import platform
 import sys
+import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import matplotlib
 import torch
@@ -87,14 +91,14 @@ def _save_figure(figure, path: Path) -> Path:
     return path
 
 
-def run_label_refining(scale: str, out: Path, root: str | None, datasets: list[str]) -> list[Path]:
-    """Part I at ``scale``: results JSON and accuracy/ECE figures per dataset in ``out``."""
+def run_label_refining(scale: str, root: str | None, datasets: list[str], grid: dict) -> tuple[dict, dict]:
+    """Part I at ``scale``: results and the accuracy and ECE figures of each dataset."""
     from .. import label_refining as lr
 
     settings = scales.settings("label_refining", scale)
-    results, written = {}, []
+    results, figures = {}, {}
     for dataset in datasets:
-        res = lr.robustness_experiment(dataset, root=root, **settings)
+        res = lr.robustness_experiment(dataset, root=root, grid_options=grid, **settings)
         gains = {m: lr.best_relative_gain(res, m) for m in lr.METHODS if m != "one-hot"}
         results[dataset] = {**res, "summary": {metric: lr.summarise(res, metric)
                                                for metric in ("accuracy", "ece")},
@@ -102,78 +106,58 @@ def run_label_refining(scale: str, out: Path, root: str | None, datasets: list[s
         for metric in ("accuracy", "ece"):
             axes = lr.plot_accuracy_vs_severity(res, metric=metric)
             axes[0].figure.suptitle(f"{dataset}: {metric} (mean +- std over seeds {list(settings['seeds'])})")
-            written.append(_save_figure(axes[0].figure, out / f"label_refining_{dataset}_{metric}.png"))
-    path = out / "label_refining.json"
-    path.write_text(json.dumps({"scale": scale, "results": results}, indent=1, default=str))
-    return [path] + written
+            figures[f"{dataset}_{metric}"] = axes[0].figure
+    return {"results": results}, figures
 
 
-def run_quantum_patches(scale: str, out: Path, root: str | None, datasets: list[str]) -> list[Path]:
+def run_quantum_patches(scale: str, root: str | None, datasets: list[str], grid: dict) -> tuple[dict, dict]:
     """Part II at ``scale``: every defence on CIFAR-10 and CINIC-10; undefended vs quantum
-    patches on MNIST (where the paper reports no gain). Results JSON, tables and figures."""
+    patches on MNIST (where the paper reports no gain). Results with tables, a figure each."""
     from .. import defences as dfn
 
     settings = scales.settings("quantum_patches", scale)
-    results, written = {}, []
+    results, figures = {}, {}
     for dataset in datasets:
         chosen = ("none", "quantum patches") if dataset == "mnist" else dfn.DEFENCES
-        res = dfn.defence_experiment(dataset, defences=chosen, root=root, **settings)
+        res = dfn.defence_experiment(dataset, defences=chosen, root=root, grid_options=grid, **settings)
         results[dataset] = {**res, "summary": dfn.summarise(res),
                             "table": {a: dfn.format_table(res, a) for a in dfn.ATTACKS},
                             "paper_asr": dfn.PAPER_ASR.get(dataset)}
         axes = dfn.plot_attack_success(res)
         axes[0].figure.suptitle(f"{dataset}: attack success rate (mean +- std over seeds "
                                 f"{list(settings['seeds'])})")
-        written.append(_save_figure(axes[0].figure, out / f"quantum_patches_{dataset}.png"))
+        figures[dataset] = axes[0].figure
         print(f"{dataset}\n{results[dataset]['table']['PGD']}", flush=True)
-    path = out / "quantum_patches.json"
-    path.write_text(json.dumps({"scale": scale, "results": results}, indent=1, default=str))
-    return [path] + written
+    return {"results": results}, figures
 
 
 # Part III's dataset names on the command line -> in the package
 PART_THREE_DATASETS = {"mnist": "mnist", "spin": "spin chain"}
 
 
-def run_poisoning(scale: str, out: Path, root: str | None, datasets: list[str], executor: str = "local",
-                  scheduler: str | None = None, workers: int | None = None) -> list[Path]:
+def run_poisoning(scale: str, root: str | None, datasets: list[str], grid: dict) -> tuple[dict, dict]:
     """Part III, chapter 1: :func:`~qrobust_lite.poisoning.chapter_grid` (label flips, and
-    feature randomisation on MNIST) for the QNN and the MLP over alpha and seeds, cached under ``out/cache``; JSON and figures."""
+    feature randomisation on MNIST) for the QNN and the MLP over alpha and seeds."""
     from .. import poisoning
 
-    chosen = [PART_THREE_DATASETS[d] for d in datasets]
-    configs = poisoning.chapter_grid(scale, datasets=chosen, data_root=root)
-    if executor == "dask" and scheduler is not None:
-        with experiments.dask_client(scheduler) as client:
-            results = experiments.run_grid(configs, poisoning.run, key=poisoning.run_key, cache=out / "cache",
-                                           executor="dask", client=client)
-    else:
-        results = experiments.run_grid(configs, poisoning.run, key=poisoning.run_key, cache=out / "cache",
-                                       executor=executor, n_jobs=workers or -1)
+    configs = poisoning.chapter_grid(scale, datasets=[PART_THREE_DATASETS[d] for d in datasets], data_root=root)
+    runs = experiments.run_grid(configs, poisoning.run, key=poisoning.run_key, **grid)
     summary = {}
-    for (d, m, c), (alphas, values) in poisoning.curves(results).items():
+    for (d, m, c), (alphas, values) in poisoning.curves(runs).items():
         location, spread = poisoning.critical_alpha(alphas, values) if len(alphas) > 1 else (None, None)
         summary[f"{d} / {m} / {c}"] = {"critical_alpha": location, "bootstrap_std": spread}
-    axes = poisoning.plot_curves(results)
-    path = _save_figure(axes[0].figure, out / "poisoning.png")
-    json_path = out / "poisoning.json"
-    json_path.write_text(json.dumps({"scale": scale, "summary": summary, "runs": results}, indent=1))
-    return [json_path, path]
+    axes = poisoning.plot_curves(runs)
+    return {"summary": summary, "runs": runs}, {"": axes[0].figure}
 
 
-def run_unlearning(scale: str, out: Path, root: str | None, datasets: list[str]) -> list[Path]:
-    """Part III, chapter 2: unlearning from models poisoned at alpha = 0.3; JSON and figures."""
+def run_unlearning(scale: str, root: str | None, datasets: list[str], grid: dict) -> tuple[dict, dict]:
+    """Part III, chapter 2: unlearning from models poisoned at alpha = 0.3, a figure per dataset."""
     from .. import unlearning
 
     res = unlearning.unlearning_experiment(scale, datasets=[PART_THREE_DATASETS[d] for d in datasets],
-                                           data_root=root)
-    written = []
-    for d in res["config"]["datasets"]:
-        axes = unlearning.plot_histories(res, d)
-        written.append(_save_figure(axes[0, 0].figure, out / f"unlearning_{d.replace(' ', '_')}.png"))
-    json_path = out / "unlearning.json"
-    json_path.write_text(json.dumps({"scale": scale, "results": res}, indent=1))
-    return [json_path] + written
+                                           data_root=root, grid_options=grid)
+    figures = {d: unlearning.plot_histories(res, PART_THREE_DATASETS[d])[0, 0].figure for d in datasets}
+    return {"results": res}, figures
 
 
 def _default_quantum_patch_datasets() -> list[str]:
@@ -181,25 +165,54 @@ def _default_quantum_patch_datasets() -> list[str]:
     return ["cifar10"] + (["cinic10"] if data.available_sources("cinic10", "test") else []) + ["mnist"]
 
 
-# experiment -> (runner, datasets it can run, the default datasets)
+@dataclass(frozen=True)
+class Experiment:
+    """A ``qrobust-lite run`` experiment: ``runner(scale, root, datasets, grid)`` returns its
+    results and figures; ``figures(datasets)`` names the figures it makes (the keys of that
+    dict), so that the files it will write are known before it runs."""
+
+    runner: Callable[[str, str | None, list[str], dict], tuple[dict, dict]]
+    datasets: tuple[str, ...]
+    default_datasets: Callable[[], list[str]]
+    figures: Callable[[list[str]], list[str]]
+
+
+#: Every ``qrobust-lite run`` experiment; each runs through :func:`~qrobust_lite.experiments.run_grid`.
 RUNNERS = {
-    "label-refining": (run_label_refining, ("mnist", "fashion_mnist"), lambda: ["mnist", "fashion_mnist"]),
-    "quantum-patches": (run_quantum_patches, ("cifar10", "cinic10", "mnist"), _default_quantum_patch_datasets),
-    "poisoning": (run_poisoning, tuple(PART_THREE_DATASETS), lambda: list(PART_THREE_DATASETS)),
-    "unlearning": (run_unlearning, tuple(PART_THREE_DATASETS), lambda: list(PART_THREE_DATASETS)),
+    "label-refining": Experiment(run_label_refining, ("mnist", "fashion_mnist"),
+                                 lambda: ["mnist", "fashion_mnist"],
+                                 lambda ds: [f"{d}_{m}" for d in ds for m in ("accuracy", "ece")]),
+    "quantum-patches": Experiment(run_quantum_patches, ("cifar10", "cinic10", "mnist"),
+                                  _default_quantum_patch_datasets, list),
+    "poisoning": Experiment(run_poisoning, tuple(PART_THREE_DATASETS), lambda: list(PART_THREE_DATASETS),
+                            lambda ds: [""]),
+    "unlearning": Experiment(run_unlearning, tuple(PART_THREE_DATASETS), lambda: list(PART_THREE_DATASETS), list),
 }
 
 
-def _outputs(name: str, datasets: list[str]) -> list[str]:
-    """The files a runner writes, so a run can refuse to overwrite them."""
-    if name == "label-refining":
-        return ["label_refining.json"] + [f"label_refining_{d}_{m}.png" for d in datasets
-                                          for m in ("accuracy", "ece")]
-    if name == "poisoning":
-        return ["poisoning.json", "poisoning.png"]
-    if name == "unlearning":
-        return ["unlearning.json"] + [f"unlearning_{'spin_chain' if d == 'spin' else d}.png" for d in datasets]
-    return ["quantum_patches.json"] + [f"quantum_patches_{d}.png" for d in datasets]
+def output_files(name: str, datasets: list[str]) -> dict[str, str]:
+    """``{"json" | figure key: file name}`` of experiment ``name`` on ``datasets``:
+    ``label_refining.json``, ``label_refining_mnist_accuracy.png``, ..."""
+    stem = name.replace("-", "_")
+    keys = RUNNERS[name].figures(datasets)
+    return {"json": f"{stem}.json", **{k: f"{stem}_{k}.png" if k else f"{stem}.png" for k in keys}}
+
+
+def run_experiment(name: str, scale: str, out: Path, root: str | None, datasets: list[str],
+                   grid: dict) -> list[Path]:
+    """Run experiment ``name`` through the runner table, its results cached under ``out/cache``
+    (an interrupted run resumes); writes its JSON and figures into ``out``."""
+    files = output_files(name, datasets)
+    start = time.perf_counter()
+    results, figures = RUNNERS[name].runner(scale, root, datasets, {"cache": out / "cache", **grid})
+    if set(figures) != set(files) - {"json"}:
+        raise RuntimeError(f"experiment {name} made figures {sorted(figures)}, expected {sorted(set(files) - {'json'})}")
+    json_path = out / files["json"]
+    record = {"scale": scale, "datasets": datasets, "version": _version("qrobust-lite"),
+              "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}",
+              "wall_seconds": time.perf_counter() - start, **results}
+    json_path.write_text(json.dumps(record, indent=1, default=str))
+    return [json_path] + [_save_figure(figures[k], out / files[k]) for k in figures]
 
 
 def _grade(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -251,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
                      "poisoning, unlearning: mnist,spin)")
     run.add_argument("--force", action="store_true", help="overwrite earlier outputs in --out")
     run.add_argument("--executor", choices=sorted(experiments.EXECUTORS), default="local",
-                     help="poisoning only: where the runs go (dask: a Dask cluster, needs the cluster extra)")
+                     help="where the runs go: local (joblib, this machine) or dask (a Dask cluster, needs "
+                          "the cluster extra)")
     run.add_argument("--scheduler", help="with --executor dask: the address of a running scheduler, "
                      "tcp://HOST:8786 (else a local cluster is started)")
     run.add_argument("--workers", type=int, help="workers of the local pool or cluster (default: all cores)")
@@ -270,33 +284,34 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "grade":
         return _grade(parser, args)
-    runner, allowed, default = RUNNERS[args.experiment]
-    datasets = default() if args.datasets is None else [d.strip() for d in args.datasets.split(",")]
-    wrong = [d for d in datasets if d not in allowed]
+    experiment = RUNNERS[args.experiment]
+    datasets = experiment.default_datasets() if args.datasets is None else [d.strip() for d in args.datasets.split(",")]
+    wrong = [d for d in datasets if d not in experiment.datasets]
     if wrong or not datasets:
         parser.error(f"--datasets for {args.experiment} must be a comma-separated subset of "
-                     f"{','.join(allowed)}, got {args.datasets!r}")
-    grid_options = {"executor": args.executor, "scheduler": args.scheduler, "workers": args.workers}
-    if args.experiment != "poisoning" and grid_options != {"executor": "local", "scheduler": None, "workers": None}:
-        parser.error("--executor, --scheduler and --workers apply to 'run poisoning' only (the other "
-                     "experiments do not run through the experiments runner yet)")
+                     f"{','.join(experiment.datasets)}, got {args.datasets!r}")
     if args.scheduler is not None and args.executor != "dask":
         parser.error("--scheduler needs --executor dask")
     if args.workers is not None and args.workers < 1:
         parser.error(f"--workers must be a positive integer, got {args.workers}")
-    existing = [f for f in _outputs(args.experiment, datasets) if (args.out / f).exists()]
+    if args.scheduler is not None and args.workers is not None:
+        parser.error("--workers starts a local cluster; a running one (--scheduler) has its own workers")
+    existing = [f for f in output_files(args.experiment, datasets).values() if (args.out / f).exists()]
     if existing and not args.force:
         parser.error(f"--out {args.out} already holds {', '.join(existing)}; pass --force to overwrite "
                      "or choose another --out")
     args.out.mkdir(parents=True, exist_ok=True)
     matplotlib.use("Agg")  # the runners write figures to files, never to a window
-    try:
-        options = grid_options if args.experiment == "poisoning" else {}
-        written = runner(args.scale, args.out, args.data_root, datasets, **options)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"qrobust-lite run {args.experiment}: {err}\n(from the command line: --data-root PATH "
-              f"or set $QROBUST_DATA to a folder with the official files)", file=sys.stderr)
-        return 2
+    with contextlib.ExitStack() as stack:
+        grid = {"executor": args.executor, "n_jobs": args.workers or -1}
+        if args.scheduler is not None:
+            grid["client"] = stack.enter_context(experiments.dask_client(args.scheduler))
+        try:
+            written = run_experiment(args.experiment, args.scale, args.out, args.data_root, datasets, grid)
+        except (ValueError, FileNotFoundError) as err:
+            print(f"qrobust-lite run {args.experiment}: {err}\n(from the command line: --data-root PATH "
+                  f"or set $QROBUST_DATA to a folder with the official files)", file=sys.stderr)
+            return 2
     print("wrote:", *written, sep="\n  ")
     return 0
 
