@@ -9,14 +9,18 @@ Writes, under ``--out``:
 - ``src/``: the book's sources for the student book, in which solution cells are kept but
   tagged ``remove-cell`` (they still run, so later cells that use an exercise's function
   work, but nothing of them is shown), the markers are removed, checker outputs are hidden
-  (they would say "Correct"), and the instructors' page is left out.
+  (they would say "Correct"), and the instructors' page is left out: every link to it
+  becomes plain text naming it (a link to a page that is not built fails the build).
 
-The student book itself is then built from ``src/`` by ``make student``.
+The student book itself is then built from ``src/`` by ``make student``. ``--no-execute``
+writes sources that build without executing a notebook (seconds, not minutes): ``make test``
+builds them that way, so a broken link between the editions fails the tests.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 from pathlib import Path
 
@@ -25,6 +29,16 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 INSTRUCTOR_PAGES = ("book/instructors",)
+INSTRUCTOR_TITLE = "For instructors"
+
+
+def unlink_instructor_pages(text: str) -> str:
+    """MyST text with every ``{doc}`` link to an instructors' page turned into plain text:
+    ``{doc}`instructors``` and ``{doc}`the page <instructors>``` both name the page, in italics,
+    as part of the instructors' edition."""
+    names = "|".join(re.escape(p.rsplit("/", 1)[-1]) for p in INSTRUCTOR_PAGES)
+    link = re.compile(r"\{doc\}`(?:([^`<]*?)\s*<)?/?(?:book/)?(?:" + names + r")>?`")
+    return link.sub(lambda m: f"*{(m.group(1) or INSTRUCTOR_TITLE).strip()}* (instructors' edition)", text)
 
 
 def is_solution_marker(cell) -> bool:
@@ -57,6 +71,8 @@ def student_book_source(nb):
     nb = nbformat.from_dict(nb)
     nb.cells = [c for c in nb.cells if not is_solution_marker(c)]
     for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = unlink_instructor_pages(cell.source)
         tags = cell.metadata.setdefault("tags", [])
         if is_solution(cell):
             tags.append("remove-cell")
@@ -68,6 +84,8 @@ def student_book_source(nb):
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "student", help="output folder")
+    parser.add_argument("--no-execute", action="store_true",
+                        help="sources whose book builds without executing the notebooks (a quick link check)")
     args = parser.parse_args(argv)
     out = args.out.resolve()
     if out == ROOT or ROOT.is_relative_to(out):
@@ -77,7 +95,10 @@ def main(argv: list[str] | None = None) -> None:
     (out / "notebooks").mkdir(parents=True)
     src = out / "src"
     shutil.copytree(ROOT / "book", src / "book", ignore=shutil.ignore_patterns("_build", ".ipynb_checkpoints"))
-    shutil.copy(ROOT / "_config.yml", src / "_config.yml")
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    if args.no_execute:
+        config["execute"]["execute_notebooks"] = "off"
+    (src / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
 
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     for part in toc["parts"]:
@@ -94,6 +115,8 @@ def main(argv: list[str] | None = None) -> None:
         nbformat.write(student_book_source(nb), src / f"{name}.ipynb")
     for page in INSTRUCTOR_PAGES:
         (src / f"{page}.md").unlink(missing_ok=True)
+    for page in (src / "book").glob("*.md"):
+        page.write_text(unlink_instructor_pages(page.read_text()))
     print(f"hand-out notebooks: {out / 'notebooks'}\nstudent book sources: {src}")
 
 

@@ -151,6 +151,28 @@ def test_student_book_runs_solutions_hidden_and_leaves_out_the_instructors_page(
         assert not any("{solution-start}" in c.source for c in cells)
 
 
+def test_student_book_builds_with_every_link_resolving(tmp_path):
+    """The student edition's book, built without executing notebooks (seconds): Sphinx with -W
+    and the link check fail on any link to a page the student edition leaves out."""
+    import subprocess
+    student_edition.main(["--out", str(tmp_path), "--no-execute"])
+    assert "instructors" not in "".join(p.read_text() for p in (tmp_path / "src" / "book").glob("*.md"))
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    build = subprocess.run([str(jupyter_book), "build", str(tmp_path / "src"), "--path-output", str(tmp_path),
+                            "--all", "-W", "-n", "--keep-going"], capture_output=True, text=True, timeout=600)
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    links = subprocess.run([sys.executable, str(ROOT / "scripts" / "check_links.py"), str(tmp_path / "_build" / "html")],
+                           capture_output=True, text=True, timeout=120)
+    assert links.returncode == 0, links.stdout + links.stderr
+
+
+def test_links_to_the_instructors_page_become_plain_text_in_the_student_edition():
+    text = "see the {doc}`instructors` page and {doc}`how to grade <instructors>`; {doc}`api` stays"
+    assert student_edition.unlink_instructor_pages(text) == (
+        "see the *For instructors* (instructors' edition) page and *how to grade* (instructors' edition); "
+        "{doc}`api` stays")
+
+
 def test_student_edition_refuses_to_write_over_the_repository():
     with pytest.raises(SystemExit, match="would contain the repository"):
         student_edition.main(["--out", str(ROOT)])
