@@ -157,40 +157,7 @@ def test_run_unlearning_writes_histories_and_figure(tmp_path, tiny_part_three):
     assert (tmp_path / "unlearning_mnist.png").stat().st_size > 1000
 
 
-def _submission(path):
-    import nbformat
-    from nbformat.v4 import new_code_cell, new_notebook
-    nb = new_notebook(cells=[
-        new_code_cell("from qrobust_lite.exercises import check"),
-        new_code_cell('check("robustness-relative-gain", lambda m, b: (m - b) / b)'),
-        new_code_cell('check("defence-asr-reduction", lambda b, a: b - a)'),
-        new_code_cell("1 / 0"),
-        new_code_cell('check("patches-minmax", lambda c: c)'),
-    ])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, path)
-    return path
-
-
-def test_grade_reports_each_check_and_the_failure(tmp_path, capsys):
-    import csv
-
-    from qrobust_lite.exercises import grade_notebook
-    notebook = _submission(tmp_path / "alice.ipynb")
-    before = notebook.read_text()
-    result = grade_notebook(notebook)
-    assert result["exercises"] == {"robustness-relative-gain": True, "defence-asr-reduction": False}
-    assert "ZeroDivisionError" in result["error"]
-    assert notebook.read_text() == before
-    out = tmp_path / "grades.csv"
-    assert main(["grade", str(notebook), "--csv", str(out)]) == 0
-    printed = capsys.readouterr().out
-    assert "1 of 2 checks passed; stopped with" in printed and "not yet  defence-asr-reduction" in printed
-    rows = list(csv.DictReader(out.open()))
-    assert rows[0]["robustness-relative-gain"] == "1" and rows[0]["defence-asr-reduction"] == "0"
-    with pytest.raises(SystemExit):
-        main(["grade", str(notebook), "--csv", str(out)])
-    assert "already exists; pass --force" in capsys.readouterr().err
+def test_grade_names_missing_notebooks(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["grade", str(tmp_path / "missing.ipynb")])
     assert "notebooks not found" in capsys.readouterr().err

@@ -238,3 +238,17 @@ def test_the_package_map_names_every_module_in_the_api_reference_order():
     for m in modules:
         first = (package / (m.replace(".", "/") + ".py")).read_text().split('"""')[1]
         assert "book:" in first, f"qrobust_lite.{m}: its docstring does not name its chapter (book: ...)"
+
+
+def test_the_grader_knows_each_exercise_as_the_chapter_and_the_instructors_page_do():
+    """The answer names the grader takes are the ones the chapters' check cells pass, and the
+    levels (default points) are the instructors' page's."""
+    from qrobust_lite.exercises import ANSWERS, LEVELS
+    passed = {}
+    for nb in notebooks():
+        for cell in nbformat.read(nb, as_version=4).cells:
+            passed.update(re.findall(r'check\("([\w-]+)", (\w+)\)', cell.source) if cell.cell_type == "code" else [])
+    assert passed == ANSWERS
+    page = (ROOT / "book" / "instructors.md").read_text()
+    table = {e: int(level) for e, level in re.findall(r"^\| `([\w-]+)` \| \{doc\}`\w+` \| (\d) \|", page, re.M)}
+    assert table == LEVELS

@@ -216,34 +216,60 @@ def run_experiment(name: str, scale: str, out: Path, root: str | None, datasets:
 
 
 def _grade(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    """``qrobust-lite grade``: one line per notebook, and optionally a CSV file."""
-    import csv
-
-    from ..exercises import grade_notebook
+    """``qrobust-lite grade``: every check is made before a notebook runs; then one line per
+    notebook, and the two CSV files."""
+    from ..exercises import grading
 
     missing = [str(p) for p in args.notebooks if not p.is_file()]
     if missing:
         parser.error(f"notebooks not found: {', '.join(missing)}")
-    if args.csv is not None and args.csv.exists() and not args.force:
-        parser.error(f"--csv {args.csv} already exists; pass --force to overwrite it")
-    grades = {}
-    for path in args.notebooks:
-        grades[path] = grade_notebook(path, timeout=args.timeout)
-        result = grades[path]
-        passed = sum(result["exercises"].values())
-        print(f"{path}: {passed} of {len(result['exercises'])} checks passed"
-              + (f"; stopped with {result['error']}" if result["error"] else ""))
-        for exercise, ok in result["exercises"].items():
-            print(f"  {'passed ' if ok else 'not yet'}  {exercise}")
+    for arg in ("timeout", "cell_timeout", "check_timeout"):
+        if not getattr(args, arg) > 0:
+            parser.error(f"--{arg.replace('_', '-')} must be a positive number of seconds, got {getattr(args, arg)}")
+    if args.jobs is not None and args.jobs < 1:
+        parser.error(f"--jobs must be a positive integer, got {args.jobs}")
+    if args.memory_mb < 0:
+        parser.error(f"--memory-mb must be a positive number of megabytes, or 0 for no limit; got {args.memory_mb}")
+    outputs = []
     if args.csv is not None:
-        columns = sorted({e for r in grades.values() for e in r["exercises"]})
-        with args.csv.open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["notebook", *columns, "error"])
-            for path, result in grades.items():
-                writer.writerow([str(path), *(int(result["exercises"].get(e, False)) for e in columns),
-                                 result["error"] or ""])
-        print(f"wrote {args.csv}")
+        outputs = [args.csv, args.long_csv or args.csv.with_name(f"{args.csv.stem}-long.csv")]
+        for out in outputs:
+            if not out.parent.is_dir():
+                parser.error(f"the folder of {out} does not exist; create it first")
+            if out.exists() and not args.force:
+                parser.error(f"{out} already exists; pass --force to overwrite it")
+    try:
+        points = grading.check_points(json.loads(args.points.read_text())) if args.points else None
+        chapters = {p: grading.chapter_of(p, args.chapter) for p in args.notebooks}
+        students = {p: grading.student_of(p, args.student_pattern) for p in args.notebooks}
+    except (ValueError, OSError) as err:
+        parser.error(str(err))
+    seen: dict = {}
+    for p in args.notebooks:
+        seen.setdefault((students[p], chapters[p]), []).append(str(p))
+    twice = {k: v for k, v in seen.items() if len(v) > 1}
+    if twice:
+        parser.error("more than one submission for the same student and chapter: "
+                     + "; ".join(f"{s} ({c}): {', '.join(v)}" for (s, c), v in twice.items()))
+    if args.sandbox == "required" and not grading.sandbox_available():
+        parser.error("--sandbox required, but unshare cannot make user, mount, PID and network namespaces here")
+    isolation = ("sandbox (own user, mount, PID and network namespaces; files read-only but its folder; no network)"
+                 if args.sandbox != "off" and grading.sandbox_available() else
+                 "own folder and process group only (no sandbox here: files outside and the network are reachable)")
+    print(f"grading {len(args.notebooks)} notebook(s); isolation: {isolation}", flush=True)
+    grades = grading.grade_batch(args.notebooks, args.chapter, jobs=args.jobs, student_pattern=args.student_pattern,
+                                 timeout=args.timeout, cell_timeout=args.cell_timeout,
+                                 check_timeout=args.check_timeout, memory_mb=args.memory_mb or None,
+                                 points=points, sandbox=args.sandbox)
+    for g in grades:
+        print(f"{g['file']} ({g['student']}, {g['chapter']}): {g['total']:g} of {g['max_points']:g} points, "
+              f"{g['status']}" + (f"; {g['reason']}" if g["reason"] else ""))
+        for e in g["exercises"]:
+            print(f"  {e['status']:<14}{e['points']:g}/{e['max_points']:g}  {e['exercise']}: {e['message']}")
+    if outputs:
+        grading.write_csv(grades, outputs[0])
+        grading.write_long_csv(grades, outputs[1])
+        print("wrote", *outputs)
     return 0
 
 
@@ -269,11 +295,24 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--scheduler", help="with --executor dask: the address of a running scheduler, "
                      "tcp://HOST:8786 (else a local cluster is started)")
     run.add_argument("--workers", type=int, help="workers of the local pool or cluster (default: all cores)")
-    grade = sub.add_parser("grade", help="run learners' notebooks and report each exercise's check")
+    grade = sub.add_parser("grade", help="grade learners' notebooks against the course's exercises")
     grade.add_argument("notebooks", nargs="+", type=Path)
-    grade.add_argument("--csv", type=Path, help="also write one row per notebook to this CSV file")
-    grade.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell")
-    grade.add_argument("--force", action="store_true", help="overwrite an existing --csv file")
+    grade.add_argument("--chapter", help="the chapter every notebook answers (default: the chapter named in "
+                       "each file name, e.g. alice_primer.ipynb)")
+    grade.add_argument("--csv", type=Path, help="one row per student to this CSV file (and one row per "
+                       "student and exercise to --long-csv)")
+    grade.add_argument("--long-csv", type=Path, help="default: the --csv name with -long.csv")
+    grade.add_argument("--points", type=Path, help='JSON {"exercise-id": points} (default: each exercise\'s level)')
+    grade.add_argument("--student-pattern", help="regular expression with a group named student, matched "
+                       "against each file name (default: the file name without .ipynb)")
+    grade.add_argument("--jobs", type=int, help="notebooks graded at once (default: the cores)")
+    grade.add_argument("--timeout", type=float, default=600, help="seconds allowed per notebook")
+    grade.add_argument("--cell-timeout", type=float, default=120, help="seconds allowed per cell")
+    grade.add_argument("--check-timeout", type=float, default=60, help="seconds allowed per check")
+    grade.add_argument("--memory-mb", type=int, default=4096, help="address-space limit per notebook (0: none)")
+    grade.add_argument("--sandbox", choices=("auto", "required", "off"), default="auto",
+                       help="run each notebook in Linux namespaces (auto: where unshare allows it)")
+    grade.add_argument("--force", action="store_true", help="overwrite existing CSV files")
     args = parser.parse_args(argv)
     if args.command == "doctor":
         try:

@@ -19,10 +19,11 @@ from . import (attacking_quantum_classifier, cnn_on_refined_labels,  # noqa: F40
                defending_with_quantum_patches, performance, poisoning_classical_vs_quantum, primer,
                quantum_machine_unlearning, random_circuit_pseudo_noise, soft_labels_calibration,
                vqc_label_refining)
-from .checking import CHECKERS, SIGNATURES, Feedback, check, checker
-from .grading import grade_notebook
+from .checking import ANSWERS, CHECKERS, LEVELS, SIGNATURES, Feedback, check, checker
+from .grading import grade_batch, grade_notebook
 
 # Which chapter each exercise belongs to: the module its checker is defined in.
 CHAPTERS = {exercise: func.__module__.rsplit(".", 1)[-1] for exercise, func in CHECKERS.items()}
 
-__all__ = ["CHAPTERS", "CHECKERS", "SIGNATURES", "Feedback", "check", "checker", "grade_notebook"]
+__all__ = ["ANSWERS", "CHAPTERS", "CHECKERS", "LEVELS", "SIGNATURES", "Feedback", "check", "checker",
+           "grade_batch", "grade_notebook"]

@@ -21,7 +21,7 @@ def _attack_case():
     return images, gradient
 
 
-@checker("attack-fgsm-step", "fgsm_step(images, gradient, epsilon)")
+@checker("attack-fgsm-step", "fgsm_step(images, gradient, epsilon)", level=1)
 def _fgsm_step(fgsm_step) -> tuple[bool, str]:
     """``fgsm_step(images, gradient, epsilon)``: clip(images + epsilon * sign(gradient), 0, 1)."""
     images, gradient = _attack_case()
@@ -44,7 +44,7 @@ def _fgsm_step(fgsm_step) -> tuple[bool, str]:
     return True, "one step of size epsilon along the gradient's sign, kept in the pixel range."
 
 
-@checker("attack-projection", "project(adversarial, images, epsilon)")
+@checker("attack-projection", "project(adversarial, images, epsilon)", level=2)
 def _projection(project) -> tuple[bool, str]:
     """``project(adversarial, images, epsilon)``: into |x - images| <= epsilon, then [0, 1]."""
     images, gradient = _attack_case()
@@ -65,7 +65,7 @@ def _projection(project) -> tuple[bool, str]:
     return True, "the nearest allowed image: inside the epsilon-box and the pixel range."
 
 
-@checker("attack-success-rate", "success_rate(labels, clean_pred, adv_pred)")
+@checker("attack-success-rate", "success_rate(labels, clean_pred, adv_pred)", level=2)
 def _success_rate(success_rate) -> tuple[bool, str]:
     """``success_rate(labels, clean_pred, adv_pred)``: changed predictions among the clean-correct."""
     labels = torch.tensor([0, 1, 2, 3, 0, 1, 2, 3])

@@ -36,17 +36,31 @@ class Feedback:
 
 
 CHECKERS: dict[str, Callable[[Any], tuple[bool, str]]] = {}
+#: ``exercise -> "name(arguments)"`` for exercises whose answer is a function.
 SIGNATURES: dict[str, str] = {}
+#: ``exercise -> the name the learner's answer has in the chapter`` (what the grader takes).
+ANSWERS: dict[str, str] = {}
+#: ``exercise -> level`` (1 to 3, explained on the instructors' page), also its points by default.
+LEVELS: dict[str, int] = {}
 
 
-def checker(exercise: str, signature: str | None = None):
+def checker(exercise: str, signature: str | None = None, *, level: int, answer: str | None = None):
     """Register a function ``answer -> (passed, message)`` as the checker of ``exercise``.
 
     With ``signature`` (e.g. ``"born_rule(amplitudes)"``) the answer must be a function, and
-    :func:`check` says so when it is not.
+    :func:`check` says so when it is not; the answer's name is the function's (``born_rule``)
+    unless ``answer`` names it. ``level`` (1, 2 or 3) is the exercise's difficulty.
     """
+    if level not in (1, 2, 3):
+        raise ValueError(f"level must be 1, 2 or 3, got {level!r}")
+    name = answer or (signature.split("(", 1)[0] if signature else None)
+    if not name or not name.isidentifier():
+        raise ValueError(f"exercise {exercise!r} needs the answer's name: a signature or answer=")
+
     def register(func):
         CHECKERS[exercise] = func
+        ANSWERS[exercise] = name
+        LEVELS[exercise] = level
         if signature:
             SIGNATURES[exercise] = signature
         return func

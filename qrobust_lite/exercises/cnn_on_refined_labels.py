@@ -12,7 +12,7 @@ from .. import metrics
 from .checking import checker
 
 
-@checker("robustness-relative-gain", "relative_gain(acc_method, acc_baseline)")
+@checker("robustness-relative-gain", "relative_gain(acc_method, acc_baseline)", level=1)
 def _relative_gain(relative_gain) -> tuple[bool, str]:
     """``relative_gain(acc_method, acc_baseline)``: (method - baseline) / baseline."""
     got = float(relative_gain(0.6, 0.4))
@@ -26,7 +26,7 @@ def _relative_gain(relative_gain) -> tuple[bool, str]:
     return True, "0.6 against 0.4 is a 50% relative gain: the paper's 'up to 50% higher accuracy' is of this kind."
 
 
-@checker("robustness-gaussian-noise", "add_noise(images, sigma, generator)")
+@checker("robustness-gaussian-noise", "add_noise(images, sigma, generator)", level=2)
 def _gaussian(add_noise) -> tuple[bool, str]:
     """``add_noise(images, sigma, generator)``: images + N(0, sigma^2), clipped to [0, 1]."""
     images = torch.full((200, 1, 28, 28), 0.5)
@@ -47,7 +47,7 @@ def _gaussian(add_noise) -> tuple[bool, str]:
     return True, "noise of the requested strength, clipped to the pixel range, input untouched."
 
 
-@checker("robustness-lowest-ece", "lowest_ece(runs)")
+@checker("robustness-lowest-ece", "lowest_ece(runs)", level=3)
 def _lowest_ece(lowest_ece) -> tuple[bool, str]:
     """``lowest_ece(runs)``: the method whose ECE, averaged over seeds, is lowest."""
     runs = [{"method": "a", "seed": 0, "ece": 0.01}, {"method": "a", "seed": 1, "ece": 0.30},

@@ -10,7 +10,7 @@ from .. import metrics
 from .checking import checker
 
 
-@checker("defence-asr-reduction", "relative_reduction(asr_before, asr_after)")
+@checker("defence-asr-reduction", "relative_reduction(asr_before, asr_after)", level=1)
 def _asr_reduction(relative_reduction) -> tuple[bool, str]:
     """``relative_reduction(before, after)``: (before - after) / before."""
     got = float(relative_reduction(0.898, 0.6845))
@@ -26,7 +26,7 @@ def _asr_reduction(relative_reduction) -> tuple[bool, str]:
     return True, "the paper's CIFAR-10 headline is a 24% relative (21 point) drop in attack success rate."
 
 
-@checker("defence-most-robust", "most_robust(runs, budget_index)")
+@checker("defence-most-robust", "most_robust(runs, budget_index)", level=3)
 def _most_robust(most_robust) -> tuple[bool, str]:
     """``most_robust(runs, budget_index)``: the defence with the lowest PGD ASR, mean over seeds."""
     runs = [{"defence": "a", "seed": 0, "asr": {"PGD": [0.10, 0.20], "FGSM": [0.9, 0.0]}},
@@ -46,7 +46,7 @@ def _most_robust(most_robust) -> tuple[bool, str]:
     return True, "lowest mean PGD attack success rate at that budget; and check the spread before calling it a win."
 
 
-@checker("defence-training-cost", "cost_ratios(runs)")
+@checker("defence-training-cost", "cost_ratios(runs)", level=2)
 def _training_cost(cost_ratios) -> tuple[bool, str]:
     """``cost_ratios(runs)``: {defence: mean train_seconds / mean train_seconds of "none"}."""
     runs = [{"defence": "none", "train_seconds": 2.0}, {"defence": "none", "train_seconds": 4.0},

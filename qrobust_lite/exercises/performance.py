@@ -12,7 +12,7 @@ import pennylane as qml
 from .checking import as_array, checker
 
 
-@checker("performance-kron-layer", "layer_matrix(a, b)")
+@checker("performance-kron-layer", "layer_matrix(a, b)", level=2)
 def _kron_layer(layer_matrix) -> tuple[bool, str]:
     """``layer_matrix(a, b)``: the 4x4 matrix of RX(a) on wire 0 and RZ(b) on wire 1."""
     for a, b in ((0.3, 1.1), (2.0, -0.7)):
@@ -31,7 +31,7 @@ def _kron_layer(layer_matrix) -> tuple[bool, str]:
     return True, "a layer of gates on different wires is the Kronecker product of their matrices."
 
 
-@checker("performance-cnot-permutation")
+@checker("performance-cnot-permutation", level=2, answer="cnot_perm")
 def _cnot_permutation(cnot_perm) -> tuple[bool, str]:
     """``cnot_perm[b]``: the basis state that |b> becomes under CNOT(wires=[0, 1])."""
     if cnot_perm is None:

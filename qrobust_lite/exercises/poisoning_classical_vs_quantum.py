@@ -13,7 +13,7 @@ from .. import metrics, poisoning
 from .checking import checker
 
 
-@checker("poisoning-balanced-flips", "flip_balanced(labels, alpha, generator)")
+@checker("poisoning-balanced-flips", "flip_balanced(labels, alpha, generator)", level=2)
 def _balanced_flips(flip_balanced) -> tuple[bool, str]:
     """``flip_balanced(labels, alpha, generator)``: flip round(alpha * n_c) binary labels per class."""
     labels = torch.tensor([0] * 30 + [1] * 70)
@@ -38,7 +38,7 @@ def _balanced_flips(flip_balanced) -> tuple[bool, str]:
     return True, "exactly alpha of every class, chosen at random: the class balance of the poison is controlled."
 
 
-@checker("poisoning-memorisation", "memorisation(predictions, poisoned, flipped)")
+@checker("poisoning-memorisation", "memorisation(predictions, poisoned, flipped)", level=2)
 def _memorisation(memorisation) -> tuple[bool, str]:
     """``memorisation(predictions, poisoned, flipped)``: share of flipped samples predicted as poisoned."""
     poisoned = torch.tensor([1, 0, 1, 1, 0, 0, 1, 0])
@@ -55,7 +55,7 @@ def _memorisation(memorisation) -> tuple[bool, str]:
     return True, "memorisation is how much of the poison the model reproduces on its own training set."
 
 
-@checker("poisoning-steepest-drop", "steepest_drop(alphas, accuracy)")
+@checker("poisoning-steepest-drop", "steepest_drop(alphas, accuracy)", level=3)
 def _steepest_drop(steepest_drop) -> tuple[bool, str]:
     """``steepest_drop(alphas, accuracy)``: midpoint of the consecutive pair with the largest fall."""
     alphas = np.array([0.0, 0.1, 0.2, 0.3, 0.4, 0.5])

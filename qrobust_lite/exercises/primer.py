@@ -15,7 +15,7 @@ import torch
 from .checking import as_array, checker
 
 
-@checker("primer-born-rule", "born_rule(amplitudes)")
+@checker("primer-born-rule", "born_rule(amplitudes)", level=1)
 def _born_rule(born_rule) -> tuple[bool, str]:
     """``born_rule(amplitudes)`` maps complex amplitudes (2**n,) to outcome probabilities."""
     rng = np.random.default_rng(7)
@@ -40,7 +40,7 @@ def _born_rule(born_rule) -> tuple[bool, str]:
     return True, "probabilities are the squared magnitudes of the amplitudes, and they sum to 1."
 
 
-@checker("primer-batched-expval", "batched_expval(angles)")
+@checker("primer-batched-expval", "batched_expval(angles)", level=2)
 def _batched_expval(batched_expval) -> tuple[bool, str]:
     """``batched_expval(angles)`` returns <Z> after RX(angle) on |0>, for a batch, in one call."""
     angles = torch.linspace(0, 2 * math.pi, 64, dtype=torch.float64)

@@ -13,7 +13,7 @@ from .. import unlearning
 from .checking import checker
 
 
-@checker("unlearning-bernoulli-kl", "bernoulli_kl(p, q)")
+@checker("unlearning-bernoulli-kl", "bernoulli_kl(p, q)", level=2)
 def _bernoulli_kl(bernoulli_kl) -> tuple[bool, str]:
     """``bernoulli_kl(p, q)``: mean over samples of KL(Bernoulli(p) || Bernoulli(q))."""
     p = torch.tensor([0.9, 0.2, 0.5], dtype=torch.float64)
@@ -33,7 +33,7 @@ def _bernoulli_kl(bernoulli_kl) -> tuple[bool, str]:
     return True, "zero when the outputs agree, growing as the unlearned model moves away on the forget set."
 
 
-@checker("unlearning-epochs-to-target", "epochs_to_reach(history, target)")
+@checker("unlearning-epochs-to-target", "epochs_to_reach(history, target)", level=1)
 def _epochs_to_reach(epochs_to_reach) -> tuple[bool, str]:
     """``epochs_to_reach(history, target)``: first epoch with val >= target, None if never."""
     history = [{"epoch": e, "seconds": 2.0 * e, "val": v} for e, v in enumerate([0.70, 0.90, 0.85, 0.95, 0.97])]
@@ -53,7 +53,7 @@ def _epochs_to_reach(epochs_to_reach) -> tuple[bool, str]:
     return True, "the first epoch at the target; None says the method never got there."
 
 
-@checker("unlearning-membership-rate", "membership_rate(member_losses, query_losses)")
+@checker("unlearning-membership-rate", "membership_rate(member_losses, query_losses)", level=2)
 def _membership_rate(membership_rate) -> tuple[bool, str]:
     """``membership_rate(member_losses, query_losses)``: share of queries with loss <= mean member loss."""
     members = np.array([0.1, 0.2, 0.3, 1.4])         # mean 0.5, median 0.25

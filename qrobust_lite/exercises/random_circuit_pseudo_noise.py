@@ -12,7 +12,7 @@ from .. import quantum_patches
 from .checking import checker
 
 
-@checker("patches-extract", "to_patches(images)")
+@checker("patches-extract", "to_patches(images)", level=2)
 def _to_patches(to_patches) -> tuple[bool, str]:
     """``to_patches(images)``: (N, C, H, W) -> (N, C, H/2, W/2, 4), pixels in reading order."""
     images = torch.arange(2 * 3 * 4 * 6, dtype=torch.float64).reshape(2, 3, 4, 6)
@@ -31,7 +31,7 @@ def _to_patches(to_patches) -> tuple[bool, str]:
     return True, "every 2x2 block, in reading order: wire i of the circuit gets pixel i."
 
 
-@checker("patches-z-expectation", "z_expectations(probs)")
+@checker("patches-z-expectation", "z_expectations(probs)", level=2)
 def _z_expectations(z_expectations) -> tuple[bool, str]:
     """``z_expectations(probs)``: outcome probabilities (B, 16) of 4 qubits -> <Z_i> (B, 4)."""
     gen = torch.Generator().manual_seed(5)
@@ -53,7 +53,7 @@ def _z_expectations(z_expectations) -> tuple[bool, str]:
     return True, "<Z_i> is a fixed signed sum of the 16 probabilities: one matrix product for all patches."
 
 
-@checker("patches-minmax", "minmax(channels)")
+@checker("patches-minmax", "minmax(channels)", level=1)
 def _minmax(minmax) -> tuple[bool, str]:
     """``minmax(channels)``: (N, K, h, w) -> each (image, channel) scaled to [0, 1] on its own."""
     gen = torch.Generator().manual_seed(9)

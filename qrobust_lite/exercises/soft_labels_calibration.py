@@ -16,7 +16,7 @@ def _labels_case():
     return torch.tensor([0, 3, 1, 3, 2]), 4
 
 
-@checker("soft-labels-smoothing", "smooth(labels, n_classes, smoothing)")
+@checker("soft-labels-smoothing", "smooth(labels, n_classes, smoothing)", level=1)
 def _smoothing(smooth) -> tuple[bool, str]:
     """``smooth(labels, n_classes, smoothing)``: (1 - s) one_hot + s / K."""
     labels, k = _labels_case()
@@ -35,7 +35,7 @@ def _smoothing(smooth) -> tuple[bool, str]:
     return True, "each row keeps 1 - eps + eps/K on its class and eps/K elsewhere."
 
 
-@checker("soft-labels-cross-entropy", "soft_ce(logits, targets)")
+@checker("soft-labels-cross-entropy", "soft_ce(logits, targets)", level=2)
 def _soft_ce(soft_ce) -> tuple[bool, str]:
     """``soft_ce(logits, targets)``: mean over rows of -sum targets * log_softmax(logits)."""
     g = torch.Generator().manual_seed(3)
@@ -55,7 +55,7 @@ def _soft_ce(soft_ce) -> tuple[bool, str]:
     return True, "soft-target cross-entropy: -sum_k t_k log p_k, averaged over the batch."
 
 
-@checker("soft-labels-ece", "ece(confidence, correct, n_bins)")
+@checker("soft-labels-ece", "ece(confidence, correct, n_bins)", level=3)
 def _ece(ece) -> tuple[bool, str]:
     """``ece(confidence, correct, n_bins=15)`` from 1-D confidences and 0/1 correctness."""
     g = torch.Generator().manual_seed(5)

@@ -12,7 +12,7 @@ from .. import circuits, soft_labels
 from .checking import as_array, checker
 
 
-@checker("vqc-outcome-class", "class_of_outcome(bits, n_classes)")
+@checker("vqc-outcome-class", "class_of_outcome(bits, n_classes)", level=1)
 def _outcome_class(class_of_outcome) -> tuple[bool, str]:
     """``class_of_outcome(bits, n_classes)``: the bit string read as an integer, mod K."""
     cases = [("00001010", 10), ("11111111", 10), ("0110", 3), ("00000001", 10)]
@@ -28,7 +28,7 @@ def _outcome_class(class_of_outcome) -> tuple[bool, str]:
     return True, "outcome b (read as an integer) counts for class b mod K."
 
 
-@checker("vqc-temperature", "sharpen(probs, temperature)")
+@checker("vqc-temperature", "sharpen(probs, temperature)", level=2)
 def _temperature(sharpen) -> tuple[bool, str]:
     """``sharpen(probs, temperature)``: p**(1/T) renormalised, row-wise."""
     p = torch.tensor([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8]], dtype=torch.float64)
@@ -46,7 +46,7 @@ def _temperature(sharpen) -> tuple[bool, str]:
     return True, "T < 1 sharpens towards the top class, T > 1 flattens towards uniform."
 
 
-@checker("vqc-refine", "refine(q, labels, temperature, mix)")
+@checker("vqc-refine", "refine(q, labels, temperature, mix)", level=2)
 def _refine(refine) -> tuple[bool, str]:
     """``refine(q, labels, temperature, mix)``: (1 - mix) one_hot + mix sharpen(q, T)."""
     q = torch.tensor([[0.5, 0.3, 0.2], [0.2, 0.2, 0.6]], dtype=torch.float64)
