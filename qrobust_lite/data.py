@@ -459,6 +459,11 @@ def load(name: str, split: str = "train", n_samples: int | None = None,
         x = x.unsqueeze(1)
     ds = Dataset(x, torch.from_numpy(remap[labels]), tuple(CLASS_NAMES[name][c] for c in cls), source)
     if verbose:
-        # The hint in parentheses goes on its own line, so the notice fits a notebook's width.
-        print(f"[qrobust-lite] {name} {split}: {len(ds)} images, {source}".replace(" (full set", "\n  (full set"))
+        print(notice(name, split, ds))
     return ds
+
+
+def notice(name: str, split: str, ds: Dataset) -> str:
+    """The one-line notice :func:`load` prints: how many images of ``name``/``split`` and from
+    where (the hint in parentheses on its own line, so it fits a notebook's width)."""
+    return f"[qrobust-lite] {name} {split}: {len(ds)} images, {ds.source}".replace(" (full set", "\n  (full set")

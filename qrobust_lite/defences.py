@@ -153,17 +153,25 @@ def _experiment_data(dataset: str, n_train: int, n_test: int, root: str | None, 
             data.load(dataset, "test", n_samples=n_test, root=root, verbose=False))
 
 
+def _data_args(config: DefenceRun) -> tuple:
+    return config.dataset, config.n_train, config.n_test, config.root, os.environ.get(data.ENV_VAR, "")
+
+
 def _data_of(config: DefenceRun) -> tuple:
-    return _experiment_data(config.dataset, config.n_train, config.n_test, config.root,
-                            os.environ.get(data.ENV_VAR, ""))
+    return _experiment_data(*_data_args(config))
+
+
+@functools.lru_cache(maxsize=4)
+def _fingerprint(*args) -> str:
+    """The content hash of one experiment's images and labels, computed once (not per run)."""
+    train, test = _experiment_data(*args)
+    return experiments.fingerprint(train.images, train.labels, test.images, test.labels)
 
 
 def defence_key(config: DefenceRun) -> str:
     """The cache key of a run: its whole config, a content hash of the data it loads and the
     code version."""
-    train, test = _data_of(config)
-    return experiments.config_key(config, experiments.fingerprint(train.images, train.labels,
-                                                                  test.images, test.labels))
+    return experiments.config_key(config, _fingerprint(*_data_args(config)))
 
 
 def defence_run(config: DefenceRun) -> dict:

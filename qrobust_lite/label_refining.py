@@ -131,17 +131,25 @@ def _experiment_data(dataset: str, n_train: int, n_test: int, root: str | None, 
     return train, test, corrupted_test_sets(test.images)
 
 
+def _data_args(config: RefiningRun) -> tuple:
+    return config.dataset, config.n_train, config.n_test, config.root, os.environ.get(data.ENV_VAR, "")
+
+
 def _data_of(config: RefiningRun) -> tuple:
-    return _experiment_data(config.dataset, config.n_train, config.n_test, config.root,
-                            os.environ.get(data.ENV_VAR, ""))
+    return _experiment_data(*_data_args(config))
+
+
+@functools.lru_cache(maxsize=4)
+def _fingerprint(*args) -> str:
+    """The content hash of one experiment's images and labels, computed once (not per seed)."""
+    train, test, _ = _experiment_data(*args)
+    return experiments.fingerprint(train.images, train.labels, test.images, test.labels)
 
 
 def refining_key(config: RefiningRun) -> str:
     """The cache key of a run: its whole config, a content hash of the images and labels it
     loads (another ``$QROBUST_DATA`` gives another key) and the code version."""
-    train, test, _ = _data_of(config)
-    return experiments.config_key(config, experiments.fingerprint(train.images, train.labels,
-                                                                  test.images, test.labels))
+    return experiments.config_key(config, _fingerprint(*_data_args(config)))
 
 
 def refining_run(config: RefiningRun, progress: bool = False) -> dict:
@@ -188,8 +196,9 @@ def robustness_experiment(dataset: str = "mnist", n_train: int = 2000, n_test: i
 
     One :class:`RefiningRun` per seed, run by :func:`~qrobust_lite.experiments.run_grid`
     (``grid_options``: ``cache``, ``executor``, ``n_jobs``, ``client``, ``threads``; by default
-    one seed at a time, on this process's torch threads, each with its own progress bars). Returns ``{"config": ..., "runs": [{"seed",
-    "method", "kind", "severity", "accuracy", "ece", "nll"}, ...]}``.
+    one seed at a time, on this process's torch threads, each with its own progress bars).
+    Returns ``{"config": ..., "runs": [{"seed", "method", "kind", "severity", "accuracy",
+    "ece", "nll"}, ...]}``.
     """
     seeds = list(seeds)
     if not seeds:
@@ -199,8 +208,9 @@ def robustness_experiment(dataset: str = "mnist", n_train: int = 2000, n_test: i
               "smoothing": smoothing}
     configs = [RefiningRun(dataset, seed, n_train, n_test, epochs, vqc_epochs, temperature, mix,
                            smoothing, None if root is None else str(root)) for seed in seeds]
-    data.load(dataset, "train", n_train, seed=0, root=root, verbose=progress)   # say where it comes from
-    data.load(dataset, "test", n_test, seed=0, root=root, verbose=progress)
+    if progress:                                      # say where the data comes from
+        train, test, _ = _data_of(configs[0])
+        print(data.notice(dataset, "train", train), data.notice(dataset, "test", test), sep="\n")
     grid_options = {"n_jobs": 1, **(grid_options or {})}
     inner = progress and grid_options["n_jobs"] == 1 and grid_options.get("executor", "local") == "local"
     results = experiments.run_grid(configs, functools.partial(refining_run, progress=inner), key=refining_key,

@@ -240,27 +240,21 @@ def _grade(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
                 parser.error(f"{out} already exists; pass --force to overwrite it")
     try:
         points = grading.check_points(json.loads(args.points.read_text())) if args.points else None
-        chapters = {p: grading.chapter_of(p, args.chapter) for p in args.notebooks}
-        students = {p: grading.student_of(p, args.student_pattern) for p in args.notebooks}
     except (ValueError, OSError) as err:
-        parser.error(str(err))
-    seen: dict = {}
-    for p in args.notebooks:
-        seen.setdefault((students[p], chapters[p]), []).append(str(p))
-    twice = {k: v for k, v in seen.items() if len(v) > 1}
-    if twice:
-        parser.error("more than one submission for the same student and chapter: "
-                     + "; ".join(f"{s} ({c}): {', '.join(v)}" for (s, c), v in twice.items()))
+        parser.error(f"--points: {err}")
     if args.sandbox == "required" and not grading.sandbox_available():
         parser.error("--sandbox required, but unshare cannot make user, mount, PID and network namespaces here")
     isolation = ("sandbox (own user, mount, PID and network namespaces; files read-only but its folder; no network)"
                  if args.sandbox != "off" and grading.sandbox_available() else
                  "own folder and process group only (no sandbox here: files outside and the network are reachable)")
     print(f"grading {len(args.notebooks)} notebook(s); isolation: {isolation}", flush=True)
-    grades = grading.grade_batch(args.notebooks, args.chapter, jobs=args.jobs, student_pattern=args.student_pattern,
-                                 timeout=args.timeout, cell_timeout=args.cell_timeout,
-                                 check_timeout=args.check_timeout, memory_mb=args.memory_mb or None,
-                                 points=points, sandbox=args.sandbox)
+    try:         # the file names are checked before any notebook runs
+        grades = grading.grade_batch(args.notebooks, args.chapter, jobs=args.jobs,
+                                     student_pattern=args.student_pattern, timeout=args.timeout,
+                                     cell_timeout=args.cell_timeout, check_timeout=args.check_timeout,
+                                     memory_mb=args.memory_mb or None, points=points, sandbox=args.sandbox)
+    except ValueError as err:
+        parser.error(str(err))
     for g in grades:
         print(f"{g['file']} ({g['student']}, {g['chapter']}): {g['total']:g} of {g['max_points']:g} points, "
               f"{g['status']}" + (f"; {g['reason']}" if g["reason"] else ""))

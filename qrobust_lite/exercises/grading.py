@@ -33,6 +33,7 @@ notebook's time limit) gets a row with the reason, and the batch always finishes
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import os
 import re
@@ -116,6 +117,7 @@ def student_of(path: Path, pattern: str | None = None) -> str:
     return match.group("student")
 
 
+@functools.lru_cache(maxsize=1)
 def sandbox_available() -> bool:
     """Whether ``unshare`` can give a worker its own user, mount, PID and network namespaces."""
     if sys.platform != "linux" or shutil.which("unshare") is None:
@@ -325,15 +327,20 @@ def grade_batch(paths, chapter: str | None = None, *, jobs: int | None = None, s
                 **options) -> list[dict]:
     """Grade every notebook in ``paths``, ``jobs`` at a time (default: the cores), each with
     :func:`grade_notebook` (``options``) and one :class:`CheckServer`; returns one grade per
-    path, in order. Every file is read before the first notebook runs."""
+    path, in order. Every file is read, and every file name checked (a chapter and a student
+    each, no student twice for a chapter), before the first notebook runs."""
     from tqdm.auto import tqdm
 
     paths = [Path(p) for p in paths]
     jobs = os.cpu_count() or 1 if jobs is None else validation.positive_int(jobs, "jobs")
-    sources, students = {}, {}
+    sources = {path: path.read_bytes() for path in paths}
+    students = {path: student_of(path, student_pattern) for path in paths}
+    seen: dict = {}
     for path in paths:
-        sources[path] = path.read_bytes()
-        students[path] = student_of(path, student_pattern)
+        seen.setdefault((students[path], chapter_of(path, chapter)), []).append(str(path))
+    twice = "; ".join(f"{s} ({c}): {', '.join(v)}" for (s, c), v in seen.items() if len(v) > 1)
+    if twice:
+        raise ValueError(f"more than one submission for the same student and chapter: {twice}")
 
     def one(path: Path) -> dict:
         try:
@@ -388,9 +395,13 @@ def _check_in_fork(exercise: str, answer_file: Path, timeout: float) -> dict:
 
     from . import CHECKERS, check, checking
 
-    modules = (numpy, torch, checking)
-    watched = {(m.__name__, k): id(v) for m in modules for k, v in vars(m).items() if callable(v)}
-    watched.update({("checkers", k): id(v) for k, v in CHECKERS.items()})
+    def functions() -> dict[str, int]:
+        """The identity of every function the checks rely on: NumPy's, torch's, the checkers'."""
+        found = {f"{m.__name__}.{k}": id(v) for m in (numpy, torch, checking) for k, v in vars(m).items()
+                 if callable(v)}
+        return {**found, **{f"checkers.{k}": id(v) for k, v in CHECKERS.items()}}
+
+    watched = functions()
     nonce = secrets.token_hex(16)
     read, write = os.pipe()
     pid = os.fork()
@@ -405,10 +416,7 @@ def _check_in_fork(exercise: str, answer_file: Path, timeout: float) -> dict:
             numpy.random.seed(0)
             torch.manual_seed(0)
             feedback = check(exercise, pickle.loads(answer_file.read_bytes()))
-            changed = [".".join(k) for k, v in
-                       (((m.__name__, n), f) for m in modules for n, f in vars(m).items() if callable(f))
-                       if watched.get(k, id(v)) != id(v)]
-            changed += [f"checkers.{k}" for k, v in CHECKERS.items() if watched.get(("checkers", k)) != id(v)]
+            changed = [k for k, v in functions().items() if watched.get(k, v) != v]
             if changed:
                 out = {"status": "error", "message": f"the answer changed the grader's functions {changed[:3]}"}
             else:
