@@ -42,6 +42,8 @@ SIGNATURES: dict[str, str] = {}
 ANSWERS: dict[str, str] = {}
 #: ``exercise -> level`` (1 to 3, explained on the instructors' page), also its points by default.
 LEVELS: dict[str, int] = {}
+#: How the message of an exercise still to be done begins.
+NOT_ATTEMPTED = "not attempted yet"
 
 
 def checker(exercise: str, signature: str | None = None, *, level: int, answer: str | None = None):
@@ -77,7 +79,7 @@ def check(exercise: str, answer: Any) -> Feedback:
     try:
         passed, message = CHECKERS[exercise](answer)
     except NotImplementedError:
-        passed, message = False, "not attempted yet: replace the `raise NotImplementedError` with your code."
+        passed, message = False, f"{NOT_ATTEMPTED}: replace the `raise NotImplementedError` with your code."
     except Exception as err:  # the learner's code failed: report it instead of crashing the notebook
         frame = traceback.extract_tb(err.__traceback__)[-1]
         passed, message = False, (f"your code raised {type(err).__name__}: {err} "

@@ -38,14 +38,11 @@ import json
 import os
 import re
 import resource
-import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -57,7 +54,6 @@ EXERCISE_STATUSES = ("passed", "failed", "not attempted", "error", "timeout")
 #: What a submission's grade can be ("graded" means its exercises were checked, whatever their scores).
 SUBMISSION_STATUSES = ("graded", "not a notebook", "kernel died", "timeout", "grader error")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-_NOT_ATTEMPTED = "not attempted yet"
 
 
 def plain(text: str) -> str:
@@ -173,7 +169,7 @@ class CheckServer:
         self._start()
 
     def _start(self) -> None:
-        command = [sys.executable, "-m", "qrobust_lite.exercises.grading", "--check-server", self._scratch.name,
+        command = [sys.executable, "-m", "qrobust_lite.exercises.check_server", self._scratch.name,
                    "sandbox" if self.sandbox else "plain"]
         if self.sandbox:
             command = ["unshare", "-rmnpf", "--kill-child", "--mount-proc"] + command
@@ -380,91 +376,3 @@ def write_long_csv(grades: list[dict], path: str | Path) -> Path:
                 writer.writerow([g["student"], g["chapter"], e["exercise"], e["status"], e["points"],
                                  e["max_points"], plain(e["message"])])
     return path
-
-
-# --- the checker server: imported the checkers before any answer existed --------------------------
-
-def _check_in_fork(exercise: str, answer_file: Path, timeout: float) -> dict:
-    """Run the pristine checker of ``exercise`` on the pickled answer, in a forked copy of this
-    process (the checker server, which imported the checkers before any learner code existed)."""
-    import pickle
-    import select
-
-    import numpy
-    import torch
-
-    from . import CHECKERS, check, checking
-
-    def functions() -> dict[str, int]:
-        """The identity of every function the checks rely on: NumPy's, torch's, the checkers'."""
-        found = {f"{m.__name__}.{k}": id(v) for m in (numpy, torch, checking) for k, v in vars(m).items()
-                 if callable(v)}
-        return {**found, **{f"checkers.{k}": id(v) for k, v in CHECKERS.items()}}
-
-    watched = functions()
-    nonce = secrets.token_hex(16)
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:                                    # the fork: learner code may run from here on
-        os.close(read)
-        quiet = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):                        # the server's pipes are not the answer's to use
-            os.dup2(quiet, fd)
-        try:
-            import random
-            random.seed(0)
-            numpy.random.seed(0)
-            torch.manual_seed(0)
-            feedback = check(exercise, pickle.loads(answer_file.read_bytes()))
-            changed = [k for k, v in functions().items() if watched.get(k, v) != v]
-            if changed:
-                out = {"status": "error", "message": f"the answer changed the grader's functions {changed[:3]}"}
-            else:
-                not_yet = feedback.message.startswith(_NOT_ATTEMPTED)
-                out = {"status": "passed" if feedback.passed else "not attempted" if not_yet else "failed",
-                       "message": feedback.message}
-        except BaseException as err:                 # noqa: BLE001  (whatever the answer does, report it)
-            out = {"status": "error", "message": f"the answer could not be checked: {type(err).__name__}: {err}"}
-        os.write(write, json.dumps({"nonce": nonce, **out}).encode())
-        os._exit(0)
-    os.close(write)
-    deadline, chunks = time.monotonic() + timeout, []
-    while True:
-        ready, _, _ = select.select([read], [], [], max(0.0, deadline - time.monotonic()))
-        if not ready:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            os.close(read)
-            return {"status": "timeout", "message": f"the check ran past its time limit of {timeout:g} s"}
-        chunk = os.read(read, 65536)
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(read)
-    os.waitpid(pid, 0)
-    try:
-        reply = json.loads(b"".join(chunks))
-    except ValueError:
-        return {"status": "error", "message": "the check ended without a verdict (the answer ended its process)"}
-    if reply.pop("nonce", None) != nonce:
-        return {"status": "error", "message": "the check's verdict was not the grader's"}
-    return reply
-
-
-def _check_server(scratch: Path, sandboxed: bool) -> None:
-    """Import the checkers, then answer one JSON request per line on stdin,
-    ``{"exercise", "answer", "timeout"}``, with a verdict per line on stdout."""
-    if sandboxed:
-        notebook_runner.sandbox(scratch, loopback=False)
-    from . import CHECKERS  # noqa: F401  (imported now, before any answer is loaded)
-    sys.stdout.write("ready\n")
-    sys.stdout.flush()
-    for line in sys.stdin:
-        request = json.loads(line)
-        verdict = _check_in_fork(request["exercise"], Path(request["answer"]), request["timeout"])
-        sys.stdout.write(json.dumps(verdict) + "\n")
-        sys.stdout.flush()
-
-
-if __name__ == "__main__":             # the checker server: python -m qrobust_lite.exercises.grading --check-server
-    _check_server(Path(sys.argv[2]), sys.argv[3] == "sandbox")
