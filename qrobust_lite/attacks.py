@@ -34,26 +34,33 @@ LOSSES = ("logits", "probs")
 
 def classification_loss(outputs: torch.Tensor, labels: torch.Tensor, loss: str) -> torch.Tensor:
     """Mean cross-entropy of logits (``loss="logits"``) or NLL of probabilities (``"probs"``)."""
+    validation.choice(loss, "loss", LOSSES)
+    validation.non_empty(validation.finite_floats(outputs, "outputs"), "outputs")
+    if outputs.ndim != 2:
+        raise ValueError(f"outputs must have shape (N, K), got {tuple(outputs.shape)}")
+    validation.below(validation.labels(labels), outputs.shape[1])
+    validation.same_length("outputs", outputs, "labels", labels)
     if loss == "logits":
         return F.cross_entropy(outputs, labels)
     return F.nll_loss(torch.log(outputs.clamp_min(PROB_FLOOR)), labels)
 
 
-def _check(images: torch.Tensor, labels: torch.Tensor, epsilon: float, loss: str) -> None:
-    if not isinstance(images, torch.Tensor) or images.ndim < 2:
-        raise ValueError("images must be a tensor with a leading batch dimension")
-    validation.images(images)
-    if not isinstance(labels, torch.Tensor) or labels.shape != (len(images),):
-        raise ValueError(f"labels must be a tensor of shape ({len(images)},)")
+def _check_epsilon(epsilon: float) -> None:
     if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real) or not (
             math.isfinite(epsilon) and 0 <= epsilon <= 1):
         raise ValueError(f"epsilon must be a number in [0, 1] (pixel units), got {epsilon!r}")
-    if loss not in LOSSES:
-        raise ValueError(f"loss must be one of {list(LOSSES)}, got {loss!r}")
+
+
+def _check(images: torch.Tensor, labels: torch.Tensor, epsilon: float, loss: str) -> None:
+    validation.non_empty(validation.images(images), "images")
+    validation.same_length("images", images, "labels", validation.labels(labels))
+    _check_epsilon(epsilon)
+    validation.choice(loss, "loss", LOSSES)
 
 
 def input_gradient(model, images: torch.Tensor, labels: torch.Tensor, loss: str = "logits") -> torch.Tensor:
     """Gradient of the mean loss with respect to the input images, same shape as ``images``."""
+    _check(images, labels, 0.0, loss)
     x = images.detach().clone().requires_grad_(True)
     value = classification_loss(model(x), labels, loss)
     return torch.autograd.grad(value, x)[0]
@@ -61,11 +68,21 @@ def input_gradient(model, images: torch.Tensor, labels: torch.Tensor, loss: str 
 
 def fgsm_step(images: torch.Tensor, gradient: torch.Tensor, epsilon: float) -> torch.Tensor:
     """One signed step up the loss, kept in the pixel range: ``clip(images + epsilon * sign(gradient), 0, 1)``."""
+    validation.images(images)
+    if validation.finite_floats(gradient, "gradient").shape != images.shape:
+        raise ValueError(f"gradient must have the images' shape {tuple(images.shape)}, got {tuple(gradient.shape)}")
+    _check_epsilon(epsilon)
     return (images + epsilon * gradient.sign()).clamp(0.0, 1.0)
 
 
 def project(adversarial: torch.Tensor, images: torch.Tensor, epsilon: float) -> torch.Tensor:
-    """The nearest point to ``adversarial`` with ``|x - images| <= epsilon`` per pixel, clipped to [0, 1]."""
+    """The nearest point to ``adversarial`` (any finite values, such as a step past the pixel range)
+    with ``|x - images| <= epsilon`` per pixel, clipped to [0, 1]."""
+    validation.images(images)
+    if validation.finite_floats(adversarial, "adversarial").shape != images.shape:
+        raise ValueError(f"adversarial must have the images' shape {tuple(images.shape)}, "
+                         f"got {tuple(adversarial.shape)}")
+    _check_epsilon(epsilon)
     return torch.min(torch.max(adversarial, images - epsilon), images + epsilon).clamp(0.0, 1.0)
 
 
@@ -86,13 +103,12 @@ def pgd(model, images: torch.Tensor, labels: torch.Tensor, epsilon: float,
     from a uniform point in the ball (seeded).
     """
     _check(images, labels, epsilon, loss)
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    validation.positive_int(steps, "steps")
+    validation.seed(seed)
     if epsilon == 0:
         return images.detach().clone()
     step_size = 2.5 * epsilon / steps if step_size is None else step_size
-    if isinstance(step_size, bool) or not isinstance(step_size, (int, float)) or not step_size > 0:
-        raise ValueError(f"step_size must be a positive number, got {step_size!r}")
+    validation.positive(step_size, "step_size")
     x = images.detach().clone()
     if random_start:
         gen = torch.Generator().manual_seed(seed)

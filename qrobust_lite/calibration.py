@@ -8,6 +8,7 @@ fix the chapters compare soft labels with.
 from __future__ import annotations
 
 import torch
+from . import validation
 from .metrics import expected_calibration_error, reliability_bins
 
 
@@ -30,8 +31,12 @@ def reliability_diagram(y_true: torch.Tensor, probs: torch.Tensor, ax=None, n_bi
 
 def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
     """Temperature T > 0 minimising the NLL of softmax(logits / T) on held-out data {Guo 2017}."""
-    if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or labels.shape != (len(logits),):
-        raise ValueError("logits must have shape (N, K) and labels shape (N,)")
+    if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or not len(logits):
+        raise ValueError(f"logits must be a tensor of shape (N, K) with N >= 1, got "
+                         f"{tuple(getattr(logits, 'shape', ())) or type(logits).__name__}")
+    validation.finite_floats(logits, "logits")
+    validation.below(validation.labels(labels), logits.shape[1])
+    validation.same_length("logits", logits, "labels", labels)
     log_t = torch.zeros((), requires_grad=True)
     opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=100)
 

@@ -139,7 +139,7 @@ def random_circuit_shape(n_layers: int, n_rotations: int) -> tuple[int, int]:
 def random_circuit_weights(n_layers: int, n_rotations: int, seed: int) -> torch.Tensor:
     """Angles (n_layers, n_rotations), float64, uniform in [0, 2 pi), from ``seed``."""
     shape = random_circuit_shape(n_layers, n_rotations)
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(validation.seed(seed))
     return 2 * math.pi * torch.rand(shape, generator=gen, dtype=torch.float64)
 
 
@@ -156,6 +156,7 @@ def outcome_to_class(n_qubits: int, n_classes: int) -> torch.Tensor:
             [0., 0., 1.],
             [1., 0., 0.]], dtype=torch.float64)
     """
+    validation.positive_int(n_qubits, "n_qubits")
     if isinstance(n_classes, bool) or not isinstance(n_classes, int) or not 2 <= n_classes <= 2 ** n_qubits:
         raise ValueError(f"n_classes must be an integer in 2..{2 ** n_qubits} (2**n_qubits), got {n_classes!r}")
     outcomes = torch.arange(2 ** n_qubits)
@@ -170,6 +171,7 @@ def class_probabilities(outcome_probs: torch.Tensor, n_classes: int) -> torch.Te
     n_qubits = int(math.log2(dim)) if dim > 0 else 0
     if dim < 2 or 2 ** n_qubits != dim:
         raise ValueError(f"outcome_probs must have 2**n columns, got {dim}")
+    validation.probabilities(outcome_probs.reshape(-1, dim), "outcome_probs")
     return outcome_probs @ outcome_to_class(n_qubits, n_classes).to(outcome_probs.dtype)
 
 
@@ -209,7 +211,7 @@ class VQC(nn.Module):
         self.register_buffer("class_map", outcome_to_class(n_qubits, n_classes))
         self.n_qubits, self.n_classes, self.encoding = n_qubits, n_classes, encoding
         self.n_features = n_qubits if encoding == "angle" else 2 ** n_qubits
-        generator = torch.Generator().manual_seed(seed)
+        generator = torch.Generator().manual_seed(validation.seed(seed))
         self.weights = nn.Parameter(2 * math.pi * torch.rand(shape, generator=generator))
         self.device_choice = device if isinstance(device, DeviceChoice) else (
             choose_device(n_qubits) if device is None

@@ -14,6 +14,7 @@ import math
 import torch
 from torch import nn
 
+from . import validation
 from .backend import device_of, place
 from .training import Dropout
 
@@ -42,6 +43,8 @@ class SmallCNN(nn.Module):
             raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
         if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
             raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
+        validation.positive_int(in_channels, "in_channels")
+        validation.seed(seed)
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten())

@@ -29,18 +29,16 @@ PIXEL_SHARE_PER_LEVEL = 0.06
 DEGREES_PER_LEVEL = 15.0
 
 
-def _check(images: torch.Tensor, severity: int) -> None:
-    if not isinstance(images, torch.Tensor) or images.ndim != 4:
-        raise ValueError(f"images must be a tensor of shape (N, C, H, W), got "
-                         f"{getattr(images, 'shape', type(images).__name__)}")
-    validation.images(images)
-    if severity not in SEVERITIES or isinstance(severity, bool):
+def _check(images: torch.Tensor, severity: int, seed: int) -> None:
+    validation.image_batch(images)
+    if isinstance(severity, bool) or not isinstance(severity, int) or severity not in SEVERITIES:
         raise ValueError(f"severity must be one of {list(SEVERITIES)}, got {severity!r}")
+    validation.seed(seed)
 
 
 def gaussian_noise(images: torch.Tensor, severity: int, seed: int = 0) -> torch.Tensor:
     """Additive Gaussian noise, sigma = 0.1 x severity, clipped to [0, 1]."""
-    _check(images, severity)
+    _check(images, severity, seed)
     gen = torch.Generator().manual_seed(seed)
     noise = torch.randn(images.shape, generator=gen, dtype=images.dtype)
     return (images + SIGMA_PER_LEVEL * severity * noise).clamp(0.0, 1.0)
@@ -48,7 +46,7 @@ def gaussian_noise(images: torch.Tensor, severity: int, seed: int = 0) -> torch.
 
 def salt_and_pepper(images: torch.Tensor, severity: int, seed: int = 0) -> torch.Tensor:
     """Set a share 0.06 x severity of pixels to 0 or 1 (each with probability 1/2)."""
-    _check(images, severity)
+    _check(images, severity, seed)
     gen = torch.Generator().manual_seed(seed)
     u = torch.rand(images.shape, generator=gen, dtype=images.dtype)
     share = PIXEL_SHARE_PER_LEVEL * severity
@@ -64,7 +62,9 @@ def rotation(images: torch.Tensor, severity: int, seed: int = 0) -> torch.Tensor
     Written with ``affine_grid``/``grid_sample`` so it does not need torchvision. ``seed`` is
     unused (rotation is deterministic) and accepted for a uniform signature.
     """
-    _check(images, severity)
+    _check(images, severity, seed)
+    if not len(images):
+        return images.clone()
     theta = math.radians(DEGREES_PER_LEVEL * severity)
     c, s = math.cos(theta), math.sin(theta)
     matrix = torch.tensor([[c, -s, 0.0], [s, c, 0.0]], dtype=images.dtype).expand(len(images), 2, 3)

@@ -35,6 +35,8 @@ import numpy as np
 import torch
 from platformdirs import user_cache_dir
 
+from . import validation
+
 DATASETS = ("mnist", "fashion_mnist", "cifar10", "cinic10")
 SPLITS = ("train", "test")
 ENV_VAR = "QROBUST_DATA"
@@ -209,7 +211,7 @@ _WARNED: set[str] = set()   # $QROBUST_DATA values already warned about (say it 
 def candidate_roots(root: str | os.PathLike | None = None) -> list[tuple[str, Path]]:
     """The folders searched, in order, as (label, path) pairs."""
     roots = []
-    if root is not None:
+    if validation.folder(root, "root") is not None:
         roots.append(("root argument", Path(root)))
     if os.environ.get(ENV_VAR):
         folder = Path(os.environ[ENV_VAR])
@@ -410,14 +412,12 @@ def load(name: str, split: str = "train", n_samples: int | None = None,
     """
     _check_choice("name", name, DATASETS)
     _check_choice("split", split, SPLITS)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    validation.seed(seed)
     if not isinstance(download, bool):
         raise TypeError(f"download must be True or False, got {download!r}")
     cls = _class_indices(name, classes)
     per_class = _split_counts(n_samples, len(cls))
-    if root is not None and not Path(root).is_dir():
-        raise FileNotFoundError(f"root {str(root)!r} is not a folder")
+    validation.folder(root, "root")
 
     if root is not None:
         source_path = Path(root) if _available(Path(root), name, split) else None

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 import os
 import time
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import attacks, data, experiments, metrics
+from . import attacks, data, experiments, metrics, validation
 from .quantum_classifier import QuantumImageClassifier
 from .quantum_patches import quantum_patch
 from .training import fit
@@ -56,14 +57,19 @@ def perturb_batch(defence: str, model: torch.nn.Module, images: torch.Tensor, la
     quantum patches; ``epsilon`` and ``pgd_steps``: PGD training (random start). Returns a new
     tensor; ``images`` is not changed.
     """
-    if defence not in DEFENCES:
-        raise ValueError(f"defence must be one of {list(DEFENCES)}, got {defence!r}")
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction <= 1:
-        raise ValueError(f"fraction must be a number in [0, 1], got {fraction!r}")
-    if not isinstance(sigma, (int, float)) or not sigma >= 0:
-        raise ValueError(f"sigma must be a non-negative number, got {sigma!r}")
+    validation.choice(defence, "defence", DEFENCES)
+    validation.images(images, ndim=4)
+    validation.same_length("images", images, "labels", validation.labels(labels))
+    validation.share(fraction, "fraction")
+    validation.positive(sigma, "sigma")
+    validation.share(strength, "strength")
     if not circuit_seeds:
         raise ValueError("circuit_seeds must name at least one circuit seed")
+    for s in circuit_seeds:
+        validation.seed(s, "circuit_seeds")
+    validation.non_negative(epsilon, "epsilon")
+    validation.positive_int(pgd_steps, "pgd_steps")
+    validation.choice(loss, "loss", attacks.LOSSES)
     out = images.clone()
     k = round(fraction * len(images))
     if defence == "none" or k == 0:
@@ -93,10 +99,10 @@ def train_with_defence(model: torch.nn.Module, images: torch.Tensor, labels: tor
     ``defence_options`` go to :func:`perturb_batch`. ``seed`` fixes the batch order and every
     random draw of the defence.
     """
-    if len(images) != len(labels):
-        raise ValueError(f"images and labels must have the same length, got {len(images)} and {len(labels)}")
-    if loss not in attacks.LOSSES:
-        raise ValueError(f"loss must be one of {list(attacks.LOSSES)}, got {loss!r}")
+    validation.non_empty(validation.images(images, ndim=4), "images")
+    validation.same_length("images", images, "labels", validation.labels(labels))
+    validation.choice(loss, "loss", attacks.LOSSES)
+    validation.seed(seed)
     # check the defence and its options on an empty batch before any training time is spent
     perturb_batch(defence, model, images[:0], labels[:0], torch.Generator(), **defence_options)
     generator = torch.Generator().manual_seed(seed)
@@ -112,6 +118,10 @@ def train_with_defence(model: torch.nn.Module, images: torch.Tensor, labels: tor
 def evaluate_attacks(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
                      epsilons=EPSILONS, pgd_steps: int = 10, loss: str = "probs") -> dict:
     """Clean accuracy, and ASR and robust accuracy per attack and budget (lists along ``epsilons``)."""
+    validation.non_empty(validation.images(images, ndim=4), "images")
+    validation.same_length("images", images, "labels", validation.labels(labels))
+    validation.positive_int(pgd_steps, "pgd_steps")
+    validation.choice(loss, "loss", attacks.LOSSES)
     with torch.no_grad():
         clean = model(images).argmax(dim=1)
     result = {"clean_accuracy": metrics.accuracy(labels, clean), "epsilons": list(epsilons),
@@ -126,6 +136,12 @@ def evaluate_attacks(model: torch.nn.Module, images: torch.Tensor, labels: torch
             result["asr"][name].append(metrics.attack_success_rate(labels, clean, pred))
             result["robust_accuracy"][name].append(metrics.accuracy(labels, pred))
     return result
+
+
+def _check_epsilons(epsilons) -> None:
+    if (not isinstance(epsilons, (tuple, list)) or not epsilons
+            or any(isinstance(e, bool) or not isinstance(e, numbers.Real) or not 0 < e <= 1 for e in epsilons)):
+        raise ValueError(f"epsilons must be budgets in (0, 1] (pixel units), got {epsilons!r}")
 
 
 @dataclass(frozen=True)
@@ -144,6 +160,15 @@ class DefenceRun:
     n_layers: int = 4
     root: str | None = None   # None: $QROBUST_DATA, the cache, else the bundled subset
     options: tuple = ()
+
+    def __post_init__(self) -> None:
+        validation.choice(self.dataset, "dataset", POOL)
+        validation.choice(self.defence, "defence", DEFENCES)
+        validation.seed(self.seed)
+        for name in ("n_train", "n_test", "epochs", "n_layers"):
+            validation.positive_int(getattr(self, name), name)
+        _check_epsilons(self.epsilons)
+        validation.folder(self.root, "root")
 
 
 @functools.lru_cache(maxsize=4)
@@ -210,9 +235,10 @@ def defence_experiment(dataset: str = "cifar10", defences=DEFENCES, n_train: int
         raise ValueError(f"defences must be a non-empty selection of {list(DEFENCES)}, got {list(defences)!r}")
     if not seeds:
         raise ValueError("seeds must hold at least one seed")
-    if not epsilons or any(not 0 < e <= 1 for e in epsilons):
-        raise ValueError(f"epsilons must be budgets in (0, 1] (pixel units), got {list(epsilons)!r}")
-    root = None if root is None else str(root)
+    _check_epsilons(epsilons)
+    validation.positive_int(n_train, "n_train")
+    validation.positive_int(n_test, "n_test")
+    root = validation.folder(root, "root")
     train, test = _experiment_data(dataset, n_train, n_test, root, os.environ.get(data.ENV_VAR, ""))
     config = {"dataset": dataset, "defences": list(defences), "n_train": len(train),
               "n_test": len(test), "seeds": list(seeds), "epochs": epochs,

@@ -44,6 +44,8 @@ import numpy as np
 import pennylane as qml
 import torch
 
+from . import validation
+
 STRATEGIES = ("auto", "direct", "unitary")
 
 
@@ -276,6 +278,7 @@ def einsum_expression(wires: Sequence[tuple[int, ...]], n_qubits: int) -> str:
     The state comes first, so torch contracts one gate at a time into it (B x 2**n work per
     gate) rather than first multiplying the gates out into a 2**n x 2**n matrix.
     """
+    validation.positive_int(n_qubits, "n_qubits")
     letters = iter(string.ascii_letters)
     axis = [next(letters) for _ in range(n_qubits)]
     batch = next(letters)
@@ -300,7 +303,7 @@ def _apply_matrices(state: torch.Tensor, mats: torch.Tensor, wires: Sequence[tup
 
 def chunk_size(n_qubits: int) -> int:
     """Wires per Kronecker chunk: measured fastest on 2 CPU cores for 4-12 qubits."""
-    return min(n_qubits, max(4, -(-n_qubits // 2)))
+    return min(validation.positive_int(n_qubits, "n_qubits"), max(4, -(-n_qubits // 2)))
 
 
 def _apply_single_qubit_layer(state: torch.Tensor, mats: torch.Tensor, wires: Sequence[int],
@@ -386,7 +389,8 @@ def choose_strategy(n_qubits: int, batch_size: int) -> str:
     B x 2**n amplitudes per layer. Measured here, U pays off once the batch is about four
     times the dimension 2**n (see ``benchmarks/fast_path.py``).
     """
-    return "unitary" if batch_size >= 4 * 2 ** n_qubits else "direct"
+    validation.positive_int(n_qubits, "n_qubits")
+    return "unitary" if validation.positive_int(batch_size, "batch_size") >= 4 * 2 ** n_qubits else "direct"
 
 
 def apply_block(block: Block, weights: torch.Tensor, state: torch.Tensor,
@@ -475,6 +479,7 @@ def angle_state(angles: torch.Tensor, rotation: str = "Y",
         raise ValueError(f"angles must be a tensor of shape (B, n), got {getattr(angles, 'shape', type(angles))}")
     if not angles.is_floating_point():
         raise ValueError(f"angles must be a floating-point tensor, got {angles.dtype}")
+    validation.finite_floats(angles, "angles")
     if not (dtype.is_floating_point or dtype.is_complex):
         raise ValueError(f"dtype must be a floating or complex dtype, got {dtype}")
     half = angles.to(dtype.to_real() if dtype.is_complex else dtype) / 2
@@ -487,7 +492,7 @@ def angle_state(angles: torch.Tensor, rotation: str = "Y",
         wire = torch.stack([torch.exp(-1j * half.to(dtype)), torch.zeros_like(half, dtype=dtype)], dim=-1)
     state = wire[:, 0]
     for i in range(1, angles.shape[1]):
-        state = (state[:, :, None] * wire[:, i, None, :]).reshape(len(angles), -1)
+        state = (state[:, :, None] * wire[:, i, None, :]).reshape(len(angles), 2 ** (i + 1))
     return state
 
 

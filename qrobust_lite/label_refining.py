@@ -28,13 +28,16 @@ from sklearn.decomposition import PCA
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import MinMaxScaler
 
-from . import calibration, corruptions, data, experiments, metrics, preprocessing
+from . import calibration, corruptions, data, experiments, metrics, preprocessing, validation
 from .circuits import VQC
 from .cnn import SmallCNN
 from .soft_labels import refine_labels, smooth_labels
 from .training import fit, predict_logits, train_classifier
 
 METHODS = ("one-hot", "label smoothing", "quantum-refined", "temperature scaling")
+
+#: The data sets of Part I (grey-scale, 28 x 28, ten classes).
+DATASETS = ("mnist", "fashion_mnist")
 
 
 @dataclass
@@ -75,8 +78,12 @@ def fit_refiner(images: torch.Tensor, labels: torch.Tensor, n_classes: int, n_qu
     """
     if encoding not in ("angle", "amplitude"):
         raise ValueError(f"encoding must be 'angle' or 'amplitude', got {encoding!r}")
-    if images.ndim != 4 or len(images) != len(labels):
-        raise ValueError("images must have shape (N, C, H, W) with one label per image")
+    validation.non_empty(validation.image_batch(images), "images")
+    validation.labels(labels)
+    validation.same_length("images", images, "labels", labels)
+    validation.below(labels, validation.positive_int(n_classes, "n_classes"))
+    validation.positive_int(n_qubits, "n_qubits")
+    validation.seed(seed)
     if encoding == "angle":
         pca = preprocessing.fit_pca(images.flatten(1), k=n_qubits, seed=seed)
         scaler = preprocessing.fit_angle_scaler(pca.transform(images.flatten(1).numpy()))
@@ -93,11 +100,16 @@ def fit_refiner(images: torch.Tensor, labels: torch.Tensor, n_classes: int, n_qu
 def born_nll(probs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Mean negative log-likelihood of the true classes under Born-rule class probabilities
     (B, K); 1e-12 keeps log(0) finite."""
+    validation.probabilities(probs, "probs")
+    validation.below(validation.labels(labels), probs.shape[1])
+    validation.same_length("probs", probs, "labels", labels)
     return -torch.log(probs[torch.arange(len(labels)), labels] + 1e-12).mean()
 
 
 def corrupted_test_sets(images: torch.Tensor, seed: int = 0) -> dict[tuple[str, int], torch.Tensor]:
     """Every (kind, severity >= 1) corruption of the test images, plus ("clean", 0)."""
+    validation.image_batch(images)
+    validation.seed(seed)
     sets = {("clean", 0): images}
     for kind in corruptions.KINDS:
         for severity in corruptions.SEVERITIES[1:]:
@@ -120,6 +132,20 @@ class RefiningRun:
     mix: float = 0.5
     smoothing: float = 0.1
     root: str | None = None   # None: $QROBUST_DATA, the cache, else the bundled subset
+
+    def __post_init__(self) -> None:
+        validation.choice(self.dataset, "dataset", DATASETS)
+        validation.seed(self.seed)
+        # 10% of the training images, stratified, fit the temperature: one per class at least
+        if validation.positive_int(self.n_train, "n_train") < 100:
+            raise ValueError(f"n_train must be at least 100 (10% is held out, stratified by class), "
+                             f"got {self.n_train}")
+        for name in ("n_test", "epochs", "vqc_epochs"):
+            validation.positive_int(getattr(self, name), name)
+        validation.positive(self.temperature, "temperature")
+        validation.share(self.mix, "mix")
+        validation.share(self.smoothing, "smoothing")
+        validation.folder(self.root, "root")
 
 
 @functools.lru_cache(maxsize=4)
@@ -203,6 +229,7 @@ def robustness_experiment(dataset: str = "mnist", n_train: int = 2000, n_test: i
     seeds = list(seeds)
     if not seeds:
         raise ValueError("seeds must hold at least one seed")
+    validation.folder(root, "root")
     config = {"dataset": dataset, "n_train": n_train, "n_test": n_test, "seeds": seeds,
               "epochs": epochs, "vqc_epochs": vqc_epochs, "temperature": temperature, "mix": mix,
               "smoothing": smoothing}

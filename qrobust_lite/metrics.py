@@ -26,6 +26,8 @@ import math
 
 import torch
 
+from . import validation
+
 PROB_FLOOR = 1e-12  # NLL counts a predicted probability below this as this (log 0 is -inf)
 
 
@@ -40,16 +42,9 @@ def _check_labels(y_true: torch.Tensor, n: int | None = None) -> None:
 
 
 def _check_probs(y_true: torch.Tensor, probs: torch.Tensor) -> None:
-    if not isinstance(probs, torch.Tensor) or probs.ndim != 2 or not probs.is_floating_point():
-        raise ValueError(f"probs must be a floating tensor of shape (N, K), got "
-                         f"{tuple(getattr(probs, 'shape', ())) or type(probs).__name__}")
+    validation.probabilities(probs, "probs")
     _check_labels(y_true, len(probs))
-    if probs.isnan().any():
-        raise ValueError("probs must not contain NaN")
-    if (probs < 0).any() or not torch.allclose(probs.sum(1), torch.ones(len(probs), dtype=probs.dtype), atol=1e-4):
-        raise ValueError("probs rows must be probability vectors (non-negative, summing to 1)")
-    if len(y_true) and y_true.max() >= probs.shape[1]:
-        raise ValueError(f"y_true must lie in 0..{probs.shape[1] - 1} for {probs.shape[1]} classes")
+    validation.below(y_true, probs.shape[1], "y_true")
 
 
 def predicted_classes(y_pred: torch.Tensor) -> torch.Tensor:
@@ -146,6 +141,7 @@ def relative_change(value: float, baseline: float) -> float:
 
 def evaluate(y_true: torch.Tensor, probs: torch.Tensor) -> dict[str, float]:
     """Accuracy, NLL, Brier score and ECE in one dictionary."""
+    _check_probs(y_true, probs)
     return {"accuracy": accuracy(y_true, probs), "nll": nll(y_true, probs),
             "brier": brier_score(y_true, probs), "ece": expected_calibration_error(y_true, probs)}
 

@@ -44,7 +44,7 @@ class QNN(nn.Module):
             raise ValueError(f"depth must be a positive integer, got {depth!r}")
         self.n_qubits = n_qubits
         shape = qnn_layers_shape(depth, n_qubits)
-        gen = torch.Generator().manual_seed(seed)
+        gen = torch.Generator().manual_seed(validation.seed(seed))
         self.weights = nn.Parameter(0.01 * torch.randn(shape, generator=gen, dtype=torch.float64))
         self.block = fastpath.compile_block(qnn_layers, shape, n_qubits)
         b = torch.arange(2 ** n_qubits)
@@ -88,7 +88,7 @@ class MLP(nn.Module):
         if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 1:
             raise ValueError(f"n_features must be a positive integer, got {n_features!r}")
         sizes = [n_features, *hidden, 1]
-        generator = torch.Generator().manual_seed(seed)
+        generator = torch.Generator().manual_seed(validation.seed(seed))
         layers: list[nn.Module] = []
         for a, b in zip(sizes[:-1], sizes[1:]):
             layers += [init_like_torch(nn.Linear(a, b, dtype=torch.float64), generator), nn.ReLU()]

@@ -39,6 +39,8 @@ from .training import fit
 DATASETS = ("mnist", "spin chain")
 MODELS = ("QNN", "MLP")
 POISONS = ("label flip", "feature randomisation")
+#: What :func:`run` measures, in [0, 1].
+METRICS = ("train_accuracy", "memorised", "val_accuracy")
 
 def _check_alpha(alpha: float) -> None:
     validation.share(alpha, "alpha")
@@ -47,7 +49,7 @@ def _check_alpha(alpha: float) -> None:
 def _balanced_choice(labels: torch.Tensor, alpha: float, seed: int) -> torch.Tensor:
     """A boolean mask choosing round(alpha * n_c) samples of every class c, at random."""
     _check_alpha(alpha)
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(validation.seed(seed))
     mask = torch.zeros(len(labels), dtype=torch.bool)
     for c in labels.unique():
         idx = torch.nonzero(labels == c).flatten()
@@ -68,12 +70,10 @@ def flip_labels(labels: torch.Tensor, alpha: float, n_classes: int = 2,
     >>> int(flipped.sum()), int(flipped[:4].sum()), bool((poisoned[flipped] != y[flipped]).all())
     (4, 2, True)
     """
-    if not isinstance(labels, torch.Tensor) or labels.ndim != 1:
-        raise ValueError("labels must be a one-dimensional tensor of class indices")
+    validation.labels(labels)
     if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
         raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
-    if len(labels) and (labels.min() < 0 or labels.max() >= n_classes):
-        raise ValueError(f"labels must lie in 0..{n_classes - 1}")
+    validation.below(labels, n_classes)
     flipped = _balanced_choice(labels, alpha, seed)
     gen = torch.Generator().manual_seed(seed + 1)
     shift = torch.randint(1, n_classes, (len(labels),), generator=gen)
@@ -88,8 +88,9 @@ def randomise_features(features: torch.Tensor, labels: torch.Tensor, alpha: floa
     Returns (new features (N, F), replaced mask (N,)); the labels stay, so the replaced
     samples carry labels that nothing in their input supports.
     """
-    if features.ndim != 2 or labels.shape != (len(features),):
-        raise ValueError("features must be (N, F) and labels (N,)")
+    if validation.finite_floats(features, "features").ndim != 2:
+        raise ValueError(f"features must have shape (N, F), got {tuple(features.shape)}")
+    validation.same_length("features", features, "labels", validation.labels(labels))
     replaced = _balanced_choice(labels, alpha, seed)
     gen = torch.Generator().manual_seed(seed + 2)
     noise = torch.randn(features.shape, generator=gen, dtype=features.dtype)
@@ -105,7 +106,10 @@ def mnist_pair(n_train: int = 500, n_val: int = 500, pool: int = 2, seed: int = 
     validation images come from the training split (stratified, disjoint) when it holds
     enough, as the bundled subset does for the default sizes.
     """
-    total = n_train + n_val
+    total = validation.positive_int(n_train, "n_train") + validation.positive_int(n_val, "n_val")
+    if validation.positive_int(pool, "pool") > 28 or 28 % pool:
+        raise ValueError(f"pool must divide the 28-pixel side (1, 2, 4, 7, 14 or 28), got {pool}")
+    validation.folder(root, "root")
     ds = data.load("mnist", "train", n_samples=total, classes=[1, 9], seed=seed, root=root, verbose=False)
     x = F.avg_pool2d(ds.images, pool).flatten(1).double() if pool > 1 else ds.images.flatten(1).double()
     x = x / x.norm(dim=1, keepdim=True)
@@ -116,6 +120,8 @@ def mnist_pair(n_train: int = 500, n_val: int = 500, pool: int = 2, seed: int = 
 
 def spin_pair(n_train: int = 500, n_val: int = 500, n_qubits: int = 8, seed: int = 0) -> dict[str, torch.Tensor]:
     """XXZ ground states in the two phases (:mod:`~qrobust_lite.spin_chain`), as features."""
+    validation.positive_int(n_train, "n_train")
+    validation.positive_int(n_val, "n_val")
     states, labels, _ = spin_chain.phase_dataset(n_qubits, n_train + n_val, seed=seed)
     return {"x_train": states[:n_train], "y_train": labels[:n_train],
             "x_val": states[n_train:], "y_val": labels[n_train:]}
@@ -141,16 +147,15 @@ class RunConfig:
     data_root: str | None = None  # None: $QROBUST_DATA, the cache, else the bundled subset
 
     def __post_init__(self) -> None:
-        for arg, value, allowed in (("dataset", self.dataset, DATASETS), ("model", self.model, MODELS),
-                                    ("poison", self.poison, POISONS)):
-            if value not in allowed:
-                raise ValueError(f"{arg} must be one of {list(allowed)}, got {value!r}")
+        validation.choice(self.dataset, "dataset", DATASETS)
+        validation.choice(self.model, "model", MODELS)
+        validation.choice(self.poison, "poison", POISONS)
         _check_alpha(self.alpha)
-        for arg in ("epochs", "n_train", "n_val", "pool", "depth", "batch_size"):
-            value = getattr(self, arg)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{arg} must be a positive integer, got {value!r}")
+        validation.seed(self.seed)
+        for arg in ("epochs", "n_train", "n_val", "pool", "spin_qubits", "depth", "batch_size"):
+            validation.positive_int(getattr(self, arg), arg)
         validation.positive(self.lr, "lr")
+        validation.folder(self.data_root, "data_root")
 
 
 def load_pair(config: RunConfig) -> dict[str, torch.Tensor]:
@@ -201,15 +206,18 @@ def make_model(config: RunConfig, n_features: int) -> torch.nn.Module:
 def predict(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     """P(y=1) (B,) of a binary model, without gradients; score it with
     :func:`~qrobust_lite.metrics.accuracy` (thresholded at 0.5)."""
-    return model(x)
+    return model(validation.finite_floats(x, "x"))
 
 
 def train_binary(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int,
                  lr: float = 5e-3, batch_size: int = 64, seed: int = 0) -> list[float]:
     """:func:`~qrobust_lite.training.fit` on binary cross-entropy of P(y=1); returns each
     epoch's mean loss."""
+    validation.non_empty(validation.finite_floats(x, "x"), "x")
+    validation.below(validation.labels(y, "y"), 2, "y")
+    validation.same_length("x", x, "y", y)
     return fit(model, x, y.double(), F.binary_cross_entropy, epochs=epochs, batch_size=batch_size,
-               lr=lr, generator=torch.Generator().manual_seed(seed), progress=False)
+               lr=lr, generator=torch.Generator().manual_seed(validation.seed(seed)), progress=False)
 
 
 def poisoned_set(config: RunConfig, pair: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -285,7 +293,9 @@ def chapter_grid(scale: str = "default", datasets=DATASETS, data_root: str | Non
 
 
 def curves(results: list[dict], metric: str = "val_accuracy") -> dict:
-    """``{(dataset, model, poison): (alphas (A,), values (S, A))}``, seeds as rows."""
+    """``{(dataset, model, poison): (alphas (A,), values (S, A))}``, seeds as rows; ``metric``
+    one of :data:`METRICS`."""
+    validation.choice(metric, "metric", METRICS)
     out = {}
     for key in sorted({(r["dataset"], r["model"], r["poison"]) for r in results}):
         rows = [r for r in results if (r["dataset"], r["model"], r["poison"]) == key]
@@ -307,6 +317,8 @@ def critical_alpha(alphas, values, n_boot: int = 1000, seed: int = 0) -> tuple[f
     >>> round(location, 6), round(spread, 6)
     (0.15, 0.0)
     """
+    validation.positive_int(n_boot, "n_boot")
+    validation.seed(seed)
     alphas, values = np.asarray(alphas, dtype=float), np.asarray(values, dtype=float)
     if values.ndim != 2 or values.shape[1] != len(alphas) or len(alphas) < 2 or not len(values):
         raise ValueError(f"values must be (seeds, alphas) with at least one seed and two alphas, "
@@ -323,7 +335,7 @@ def critical_alpha(alphas, values, n_boot: int = 1000, seed: int = 0) -> tuple[f
         k = int(np.argmax(drops))
         return float((alphas[k] + alphas[k + 1]) / 2)
 
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(validation.seed(seed))
     boots = [locate(values[rng.integers(0, len(values), len(values))]) for _ in range(n_boot)]
     return locate(values), float(np.std(boots))
 

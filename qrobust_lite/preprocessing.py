@@ -19,12 +19,7 @@ import torch.nn.functional as F
 from sklearn.decomposition import PCA
 from sklearn.preprocessing import MinMaxScaler
 
-
-def _check_images(images: torch.Tensor, arg: str = "images") -> None:
-    if not isinstance(images, torch.Tensor):
-        raise TypeError(f"{arg} must be a torch.Tensor of shape (N, C, H, W), got {type(images).__name__}")
-    if images.ndim != 4:
-        raise ValueError(f"{arg} must have shape (N, C, H, W), got {tuple(images.shape)}")
+from . import validation
 
 
 def _check_features(x, arg: str) -> np.ndarray:
@@ -34,6 +29,10 @@ def _check_features(x, arg: str) -> np.ndarray:
         raise TypeError(f"{arg} must be a tensor or array of shape (N, F), got {type(x).__name__}")
     if x.ndim != 2 or x.shape[0] == 0:
         raise ValueError(f"{arg} must have shape (N, F) with N >= 1, got {x.shape}")
+    if not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
+        raise TypeError(f"{arg} must hold real numbers, got {x.dtype}")
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float64)                   # integer features become floats, never truncated
     if not np.isfinite(x).all():
         raise ValueError(f"{arg} contains NaN or infinite values")
     return x
@@ -45,7 +44,7 @@ def downsample(images: torch.Tensor, size: int) -> torch.Tensor:
     >>> downsample(torch.ones(2, 1, 28, 28), 7).shape
     torch.Size([2, 1, 7, 7])
     """
-    _check_images(images)
+    validation.image_batch(images)
     h, w = images.shape[-2:]
     if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= min(h, w):
         raise ValueError(f"size must be an integer in 1..{min(h, w)} for {h}x{w} images, got {size!r}")
@@ -61,7 +60,7 @@ def fit_pca(train_features, k: int, seed: int = 0) -> PCA:
     limit = min(x.shape)
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= limit:
         raise ValueError(f"k must be an integer in 1..{limit} (min of samples and features), got {k!r}")
-    return PCA(n_components=k, random_state=seed).fit(x)
+    return PCA(n_components=k, random_state=validation.seed(seed)).fit(x)
 
 
 def fit_angle_scaler(train_features, low: float = 0.0, high: float = math.pi) -> MinMaxScaler:
@@ -85,8 +84,8 @@ def amplitude_normalise(features: torch.Tensor, n_qubits: int) -> torch.Tensor:
     if not isinstance(features, torch.Tensor) or features.ndim != 2:
         raise ValueError(f"features must be a tensor of shape (N, F), got "
                          f"{getattr(features, 'shape', type(features).__name__)}")
-    if isinstance(n_qubits, bool) or not isinstance(n_qubits, int) or n_qubits < 1:
-        raise ValueError(f"n_qubits must be a positive integer, got {n_qubits!r}")
+    validation.finite_floats(features, "features")
+    validation.positive_int(n_qubits, "n_qubits")
     dim = 2 ** n_qubits
     if features.shape[1] > dim:
         raise ValueError(f"features has {features.shape[1]} columns; {n_qubits} qubits hold at "

@@ -41,10 +41,11 @@ N_WIRES = 4  # one qubit per pixel of a 2x2 patch
 
 
 def extract_patches(images: torch.Tensor) -> torch.Tensor:
-    """Non-overlapping 2x2 patches: images (N, C, H, W), H and W even -> (N, C, H/2, W/2, 4)."""
-    if not isinstance(images, torch.Tensor) or images.ndim != 4:
-        raise ValueError(f"images must be a tensor of shape (N, C, H, W), got "
-                         f"{getattr(images, 'shape', type(images).__name__)}")
+    """Non-overlapping 2x2 patches: images (N, C, H, W), H and W even -> (N, C, H/2, W/2, 4).
+
+    A reshape: any finite values are moved as they are (the exercise numbers the pixels)."""
+    if validation.finite_floats(images, "images").ndim != 4:
+        raise ValueError(f"images must be a tensor of shape (N, C, H, W), got {tuple(images.shape)}")
     n, c, h, w = images.shape
     if h % 2 or w % 2 or h == 0 or w == 0:
         raise ValueError(f"images must have even, non-zero height and width, got {h}x{w}")
@@ -64,7 +65,7 @@ def circuit_unitary_transpose(n_layers: int, n_rotations: int, seed: int) -> tor
 
 def z_signs(n_qubits: int) -> torch.Tensor:
     """(2**n, n) matrix with entry (b, i) = +1 if bit i of outcome b is 0, else -1: <Z_i> = p @ it."""
-    b = torch.arange(2 ** n_qubits)[:, None]
+    b = torch.arange(2 ** validation.positive_int(n_qubits, "n_qubits"))[:, None]
     bits = (b >> (n_qubits - 1 - torch.arange(n_qubits))[None, :]) & 1
     return (1 - 2 * bits).double()
 
@@ -77,10 +78,11 @@ def rqc_patch_channels(images: torch.Tensor, n_layers: int = 1, n_rotations: int
     patches are simulated at a time: chunks whose intermediates fit in the CPU cache (16,384
     patches, about 6 MB) ran fastest here. The result does not depend on it.
     """
-    patches = extract_patches(images)
-    validation.images(images, ndim=4)
-    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
-        raise ValueError(f"chunk must be a positive integer, got {chunk!r}")
+    patches = extract_patches(validation.image_batch(images))
+    validation.positive_int(n_layers, "n_layers")
+    validation.positive_int(n_rotations, "n_rotations")
+    validation.seed(seed)
+    validation.positive_int(chunk, "chunk")
     # One 16x16 unitary for all patches; RY encodings give real states, so the real-state
     # shortcut applies. float32 arithmetic: errors about 1e-7 on values in [-1, 1].
     u_t = circuit_unitary_transpose(n_layers, n_rotations, seed).to(images.device)
@@ -123,7 +125,6 @@ def quantum_patch(images: torch.Tensor, seed: int = 0, strength: float = 0.5,
     ``strength`` in [0, 1]: 0 leaves the images unchanged, 1 multiplies by the mask itself.
     ``seed`` picks the random circuit (gates and angles).
     """
-    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 <= strength <= 1:
-        raise ValueError(f"strength must be a number in [0, 1], got {strength!r}")
+    validation.share(strength, "strength")
     mask = patch_mask(rqc_patch_channels(images, n_layers=n_layers, seed=seed))
     return images * (1 - strength + strength * mask)

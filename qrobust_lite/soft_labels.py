@@ -22,21 +22,7 @@ from . import validation
 def _check_labels(labels: torch.Tensor, n_classes: int) -> None:
     if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
         raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
-    if not isinstance(labels, torch.Tensor) or labels.ndim != 1 or labels.dtype not in (torch.int64, torch.int32):
-        raise ValueError("labels must be an integer tensor of shape (N,)")
-    if len(labels) and (labels.min() < 0 or labels.max() >= n_classes):
-        raise ValueError(f"labels must lie in 0..{n_classes - 1}, got {labels.min().item()}..{labels.max().item()}")
-
-
-def _check_probabilities(probs: torch.Tensor, arg: str) -> None:
-    if not isinstance(probs, torch.Tensor) or probs.ndim != 2:
-        raise ValueError(f"{arg} must be a tensor of shape (N, K)")
-    if (probs < 0).any() or not torch.allclose(probs.sum(1), torch.ones(len(probs), dtype=probs.dtype), atol=1e-4):
-        raise ValueError(f"{arg} rows must be probability vectors (non-negative, summing to 1)")
-
-
-def _check_unit(value: float, arg: str) -> None:
-    validation.share(value, arg)
+    validation.below(validation.labels(labels), n_classes)
 
 
 def one_hot(labels: torch.Tensor, n_classes: int) -> torch.Tensor:
@@ -48,7 +34,7 @@ def one_hot(labels: torch.Tensor, n_classes: int) -> torch.Tensor:
 def smooth_labels(labels: torch.Tensor, n_classes: int, smoothing: float = 0.1) -> torch.Tensor:
     """Uniform label smoothing: (1 - smoothing) one_hot + smoothing / K, smoothing in [0, 1]
     (the epsilon of the literature; Part II's epsilon is an attack budget)."""
-    _check_unit(smoothing, "smoothing")
+    validation.share(smoothing, "smoothing")
     return (1 - smoothing) * one_hot(labels, n_classes) + smoothing / n_classes
 
 
@@ -58,9 +44,8 @@ def sharpen(probs: torch.Tensor, temperature: float) -> torch.Tensor:
     T = 1 keeps them, T < 1 sharpens towards the most likely class, T > 1 flattens towards
     uniform. Zero probabilities stay zero.
     """
-    _check_probabilities(probs, "probs")
-    if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or not temperature > 0:
-        raise ValueError(f"temperature must be a positive number, got {temperature!r}")
+    validation.probabilities(probs, "probs")
+    validation.positive(temperature, "temperature")
     return torch.softmax(torch.log(probs) / temperature, dim=1)
 
 
@@ -71,9 +56,9 @@ def refine_labels(quantum_probs: torch.Tensor, labels: torch.Tensor, temperature
     ``quantum_probs`` are a VQC's Born-rule class probabilities for each input; ``mix`` = 0
     gives back one-hot labels, ``mix`` = 1 uses the circuit's (tempered) probabilities alone.
     """
-    _check_unit(mix, "mix")
-    if not isinstance(labels, torch.Tensor) or len(labels) != len(quantum_probs):
-        raise ValueError("labels must be a tensor with one label per row of quantum_probs")
+    validation.share(mix, "mix")
+    validation.probabilities(quantum_probs, "quantum_probs")
+    validation.same_length("quantum_probs", quantum_probs, "labels", validation.tensor(labels, "labels"))
     tempered = sharpen(quantum_probs, temperature)
     return (1 - mix) * one_hot(labels, quantum_probs.shape[1]).to(tempered.dtype) + mix * tempered
 
@@ -85,6 +70,8 @@ def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Ten
     (PyTorch's cross_entropy also takes probability targets; this function is written out
     because the book derives it.)
     """
+    validation.finite_floats(logits, "logits")
+    validation.tensor(targets, "targets")
     if logits.shape != targets.shape or logits.ndim != 2:
         raise ValueError(f"logits and targets must both have shape (N, K), got "
                          f"{tuple(logits.shape)} and {tuple(targets.shape)}")

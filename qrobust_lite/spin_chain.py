@@ -30,6 +30,8 @@ import numpy as np
 import pennylane as qml
 import torch
 
+from . import validation
+
 CRITICAL_DELTA = 1.0
 
 
@@ -42,7 +44,9 @@ def xxz_hamiltonian(n_qubits: int, delta: float) -> qml.operation.Operator:
 
 
 def zero_magnetisation_basis(n_qubits: int) -> torch.Tensor:
-    """Indices of the basis states with as many 0s as 1s (C(n, n/2) of them)."""
+    """Indices of the basis states with as many 0s as 1s (C(n, n/2) of them); n even."""
+    if validation.positive_int(n_qubits, "n_qubits") % 2:
+        raise ValueError(f"n_qubits must be even (as many 0s as 1s), got {n_qubits}")
     b = torch.arange(2 ** n_qubits)
     ones = sum((b >> k) & 1 for k in range(n_qubits))
     return torch.nonzero(2 * ones == n_qubits).flatten()
@@ -91,7 +95,7 @@ def phase_dataset(n_qubits: int = 8, n_samples: int = 500, seed: int = 0,
                          f"sides of Delta = 1: delta_range[0] < 1 - margin and 1 + margin < delta_range[1]")
     if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 2 or n_samples % 2:
         raise ValueError(f"n_samples must be an even integer >= 2 (half per phase), got {n_samples!r}")
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(validation.seed(seed))
     u = torch.rand(n_samples, generator=gen, dtype=torch.float64)
     half = n_samples // 2
     deltas = torch.cat([low + u[:half] * (1 - margin - low),

@@ -122,6 +122,7 @@ def fit(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, loss: Los
     return history
 
 
+@validation.check_args(images=validation.image_batch, seed=validation.seed)
 def train_classifier(model: nn.Module, images: torch.Tensor, targets: torch.Tensor,
                      epochs: int = 5, batch_size: int = 64, lr: float = 1e-3, seed: int = 0,
                      progress: bool = True, desc: str = "training") -> list[float]:
@@ -130,18 +131,28 @@ def train_classifier(model: nn.Module, images: torch.Tensor, targets: torch.Tens
     ``targets`` are labels (N,) or probability vectors (N, K). ``seed`` drives the batch
     order and the dropout masks, so the same seed and initialisation give the same model.
     """
+    if not len(images):
+        raise ValueError("images must hold at least one image, got none")
+    validation.tensor(targets, "targets")
+    validation.same_length("images", images, "targets", targets)
     if targets.ndim == 1:
+        validation.labels(targets, "targets")
         with torch.no_grad():
             n_classes = model.eval()(images[:1]).shape[1]
-        targets = one_hot(targets, n_classes)
+        targets = one_hot(validation.below(targets, n_classes, "targets"), n_classes)
+    else:
+        validation.probabilities(targets, "targets")
     return fit(model, images, targets.to(images.dtype), soft_cross_entropy, epochs=epochs,
                batch_size=batch_size, lr=lr, generator=torch.Generator().manual_seed(seed),
                progress=progress, desc=desc)
 
 
 @torch.no_grad()
+@validation.check_args(images=validation.images, batch_size=validation.positive_int)
 def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 2048) -> torch.Tensor:
     """Logits (N, K) in evaluation mode, in batches."""
+    if not len(images):
+        raise ValueError("images must hold at least one image, got none")
     model.eval()
     return torch.cat([model(part) for part in images.split(batch_size)])
 
@@ -150,6 +161,5 @@ def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 204
 def predict_proba(model: nn.Module, images: torch.Tensor, temperature: float = 1.0,
                   batch_size: int = 2048) -> torch.Tensor:
     """Class probabilities (N, K): softmax(logits / temperature)."""
-    if not temperature > 0:
-        raise ValueError(f"temperature must be positive, got {temperature!r}")
+    validation.positive(temperature, "temperature")
     return torch.softmax(predict_logits(model, images, batch_size) / temperature, dim=1)

@@ -45,6 +45,11 @@ FORGET_WEIGHT = 0.2   # the paper's weight of the forget-set term
 
 def bernoulli_kl(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     """Mean KL(p || q) between Bernoulli distributions with P(1) = p and q, (B,) -> scalar."""
+    for arg, v in (("p", p), ("q", q)):
+        if validation.finite_floats(v, arg).numel() and (v.min() < 0 or v.max() > 1):
+            raise ValueError(f"{arg} must be probabilities in [0, 1], got [{v.min().item():.3g}, {v.max().item():.3g}]")
+    if p.shape != q.shape:
+        raise ValueError(f"p and q must have the same shape, got {tuple(p.shape)} and {tuple(q.shape)}")
     eps = 1e-7
     p, q = p.clamp(eps, 1 - eps), q.clamp(eps, 1 - eps)
     return (p * (p / q).log() + (1 - p) * ((1 - p) / (1 - q)).log()).mean()
@@ -69,10 +74,9 @@ def unlearn(method: str, model: torch.nn.Module, sets: dict, epochs: int = 20, l
         raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
     if method == "retrain" and fresh_model is None:
         raise ValueError("fresh_model is required for method 'retrain' (an untrained model)")
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
-    if not isinstance(weight, (int, float)) or not weight >= 0:
-        raise ValueError(f"weight must be a non-negative number, got {weight!r}")
+    validation.positive_int(epochs, "epochs")
+    validation.non_negative(weight, "weight")
+    validation.seed(seed)
     missing = {"retain", "forget", "val"} - set(sets)
     if missing:
         raise ValueError(f"sets must hold 'retain', 'forget' and 'val'; missing {sorted(missing)}")
@@ -81,7 +85,7 @@ def unlearn(method: str, model: torch.nn.Module, sets: dict, epochs: int = 20, l
     (x_r, y_r), (x_f, y_f) = sets["retain"], sets["forget"]
     with torch.no_grad():
         original_forget = original(x_f)
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(validation.seed(seed))
 
     def forget_term(model: torch.nn.Module, batch_size: int) -> torch.Tensor:
         """-weight x (the loss on a forget batch in proportion to the retain batch)."""
@@ -113,6 +117,8 @@ def epochs_to_target(history: list[dict], target: float, key: str = "val") -> tu
 
 def per_sample_loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
     """Binary cross-entropy of each sample, (N,)."""
+    validation.finite_floats(x, "x")
+    validation.same_length("x", x, "y", validation.below(validation.labels(y, "y"), 2, "y"))
     with torch.no_grad():
         return F.binary_cross_entropy(model(x), y.double(), reduction="none").numpy()
 

@@ -243,7 +243,7 @@ def test_works_when_torchvision_cannot_be_imported():
     ({"classes": ["cat"]}, "classes: 'cat' is not a class of mnist"),
     ({"classes": []}, "classes must be a non-empty list"),
     ({"classes": [1, 1]}, "classes must not repeat"),
-    ({"seed": -1}, "seed must be a non-negative integer"),
+    ({"seed": -1}, "seed must be an integer >= 0"),
 ])
 def test_invalid_arguments_name_the_argument(kwargs, match):
     args = {"name": "mnist", **kwargs}

@@ -83,7 +83,7 @@ def test_defences_do_what_their_names_say(model, batch):
 @pytest.mark.parametrize("kwargs,match", [
     ({"defence": "mixup"}, r"defence must be one of \['none'"),
     ({"fraction": 1.5}, r"fraction must be a number in \[0, 1\]"),
-    ({"sigma": -0.1}, "sigma must be a non-negative number"),
+    ({"sigma": -0.1}, "sigma must be a positive number"),
     ({"circuit_seeds": ()}, "circuit_seeds must name at least one"),
 ])
 def test_perturb_batch_invalid_arguments(kwargs, match, model, batch):

@@ -45,14 +45,14 @@ def test_soft_cross_entropy_equals_cross_entropy_on_one_hot_targets():
 
 
 @pytest.mark.parametrize("call,match", [
-    (lambda: sl.one_hot(torch.tensor([0, 3]), 3), r"labels must lie in 0..2"),
-    (lambda: sl.one_hot(torch.tensor([0.5]), 3), "labels must be an integer tensor"),
+    (lambda: sl.one_hot(torch.tensor([0, 3]), 3), r"labels must be class indices in 0..2"),
+    (lambda: sl.one_hot(torch.tensor([0.5]), 3), "labels must be a 1-D integer tensor"),
     (lambda: sl.one_hot(LABELS, 1), "n_classes must be an integer >= 2"),
     (lambda: sl.smooth_labels(LABELS, 3, 1.5), r"smoothing must be a number in \[0, 1\]"),
     (lambda: sl.sharpen(torch.tensor([[0.5, 0.5]]), 0), "temperature must be a positive number"),
     (lambda: sl.sharpen(torch.tensor([[0.5, 0.6]]), 1.0), "rows must be probability vectors"),
     (lambda: sl.refine_labels(torch.tensor([[0.5, 0.5]]), torch.tensor([0]), mix=-0.1), "mix must be"),
-    (lambda: sl.refine_labels(torch.tensor([[0.5, 0.5]]), torch.tensor([0, 1])), "one label per row"),
+    (lambda: sl.refine_labels(torch.tensor([[0.5, 0.5]]), torch.tensor([0, 1])), "quantum_probs and labels must have the same length"),
     (lambda: sl.soft_cross_entropy(torch.randn(2, 3), torch.rand(2, 4)), "must both have shape"),
 ])
 def test_invalid_soft_label_arguments(call, match):
@@ -174,12 +174,12 @@ def test_experiment_is_reproducible_and_complete():
      "epochs must be a positive integer"),
     (lambda: train_classifier(SmallCNN(3), torch.rand(2, 1, 28, 28), torch.tensor([0, 1]), batch_size=0),
      "batch_size must be a positive integer"),
-    (lambda: predict_proba(SmallCNN(3), torch.rand(2, 1, 28, 28), temperature=0), "temperature must be positive"),
+    (lambda: predict_proba(SmallCNN(3), torch.rand(2, 1, 28, 28), temperature=0), "temperature must be a positive number"),
     (lambda: lr.fit_refiner(torch.rand(4, 1, 28, 28), torch.tensor([0, 1, 0, 1]), 2, encoding="basis"),
      "encoding must be 'angle' or 'amplitude'"),
     (lambda: lr.fit_refiner(torch.rand(4, 28, 28), torch.tensor([0, 1, 0, 1]), 2),
-     r"images must have shape \(N, C, H, W\)"),
-    (lambda: cal.fit_temperature(torch.rand(4), torch.tensor([0, 1, 0, 1])), r"logits must have shape \(N, K\)"),
+     r"images must be a tensor of shape \(N, C, H, W\)"),
+    (lambda: cal.fit_temperature(torch.rand(4), torch.tensor([0, 1, 0, 1])), r"logits must be a tensor of shape \(N, K\)"),
 ])
 def test_invalid_model_and_training_arguments(call, match):
     with pytest.raises(ValueError, match=match):

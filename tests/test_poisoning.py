@@ -49,8 +49,8 @@ def test_feature_randomisation_replaces_a_balanced_share_with_unit_vectors():
 @pytest.mark.parametrize("call,match", [
     (lambda: P.flip_labels(torch.tensor([0, 1]), 1.5), r"alpha must be a number in \[0, 1\]"),
     (lambda: P.flip_labels(torch.tensor([0, 1]), True), r"alpha must be a number in \[0, 1\]"),
-    (lambda: P.flip_labels(torch.tensor([0, 2]), 0.1), r"labels must lie in 0..1"),
-    (lambda: P.flip_labels(torch.tensor([[0, 1]]), 0.1), "labels must be a one-dimensional tensor"),
+    (lambda: P.flip_labels(torch.tensor([0, 2]), 0.1), r"labels must be class indices in 0..1"),
+    (lambda: P.flip_labels(torch.tensor([[0, 1]]), 0.1), "labels must be a 1-D integer tensor"),
     (lambda: P.flip_labels(torch.tensor([0, 1]), 0.1, n_classes=1), "n_classes must be an integer >= 2"),
     (lambda: P.RunConfig(model="CNN"), r"model must be one of \['QNN', 'MLP'\]"),
     (lambda: P.RunConfig(dataset="cifar10"), r"dataset must be one of \['mnist', 'spin chain'\]"),
@@ -104,7 +104,7 @@ def test_qnn_matches_its_pennylane_qnode_and_mlp_outputs_probabilities():
 def test_run_key_covers_every_field_and_the_data_loaded(monkeypatch, tmp_path):
     base = P.RunConfig(dataset="spin chain", n_train=20, n_val=10, spin_qubits=4)
     for change in ({"alpha": 0.1}, {"seed": 1}, {"epochs": 41}, {"lr": 0.01}, {"model": "MLP"},
-                   {"depth": 5}, {"data_root": "/data"}):
+                   {"depth": 5}, {"data_root": str(tmp_path)}):
         assert E.config_key(P.RunConfig(**{**base.__dict__, **change})) != E.config_key(base)
     assert P.run_key(P.RunConfig(**base.__dict__)) == P.run_key(base)
     # other data behind the same config (another $QROBUST_DATA): another key, and other data loaded
@@ -205,7 +205,7 @@ def test_epochs_to_target_and_membership_on_hand_cases():
     ({"method": "forget-me"}, r"method must be one of \['retrain'"),
     ({"method": "retrain"}, "fresh_model is required"),
     ({"epochs": 0}, "epochs must be a positive integer"),
-    ({"weight": -1}, "weight must be a non-negative number"),
+    ({"weight": -1}, "weight must be a number >= 0"),
 ])
 def test_unlearn_invalid_arguments(planted, kwargs, match):
     model, sets = planted
