@@ -122,7 +122,6 @@ def fit(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, loss: Los
     return history
 
 
-@validation.check_args(images=validation.image_batch, seed=validation.seed)
 def train_classifier(model: nn.Module, images: torch.Tensor, targets: torch.Tensor,
                      epochs: int = 5, batch_size: int = 64, lr: float = 1e-3, seed: int = 0,
                      progress: bool = True, desc: str = "training") -> list[float]:
@@ -131,8 +130,8 @@ def train_classifier(model: nn.Module, images: torch.Tensor, targets: torch.Tens
     ``targets`` are labels (N,) or probability vectors (N, K). ``seed`` drives the batch
     order and the dropout masks, so the same seed and initialisation give the same model.
     """
-    if not len(images):
-        raise ValueError("images must hold at least one image, got none")
+    validation.non_empty(validation.image_batch(images), "images")
+    validation.seed(seed)
     validation.tensor(targets, "targets")
     validation.same_length("images", images, "targets", targets)
     if targets.ndim == 1:
@@ -148,11 +147,10 @@ def train_classifier(model: nn.Module, images: torch.Tensor, targets: torch.Tens
 
 
 @torch.no_grad()
-@validation.check_args(images=validation.images, batch_size=validation.positive_int)
 def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 2048) -> torch.Tensor:
     """Logits (N, K) in evaluation mode, in batches."""
-    if not len(images):
-        raise ValueError("images must hold at least one image, got none")
+    validation.non_empty(validation.images(images), "images")
+    validation.positive_int(batch_size, "batch_size")
     model.eval()
     return torch.cat([model(part) for part in images.split(batch_size)])
 

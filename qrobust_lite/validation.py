@@ -12,13 +12,7 @@ truncated), and NumPy scalars count as numbers.
 Traceback (most recent call last):
     ...
 ValueError: images must hold finite values, got 1 NaN or infinite
-
-A public function names the checks of its arguments once, with :func:`check_args`:
-
->>> @check_args(seed=seed, alpha=share)
-... def flip(alpha: float, seed: int = 0) -> float:
-...     return alpha
->>> flip(0.5, seed=-1)
+>>> seed(-1)
 Traceback (most recent call last):
     ...
 ValueError: seed must be an integer >= 0, got -1
@@ -26,13 +20,10 @@ ValueError: seed must be an integer >= 0, got -1
 
 from __future__ import annotations
 
-import functools
-import inspect
 import math
 import numbers
 import os
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -148,27 +139,6 @@ def same_length(arg_a: str, a: torch.Tensor, arg_b: str, b: torch.Tensor) -> Non
     """Two batches of the same length N."""
     if len(a) != len(b):
         raise ValueError(f"{arg_a} and {arg_b} must have the same length, got {len(a)} and {len(b)}")
-
-
-def check_args(**checks: Callable) -> Callable:
-    """Decorator: check the arguments named in ``checks`` (each ``check(value, name)``, which
-    returns the value to use) before the function runs; defaults are trusted. scikit-learn's
-    ``validate_params`` is the model."""
-    def wrap(func: Callable) -> Callable:
-        signature = inspect.signature(func)
-        unknown = set(checks) - set(signature.parameters)
-        if unknown:
-            raise TypeError(f"{func.__name__} has no arguments {sorted(unknown)}")
-
-        @functools.wraps(func)
-        def checked(*args, **kwargs):
-            bound = signature.bind(*args, **kwargs)
-            for name, check in checks.items():
-                if name in bound.arguments:
-                    bound.arguments[name] = check(bound.arguments[name], name)
-            return func(*bound.args, **bound.kwargs)
-        return checked
-    return wrap
 
 
 def finite_floats(x: torch.Tensor, arg: str) -> torch.Tensor:
