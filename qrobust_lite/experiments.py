@@ -48,7 +48,7 @@ from tqdm.auto import tqdm
 from . import data, validation
 
 #: Part of every cache key. Bump it when the code behind a run changes its result.
-CODE_VERSION = 3
+CODE_VERSION = 4
 
 
 def fingerprint(*arrays: torch.Tensor | np.ndarray) -> str:

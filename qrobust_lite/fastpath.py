@@ -9,12 +9,16 @@ that overhead without changing the circuit:
    PennyLane into gates once, with "tag" weights ``0, 1, 2, ...`` so that each gate's
    parameters read back as indices into the weight tensor. Every later call only gathers
    ``weights.flatten()[indices]``.
-2. **Whole layers at once.** Consecutive single-qubit gates of one kind on different wires
-   (a layer of ``Rot``) get their 2x2 matrices from one batched ``compute_matrix`` call; the
-   gates on each run of 4-6 neighbouring wires are multiplied out into one Kronecker-product
-   matrix and applied as one matrix product. Consecutive fixed gates that permute basis states
-   (a ring of CNOTs) merge into one index permutation; consecutive Z rotations (a ring of
-   IsingZZ) are diagonal and merge into one phase per basis state.
+2. **Few operations.** A small circuit's time goes into the number of torch operations (each
+   costs microseconds of overhead, and as much again in autograd), so everything that does not
+   depend on the input is computed first, in as few of them as possible: the 2x2 matrices of
+   all rotations of one kind from one cosine of all their angles (closed forms, not PennyLane's
+   ``compute_matrix``); consecutive layers of single-qubit gates multiplied wire by wire into
+   one 2x2 matrix per wire; and the gates of each run of 4-6 neighbouring wires multiplied out
+   into one Kronecker-product matrix, for every layer of the block at once. The state then
+   costs one matrix product per chunk of wires. Consecutive fixed gates that permute basis
+   states (a ring of CNOTs) merge into one index permutation; consecutive Z rotations (a ring
+   of IsingZZ) are diagonal and merge into one phase per basis state.
 3. **Encode as a Kronecker product.** Angle encoding is a product state: n vectors of length 2,
    multiplied out. Amplitude encoding is the normalised feature vector itself.
 4. **One unitary for the whole batch, when it pays.** The block does not depend on the input,
@@ -35,6 +39,8 @@ The tests check probabilities and gradients against ``default.qubit`` to 1e-5.
 
 from __future__ import annotations
 
+import functools
+import math
 import string
 import threading
 from dataclasses import dataclass
@@ -56,20 +62,23 @@ class NotCompilable(ValueError):
 @dataclass(frozen=True)
 class ParamLayer:
     """Gates of one class on distinct wires; ``index[g, p]`` is gate g's p-th parameter's
-    position in the flattened weights."""
+    position in the flattened weights. Their matrices are rows ``start, start + 1, ...`` of
+    the block's matrices of that class (:attr:`Block.groups`, computed once per call)."""
 
     op_class: type
     wires: tuple[tuple[int, ...], ...]
     index: torch.Tensor
     expr: str
+    start: int = 0
 
 
 @dataclass(frozen=True)
 class FixedLayer:
-    """Fixed gates merged into one map of basis states: ``new[:, i] = phase[i] * old[:, perm[i]]``."""
+    """Fixed gates merged into one map of basis states: ``new[:, i] = phase[i] * old[:, perm[i]]``
+    (``phase`` is ``None`` when every phase is 1, as for CNOTs)."""
 
     perm: torch.Tensor
-    phase: torch.Tensor
+    phase: torch.Tensor | None
 
 
 @dataclass(frozen=True)
@@ -92,11 +101,13 @@ class DiagonalLayer:
 
 @dataclass(frozen=True)
 class Block:
-    """A traced, input-independent circuit block on ``n_qubits`` wires."""
+    """A traced, input-independent circuit block on ``n_qubits`` wires. ``groups`` holds, per
+    gate class, the weight indices of all its gates, so that one call computes every matrix."""
 
     n_qubits: int
     weight_shape: tuple[int, ...]
     layers: tuple
+    groups: tuple[tuple[type, torch.Tensor], ...] = ()
 
 
 def _gates(op: qml.operation.Operator):
@@ -177,6 +188,7 @@ def _compile(template: Callable, shape: tuple[int, ...], n_qubits: int) -> Block
     layers: list = []
     pending: dict | None = None      # the layer being filled: class, wires, indices
     fixed: tuple[np.ndarray, np.ndarray] | None = None
+    groups: dict[type, list] = {}    # gate class -> the indices of all its gates, in order
 
     def flush():
         nonlocal pending, fixed
@@ -187,12 +199,15 @@ def _compile(template: Callable, shape: tuple[int, ...], n_qubits: int) -> Block
             pending = None
         elif pending is not None:
             wires = tuple(pending["wires"])
+            group = groups.setdefault(pending["cls"], [])
             layers.append(ParamLayer(pending["cls"], wires,
                                      torch.tensor(pending["index"], dtype=torch.long),
-                                     einsum_expression(wires, n_qubits)))
+                                     einsum_expression(wires, n_qubits), start=len(group)))
+            group += pending["index"]
             pending = None
         if fixed is not None:
-            layers.append(FixedLayer(torch.from_numpy(fixed[0]), torch.from_numpy(fixed[1])))
+            phase = None if np.allclose(fixed[1], 1) else torch.from_numpy(fixed[1])
+            layers.append(FixedLayer(torch.from_numpy(fixed[0]), phase))
             fixed = None
 
     for gate in _traced_gates(tape):
@@ -219,7 +234,7 @@ def _compile(template: Callable, shape: tuple[int, ...], n_qubits: int) -> Block
         if any(v != int(v) or not 0 <= v < tags.numel() for v in values):
             raise NotCompilable(f"{gate.name} on wires {wires} does not take plain weight entries")
         try:      # the fast path builds the matrices from the angles alone, as here
-            type(gate).compute_matrix(*(torch.tensor([0.0]) for _ in values))
+            _gate_matrices(type(gate), torch.zeros(1, len(values), dtype=torch.float64))
         except Exception as err:
             raise NotCompilable(f"{gate.name} on wires {list(wires)} cannot build its matrix from its angles "
                                 f"alone ({type(err).__name__}: {str(err) or 'no message'})") from err
@@ -240,7 +255,8 @@ def _compile(template: Callable, shape: tuple[int, ...], n_qubits: int) -> Block
         pending["wires"].append(wires)
         pending["index"].append([int(v) for v in values])
     flush()
-    block = Block(n_qubits, shape, tuple(layers))
+    block = Block(n_qubits, shape, tuple(layers),
+                  tuple((cls, torch.tensor(index, dtype=torch.long)) for cls, index in groups.items()))
     _verify(block, template)
     return block
 
@@ -270,6 +286,55 @@ def _verify(block: Block, template: Callable) -> None:
     if not torch.allclose(apply_layers(block, weights, states), expected, atol=1e-8):
         raise NotCompilable("the traced gates do not reproduce the template; its gates must take "
                             "plain entries of the weights")
+
+
+def _trig_table(a: list, left: list, right: list, sign: list) -> tuple[torch.Tensor, ...]:
+    """A rotation's matrix entries as sign * t[left] * t[right], t = cos(params @ a + shift):
+    ``a`` gives each t's angle (coefficients of the parameters, then the shift)."""
+    a = torch.tensor(a, dtype=torch.float64)
+    return a[:-1], a[-1], torch.tensor(left), torch.tensor(right), torch.tensor(sign, dtype=torch.float64)
+
+
+_H = math.pi / 2
+# t = (cos h, sin h, 1) with h = theta / 2; entries in the order re00, im00, re01, im01, re10, ...
+_ONE_ANGLE = [[0.5, 0.5, 0.0], [0.0, -_H, 0.0]]
+_ROTATIONS = {
+    qml.RX: _trig_table(_ONE_ANGLE, [0, 0, 0, 1, 0, 1, 0, 0], [2] * 8, [1, 0, 0, -1, 0, -1, 1, 0]),
+    qml.RY: _trig_table(_ONE_ANGLE, [0, 0, 1, 0, 1, 0, 0, 0], [2] * 8, [1, 0, -1, 0, 1, 0, 1, 0]),
+    qml.RZ: _trig_table(_ONE_ANGLE, [0, 1, 0, 0, 0, 0, 0, 1], [2] * 8, [1, -1, 0, 0, 0, 0, 1, 1]),
+    # Rot(phi, theta, omega) = RZ(omega) RY(theta) RZ(phi): t = (cos a, sin a, cos b, sin b,
+    # cos h, sin h) with a = (phi + omega) / 2, b = (phi - omega) / 2, h = theta / 2
+    qml.Rot: _trig_table([[0.5, 0.5, 0.5, 0.5, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0, 0.5, 0.5],
+                          [0.5, 0.5, -0.5, -0.5, 0.0, 0.0], [0.0, -_H, 0.0, -_H, 0.0, -_H]],
+                         [0, 1, 2, 3, 2, 3, 0, 1], [4, 4, 5, 5, 5, 5, 4, 4], [1, -1, -1, -1, 1, -1, 1, 1]),
+}
+
+
+def _rotation_matrices(op_class: type, params: torch.Tensor) -> torch.Tensor | None:
+    """(G, 2, 2) complex matrices of G rotations RX, RY, RZ or Rot from ``params`` (G, P)
+    radians, or ``None`` for other gates: every entry from one cosine of all the angles
+    (:data:`_ROTATIONS`). PennyLane's ``compute_matrix`` goes through its dispatch layer and
+    costs several times more torch operations (what a small circuit's time is spent on)."""
+    if op_class not in _ROTATIONS:
+        return None
+    a, shift, left, right, sign = _rotation_table(op_class, params.dtype, params.device)
+    t = torch.cos(torch.addmm(shift, params, a))
+    entries = t[:, left] * t[:, right] * sign
+    return torch.view_as_complex(entries.view(-1, 4, 2)).view(-1, 2, 2)
+
+
+@functools.lru_cache(maxsize=64)
+def _rotation_table(op_class: type, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """:data:`_ROTATIONS`' table of ``op_class`` in ``dtype`` on ``device`` (made once)."""
+    a, shift, left, right, sign = _ROTATIONS[op_class]
+    return (a.to(device, dtype), shift.to(device, dtype), left.to(device), right.to(device),
+            sign.to(device, dtype))
+
+
+def _gate_matrices(op_class: type, params: torch.Tensor) -> torch.Tensor:
+    """Matrices (G, d, d) of G gates of ``op_class`` from their parameters (G, P), radians."""
+    mats = _rotation_matrices(op_class, params)
+    return op_class.compute_matrix(*params.T) if mats is None else mats
 
 
 def einsum_expression(wires: Sequence[tuple[int, ...]], n_qubits: int) -> str:
@@ -306,72 +371,94 @@ def chunk_size(n_qubits: int) -> int:
     return min(validation.positive_int(n_qubits, "n_qubits"), max(4, -(-n_qubits // 2)))
 
 
-def _apply_single_qubit_layer(state: torch.Tensor, mats: torch.Tensor, wires: Sequence[int],
-                              n_qubits: int) -> torch.Tensor:
-    """Apply 2x2 gates ``mats[g]`` on distinct ``wires[g]`` to states (M, 2**n).
-
-    The gates of each run of :func:`chunk_size` neighbouring wires are multiplied out into one
-    Kronecker-product matrix (identity on wires without a gate) and applied as one matrix
-    product: a few large operations instead of one tiny one per gate.
-    """
-    m = state.shape[0]
-    per_wire: list[torch.Tensor | None] = [None] * n_qubits
-    for g, w in enumerate(wires):
-        per_wire[w] = mats[g]
-    eye = torch.eye(2, dtype=state.dtype, device=state.device)
+def _chunks(n_qubits: int) -> list[tuple[int, int]]:
+    """(start, stop) of each run of :func:`chunk_size` neighbouring wires."""
     c = chunk_size(n_qubits)
-    for start in range(0, n_qubits, c):
-        stop = min(n_qubits, start + c)
-        if all(per_wire[w] is None for w in range(start, stop)):
-            continue
-        kron = per_wire[start] if per_wire[start] is not None else eye
+    return [(start, min(n_qubits, start + c)) for start in range(0, n_qubits, c)]
+
+
+def _chunk_krons(runs: torch.Tensor, n_qubits: int) -> list[tuple[torch.Tensor, ...]]:
+    """Per chunk of wires, the Kronecker product of every run's gates on those wires:
+    ``runs`` (S, n, 2, 2) -> for each chunk a tuple of S matrices (2**k, 2**k).
+
+    The products of all S runs are formed together, one broadcast product per wire: what
+    costs a small circuit its time is the number of torch operations, not their size.
+    """
+    out = []
+    for start, stop in _chunks(n_qubits):
+        kron = runs[:, start]
         for w in range(start + 1, stop):
-            kron = torch.kron(kron, per_wire[w] if per_wire[w] is not None else eye)
-        view = state.reshape(m * 2 ** start, 2 ** (stop - start), 2 ** (n_qubits - stop))
-        state = torch.einsum("ajb,ij->aib", view, kron).reshape(m, 2 ** n_qubits)
-    return state
+            d = 2 * kron.shape[-1]
+            kron = (kron[:, :, None, :, None] * runs[:, w, None, :, None, :]).reshape(-1, d, d)
+        out.append(kron.unbind(0))
+    return out
+
+
+def _apply_chunk(state: torch.Tensor, kron: torch.Tensor, start: int, stop: int,
+                 n_qubits: int) -> torch.Tensor:
+    """Apply ``kron`` (2**k, 2**k) on wires start..stop-1 to states (M, 2**n)."""
+    m = state.shape[0]
+    if stop == n_qubits:          # the chunk's wires are the last axis: one matrix product
+        return (state.reshape(-1, 2 ** (stop - start)) @ kron.T).reshape(m, 2 ** n_qubits)
+    view = state.reshape(m * 2 ** start, 2 ** (stop - start), 2 ** (n_qubits - stop))
+    return torch.einsum("ajb,ij->aib", view, kron).reshape(m, 2 ** n_qubits)
 
 
 def apply_layers(block: Block, weights: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
     """Apply the block to states (M, 2**n) complex, layer by layer; returns (M, 2**n).
 
-    Consecutive layers of single-qubit gates (RX then RY then RX on every wire) are first
-    multiplied wire by wire into one 2x2 matrix per wire and applied as one layer.
+    Everything that does not depend on the state is computed first, in as few operations as
+    possible: the matrices of all gates of one class in one call; each run of consecutive
+    single-qubit layers (RX then RY then RX on every wire) multiplied wire by wire into one
+    2x2 matrix per wire; and the Kronecker products of every run's gates on each chunk of
+    :func:`chunk_size` wires, all runs at once. Each run then costs the state one matrix
+    product per chunk it touches.
     """
-    flat = weights.reshape(-1).to(torch.float64)
-    merged: dict[int, torch.Tensor] = {}      # wire -> product of its pending 2x2 gates
-
-    def apply_merged(state: torch.Tensor) -> torch.Tensor:
-        if not merged:
-            return state
-        wires = sorted(merged)
-        out = _apply_single_qubit_layer(state, torch.stack([merged[w] for w in wires]), wires,
-                                        block.n_qubits)
-        merged.clear()
-        return out
-
+    n = block.n_qubits
+    flat = weights.reshape(-1).to(state.real.dtype)
+    mats = {cls: _gate_matrices(cls, flat[index.to(flat.device)]).to(state.dtype)
+            for cls, index in block.groups}
+    all_wires = tuple((w,) for w in range(n))
+    runs: list[torch.Tensor] = []          # (n, 2, 2) per run of single-qubit layers
+    program: list = []                      # layers, and (run number, wires it touches)
     for layer in block.layers:
         if isinstance(layer, ParamLayer) and all(len(ws) == 1 for ws in layer.wires):
-            params = flat[layer.index.to(flat.device)]
-            mats = layer.op_class.compute_matrix(*params.T).to(state.dtype)   # (gates, 2, 2)
-            for g, (w,) in enumerate(layer.wires):
-                merged[w] = mats[g] @ merged[w] if w in merged else mats[g]
-            continue
-        state = apply_merged(state)
-        if isinstance(layer, FixedLayer):
-            perm = layer.perm.to(state.device)
-            state = state[:, perm] * layer.phase.to(state.device, state.dtype)
-        elif isinstance(layer, DiagonalLayer):
-            angles = layer.signs.to(flat.device) @ flat[layer.index.to(flat.device)]   # (2**n,)
-            state = state * torch.exp(-0.5j * angles).to(state.dtype)
-        elif isinstance(layer, DenseGate):
-            mats = layer.matrix.to(state.device, state.dtype)[None]
-            state = _apply_matrices(state, mats, [layer.wires], block.n_qubits, layer.expr)
+            gates = mats[layer.op_class][layer.start:layer.start + len(layer.wires)]
+            if layer.wires != all_wires:     # identity on the wires without a gate
+                eye = torch.eye(2, dtype=state.dtype, device=state.device).expand(n, 2, 2)
+                wires = torch.tensor([w for (w,) in layer.wires], device=state.device)
+                gates = eye.index_copy(0, wires, gates)
+            touched = {w for (w,) in layer.wires}
+            if program and isinstance(program[-1], tuple):      # join the run before it
+                number, before = program[-1]
+                runs[number] = gates @ runs[number]
+                program[-1] = (number, before | touched)
+            else:
+                program.append((len(runs), touched))
+                runs.append(gates)
         else:
-            params = flat[layer.index.to(flat.device)]                       # (gates, n_params)
-            mats = layer.op_class.compute_matrix(*params.T).to(state.dtype)  # (gates, d, d)
-            state = _apply_matrices(state, mats, layer.wires, block.n_qubits, layer.expr)
-    return apply_merged(state)
+            program.append(layer)
+    krons = _chunk_krons(torch.stack(runs), n) if runs else []
+    for step in program:
+        if isinstance(step, tuple):
+            number, touched = step
+            for (start, stop), chunk in zip(_chunks(n), krons):
+                if any(start <= w < stop for w in touched):
+                    state = _apply_chunk(state, chunk[number], start, stop, n)
+        elif isinstance(step, FixedLayer):
+            state = state.index_select(1, step.perm.to(state.device))
+            if step.phase is not None:
+                state = state * step.phase.to(state.device, state.dtype)
+        elif isinstance(step, DiagonalLayer):
+            angles = step.signs.to(flat.device, flat.dtype) @ flat[step.index.to(flat.device)]   # (2**n,)
+            state = state * torch.polar(torch.ones_like(angles), -0.5 * angles)
+        elif isinstance(step, DenseGate):
+            gate = step.matrix.to(state.device, state.dtype)[None]
+            state = _apply_matrices(state, gate, [step.wires], n, step.expr)
+        else:
+            gates = mats[step.op_class][step.start:step.start + len(step.wires)]
+            state = _apply_matrices(state, gates, step.wires, n, step.expr)
+    return state
 
 
 def block_unitary_transpose(block: Block, weights: torch.Tensor,
@@ -421,7 +508,8 @@ def real_state_probabilities(states: torch.Tensor, u_t: torch.Tensor,
     matrix), folding the sum of the two squared halves into that product.
     """
     d = u_t.shape[0]
-    squares = (states @ torch.cat([u_t.real, u_t.imag], dim=1).to(states.dtype)).square()
+    parts = torch.view_as_real(u_t.resolve_conj()).permute(0, 2, 1).reshape(d, 2 * d)   # [Re | Im]
+    squares = (states @ parts.to(states.dtype)).square()
     if readout is None:
         return squares.view(-1, 2, d).sum(dim=1)
     return squares @ torch.cat([readout, readout]).to(states.dtype)
@@ -450,8 +538,8 @@ def born_probabilities(block: Block, weights: torch.Tensor, features: torch.Tens
         strategy = choose_strategy(block.n_qubits, size)
     parts = features.split(chunk) if chunk is not None else [features]
     if strategy == "direct":
-        return torch.cat([apply_layers(block, weights, encode(part).to(complex_dtype)).abs() ** 2
-                          for part in parts])
+        out = [apply_layers(block, weights, encode(part).to(complex_dtype)).abs() ** 2 for part in parts]
+        return out[0] if len(out) == 1 else torch.cat(out)
     u_t = block_unitary_transpose(block, weights, complex_dtype)
     out = []
     for part in parts:
@@ -460,7 +548,7 @@ def born_probabilities(block: Block, weights: torch.Tensor, features: torch.Tens
             out.append((state.to(complex_dtype) @ u_t).abs() ** 2)
         else:
             out.append(real_state_probabilities(state.to(u_t.real.dtype), u_t))
-    return torch.cat(out)
+    return out[0] if len(out) == 1 else torch.cat(out)
 
 
 def angle_state(angles: torch.Tensor, rotation: str = "Y",
