@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export JUPYTER_PATH := $(CURDIR)/$(VENV)/share/jupyter
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: install book test test-matrix student clean
+.PHONY: install book test test-full test-matrix student bench clean
 
 install: $(STAMP)
 
@@ -24,8 +24,12 @@ book: $(STAMP)
 	@echo "Book built: $(CURDIR)/_build/html/index.html"
 
 test: $(STAMP)
-	$(BIN)/python -m pytest tests qrobust_lite --doctest-modules -p no:cacheprovider
+	$(BIN)/python -m pytest tests qrobust_lite --doctest-modules -p no:cacheprovider -m "not slow"
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env book -p no:cacheprovider
+
+# make test, then the slow tests: a stored full-scale run re-run and compared (a few minutes).
+test-full: test
+	$(BIN)/python -m pytest tests -p no:cacheprovider -m slow
 
 # The learner's-machine test (in `make test` with Python 3.11 and the CPU torch) on Python 3.12
 # and 3.13 with the registry's torch: a CUDA build, several GB to download. Not run by CI.
@@ -39,6 +43,12 @@ student: $(STAMP)
 	$(BIN)/jupyter-book build student/src --path-output student --all -W -n --keep-going
 	$(BIN)/python scripts/check_links.py student/_build/html
 	@echo "Student book: $(CURDIR)/student/_build/html/index.html; hand-outs: $(CURDIR)/student/notebooks/"
+
+# The fast path against stock PennyLane and TensorCircuit-NG (the bench extra: JAX, added to
+# .venv; nothing else imports it), written for the book's Performance appendix. About 8 min.
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
+	$(BIN)/python benchmarks/fast_path.py --json benchmarks/fast_path.json
 
 clean:
 	rm -rf _build student

@@ -118,6 +118,13 @@ def _sets(w):
 #: ``"module.name" -> world -> keyword arguments`` of a valid call (small and fast).
 CALLS = {
     "data.load": lambda w: {"name": "mnist", "n_samples": 20, "verbose": False},
+    "course.performance.training_inputs": lambda w: {"n_qubits": 2, "batch_size": 4, "n_layers": 1},
+    "course.performance.patch_inputs": lambda w: {"n_images": 1},
+    "course.performance.patch_angles": lambda w: {"images": w["cifar"]},
+    "course.paper_scale.memorisation_verdict": lambda w: {
+        "runs": [{"dataset": "mnist", "model": m, "poison": "label flip", "alpha": a, "seed": 0,
+                  "memorised": 0.5, "val_accuracy": 0.9} for m in ("MLP", "QNN") for a in (0.0, 0.3)],
+        "dataset": "mnist"},
     "data.available_sources": lambda w: {"name": "mnist"},
     "data.candidate_roots": lambda w: {},
     "scales.check_scale": lambda w: {"scale": "smoke"},

@@ -7,12 +7,28 @@ import torch
 from qrobust_lite.course import performance as pf
 
 
-def test_training_step_losses_agree_between_fast_path_default_qubit_and_loop():
-    losses = {m: pf.training_step(m, 3, batch_size=4, n_layers=2)()
-              for m in ("qrobust_lite", "default.qubit", "per-sample loop")}
-    assert losses["qrobust_lite"] == pytest.approx(losses["default.qubit"], abs=1e-10)
-    assert losses["per-sample loop"] == pytest.approx(losses["default.qubit"], abs=1e-10)
-    assert abs(pf.training_step("lightning.qubit", 3, batch_size=4, n_layers=2)()) <= 3 * 4
+def test_training_step_losses_and_gradients_agree_between_fast_path_default_qubit_and_loop():
+    steps = {m: pf.training_step(m, 3, batch_size=4, n_layers=2)()
+             for m in ("qrobust_lite", "default.qubit", "per-sample loop")}
+    for method in ("qrobust_lite", "per-sample loop"):
+        loss, grad = steps[method]
+        assert loss == pytest.approx(steps["default.qubit"][0], abs=1e-10), method
+        assert torch.allclose(grad, steps["default.qubit"][1], atol=1e-10), method
+    loss, grad = pf.training_step("lightning.qubit", 3, batch_size=4, n_layers=2)()
+    assert abs(loss) <= 3 * 4 and grad.shape == (2, 3, 3)
+
+
+def test_a_repeated_step_returns_its_own_gradient_not_a_sum():
+    step = pf.training_step("qrobust_lite", 3, batch_size=4, n_layers=2)
+    first, second = step()[1].clone(), step()[1]
+    assert torch.equal(first, second)
+
+
+def test_every_method_gets_the_same_inputs_whatever_the_batch():
+    x, w, _ = pf.training_inputs(3, 16)
+    x_small, w_small, _ = pf.training_inputs(3, 4)
+    assert torch.equal(w, w_small) and torch.equal(x[:4], x_small)
+    assert pf.patch_angles(pf.patch_inputs(2)).shape == (2 * 3 * 16 * 16, 4)
 
 
 def test_label_probabilities_agree_across_all_methods():

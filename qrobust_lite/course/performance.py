@@ -23,7 +23,7 @@ from typing import Callable
 import pennylane as qml
 import torch
 
-from .. import circuits, fastpath, quantum_patches
+from .. import circuits, fastpath, quantum_patches, validation
 
 METHODS = ("qrobust_lite", "default.qubit", "lightning.qubit", "per-sample loop")
 GPU_METHODS = ("lightning.gpu", "qrobust_lite (cuda)")
@@ -59,62 +59,60 @@ def _qnode(device: str, n_qubits: int, diff_method: str | None, measure: str):
                      diff_method=diff_method)
 
 
-def training_step(method: str, n_qubits: int, batch_size: int = 256, n_layers: int = 4,
-                  seed: int = 0) -> Callable[[], float]:
-    """One forward and backward pass of a batch: returns the closure that does it (and returns
-    the loss, a fixed linear function of the probabilities, except for the lightning methods)."""
-    gen = torch.Generator().manual_seed(seed)
-    shape = (n_layers, n_qubits, 3)
+def training_inputs(n_qubits: int, batch_size: int = 256, n_layers: int = 4,
+                    seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The training step's data, the same for every method: angles x (B, n) in [0, pi),
+    weights (n_layers, n, 3) in [0, 1) and the loss coefficients c (2**n,), float64. The
+    weights are drawn first, so a smaller batch gets the same weights and the first rows of x."""
+    for value, name in ((n_qubits, "n_qubits"), (batch_size, "batch_size"), (n_layers, "n_layers")):
+        validation.positive_int(value, name)
+    gen = torch.Generator().manual_seed(validation.seed(seed))
+    w = torch.rand((n_layers, n_qubits, 3), generator=gen, dtype=torch.float64)
     x = math.pi * torch.rand(batch_size, n_qubits, generator=gen, dtype=torch.float64)
-    w = torch.rand(shape, generator=gen, dtype=torch.float64).requires_grad_()
-    coeff = torch.linspace(-1, 1, 2 ** n_qubits, dtype=torch.float64)
+    return x, w, torch.linspace(-1, 1, 2 ** n_qubits, dtype=torch.float64)
+
+
+def training_step(method: str, n_qubits: int, batch_size: int = 256, n_layers: int = 4,
+                  seed: int = 0) -> Callable[[], tuple[float, torch.Tensor]]:
+    """One forward and backward pass of a batch: returns the closure that does it. The closure
+    returns the loss, ``sum(probabilities @ c)`` over the batch, and its gradient w.r.t. the
+    weights (n_layers, n, 3); the lightning methods use the sum of ``<Z_i>`` instead (adjoint
+    gradients need expectation values)."""
+    x, w, coeff = training_inputs(n_qubits, batch_size, n_layers, seed)
+    w.requires_grad_()
+    shape = tuple(w.shape)
+
+    def backward(loss: torch.Tensor, weights: torch.Tensor) -> tuple[float, torch.Tensor]:
+        weights.grad = None
+        loss.backward()
+        return loss.item(), weights.grad
+
     if method.startswith("qrobust_lite"):
         device = "cuda" if method.endswith("(cuda)") else "cpu"
         x, w, coeff = x.to(device), w.detach().to(device).requires_grad_(), coeff.to(device)
         block = fastpath.compile_block(circuits.entangling_ansatz, shape, n_qubits)
-
-        def step():
-            loss = (fastpath.born_probabilities(block, w, x, encode_ry) @ coeff).sum()
-            loss.backward()
-            return loss.item()
-    elif method == "default.qubit":
+        return lambda: backward((fastpath.born_probabilities(block, w, x, encode_ry) @ coeff).sum(), w)
+    if method == "default.qubit":
         qnode = _qnode("default.qubit", n_qubits, "backprop", "probs")
-
-        def step():
-            loss = (qnode(x, w) @ coeff).sum()
-            loss.backward()
-            return loss.item()
-    elif method == "per-sample loop":
+        return lambda: backward((qnode(x, w) @ coeff).sum(), w)
+    if method == "per-sample loop":
         qnode = _qnode("default.qubit", n_qubits, "backprop", "probs")
-
-        def step():
-            total = 0.0
-            for i in range(batch_size):   # deliberately the slow way, for comparison
-                loss = qnode(x[i], w) @ coeff
-                loss.backward()
-                total += loss.item()
-            return total
-    elif method in ("lightning.qubit", "lightning.gpu"):
+        # deliberately the slow way, for comparison: one circuit call per sample
+        return lambda: backward(sum(qnode(x[i], w) @ coeff for i in range(batch_size)), w)
+    if method in ("lightning.qubit", "lightning.gpu"):
         qnode = _qnode(method, n_qubits, "adjoint", "expval")
         layer = qml.qnn.TorchLayer(qnode, {"weights": shape})
         layer.weights.data = w.detach().clone()
-
-        def step():
-            loss = layer(x).sum()     # sum of <Z_i>: adjoint gradients need expectation values
-            loss.backward()
-            return loss.item()
-    else:
-        raise ValueError(f"method must be one of {list(METHODS + GPU_METHODS)}, got {method!r}")
-    return step
+        return lambda: backward(layer(x).sum(), layer.weights)   # sum of <Z_i>
+    raise ValueError(f"method must be one of {list(METHODS + GPU_METHODS)}, got {method!r}")
 
 
 def label_forward(method: str, n_qubits: int, n_samples: int, n_layers: int = 4,
                   chunk: int = 4_096, seed: int = 0) -> Callable[[], torch.Tensor]:
-    """Born-rule probabilities (n_samples, 2**n) without gradients (refining a dataset's labels)."""
-    gen = torch.Generator().manual_seed(seed)
-    shape = (n_layers, n_qubits, 3)
-    x = math.pi * torch.rand(n_samples, n_qubits, generator=gen, dtype=torch.float64)
-    w = torch.rand(shape, generator=gen, dtype=torch.float64)
+    """Born-rule probabilities (n_samples, 2**n) without gradients (refining a dataset's
+    labels), of the angles and weights of :func:`training_inputs` (batch ``n_samples``)."""
+    x, w, _ = training_inputs(n_qubits, n_samples, n_layers, seed)
+    shape = tuple(w.shape)
     if method.startswith("qrobust_lite"):
         device = "cuda" if method.endswith("(cuda)") else "cpu"
         x, w = x.to(device), w.to(device)
@@ -140,14 +138,28 @@ def label_forward(method: str, n_qubits: int, n_samples: int, n_layers: int = 4,
     return forward
 
 
+def patch_inputs(n_images: int, seed: int = 0) -> torch.Tensor:
+    """Random 3x32x32 images (N, 3, 32, 32), float32 in [0, 1), the same for every method."""
+    validation.positive_int(n_images, "n_images")
+    gen = torch.Generator().manual_seed(validation.seed(seed))
+    return torch.rand(n_images, 3, 32, 32, generator=gen)
+
+
+def patch_angles(images: torch.Tensor) -> torch.Tensor:
+    """The encoding angles of every patch, (N * C * H/2 * W/2, 4) float64: pi times its pixels,
+    patch by patch in :func:`~qrobust_lite.quantum_patches.extract_patches`' order."""
+    return math.pi * quantum_patches.extract_patches(validation.image_batch(images)).reshape(-1, 4).double()
+
+
 def patch_forward(method: str, n_images: int, seed: int = 0) -> Callable[[], object]:
-    """Random-circuit patch channels of ``n_images`` 3x32x32 images (768 circuits each)."""
-    gen = torch.Generator().manual_seed(seed)
-    images = torch.rand(n_images, 3, 32, 32, generator=gen)
+    """Random-circuit patch channels of ``n_images`` 3x32x32 images (768 circuits each) of
+    :func:`patch_inputs`: (N, 12, 16, 16) for the fast path, the four lists of ``<Z_i>`` of
+    every patch for PennyLane's devices."""
+    images = patch_inputs(n_images, seed)
     if method == "qrobust_lite":
         return lambda: quantum_patches.rqc_patch_channels(images, seed=seed)
     weights = circuits.random_circuit_weights(1, 4, seed)
-    patches = math.pi * quantum_patches.extract_patches(images).reshape(-1, 4).double()
+    patches = patch_angles(images)
     device = {"default.qubit": "default.qubit", "lightning.qubit": "lightning.qubit",
               "per-sample loop": "default.qubit"}.get(method)
     if device is None:
