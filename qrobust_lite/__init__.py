@@ -20,7 +20,8 @@ chapter that teaches it, and the book's *API reference* follows the same map.
   :mod:`~qrobust_lite.networks`, :mod:`~qrobust_lite.poisoning`, :mod:`~qrobust_lite.unlearning`.
 - Course machinery, not taught: :mod:`~qrobust_lite.exercises` (checkers and grading),
   :mod:`~qrobust_lite.course.cli` (the ``qrobust-lite`` command: ``doctor``, ``run``, ``grade``),
-  :mod:`~qrobust_lite.course.performance` (the *Performance* appendix's measurements).
+  :mod:`~qrobust_lite.course.performance` (the *Performance* appendix's measurements),
+  :mod:`~qrobust_lite.course.paper_scale` (the verdicts of *Results at the papers' scale*).
 """
 
 __version__ = "0.1.0"

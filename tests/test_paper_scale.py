@@ -1,0 +1,94 @@
+"""The appendix *Results at the papers' scale*: its verdicts come from the stored files, and a
+stored full-scale run is what the code gives when re-run (that check is slow: make test-full)."""
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from qrobust_lite import experiments, poisoning
+from qrobust_lite.course import paper_scale
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def sweep(mlp: float, qnn: float) -> list[dict]:
+    """Label-flip runs of both models on MNIST at three alphas and two seeds; at alpha 0.3 the
+    MLP reproduces ``mlp`` of the flips and the QNN ``qnn``; the QNN's accuracy drops at 0.45."""
+    runs = []
+    for model, memorised in (("MLP", mlp), ("QNN", qnn)):
+        for alpha, val in ((0.0, 0.95), (0.3, 0.93), (0.6, 0.3)):
+            for seed in (0, 1):
+                runs.append({"dataset": "mnist", "model": model, "poison": "label flip", "alpha": alpha,
+                             "seed": seed, "memorised": memorised + 0.01 * seed, "val_accuracy": val,
+                             "train_accuracy": 0.9})
+    return runs
+
+
+def store(folder: Path, runs: list[dict]) -> None:
+    sub, file, _ = paper_scale.RUNS["poisoning, MNIST"]
+    (folder / sub).mkdir(parents=True, exist_ok=True)
+    (folder / sub / file).write_text(json.dumps({"runs": runs, "wall_seconds": 60, "machine": "x",
+                                                 "version": "0"}))
+
+
+@pytest.mark.parametrize("mlp,qnn,verdict", [(0.95, 0.1, "reproduced"), (0.5, 0.1, "partly"),
+                                             (0.95, 0.5, "partly"), (0.5, 0.5, "not")])
+def test_the_verdict_is_derived_from_the_stored_numbers(tmp_path, mlp, qnn, verdict):
+    store(tmp_path, sweep(mlp, qnn))
+    found = paper_scale.load(tmp_path)
+    assert found["unlearning"] is None                       # not run: no verdict, no file
+    result = paper_scale.memorisation_verdict(found["poisoning, MNIST"]["runs"], "mnist")
+    assert result.verdict == verdict
+    assert result.numbers["MLP memorised"][0] == pytest.approx(mlp + 0.005)
+    assert result.numbers["QNN critical alpha"][0] == pytest.approx(0.45)
+    assert f"{qnn + 0.005:.3f}" in result.reasons[1]
+
+
+def test_a_missing_dataset_or_alpha_is_named():
+    with pytest.raises(ValueError, match="dataset 'spin chain'"):
+        paper_scale.memorisation_verdict(sweep(0.9, 0.1), "spin chain")
+    with pytest.raises(ValueError, match="alpha"):
+        paper_scale.memorisation_verdict(sweep(0.9, 0.1), "mnist", alpha=0.2)
+
+
+def test_the_stored_runs_hold_what_the_appendix_needs():
+    found = paper_scale.load(ROOT / "results")
+    for name, record in found.items():
+        if record is None:
+            continue
+        assert {"version", "machine", "wall_seconds", "scale"} <= set(record), name
+        assert record["scale"] == "full", name
+        for run in record.get("runs", []):
+            assert run["seconds"] > 0 and {"epochs", "lr", "seed", "alpha"} <= set(run), name
+
+
+@pytest.mark.slow
+def test_a_stored_full_scale_run_is_reproduced_by_the_code():
+    """Re-run one seed at one alpha of the stored MNIST sweep (the QNN at 10 qubits and the MLP,
+    100 epochs each: about a minute) and compare with the file."""
+    record = paper_scale.load(ROOT / "results")["poisoning, MNIST"]
+    if record is None:
+        pytest.skip("the MNIST sweep has not been run at full scale")
+    stored = [r for r in record["runs"] if r["alpha"] == 0.3 and r["seed"] == 0 and r["poison"] == "label flip"]
+    roots = [Path(stored[0]["data_root"]), ROOT.parent / "shared" / "data"]
+    data_root = next((r for r in roots if (r / "MNIST").exists()), None)
+    if data_root is None:
+        pytest.skip("the official MNIST files the sweep used are not here")
+    configs = [poisoning.RunConfig(**{**{k: run[k] for k in poisoning.RunConfig.__dataclass_fields__},
+                                      "data_root": str(data_root)}) for run in stored]
+    again = experiments.run_grid(configs, poisoning.run, key=poisoning.run_key, n_jobs=1, threads=1, progress=False)
+    for old, new in zip(stored, again):
+        for metric in poisoning.METRICS:
+            assert new[metric] == pytest.approx(old[metric], abs=1e-9), (old["model"], metric)
+
+
+def test_changing_a_stored_number_changes_the_verdict(tmp_path):
+    runs = sweep(0.95, 0.1)
+    assert paper_scale.memorisation_verdict(runs, "mnist").verdict == "reproduced"
+    edited = copy.deepcopy(runs)
+    for r in edited:
+        if r["model"] == "QNN" and r["alpha"] == 0.3:
+            r["memorised"] = 0.6
+    assert paper_scale.memorisation_verdict(edited, "mnist").verdict == "partly"
