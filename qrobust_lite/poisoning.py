@@ -277,18 +277,24 @@ def grid(scale: str = "default", datasets=DATASETS, models=MODELS,
             for a in (s["alphas"] if alphas is None else alphas) for seed in s["seeds"]]
 
 
-def chapter_grid(scale: str = "default", datasets=DATASETS, data_root: str | None = None) -> list[RunConfig]:
+def chapter_grid(scale: str = "default", datasets=DATASETS, data_root: str | None = None,
+                 alphas=None) -> list[RunConfig]:
     """The poisoning chapter's sweep: label flips at every alpha of the scale on ``datasets``, and
-    feature randomisation on MNIST (when chosen) at the scale's ``randomisation_alphas``.
+    feature randomisation on MNIST (when chosen) at the scale's ``randomisation_alphas``; with
+    ``alphas``, only those of them (each one of the scale's).
 
     >>> len(chapter_grid("smoke")), len(chapter_grid("smoke", datasets=["spin chain"]))
     (32, 12)
     """
-    configs = grid(scale, datasets=datasets, data_root=data_root)
+    s = scales.settings("poisoning", scale)
+    if alphas is not None and (not len(alphas) or any(a not in s["alphas"] for a in alphas)):
+        raise ValueError(f"alphas must be a non-empty subset of the {scale} scale's {list(s['alphas'])}, "
+                         f"got {list(alphas)!r}")
+    chosen = lambda values: [a for a in values if alphas is None or a in alphas]  # noqa: E731
+    configs = grid(scale, datasets=datasets, alphas=chosen(s["alphas"]), data_root=data_root)
     if "mnist" in datasets:
         configs += grid(scale, datasets=["mnist"], poisons=["feature randomisation"],
-                        alphas=scales.settings("poisoning", scale)["randomisation_alphas"],
-                        data_root=data_root)
+                        alphas=chosen(s["randomisation_alphas"]), data_root=data_root)
     return configs
 
 

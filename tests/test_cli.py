@@ -124,6 +124,25 @@ def test_run_poisoning_writes_results_figure_and_a_reusable_cache(tmp_path, tiny
     assert len(list((tmp_path / "cache").glob("*.json"))) == cached
 
 
+def test_run_poisoning_on_a_subset_of_alphas_reuses_its_cache_for_the_whole_sweep(tmp_path, tiny_part_three):
+    import json
+    assert main(["run", "poisoning", "--datasets", "spin", "--alphas", "0.5", "--out", str(tmp_path)]) == 0
+    saved = json.loads((tmp_path / "poisoning.json").read_text())
+    assert saved["alphas"] == [0.5] and {r["alpha"] for r in saved["runs"]} == {0.5}
+    assert len(list((tmp_path / "cache").glob("*.json"))) == 2
+    assert main(["run", "poisoning", "--datasets", "spin", "--out", str(tmp_path), "--force"]) == 0
+    assert len(json.loads((tmp_path / "poisoning.json").read_text())["runs"]) == 4
+    assert len(list((tmp_path / "cache").glob("*.json"))) == 4
+
+
+@pytest.mark.parametrize("argv", [["run", "poisoning", "--alphas", "0.25"], ["run", "poisoning", "--alphas", "x"],
+                                  ["run", "unlearning", "--alphas", "0.5"]])
+def test_alphas_outside_the_scale_or_experiment_are_refused(argv, tiny_part_three, capsys):
+    with pytest.raises(SystemExit):
+        main(argv)
+    assert "--alphas (poisoning only) must be a comma-separated subset" in capsys.readouterr().err
+
+
 def test_run_poisoning_on_a_local_dask_cluster_gives_the_same_results(tmp_path, tiny_part_three):
     pytest.importorskip("distributed")
     import json

@@ -135,12 +135,15 @@ def run_quantum_patches(scale: str, root: str | None, datasets: list[str], grid:
 PART_THREE_DATASETS = {"mnist": "mnist", "spin": "spin chain"}
 
 
-def run_poisoning(scale: str, root: str | None, datasets: list[str], grid: dict) -> tuple[dict, dict]:
+def run_poisoning(scale: str, root: str | None, datasets: list[str], grid: dict,
+                  alphas: list[float] | None = None) -> tuple[dict, dict]:
     """Part III, chapter 1: :func:`~qrobust_lite.poisoning.chapter_grid` (label flips, and
-    feature randomisation on MNIST) for the QNN and the MLP over alpha and seeds."""
+    feature randomisation on MNIST) for the QNN and the MLP over alpha and seeds; ``alphas``:
+    a subset of the scale's (a long sweep's first pass; the rest reuses its cache)."""
     from .. import poisoning
 
-    configs = poisoning.chapter_grid(scale, datasets=[PART_THREE_DATASETS[d] for d in datasets], data_root=root)
+    configs = poisoning.chapter_grid(scale, datasets=[PART_THREE_DATASETS[d] for d in datasets], data_root=root,
+                                     alphas=alphas)
     runs = experiments.run_grid(configs, poisoning.run, key=poisoning.run_key, **grid)
     summary = {}
     for (d, m, c), (alphas, values) in poisoning.curves(runs).items():
@@ -199,16 +202,18 @@ def output_files(name: str, datasets: list[str]) -> dict[str, str]:
 
 
 def run_experiment(name: str, scale: str, out: Path, root: str | None, datasets: list[str],
-                   grid: dict) -> list[Path]:
+                   grid: dict, alphas: list[float] | None = None) -> list[Path]:
     """Run experiment ``name`` through the runner table, its results cached under ``out/cache``
-    (an interrupted run resumes); writes its JSON and figures into ``out``."""
+    (an interrupted run resumes); writes its JSON and figures into ``out``. ``alphas``: only
+    for ``poisoning``, a subset of the scale's noise levels."""
     files = output_files(name, datasets)
     start = time.perf_counter()
-    results, figures = RUNNERS[name].runner(scale, root, datasets, {"cache": out / "cache", **grid})
+    options = {} if alphas is None else {"alphas": alphas}
+    results, figures = RUNNERS[name].runner(scale, root, datasets, {"cache": out / "cache", **grid}, **options)
     if set(figures) != set(files) - {"json"}:
         raise RuntimeError(f"experiment {name} made figures {sorted(figures)}, expected {sorted(set(files) - {'json'})}")
     json_path = out / files["json"]
-    record = {"scale": scale, "datasets": datasets, "version": _version("qrobust-lite"),
+    record = {"scale": scale, "datasets": datasets, **options, "version": _version("qrobust-lite"),
               "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}",
               "wall_seconds": time.perf_counter() - start, **results}
     json_path.write_text(json.dumps(record, indent=1, default=str))
@@ -282,6 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--datasets", help="comma-separated subset of the experiment's datasets "
                      "(label-refining: mnist,fashion_mnist; quantum-patches: cifar10,cinic10,mnist; "
                      "poisoning, unlearning: mnist,spin)")
+    run.add_argument("--alphas", help="poisoning only: comma-separated subset of the scale's noise levels "
+                     "(for example 0,0.3,0.6,0.9 for a long sweep's first pass)")
     run.add_argument("--force", action="store_true", help="overwrite earlier outputs in --out")
     run.add_argument("--executor", choices=sorted(experiments.EXECUTORS), default="local",
                      help="where the runs go: local (joblib, this machine) or dask (a Dask cluster, needs "
@@ -323,6 +330,18 @@ def main(argv: list[str] | None = None) -> int:
     if wrong or not datasets:
         parser.error(f"--datasets for {args.experiment} must be a comma-separated subset of "
                      f"{','.join(experiment.datasets)}, got {args.datasets!r}")
+    alphas = None
+    if args.alphas is not None:
+        from ..scales import settings
+
+        allowed = settings("poisoning", args.scale)["alphas"]
+        try:
+            alphas = [float(a) for a in args.alphas.split(",")]
+        except ValueError:
+            alphas = []
+        if args.experiment != "poisoning" or not alphas or any(a not in allowed for a in alphas):
+            parser.error(f"--alphas (poisoning only) must be a comma-separated subset of the {args.scale} "
+                         f"scale's {','.join(map(str, allowed))}, got {args.alphas!r} for {args.experiment}")
     if args.scheduler is not None and args.executor != "dask":
         parser.error("--scheduler needs --executor dask")
     if args.workers is not None and args.workers < 1:
@@ -340,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.scheduler is not None:
             grid["client"] = stack.enter_context(experiments.dask_client(args.scheduler))
         try:
-            written = run_experiment(args.experiment, args.scale, args.out, args.data_root, datasets, grid)
+            written = run_experiment(args.experiment, args.scale, args.out, args.data_root, datasets, grid, alphas)
         except (ValueError, FileNotFoundError) as err:
             print(f"qrobust-lite run {args.experiment}: {err}\n(from the command line: --data-root PATH "
                   f"or set $QROBUST_DATA to a folder with the official files)", file=sys.stderr)
