@@ -270,8 +270,8 @@ def main() -> None:
                 job = {"method": method, "workload": workload, "min_time": min_time,
                        "max_repeats": 20 if workload == "training" else 3, "inputs": str(inputs), "cases": []}
                 for size, batch in cases.items():
-                    name = size if workload == "training" else {"labels": "labels", "patches": "patches"}[workload]
-                    job["cases"].append({"size": size, "n_qubits": size, "batch": batch, "gates": gates[name],
+                    job["cases"].append({"size": size, "n_qubits": size, "batch": batch,
+                                         "gates": gates[size if workload == "training" else workload],
                                          "readout": "z" if workload == "patches" else "probs",
                                          "x": {"training": f"x{size}", "labels": "xl", "patches": "xp"}[workload],
                                          "w": {"training": f"w{size}", "labels": "wl", "patches": "wp"}[workload],

@@ -332,16 +332,16 @@ def main(argv: list[str] | None = None) -> int:
                      f"{','.join(experiment.datasets)}, got {args.datasets!r}")
     alphas = None
     if args.alphas is not None:
-        from ..scales import settings
+        from .. import poisoning
 
-        allowed = settings("poisoning", args.scale)["alphas"]
-        try:
+        try:        # chapter_grid is where a subset of the scale's alphas is checked
             alphas = [float(a) for a in args.alphas.split(",")]
-        except ValueError:
-            alphas = []
-        if args.experiment != "poisoning" or not alphas or any(a not in allowed for a in alphas):
+            if args.experiment != "poisoning":
+                raise ValueError("only poisoning sweeps over alpha")
+            poisoning.chapter_grid(args.scale, alphas=alphas)
+        except ValueError as err:
             parser.error(f"--alphas (poisoning only) must be a comma-separated subset of the {args.scale} "
-                         f"scale's {','.join(map(str, allowed))}, got {args.alphas!r} for {args.experiment}")
+                         f"scale's alphas, got {args.alphas!r} for {args.experiment}: {err}")
     if args.scheduler is not None and args.executor != "dask":
         parser.error("--scheduler needs --executor dask")
     if args.workers is not None and args.workers < 1:
