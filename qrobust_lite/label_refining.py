@@ -7,12 +7,17 @@ paper: Qi, Peng and Ding 2025).
 2. ``LabelRefiner.class_probabilities`` gives every image its Born-rule class probabilities
    in one batched pass; :func:`~qrobust_lite.soft_labels.refine_labels` turns them into soft
    labels.
-3. :func:`robustness_experiment` trains the same small CNN on one-hot, label-smoothed and
-   quantum-refined labels (plus temperature scaling of the one-hot model) and measures clean
-   and corrupted accuracy and calibration over several seeds.
+3. :func:`robustness_experiment` trains the same small CNN on one-hot labels, on label-smoothed
+   labels at every candidate epsilon and on quantum-refined labels at every candidate
+   temperature and mixing weight (plus temperature scaling of the one-hot model), and
+   measures clean and corrupted accuracy and calibration over several seeds.
+4. :func:`select` picks each kind of label's setting by one rule, the lowest mean NLL on a
+   validation split held out of the training images; :func:`summarise` compares the picks on
+   the test sets, and :func:`tradeoff` lays every candidate out as accuracy under corruption
+   against clean ECE.
 
 Details the paper leaves open are the course's own choices, stated in the chapters: 8 qubits,
-4 ansatz layers, outcome b -> class b mod K, temperature and mixing weight as arguments.
+4 ansatz layers, outcome b -> class b mod K, and the candidate grids below.
 """
 
 from __future__ import annotations
@@ -34,7 +39,14 @@ from .cnn import SmallCNN
 from .soft_labels import refine_labels, smooth_labels
 from .training import fit, predict_logits, train_classifier
 
+#: The four ways of training and calibrating the CNN that the chapter compares.
 METHODS = ("one-hot", "label smoothing", "quantum-refined", "temperature scaling")
+#: Label smoothing's candidate weights epsilon.
+SMOOTHINGS = (0.03, 0.1, 0.3)
+#: The quantum-refined labels' candidate temperatures (below 1 sharpens the circuit's probabilities).
+TEMPERATURES = (0.5, 1.0)
+#: Their candidate mixing weights (0 would be one-hot); every (temperature, mix) pair is a candidate.
+MIXES = (0.05, 0.15, 0.5)
 
 #: The data sets of Part I (grey-scale, 28 x 28, ten classes).
 DATASETS = ("mnist", "fashion_mnist")
@@ -117,10 +129,19 @@ def corrupted_test_sets(images: torch.Tensor, seed: int = 0) -> dict[tuple[str, 
     return sets
 
 
+def _grid(values, arg: str, check) -> tuple[float, ...]:
+    """A non-empty tuple of distinct candidate values, each passing ``check(value, arg)``."""
+    values = tuple(values)
+    if not values or len(set(values)) != len(values):
+        raise ValueError(f"{arg} must be a non-empty sequence of distinct numbers, got {values!r}")
+    return tuple(check(v, arg) for v in values)
+
+
 @dataclass(frozen=True)
 class RefiningRun:
     """One seed of :func:`robustness_experiment`: everything that determines its numbers
-    (with the data it loads: :func:`refining_key`)."""
+    (with the data it loads: :func:`refining_key`). The candidates: every value of
+    ``smoothings`` (in [0, 1]) and every pair of ``temperatures`` (> 0) and ``mixes`` (in [0, 1])."""
 
     dataset: str = "mnist"
     seed: int = 0
@@ -128,24 +149,29 @@ class RefiningRun:
     n_test: int = 1000
     epochs: int = 8
     vqc_epochs: int = 8
-    temperature: float = 1.0
-    mix: float = 0.5
-    smoothing: float = 0.1
+    smoothings: tuple[float, ...] = SMOOTHINGS
+    temperatures: tuple[float, ...] = TEMPERATURES
+    mixes: tuple[float, ...] = MIXES
     root: str | None = None   # None: $QROBUST_DATA, the cache, else the bundled subset
 
     def __post_init__(self) -> None:
         validation.choice(self.dataset, "dataset", DATASETS)
         validation.seed(self.seed)
-        # 10% of the training images, stratified, fit the temperature: one per class at least
+        # 10% of the training images, stratified, are the validation split: one per class at least
         if validation.positive_int(self.n_train, "n_train") < 100:
             raise ValueError(f"n_train must be at least 100 (10% is held out, stratified by class), "
                              f"got {self.n_train}")
         for name in ("n_test", "epochs", "vqc_epochs"):
             validation.positive_int(getattr(self, name), name)
-        validation.positive(self.temperature, "temperature")
-        validation.share(self.mix, "mix")
-        validation.share(self.smoothing, "smoothing")
+        for name, check in (("smoothings", validation.share), ("temperatures", validation.positive),
+                            ("mixes", validation.share)):
+            object.__setattr__(self, name, _grid(getattr(self, name), name, check))
         validation.folder(self.root, "root")
+
+    def candidates(self) -> list[tuple[str, dict]]:
+        """(method, params) of every CNN this run trains: one-hot first."""
+        return ([("one-hot", {})] + [("label smoothing", {"smoothing": e}) for e in self.smoothings]
+                + [("quantum-refined", {"temperature": t, "mix": m}) for t in self.temperatures for m in self.mixes])
 
 
 @functools.lru_cache(maxsize=4)
@@ -179,100 +205,233 @@ def refining_key(config: RefiningRun) -> str:
 
 
 def refining_run(config: RefiningRun, progress: bool = False) -> dict:
-    """One seed: fit the VQC, train the CNN on each label type, score every test set.
+    """One seed: fit the VQC, train the CNN on every candidate label, score every test set.
 
-    10% of the training images (stratified, seeded) are held out to fit the temperature for
-    temperature scaling. Returns ``{"runs": [{"seed", "method", "kind", "severity",
-    "accuracy", "ece", "nll"}, ...]}``.
+    10% of the training images (stratified, seeded) are held out: the **validation split**,
+    on which each candidate's NLL is measured (for :func:`select`) and the temperature of
+    temperature scaling is fitted. Returns ``{"runs": [{"seed", "method", "params",
+    "val_nll", "kind", "severity", "accuracy", "ece", "nll"}, ...]}``, one row per candidate
+    and test set; ``params`` is ``{}``, ``{"smoothing": e}`` or ``{"temperature": t, "mix": m}``.
     """
     train, test, tests = _data_of(config)
     seed, n_classes = config.seed, len(train.class_names)
     idx_fit, idx_val = train_test_split(np.arange(len(train)), test_size=0.1,
                                         stratify=train.labels.numpy(), random_state=seed)
     x, y = train.images[idx_fit], train.labels[idx_fit]
+    x_val, y_val = train.images[idx_val], train.labels[idx_val]
     refiner = fit_refiner(x, y, n_classes, epochs=config.vqc_epochs, seed=seed, progress=progress)
-    targets = {"one-hot": y, "label smoothing": smooth_labels(y, n_classes, config.smoothing),
-               "quantum-refined": refine_labels(refiner.class_probabilities(x).double(), y,
-                                                config.temperature, config.mix)}
-    models = {}
-    for method, target in targets.items():
-        models[method] = SmallCNN(n_classes, seed=seed)
-        train_classifier(models[method], x, target, epochs=config.epochs, seed=seed,
-                         progress=progress, desc=f"CNN, {method}")
-    t_star = calibration.fit_temperature(predict_logits(models["one-hot"], train.images[idx_val]),
-                                         train.labels[idx_val])
+    q = refiner.class_probabilities(x).double()
     runs = []
-    for (kind, severity), images in tests.items():
-        logits = {m: predict_logits(model, images) for m, model in models.items()}
-        logits["temperature scaling"] = logits["one-hot"] / t_star
-        for method, lg in logits.items():
-            probs = torch.softmax(lg.double(), dim=1)
-            runs.append({"seed": seed, "method": method, "kind": kind, "severity": severity,
-                         "accuracy": metrics.accuracy(test.labels, probs),
+
+    def score(method: str, params: dict, val_logits: torch.Tensor, logits_of) -> None:
+        val_nll = metrics.nll(y_val, torch.softmax(val_logits.double(), dim=1))
+        for (kind, severity), images in tests.items():
+            probs = torch.softmax(logits_of(images).double(), dim=1)
+            runs.append({"seed": seed, "method": method, "params": params, "val_nll": val_nll, "kind": kind,
+                         "severity": severity, "accuracy": metrics.accuracy(test.labels, probs),
                          "ece": metrics.expected_calibration_error(test.labels, probs),
                          "nll": metrics.nll(test.labels, probs)})
+
+    for method, params in config.candidates():
+        target = {"one-hot": lambda: y,
+                  "label smoothing": lambda: smooth_labels(y, n_classes, params.get("smoothing", 0.0)),
+                  "quantum-refined": lambda: refine_labels(q, y, params.get("temperature", 1.0),
+                                                           params.get("mix", 0.0))}[method]()
+        model = SmallCNN(n_classes, seed=seed)
+        train_classifier(model, x, target, epochs=config.epochs, seed=seed, progress=progress,
+                         desc=f"CNN, {method} {params}")
+        val_logits = predict_logits(model, x_val)
+        logits_of = functools.partial(predict_logits, model)
+        score(method, params, val_logits, logits_of)
+        if method == "one-hot":
+            t_star = calibration.fit_temperature(val_logits, y_val)
+            score("temperature scaling", {}, val_logits / t_star, lambda images: logits_of(images) / t_star)
     return {"runs": runs}
 
 
 def robustness_experiment(dataset: str = "mnist", n_train: int = 2000, n_test: int = 1000,
                           seeds=(0, 1, 2), epochs: int = 8, vqc_epochs: int = 8,
-                          temperature: float = 1.0, mix: float = 0.5, smoothing: float = 0.1,
+                          smoothings=SMOOTHINGS, temperatures=TEMPERATURES, mixes=MIXES,
                           root=None, progress: bool = True, grid_options: dict | None = None) -> dict:
-    """Train the CNN with each label type for each seed; evaluate clean and corrupted.
+    """Train the CNN on every candidate label for each seed; evaluate clean and corrupted.
 
     One :class:`RefiningRun` per seed, run by :func:`~qrobust_lite.experiments.run_grid`
     (``grid_options``: ``cache``, ``executor``, ``n_jobs``, ``client``, ``threads``; by default
     one seed at a time, on this process's torch threads, each with its own progress bars).
-    Returns ``{"config": ..., "runs": [{"seed", "method", "kind", "severity", "accuracy",
-    "ece", "nll"}, ...]}``.
+    Returns ``{"config": ..., "runs": [rows of refining_run], "selected": select(...)}``.
     """
     seeds = list(seeds)
     if not seeds:
         raise ValueError("seeds must hold at least one seed")
     validation.folder(root, "root")
-    config = {"dataset": dataset, "n_train": n_train, "n_test": n_test, "seeds": seeds,
-              "epochs": epochs, "vqc_epochs": vqc_epochs, "temperature": temperature, "mix": mix,
-              "smoothing": smoothing}
-    configs = [RefiningRun(dataset, seed, n_train, n_test, epochs, vqc_epochs, temperature, mix,
-                           smoothing, None if root is None else str(root)) for seed in seeds]
+    configs = [RefiningRun(dataset, seed, n_train, n_test, epochs, vqc_epochs, tuple(smoothings),
+                           tuple(temperatures), tuple(mixes), None if root is None else str(root))
+               for seed in seeds]
+    first = configs[0]
+    config = {"dataset": dataset, "n_train": n_train, "n_test": n_test, "seeds": seeds, "epochs": epochs,
+              "vqc_epochs": vqc_epochs, "smoothings": list(first.smoothings),
+              "temperatures": list(first.temperatures), "mixes": list(first.mixes),
+              "rule": "lowest mean NLL on the validation split"}
     if progress:                                      # say where the data comes from
-        train, test, _ = _data_of(configs[0])
+        train, test, _ = _data_of(first)
         print(data.notice(dataset, "train", train), data.notice(dataset, "test", test), sep="\n")
     grid_options = {"n_jobs": 1, **(grid_options or {})}
     inner = progress and grid_options["n_jobs"] == 1 and grid_options.get("executor", "local") == "local"
     results = experiments.run_grid(configs, functools.partial(refining_run, progress=inner), key=refining_key,
                                    progress=progress, desc=f"{dataset}: seeds", **grid_options)
-    return {"config": config, "runs": [row for result in results for row in result["runs"]]}
+    out = {"config": config, "runs": [row for result in results for row in result["runs"]]}
+    return {**out, "selected": select(out)}
+
+
+def _setting(params: dict) -> tuple:
+    """A candidate's params as a hashable key: ``((name, value), ...)`` sorted by name."""
+    return tuple(sorted(params.items()))
+
+
+def _mean_std(values) -> tuple[float, float]:
+    """Mean and sample standard deviation over seeds (NaN for a single seed)."""
+    values = np.asarray(values, dtype=float)
+    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else math.nan
+
+
+def validation_nll(results: dict) -> dict[tuple[str, tuple], tuple[float, float]]:
+    """Mean and standard deviation over seeds of each candidate's validation NLL:
+    ``{(method, ((param, value), ...)): (mean, std)}``."""
+    by: dict = {}
+    for r in results["runs"]:
+        if r["kind"] == "clean":
+            by.setdefault((r["method"], _setting(r["params"])), []).append(r["val_nll"])
+    return {k: _mean_std(v) for k, v in by.items()}
+
+
+def select(results: dict) -> dict[str, dict]:
+    """Each method's setting with the lowest mean validation NLL over seeds: ``{method: params}``
+    (``{}`` for one-hot and temperature scaling, which have one).
+
+    >>> runs = [{"method": "label smoothing", "params": {"smoothing": e}, "kind": "clean", "val_nll": v}
+    ...         for e, v in ((0.1, 0.30), (0.3, 0.25))]
+    >>> select({"runs": runs})
+    {'label smoothing': {'smoothing': 0.3}}
+    """
+    best: dict = {}
+    for (method, setting), (mean, _) in validation_nll(results).items():
+        if method not in best or mean < best[method][1]:
+            best[method] = (dict(setting), mean)
+    return {m: best[m][0] for m in METHODS if m in best}
+
+
+def selected_runs(results: dict) -> list[dict]:
+    """The rows of each method's selected setting (``results["selected"]``)."""
+    chosen = results["selected"]
+    return [r for r in results["runs"] if _setting(r["params"]) == _setting(chosen[r["method"]])]
+
+
+def _table(rows: list[dict], metric: str) -> dict:
+    """``{kind: {severity: (mean, std over seeds)}}`` of one candidate's rows."""
+    validation.choice(metric, "metric", ("accuracy", "ece", "nll"))
+    clean = [r[metric] for r in rows if r["kind"] == "clean"]
+    table = {}
+    for kind in corruptions.KINDS:
+        table[kind] = {0: _mean_std(clean)}
+        for severity in corruptions.SEVERITIES[1:]:
+            table[kind][severity] = _mean_std([r[metric] for r in rows if r["kind"] == kind
+                                               and r["severity"] == severity])
+    return table
 
 
 def summarise(results: dict, metric: str = "accuracy") -> dict:
-    """Mean and standard deviation over seeds: ``{method: {kind: {severity: (mean, std)}}}``.
+    """The selected settings' mean and standard deviation over seeds (one seed: std NaN):
+    ``{method: {kind: {severity: (mean, std)}}}``. The clean result (severity 0) is listed
+    under every corruption kind."""
+    rows = selected_runs(results)
+    return {m: _table([r for r in rows if r["method"] == m], metric) for m in METHODS}
 
-    The clean result (severity 0) is listed under every corruption kind.
-    """
-    table: dict = {}
-    for method in METHODS:
-        rows = [r for r in results["runs"] if r["method"] == method]
-        clean = [r[metric] for r in rows if r["kind"] == "clean"]
-        table[method] = {}
-        for kind in corruptions.KINDS:
-            table[method][kind] = {0: (float(np.mean(clean)), float(np.std(clean, ddof=1)))}
-            for severity in corruptions.SEVERITIES[1:]:
-                values = [r[metric] for r in rows if r["kind"] == kind and r["severity"] == severity]
-                table[method][kind][severity] = (float(np.mean(values)), float(np.std(values, ddof=1)))
-    return table
+
+def tradeoff(results: dict) -> dict[tuple[str, tuple], dict[str, tuple[float, float]]]:
+    """Every candidate as the chapter's trade-off figure draws it: ``{(method, setting):
+    {"corrupted accuracy": (mean, std), "clean ece": (mean, std)}}`` over seeds, where the
+    corrupted accuracy of a seed is its mean over the 15 corrupted test sets."""
+    by: dict = {}
+    for r in results["runs"]:
+        by.setdefault((r["method"], _setting(r["params"])), []).append(r)
+    out = {}
+    for key, rows in by.items():
+        seeds = sorted({r["seed"] for r in rows})
+        corrupted = [np.mean([r["accuracy"] for r in rows if r["seed"] == s and r["kind"] != "clean"]) for s in seeds]
+        ece = [r["ece"] for s in seeds for r in rows if r["seed"] == s and r["kind"] == "clean"]
+        out[key] = {"corrupted accuracy": _mean_std(corrupted), "clean ece": _mean_std(ece)}
+    return out
+
+
+def robust_and_calibrated(results: dict, baseline: str = "one-hot") -> list[tuple[str, dict]]:
+    """The candidates with both a higher mean corrupted accuracy and a lower mean clean ECE than
+    ``baseline`` (one of :data:`METHODS`, at its selected setting): where the paper's combination
+    exists in this run. ``[(method, params), ...]``, best corrupted accuracy first."""
+    validation.choice(baseline, "baseline", METHODS)
+    points = tradeoff(results)
+    ref = points[(baseline, _setting(results["selected"][baseline]))]
+    both = [(k, p) for k, p in points.items() if k[0] != baseline
+            and p["corrupted accuracy"][0] > ref["corrupted accuracy"][0] and p["clean ece"][0] < ref["clean ece"][0]]
+    both.sort(key=lambda kp: -kp[1]["corrupted accuracy"][0])
+    return [(method, dict(setting)) for (method, setting), _ in both]
 
 
 def best_relative_gain(results: dict, method: str, baseline: str = "one-hot") -> tuple[float, str, int]:
     """The largest (acc_method - acc_baseline) / acc_baseline over corrupted sets (mean over seeds),
-    with the corruption kind and severity where it occurs."""
+    with the corruption kind and severity where it occurs; both at their selected settings."""
     table = summarise(results)
     return max((metrics.relative_change(table[method][k][s][0], table[baseline][k][s][0]), k, s)
                for k in corruptions.KINDS for s in corruptions.SEVERITIES[1:])
 
 
+def label_name(method: str, params: dict) -> str:
+    """A candidate as the book prints it: ``"quantum-refined (T 0.5, mix 0.15)"``."""
+    short = {"smoothing": "eps", "temperature": "T", "mix": "mix"}
+    shown = [f"{short[k]} {params[k]:g}" for k in short if k in params]
+    return method + (f" ({', '.join(shown)})" if shown else "")
+
+
+def plot_tradeoff(results: dict, ax=None):
+    """Accuracy under corruption against clean ECE for every candidate, mean +- std over seeds:
+    one line per family (smoothing over epsilon, refined over the mixing weight at each
+    temperature), each starting at one-hot (epsilon = mix = 0); the selected settings ringed.
+    Up and to the left is better on both."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4.2))
+    points, chosen, config = tradeoff(results), results["selected"], results["config"]
+    origin = points[("one-hot", ())]
+    lines = [("label smoothing", [(("smoothing", e),) for e in config["smoothings"]])]
+    lines += [(f"quantum-refined, T {t:g}", [(("mix", m), ("temperature", t)) for m in config["mixes"]])
+              for t in config["temperatures"]]
+    for i, (label, settings) in enumerate(lines):
+        method = label.split(",")[0]
+        pts = [origin] + [points[(method, s)] for s in settings]
+        x, y = (np.array([p[k][0] for p in pts]) for k in ("clean ece", "corrupted accuracy"))
+        xe, ye = (np.array([p[k][1] for p in pts]) for k in ("clean ece", "corrupted accuracy"))
+        ax.errorbar(x, y, xerr=xe, yerr=ye, marker="o", ms=4, capsize=2, color=f"C{i + 1}", label=label)
+        for (k, v), xi, yi in zip([s[0] for s in settings], x[1:], y[1:]):
+            ax.annotate(f"{v:g}", (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7, color=f"C{i + 1}")
+        chosen_setting = _setting(chosen[method])
+        for s, xi, yi in zip(settings, x[1:], y[1:]):
+            if s == chosen_setting:
+                ax.plot(xi, yi, "o", ms=12, mfc="none", mec="black")
+    for method, marker in (("one-hot", "s"), ("temperature scaling", "D")):
+        p = points[(method, ())]
+        ax.errorbar(p["clean ece"][0], p["corrupted accuracy"][0], xerr=p["clean ece"][1],
+                    yerr=p["corrupted accuracy"][1], marker=marker, ms=6, color="C0" if method == "one-hot" else "0.4",
+                    capsize=2, ls="none", label=method)
+    ax.set(xlabel="clean ECE (lower is better)", ylabel="mean accuracy on the 15 corrupted sets")
+    ax.plot([], [], "o", ms=10, mfc="none", mec="black", label="selected (lowest validation NLL)")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    return ax
+
+
 def plot_accuracy_vs_severity(results: dict, axes=None, metric: str = "accuracy"):
-    """One panel per corruption kind: mean +- std over seeds against severity, per method."""
+    """One panel per corruption kind: mean +- std over seeds against severity, per method at
+    its selected setting."""
     import matplotlib.pyplot as plt
 
     if axes is None:
@@ -283,7 +442,8 @@ def plot_accuracy_vs_severity(results: dict, axes=None, metric: str = "accuracy"
             sev = list(corruptions.SEVERITIES)
             mean = np.array([table[method][kind][s][0] for s in sev])
             std = np.array([table[method][kind][s][1] for s in sev])
-            ax.errorbar(sev, mean, yerr=std, marker="o", ms=3, capsize=2, label=method)
+            ax.errorbar(sev, mean, yerr=std, marker="o", ms=3, capsize=2,
+                        label=label_name(method, results["selected"][method]))
         ax.set(title=kind.replace("_", " "), xlabel="severity")
     axes[0].set_ylabel(metric)
     axes[-1].legend(fontsize=7)

@@ -50,12 +50,19 @@ def test_run_writes_results_and_figures(tmp_path, monkeypatch):
 
     from qrobust_lite import scales
     monkeypatch.setitem(scales.EXPERIMENTS["label_refining"], "default", {"n_train": 100, "n_test": 50, "seeds": (0, 1),
-                                               "epochs": 1, "vqc_epochs": 1})
+                                               "epochs": 1, "vqc_epochs": 1, "smoothings": (0.1,),
+                                               "temperatures": (1.0,), "mixes": (0.2, 0.5)})
     assert main(["run", "label-refining", "--out", str(tmp_path)]) == 0
     saved = json.loads((tmp_path / "label_refining.json").read_text())
     assert set(saved["results"]) == {"mnist", "fashion_mnist"}
-    assert "best_relative_gain_over_one_hot" in saved["results"]["mnist"]
-    assert (tmp_path / "label_refining_fashion_mnist_ece.png").stat().st_size > 1000
+    mnist = saved["results"]["mnist"]
+    assert "best_relative_gain_over_one_hot" in mnist
+    assert mnist["selected"]["quantum-refined"]["mix"] in (0.2, 0.5) and mnist["config"]["mixes"] == [0.2, 0.5]
+    assert set(mnist["tradeoff"]) == {"one-hot", "temperature scaling", "label smoothing (eps 0.1)",
+                                      "quantum-refined (T 1, mix 0.2)", "quantum-refined (T 1, mix 0.5)"}
+    assert set(mnist["robust_and_calibrated"]) == {"one-hot", "label smoothing"}
+    for figure in ("ece", "tradeoff"):
+        assert (tmp_path / f"label_refining_fashion_mnist_{figure}.png").stat().st_size > 1000
     assert saved["wall_seconds"] > 0 and saved["version"] and "CPUs" in saved["machine"]
     assert len(list((tmp_path / "cache").glob("*.json"))) == 4     # 2 datasets x 2 seeds, one file per run
 
@@ -64,7 +71,7 @@ def test_every_experiment_runs_through_the_runner_and_names_its_files_once():
     from qrobust_lite.course import cli
     assert cli.output_files("label-refining", ["mnist"]) == {
         "json": "label_refining.json", "mnist_accuracy": "label_refining_mnist_accuracy.png",
-        "mnist_ece": "label_refining_mnist_ece.png"}
+        "mnist_ece": "label_refining_mnist_ece.png", "mnist_tradeoff": "label_refining_mnist_tradeoff.png"}
     assert cli.output_files("poisoning", ["mnist", "spin"]) == {"json": "poisoning.json", "": "poisoning.png"}
     assert cli.output_files("unlearning", ["spin"]) == {"json": "unlearning.json", "spin": "unlearning_spin.png"}
     assert set(cli.RUNNERS) == {"label-refining", "quantum-patches", "poisoning", "unlearning"}

@@ -155,14 +155,59 @@ def test_refiner_gives_probability_vectors_and_learns_something():
 
 
 def test_experiment_is_reproducible_and_complete():
-    kwargs = dict(dataset="mnist", n_train=100, n_test=50, seeds=(0, 1), epochs=1, vqc_epochs=1, progress=False)
+    kwargs = dict(dataset="mnist", n_train=100, n_test=50, seeds=(0, 1), epochs=1, vqc_epochs=1,
+                  smoothings=(0.1, 0.3), temperatures=(1.0,), mixes=(0.2, 0.6), progress=False)
     a, b = lr.robustness_experiment(**kwargs), lr.robustness_experiment(**kwargs)
     assert a == b
-    assert len(a["runs"]) == 2 * len(lr.METHODS) * (1 + len(cor.KINDS) * 5)
+    candidates = 1 + 2 + 2 + 1                               # one-hot, 2 eps, 1 x 2 (T, mix), temperature scaling
+    assert len(a["runs"]) == 2 * candidates * (1 + len(cor.KINDS) * 5)
+    assert a["selected"] == lr.select(a) and set(a["selected"]) == set(lr.METHODS)
+    assert a["selected"]["label smoothing"]["smoothing"] in (0.1, 0.3)
     table = lr.summarise(a)
     assert set(table) == set(lr.METHODS) and set(table["one-hot"]["rotation"]) == set(cor.SEVERITIES)
+    assert len(lr.selected_runs(a)) == 2 * len(lr.METHODS) * (1 + len(cor.KINDS) * 5)
     gain, kind, severity = lr.best_relative_gain(a, "quantum-refined")
     assert kind in cor.KINDS and severity >= 1 and gain > -1
+    points = lr.tradeoff(a)
+    assert len(points) == candidates and all(0 <= p["clean ece"][0] <= 1 for p in points.values())
+    # temperature scaling divides the one-hot logits by a constant: the same predictions
+    assert points[("temperature scaling", ())]["corrupted accuracy"] == points[("one-hot", ())]["corrupted accuracy"]
+
+
+def _rows(method, params, seed, val_nll, accuracy, ece):
+    """One candidate's rows for one seed: clean and every corrupted set, all at ``accuracy``."""
+    sets = [("clean", 0)] + [(k, s) for k in cor.KINDS for s in cor.SEVERITIES[1:]]
+    return [{"seed": seed, "method": method, "params": params, "val_nll": val_nll, "kind": k, "severity": s,
+             "accuracy": accuracy, "ece": ece, "nll": 0.0} for k, s in sets]
+
+
+def _results(refined_val_nll):
+    rows = []
+    for seed in (0, 1):
+        rows += _rows("one-hot", {}, seed, 0.30, 0.50, 0.10) + _rows("temperature scaling", {}, seed, 0.28, 0.50, 0.05)
+        rows += _rows("label smoothing", {"smoothing": 0.1}, seed, 0.29, 0.55, 0.08)
+        # the strong mix is best on the test sets; the validation NLL decides which is picked
+        rows += _rows("quantum-refined", {"temperature": 1.0, "mix": 0.1}, seed, 0.27, 0.52, 0.07)
+        rows += _rows("quantum-refined", {"temperature": 1.0, "mix": 0.5}, seed, refined_val_nll, 0.70, 0.30)
+    results = {"config": {}, "runs": rows}
+    return {**results, "selected": lr.select(results)}
+
+
+def test_selection_follows_the_validation_nll_never_the_test_sets():
+    assert lr.select(_results(0.40))["quantum-refined"] == {"mix": 0.1, "temperature": 1.0}
+    assert lr.select(_results(0.20))["quantum-refined"] == {"mix": 0.5, "temperature": 1.0}
+    assert lr.summarise(_results(0.40))["quantum-refined"]["rotation"][0][0] == 0.52
+    assert lr.summarise(_results(0.20))["quantum-refined"]["rotation"][0][0] == 0.70
+
+
+def test_robust_and_calibrated_lists_the_candidates_better_on_both_axes():
+    both = lr.robust_and_calibrated(_results(0.40))
+    # higher corrupted accuracy than one-hot (0.50) and lower clean ECE (0.10): smoothing and the
+    # weak mix; the strong mix is more robust but worse calibrated, temperature scaling only calibrated
+    assert both == [("label smoothing", {"smoothing": 0.1}), ("quantum-refined", {"mix": 0.1, "temperature": 1.0})]
+    # against smoothing nothing wins both: the weak mix is less robust, the strong one worse calibrated
+    assert lr.robust_and_calibrated(_results(0.40), baseline="label smoothing") == []
+    assert lr.label_name("quantum-refined", {"mix": 0.1, "temperature": 1.0}) == "quantum-refined (T 1, mix 0.1)"
 
 
 @pytest.mark.parametrize("call,match", [
@@ -180,6 +225,12 @@ def test_experiment_is_reproducible_and_complete():
     (lambda: lr.fit_refiner(torch.rand(4, 28, 28), torch.tensor([0, 1, 0, 1]), 2),
      r"images must be a tensor of shape \(N, C, H, W\)"),
     (lambda: cal.fit_temperature(torch.rand(4), torch.tensor([0, 1, 0, 1])), r"logits must be a tensor of shape \(N, K\)"),
+    (lambda: lr.RefiningRun(smoothings=()), "smoothings must be a non-empty sequence of distinct numbers"),
+    (lambda: lr.RefiningRun(mixes=(0.1, 0.1)), "mixes must be a non-empty sequence of distinct numbers"),
+    (lambda: lr.RefiningRun(mixes=(0.1, 1.5)), r"mixes must be a number in \[0, 1\]"),
+    (lambda: lr.RefiningRun(temperatures=(0.0,)), "temperatures must be a positive number"),
+    (lambda: lr.robust_and_calibrated({"runs": [], "selected": {}}, baseline="bayes"),
+     r"baseline must be one of \['one-hot'"),
 ])
 def test_invalid_model_and_training_arguments(call, match):
     with pytest.raises(ValueError, match=match):

@@ -92,3 +92,57 @@ def test_changing_a_stored_number_changes_the_verdict(tmp_path):
         if r["model"] == "QNN" and r["alpha"] == 0.3:
             r["memorised"] = 0.6
     assert paper_scale.memorisation_verdict(edited, "mnist").verdict == "partly"
+
+
+def unlearning_runs(mlp_after: float, qnn_before: float) -> list[dict]:
+    """Unlearning runs on MNIST, two seeds: the retrained reference ends at forget accuracy 0.05;
+    the MLP starts at 0.9 and its approximate methods end at ``mlp_after`` (SCRUB 0.02 lower); the
+    QNN starts at ``qnn_before`` and ends at 0.06."""
+    runs = []
+    for seed in (0, 1):
+        for model, before, after in (("MLP", 0.9, mlp_after), ("QNN", qnn_before, 0.06)):
+            for method in ("retrain", "fine-tune", "gradient ascent", "SCRUB"):
+                start, end = (0.5, 0.05) if method == "retrain" else (before, after - 0.02 * (method == "SCRUB"))
+                runs.append({"dataset": "mnist", "model": model, "seed": seed, "method": method,
+                             "history": [{"epoch": 0, "forget": start}, {"epoch": 1, "forget": end}]})
+    return runs
+
+
+@pytest.mark.parametrize("mlp_after,verdict", [(0.5, "reproduced"), (0.06, "partly")])
+def test_the_unlearning_verdict_follows_the_residuals(mlp_after, verdict):
+    result = paper_scale.unlearning_verdict(unlearning_runs(mlp_after, 0.4), "mnist")
+    assert result.verdict == verdict
+    assert result.numbers["MLP residual"][0] == pytest.approx(mlp_after - 0.02 - 0.05)   # SCRUB is the best
+    assert "after SCRUB (the best method)" in result.reasons[1]
+    assert not any("nothing to unlearn" in r for r in result.reasons)
+    # a QNN that starts at the reference's level never took the poison in, and is said so
+    assert any("nothing to unlearn" in r for r in paper_scale.unlearning_verdict(unlearning_runs(0.5, 0.08),
+                                                                                "mnist").reasons)
+    with pytest.raises(ValueError, match="dataset 'spin chain'"):
+        paper_scale.unlearning_verdict(unlearning_runs(0.5, 0.4), "spin chain")
+
+
+def test_the_stored_unlearning_verdicts_are_computed_from_the_file():
+    record = paper_scale.load(ROOT / "results")["unlearning"]
+    if record is None:
+        pytest.skip("unlearning has not been run at full scale")
+    runs = record["results"]["runs"]
+    assert paper_scale.unlearning_verdict(runs, "mnist").verdict == "partly"
+    edited = copy.deepcopy(runs)          # an MLP whose approximate methods leave half the flips
+    for r in edited:
+        if r["model"] == "MLP" and r["method"] != "retrain" and r["dataset"] == "mnist":
+            r["history"][-1]["forget"] = 0.5
+    assert paper_scale.unlearning_verdict(edited, "mnist").verdict == "reproduced"
+
+
+def test_the_refining_verdict_counts_the_four_comparisons():
+    from tests.test_label_refining import _results
+    result = paper_scale.refining_verdict({**_results(0.40), "config": {"seeds": [0, 1], "rule": "r"}})
+    # refined (mix 0.1): corrupted 0.52, ECE 0.07; one-hot 0.50, 0.10; smoothing 0.55, 0.08
+    assert result.verdict == "partly"
+    assert [r.split(":")[0] for r in result.reasons[1:]] == [
+        "more robust than one-hot", "better calibrated than one-hot",
+        "not more robust than label smoothing (eps 0.1)", "better calibrated than label smoothing (eps 0.1)"]
+    strong = paper_scale.refining_verdict({**_results(0.20), "config": {"seeds": [0, 1], "rule": "r"}})
+    assert strong.verdict == "partly"
+    assert strong.numbers["quantum-refined corrupted accuracy"][0] == pytest.approx(0.70)

@@ -61,6 +61,7 @@ def test_feature_randomisation_replaces_a_balanced_share_with_unit_vectors():
     (lambda: sc.phase_dataset(4, 10, delta_range=(0.95, 2.0)), "must leave room on both sides"),
     (lambda: sc.ground_states(5, torch.tensor([0.5])), "n_qubits must be an even integer"),
     (lambda: sc.ground_states(4, torch.tensor([-2.0])), "deltas must be > -1"),
+    (lambda: sc.ground_states(4, torch.tensor([0.5]), chunk=0), "chunk must be a positive integer"),
     (lambda: QNN(1), r"n_qubits must be an integer in 2..12"),
     (lambda: QNN(4, depth=0), "depth must be a positive integer"),
     (lambda: MLP(0), "n_features must be a positive integer"),
@@ -79,6 +80,13 @@ def test_ground_states_are_the_lowest_eigenvectors_of_the_pennylane_hamiltonian(
     assert values[1] - values[0] > 1e-6                       # a unique ground state
     assert abs(abs(np.vdot(vectors[:, 0], state)) - 1) < 1e-8
     assert abs(np.real(state @ h @ state) - values[0]) < 1e-8
+
+
+def test_diagonalising_in_chunks_changes_no_ground_state():
+    deltas = torch.linspace(-0.9, 3.0, 50, dtype=torch.float64)
+    whole = sc.ground_states(8, deltas, chunk=len(deltas))
+    for chunk in (1, 7, 64):
+        assert torch.equal(sc.ground_states(8, deltas, chunk=chunk), whole)
 
 
 def test_phase_dataset_is_balanced_seeded_and_labelled_by_the_phase():

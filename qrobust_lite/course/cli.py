@@ -92,7 +92,8 @@ def _save_figure(figure, path: Path) -> Path:
 
 
 def run_label_refining(scale: str, root: str | None, datasets: list[str], grid: dict) -> tuple[dict, dict]:
-    """Part I at ``scale``: results and the accuracy and ECE figures of each dataset."""
+    """Part I at ``scale``: results (every candidate label, the settings selected on the
+    validation split, the trade-off) and the accuracy, ECE and trade-off figures of each dataset."""
     from .. import label_refining as lr
 
     settings = scales.settings("label_refining", scale)
@@ -100,13 +101,19 @@ def run_label_refining(scale: str, root: str | None, datasets: list[str], grid: 
     for dataset in datasets:
         res = lr.robustness_experiment(dataset, root=root, grid_options=grid, **settings)
         gains = {m: lr.best_relative_gain(res, m) for m in lr.METHODS if m != "one-hot"}
-        results[dataset] = {**res, "summary": {metric: lr.summarise(res, metric)
-                                               for metric in ("accuracy", "ece")},
-                            "best_relative_gain_over_one_hot": gains}
+        points = {lr.label_name(m, dict(s)): p for (m, s), p in lr.tradeoff(res).items()}
+        results[dataset] = {**res, "summary": {metric: lr.summarise(res, metric) for metric in ("accuracy", "ece")},
+                            "best_relative_gain_over_one_hot": gains, "tradeoff": points,
+                            "robust_and_calibrated": {b: [lr.label_name(*c) for c in lr.robust_and_calibrated(res, b)]
+                                                      for b in ("one-hot", "label smoothing")}}
+        title = f"{dataset}: %s (mean +- std over seeds {list(settings['seeds'])})"
         for metric in ("accuracy", "ece"):
             axes = lr.plot_accuracy_vs_severity(res, metric=metric)
-            axes[0].figure.suptitle(f"{dataset}: {metric} (mean +- std over seeds {list(settings['seeds'])})")
+            axes[0].figure.suptitle(title % metric)
             figures[f"{dataset}_{metric}"] = axes[0].figure
+        ax = lr.plot_tradeoff(res)
+        ax.set_title(title % "every candidate label", fontsize=9)
+        figures[f"{dataset}_tradeoff"] = ax.figure
     return {"results": results}, figures
 
 
@@ -184,7 +191,7 @@ class Experiment:
 RUNNERS = {
     "label-refining": Experiment(run_label_refining, ("mnist", "fashion_mnist"),
                                  lambda: ["mnist", "fashion_mnist"],
-                                 lambda ds: [f"{d}_{m}" for d in ds for m in ("accuracy", "ece")]),
+                                 lambda ds: [f"{d}_{m}" for d in ds for m in ("accuracy", "ece", "tradeoff")]),
     "quantum-patches": Experiment(run_quantum_patches, ("cifar10", "cinic10", "mnist"),
                                   _default_quantum_patch_datasets, list),
     "poisoning": Experiment(run_poisoning, tuple(PART_THREE_DATASETS), lambda: list(PART_THREE_DATASETS),

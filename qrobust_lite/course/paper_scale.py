@@ -95,3 +95,73 @@ def memorisation_verdict(runs: list[dict], dataset: str, alpha: float = ALPHA) -
                        f"the QNN's validation accuracy drops most steeply at alpha {location:.2f} +- {spread:.2f}")
     passed = int(mlp.mean() >= MEMORISES) + int(qnn.mean() <= RESISTS)
     return Verdict(("not", "partly", "reproduced")[passed], reasons, numbers)
+
+
+#: After unlearning, a model still "holds the poison" when its forget accuracy exceeds the
+#: retrained reference's by more than this share of the flipped labels.
+RESIDUAL = 0.05
+
+
+def _final(runs: list[dict], dataset: str, model: str, method: str, key: str = "forget", epoch: int = -1) -> np.ndarray:
+    values = [r["history"][epoch][key] for r in runs if (r["dataset"], r["model"], r["method"]) == (dataset, model, method)]
+    if not values:
+        raise ValueError(f"dataset {dataset!r}: runs hold no {method} run of {model}; the runs have datasets "
+                         f"{sorted({r['dataset'] for r in runs})}")
+    return np.asarray(values, dtype=float)
+
+
+def unlearning_verdict(runs: list[dict], dataset: str) -> Verdict:
+    """Paper C's second claim on one dataset: approximate unlearning removes the poison from the
+    QNN, while the MLP keeps "stubborn memories". A model's **residual** is the forget accuracy
+    after its best approximate method (fine-tune, gradient ascent or SCRUB, at the last epoch)
+    minus that of the model retrained without the poison, mean over seeds. The QNN is
+    "cleaned" when its residual is at most :data:`RESIDUAL`; the MLP is "stubborn" when its
+    residual is above it. Both: "reproduced"; one: "partly"; neither: "not". A QNN that never
+    took the poison in (its forget accuracy before unlearning already within :data:`RESIDUAL` of
+    the reference) is said so: there was nothing to unlearn."""
+    approximate = ("fine-tune", "gradient ascent", "SCRUB")
+    numbers, reasons, residual = {"seeds": len(_final(runs, dataset, "QNN", "retrain"))}, [], {}
+    for model in ("QNN", "MLP"):
+        reference = _final(runs, dataset, model, "retrain")
+        finals = {m: _final(runs, dataset, model, m) for m in approximate}
+        best = min(finals, key=lambda m: finals[m].mean())
+        residual[model] = finals[best].mean() - reference.mean()
+        before = _final(runs, dataset, model, approximate[0], epoch=0)
+        numbers[f"{model} residual"] = (residual[model], finals[best].std())
+        numbers[f"{model} forget before"] = (before.mean(), before.std())
+        reasons.append(f"{model}: forget accuracy {before.mean():.3f} +- {before.std():.3f} before unlearning, "
+                       f"{finals[best].mean():.3f} +- {finals[best].std():.3f} after {best} (the best method), "
+                       f"{reference.mean():.3f} for the retrained reference: residual {residual[model]:+.3f}")
+        if model == "QNN" and before.mean() - reference.mean() <= RESIDUAL:
+            reasons.append("the QNN's forget accuracy was already at the reference's level before unlearning: "
+                           "it never took the poison in, so there was nothing to unlearn")
+    cleaned, stubborn = residual["QNN"] <= RESIDUAL, residual["MLP"] > RESIDUAL
+    reasons.append(f"QNN {'cleaned' if cleaned else 'not cleaned'}, MLP {'stubborn' if stubborn else 'not stubborn'} "
+                   f"(threshold {RESIDUAL})")
+    return Verdict(("not", "partly", "reproduced")[int(cleaned) + int(stubborn)], reasons, numbers)
+
+
+def refining_verdict(results: dict) -> Verdict:
+    """Paper A's claim on one dataset's :func:`~qrobust_lite.label_refining.robustness_experiment`
+    results: the CNN on quantum-refined labels is more robust (higher mean accuracy over the
+    corrupted test sets) and better calibrated (lower clean ECE) than on one-hot labels and on
+    label smoothing, each label at the setting the validation split selected. All four
+    comparisons: "reproduced"; some: "partly"; none: "not"."""
+    from .. import label_refining as lr
+
+    points, chosen = lr.tradeoff(results), results["selected"]
+    at = {m: points[(m, tuple(sorted(chosen[m].items())))] for m in ("quantum-refined", "one-hot", "label smoothing")}
+    refined, reasons, wins = at["quantum-refined"], [], 0
+    numbers = {"seeds": len(results["config"]["seeds"]),
+               **{f"{m} {k}": at[m][k] for m in at for k in ("corrupted accuracy", "clean ece")}}
+    for baseline in ("one-hot", "label smoothing"):
+        for key, better, word in (("corrupted accuracy", np.greater, "more robust"),
+                                  ("clean ece", np.less, "better calibrated")):
+            won = bool(better(refined[key][0], at[baseline][key][0]))
+            wins += won
+            reasons.append(f"{'' if won else 'not '}{word} than {lr.label_name(baseline, chosen[baseline])}: "
+                           f"{key} {refined[key][0]:.3f} +- {refined[key][1]:.3f} against "
+                           f"{at[baseline][key][0]:.3f} +- {at[baseline][key][1]:.3f}")
+    reasons.insert(0, f"{lr.label_name('quantum-refined', chosen['quantum-refined'])}, chosen by the "
+                      f"{results['config']['rule']}")
+    return Verdict("reproduced" if wins == 4 else "partly" if wins else "not", reasons, numbers)
