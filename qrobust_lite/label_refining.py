@@ -347,10 +347,10 @@ def summarise(results: dict, metric: str = "accuracy") -> dict:
     return {m: _table([r for r in rows if r["method"] == m], metric) for m in METHODS}
 
 
-def tradeoff(results: dict) -> dict[tuple[str, tuple], dict[str, tuple[float, float]]]:
-    """Every candidate as the chapter's trade-off figure draws it: ``{(method, setting):
-    {"corrupted accuracy": (mean, std), "clean ece": (mean, std)}}`` over seeds, where the
-    corrupted accuracy of a seed is its mean over the 15 corrupted test sets."""
+def per_seed(results: dict) -> dict[tuple[str, tuple], dict[str, np.ndarray]]:
+    """Every candidate's two trade-off numbers seed by seed: ``{(method, setting): {"seeds":
+    (S,), "corrupted accuracy": (S,), "clean ece": (S,)}}``, seeds ascending, where a seed's
+    corrupted accuracy is its mean over the 15 corrupted test sets (in [0, 1])."""
     by: dict = {}
     for r in results["runs"]:
         by.setdefault((r["method"], _setting(r["params"])), []).append(r)
@@ -359,8 +359,16 @@ def tradeoff(results: dict) -> dict[tuple[str, tuple], dict[str, tuple[float, fl
         seeds = sorted({r["seed"] for r in rows})
         corrupted = [np.mean([r["accuracy"] for r in rows if r["seed"] == s and r["kind"] != "clean"]) for s in seeds]
         ece = [r["ece"] for s in seeds for r in rows if r["seed"] == s and r["kind"] == "clean"]
-        out[key] = {"corrupted accuracy": _mean_std(corrupted), "clean ece": _mean_std(ece)}
+        out[key] = {"seeds": np.asarray(seeds), "corrupted accuracy": np.asarray(corrupted, dtype=float),
+                    "clean ece": np.asarray(ece, dtype=float)}
     return out
+
+
+def tradeoff(results: dict) -> dict[tuple[str, tuple], dict[str, tuple[float, float]]]:
+    """Every candidate as the chapter's trade-off figure draws it: ``{(method, setting):
+    {"corrupted accuracy": (mean, std), "clean ece": (mean, std)}}`` over the seeds of
+    :func:`per_seed`."""
+    return {key: {k: _mean_std(v[k]) for k in ("corrupted accuracy", "clean ece")} for key, v in per_seed(results).items()}
 
 
 def robust_and_calibrated(results: dict, baseline: str = "one-hot") -> list[tuple[str, dict]]:

@@ -146,3 +146,44 @@ def test_the_refining_verdict_counts_the_four_comparisons():
     strong = paper_scale.refining_verdict({**_results(0.20), "config": {"seeds": [0, 1], "rule": "r"}})
     assert strong.verdict == "partly"
     assert strong.numbers["quantum-refined corrupted accuracy"][0] == pytest.approx(0.70)
+
+
+def _noisy(results: dict, method: str, offsets: dict[int, float]) -> dict:
+    """``results`` with ``method``'s accuracies shifted by ``offsets[seed]`` (same-seed noise)."""
+    edited = copy.deepcopy(results)
+    for r in edited["runs"]:
+        if r["method"] == method:
+            r["accuracy"] += offsets[r["seed"]]
+    return edited
+
+
+def test_a_refining_comparison_within_seed_noise_is_not_won():
+    from tests.test_label_refining import _results
+    base = {**_results(0.40), "config": {"seeds": [0, 1], "rule": "r"}}
+    # refined 0.52 against one-hot 0.50: the same gain on both seeds wins
+    assert paper_scale.refining_verdict(base).reasons[1].startswith("more robust than one-hot")
+    # gains +0.06 and -0.02 (mean +0.02, standard error 0.04): seed noise, not won
+    noisy = paper_scale.refining_verdict(_noisy(base, "quantum-refined", {0: 0.04, 1: -0.04}))
+    assert noisy.reasons[1].startswith("not more robust than one-hot") and "seed noise" in noisy.reasons[1]
+    assert noisy.numbers["quantum-refined corrupted accuracy"][0] == pytest.approx(0.52)
+
+
+def test_the_stored_refining_verdicts_are_computed_from_the_file():
+    record = paper_scale.load(ROOT / "results")["label refining"]
+    if record is None:
+        pytest.skip("label refining has not been run at full scale")
+    results = record["results"]["mnist"]
+    stored = paper_scale.refining_verdict(results)
+    assert stored.verdict == "partly" and stored.numbers["seeds"] == 5
+    # lift the refined labels' corrupted accuracy well clear of both baselines: one more comparison won
+    lifted = paper_scale.refining_verdict(_noisy(results, "quantum-refined", {s: 0.05 for s in range(5)}))
+    assert sum(not r.startswith("not ") for r in lifted.reasons[1:]) == 2
+    assert lifted.reasons[3].startswith("more robust than label smoothing")
+
+
+def test_beats_compares_seed_by_seed_and_checks_its_arrays():
+    import numpy as np
+    assert paper_scale.beats(np.array([0.2, 0.3]), np.array([0.3, 0.4]), higher_is_better=False)[:2] == (True, pytest.approx(0.1))
+    assert not paper_scale.beats(np.array([0.6, 0.4]), np.array([0.5, 0.5]), higher_is_better=True)[0]
+    with pytest.raises(ValueError, match="a and b must be 1-D arrays"):
+        paper_scale.beats(np.array([0.5, 0.6]), np.array([0.5]), higher_is_better=True)

@@ -141,27 +141,60 @@ def unlearning_verdict(runs: list[dict], dataset: str) -> Verdict:
     return Verdict(("not", "partly", "reproduced")[int(cleaned) + int(stubborn)], reasons, numbers)
 
 
+#: A label "beats" another on one number when the mean of their same-seed differences is
+#: larger than this many standard errors of that mean (differences within seed noise do not count).
+SEPARATION = 2.0
+
+
+def beats(a: np.ndarray, b: np.ndarray, higher_is_better: bool) -> tuple[bool, float, float]:
+    """Whether ``a`` beats ``b`` seed by seed (both ``(S,)``, same seeds in the same order):
+    ``(won, mean gain, its standard error)``, the gain signed so that positive is better and
+    won when it exceeds :data:`SEPARATION` standard errors.
+
+    >>> beats(np.array([0.52, 0.55]), np.array([0.50, 0.52]), higher_is_better=True)[0]
+    True
+    """
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.ndim != 1 or a.shape != b.shape:
+        raise ValueError(f"a and b must be 1-D arrays of one value per seed, of the same length; got shapes "
+                         f"{a.shape} and {b.shape}")
+    gain = (a - b) if higher_is_better else (b - a)
+    error = float(gain.std(ddof=1) / np.sqrt(len(gain))) if len(gain) > 1 else 0.0
+    return bool(gain.mean() > SEPARATION * error), float(gain.mean()), error
+
+
+def _spread(values: np.ndarray) -> str:
+    """``"mean +- std"`` over seeds (std 0 for one seed)."""
+    return f"{values.mean():.3f} +- {values.std(ddof=1) if len(values) > 1 else 0:.3f}"
+
+
 def refining_verdict(results: dict) -> Verdict:
     """Paper A's claim on one dataset's :func:`~qrobust_lite.label_refining.robustness_experiment`
-    results: the CNN on quantum-refined labels is more robust (higher mean accuracy over the
+    results: the CNN on quantum-refined labels is more robust (higher accuracy over the
     corrupted test sets) and better calibrated (lower clean ECE) than on one-hot labels and on
-    label smoothing, each label at the setting the validation split selected. All four
-    comparisons: "reproduced"; some: "partly"; none: "not"."""
+    label smoothing, each label at the setting the validation split selected. A comparison is
+    won when the same-seed differences favour the refined labels by more than
+    :data:`SEPARATION` standard errors. All four won: "reproduced"; some: "partly"; none: "not"."""
     from .. import label_refining as lr
 
-    points, chosen = lr.tradeoff(results), results["selected"]
-    at = {m: points[(m, tuple(sorted(chosen[m].items())))] for m in ("quantum-refined", "one-hot", "label smoothing")}
-    refined, reasons, wins = at["quantum-refined"], [], 0
+    seeds, chosen = lr.per_seed(results), results["selected"]
+    at = {m: seeds[(m, tuple(sorted(chosen[m].items())))] for m in ("quantum-refined", "one-hot", "label smoothing")}
+    points = lr.tradeoff(results)
     numbers = {"seeds": len(results["config"]["seeds"]),
-               **{f"{m} {k}": at[m][k] for m in at for k in ("corrupted accuracy", "clean ece")}}
+               **{f"{m} {k}": points[(m, tuple(sorted(chosen[m].items())))][k]
+                  for m in at for k in ("corrupted accuracy", "clean ece")}}
+    refined, reasons, wins = at["quantum-refined"], [], 0
     for baseline in ("one-hot", "label smoothing"):
-        for key, better, word in (("corrupted accuracy", np.greater, "more robust"),
-                                  ("clean ece", np.less, "better calibrated")):
-            won = bool(better(refined[key][0], at[baseline][key][0]))
+        if list(at[baseline]["seeds"]) != list(refined["seeds"]):
+            raise ValueError(f"results: {baseline} and quantum-refined were run on different seeds "
+                             f"({list(at[baseline]['seeds'])} and {list(refined['seeds'])}); they are compared seed by seed")
+        for key, higher, word in (("corrupted accuracy", True, "more robust"), ("clean ece", False, "better calibrated")):
+            won, gain, error = beats(refined[key], at[baseline][key], higher)
             wins += won
             reasons.append(f"{'' if won else 'not '}{word} than {lr.label_name(baseline, chosen[baseline])}: "
-                           f"{key} {refined[key][0]:.3f} +- {refined[key][1]:.3f} against "
-                           f"{at[baseline][key][0]:.3f} +- {at[baseline][key][1]:.3f}")
+                           f"{key} {_spread(refined[key])} against {_spread(at[baseline][key])}, same-seed gain "
+                           f"{gain:+.3f} +- {error:.3f} (standard error)"
+                           + ("" if won or gain <= 0 else f": within {SEPARATION:g} standard errors of zero, seed noise"))
     reasons.insert(0, f"{lr.label_name('quantum-refined', chosen['quantum-refined'])}, chosen by the "
                       f"{results['config']['rule']}")
     return Verdict("reproduced" if wins == 4 else "partly" if wins else "not", reasons, numbers)
