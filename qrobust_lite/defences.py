@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from . import attacks, data, experiments, metrics, validation
-from .quantum_classifier import QuantumImageClassifier
+from .quantum_classifier import HybridImageClassifier, QuantumImageClassifier
 from .quantum_patches import quantum_patch
 from .training import fit
 
@@ -45,6 +45,11 @@ POOL = {"cifar10": 4, "cinic10": 4, "mnist": 2, "fashion_mnist": 2}
 # The paper's headline attack success rates: (undefended, with quantum patches).
 PAPER_ASR = {"cifar10": (0.898, 0.6845), "cinic10": (0.9423, 0.7868)}
 EPSILONS = (2 / 255, 4 / 255, 8 / 255)
+#: The attacked models, each with its Adam learning rate. ``"quantum"`` is the
+#: :class:`~qrobust_lite.quantum_classifier.QuantumImageClassifier` (96 angles, rate 0.05);
+#: ``"hybrid"`` the :class:`~qrobust_lite.quantum_classifier.HybridImageClassifier` (a CNN
+#: front end, which collapses to one class at 0.05 and trains at 0.01).
+MODELS = {"quantum": 0.05, "hybrid": 0.01}
 
 
 def perturb_batch(defence: str, model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
@@ -160,9 +165,11 @@ class DefenceRun:
     n_layers: int = 4
     root: str | None = None   # None: $QROBUST_DATA, the cache, else the bundled subset
     options: tuple = ()
+    model: str = "quantum"
 
     def __post_init__(self) -> None:
         validation.choice(self.dataset, "dataset", POOL)
+        validation.choice(self.model, "model", MODELS)
         validation.choice(self.defence, "defence", DEFENCES)
         validation.seed(self.seed)
         for name in ("n_train", "n_test", "epochs", "n_layers"):
@@ -205,21 +212,26 @@ def defence_run(config: DefenceRun) -> dict:
     train, test = _data_of(config)
     x_train, y_train = torch.as_tensor(train.images), torch.as_tensor(train.labels).long()
     x_test, y_test = torch.as_tensor(test.images), torch.as_tensor(test.labels).long()
-    model = QuantumImageClassifier(tuple(x_train.shape[1:]), pool=POOL[config.dataset], n_layers=config.n_layers,
-                                   n_classes=len(train.class_names), seed=config.seed, device="default.qubit")
+    shape, n_classes = tuple(x_train.shape[1:]), len(train.class_names)
+    model = (QuantumImageClassifier(shape, pool=POOL[config.dataset], n_layers=config.n_layers, n_classes=n_classes,
+                                    seed=config.seed, device="default.qubit") if config.model == "quantum"
+             else HybridImageClassifier(shape, n_layers=config.n_layers, n_classes=n_classes, seed=config.seed,
+                                        device="default.qubit"))
     start = time.perf_counter()
-    train_with_defence(model, x_train, y_train, config.defence, epochs=config.epochs, seed=config.seed,
-                       progress=False, **dict(config.options))
+    train_with_defence(model, x_train, y_train, config.defence, epochs=config.epochs, lr=MODELS[config.model],
+                       seed=config.seed, progress=False, **dict(config.options))
     seconds = time.perf_counter() - start
-    return {"defence": config.defence, "seed": config.seed, "train_seconds": seconds,
+    return {"model": config.model, "defence": config.defence, "seed": config.seed, "train_seconds": seconds,
             **evaluate_attacks(model, x_test, y_test, config.epsilons)}
 
 
 def defence_experiment(dataset: str = "cifar10", defences=DEFENCES, n_train: int = 1500,
                        n_test: int = 500, seeds=(0, 1, 2), epochs: int = 10, epsilons=EPSILONS,
                        n_layers: int = 4, root: str | None = None, progress: bool = True,
-                       grid_options: dict | None = None, **defence_options) -> dict:
-    """Train a :class:`~qrobust_lite.quantum_classifier.QuantumImageClassifier` with each defence and seed.
+                       grid_options: dict | None = None, model: str = "quantum", **defence_options) -> dict:
+    """Train ``model`` (one of :data:`MODELS`: the
+    :class:`~qrobust_lite.quantum_classifier.QuantumImageClassifier` or the
+    :class:`~qrobust_lite.quantum_classifier.HybridImageClassifier`) with each defence and seed.
 
     One :class:`DefenceRun` per (defence, seed), run by
     :func:`~qrobust_lite.experiments.run_grid` (``grid_options``: ``cache``, ``executor``,
@@ -238,17 +250,18 @@ def defence_experiment(dataset: str = "cifar10", defences=DEFENCES, n_train: int
     _check_epsilons(epsilons)
     validation.positive_int(n_train, "n_train")
     validation.positive_int(n_test, "n_test")
+    validation.choice(model, "model", MODELS)
     root = validation.folder(root, "root")
     train, test = _experiment_data(dataset, n_train, n_test, root, os.environ.get(data.ENV_VAR, ""))
-    config = {"dataset": dataset, "defences": list(defences), "n_train": len(train),
+    config = {"dataset": dataset, "model": model, "defences": list(defences), "n_train": len(train),
               "n_test": len(test), "seeds": list(seeds), "epochs": epochs,
               "epsilons": list(epsilons), "n_layers": n_layers, "pool": POOL[dataset],
               "data_source": train.source, **defence_options}
     options = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in defence_options.items()))
-    configs = [DefenceRun(dataset, d, s, n_train, n_test, epochs, tuple(epsilons), n_layers, root, options)
+    configs = [DefenceRun(dataset, d, s, n_train, n_test, epochs, tuple(epsilons), n_layers, root, options, model)
                for d in defences for s in seeds]
     runs = experiments.run_grid(configs, defence_run, key=defence_key, progress=progress,
-                                desc=f"{dataset}: defences x seeds",
+                                desc=f"{dataset}, {model}: defences x seeds",
                                 **{"n_jobs": 1, **(grid_options or {})})
     return {"config": config, "runs": runs}
 

@@ -1,9 +1,11 @@
-"""The quantum image classifier that Part II attacks and defends (book: Part II, *Attacking a
-quantum classifier*).
+"""The quantum image classifiers that Part II attacks and defends (book: Part II, *Attacking a
+quantum classifier*; the hybrid: *Defending with quantum patches*).
 
 :class:`QuantumImageClassifier`: the image, average-pooled, is amplitude-encoded into 8 qubits
 and classified by a :class:`~qrobust_lite.circuits.VQC` through its Born-rule class
-probabilities. Attacks differentiate through the circuit.
+probabilities. :class:`HybridImageClassifier`: a small CNN front end turns the image into 8
+angles for the same kind of circuit, a stronger model to ask whether a defence's effect
+depends on the model's strength. Attacks differentiate through the circuit (and front end).
 """
 
 from __future__ import annotations
@@ -16,6 +18,19 @@ from torch import nn
 
 from .backend import DeviceChoice
 from .circuits import VQC
+
+
+def _check_image_shape(image_shape) -> tuple[int, int, int]:
+    if (not isinstance(image_shape, (tuple, list)) or len(image_shape) != 3
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in image_shape)):
+        raise ValueError(f"image_shape must be (C, H, W) of positive integers, got {image_shape!r}")
+    return tuple(image_shape)
+
+
+def _check_images(images: torch.Tensor, image_shape: tuple[int, int, int]) -> None:
+    if images.ndim != 4 or tuple(images.shape[1:]) != image_shape:
+        raise ValueError(f"images must have shape (N, {', '.join(map(str, image_shape))}), "
+                         f"got {tuple(images.shape)}")
 
 
 class QuantumImageClassifier(nn.Module):
@@ -39,10 +54,7 @@ class QuantumImageClassifier(nn.Module):
                  n_classes: int = 10, seed: int = 0,
                  device: str | DeviceChoice | None = None) -> None:
         super().__init__()
-        if (not isinstance(image_shape, (tuple, list)) or len(image_shape) != 3
-                or not all(isinstance(v, int) and v > 0 for v in image_shape)):
-            raise ValueError(f"image_shape must be (C, H, W) of positive integers, got {image_shape!r}")
-        c, h, w = image_shape
+        c, h, w = _check_image_shape(image_shape)
         if isinstance(pool, bool) or not isinstance(pool, int) or pool < 1 or h % pool or w % pool:
             raise ValueError(f"pool must be a positive integer dividing the height {h} and width {w}, "
                              f"got {pool!r}")
@@ -56,10 +68,51 @@ class QuantumImageClassifier(nn.Module):
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
         """The circuit's input: pooled pixels plus the offset, (N, C * H/pool * W/pool)."""
-        if images.ndim != 4 or tuple(images.shape[1:]) != self.image_shape:
-            raise ValueError(f"images must have shape (N, {', '.join(map(str, self.image_shape))}), "
-                             f"got {tuple(images.shape)}")
+        _check_images(images, self.image_shape)
         return F.avg_pool2d(images, self.pool).flatten(1) + self.AMPLITUDE_OFFSET
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.vqc(self.features(images))
+
+
+class HybridImageClassifier(nn.Module):
+    """Images (N, C, H, W) in [0, 1], H and W multiples of 4 -> class probabilities (N, K):
+    a small CNN front end, then a VQC.
+
+    The front end (about 9,000 weights) is two 3 x 3 convolutions of stride 2 (16 and 32
+    channels, ReLU after each), average pooling to 4 x 4 and a linear map to ``n_qubits``
+    values, standardised per image (zero mean, unit variance: angles of about +-2 rad, never
+    saturating). They are angle-encoded into a :class:`~qrobust_lite.circuits.VQC` of
+    ``n_layers`` layers, read out like :class:`QuantumImageClassifier`'s. The classical part
+    chooses what the circuit sees; the circuit still makes the decision.
+
+    >>> model = HybridImageClassifier((3, 32, 32), n_layers=1, device="default.qubit")
+    >>> tuple(model(torch.rand(2, 3, 32, 32)).shape), model.n_qubits
+    ((2, 10), 8)
+    """
+
+    def __init__(self, image_shape: tuple[int, int, int], n_qubits: int = 8, n_layers: int = 4,
+                 n_classes: int = 10, seed: int = 0,
+                 device: str | DeviceChoice | None = None) -> None:
+        super().__init__()
+        c, h, w = _check_image_shape(image_shape)
+        if h % 4 or w % 4:
+            raise ValueError(f"image_shape must have a height and width divisible by 4 (two stride-2 convolutions), "
+                             f"got {tuple(image_shape)}")
+        self.image_shape, self.n_qubits = tuple(image_shape), n_qubits
+        self.vqc = VQC(n_qubits, n_layers, n_classes, encoding="angle", device=device, seed=seed)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.front = nn.Sequential(
+                nn.Conv2d(c, 16, 3, stride=2, padding=1), nn.ReLU(),
+                nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(),
+                nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(32 * 16, n_qubits),
+                nn.LayerNorm(n_qubits, elementwise_affine=False))
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """The circuit's input: the front end's angles, (N, n_qubits), in radians."""
+        _check_images(images, self.image_shape)
+        return self.front(images)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.vqc(self.features(images))

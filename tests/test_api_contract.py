@@ -184,6 +184,7 @@ CALLS = {
                                                        "vqc_epochs": 1, "progress": False},
     "quantum_classifier.QuantumImageClassifier": lambda w: {"image_shape": (1, 8, 8), "pool": 4, "n_layers": 1,
                                                             "n_classes": 2},
+    "quantum_classifier.HybridImageClassifier": lambda w: {"image_shape": (1, 8, 8), "n_layers": 1, "n_classes": 2},
     "attacks.classification_loss": lambda w: {"outputs": w["probs"], "labels": w["labels"], "loss": "probs"},
     "attacks.input_gradient": lambda w: {"model": w["linear"], "images": w["images"], "labels": w["labels"]},
     "attacks.fgsm_step": lambda w: {"images": w["images"], "gradient": torch.randn(4, 1, 8, 8), "epsilon": 0.1},

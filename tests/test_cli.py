@@ -80,7 +80,7 @@ def test_every_experiment_runs_through_the_runner_and_names_its_files_once():
 def test_run_quantum_patches_writes_results_and_figures(tmp_path, monkeypatch):
     import json
 
-    from qrobust_lite import scales
+    from qrobust_lite import defences, scales
     monkeypatch.setitem(scales.EXPERIMENTS["quantum_patches"], "default", {"n_train": 40, "n_test": 20, "seeds": (0, 1),
                                                      "epochs": 1})
     assert main(["run", "quantum-patches", "--datasets", "mnist", "--out", str(tmp_path)]) == 0
@@ -89,6 +89,12 @@ def test_run_quantum_patches_writes_results_and_figures(tmp_path, monkeypatch):
     assert {r["defence"] for r in saved["results"]["mnist"]["runs"]} == {"none", "quantum patches"}
     assert "PGD 8/255" in saved["results"]["mnist"]["table"]["PGD"]
     assert (tmp_path / "quantum_patches_mnist.png").stat().st_size > 1000
+    # CIFAR-10 adds the hybrid model, every defence
+    assert main(["run", "quantum-patches", "--datasets", "cifar10", "--out", str(tmp_path / "c")]) == 0
+    cifar = json.loads((tmp_path / "c" / "quantum_patches.json").read_text())["results"]["cifar10"]
+    assert cifar["config"]["model"] == "quantum" and cifar["hybrid"]["config"]["model"] == "hybrid"
+    assert {r["defence"] for r in cifar["hybrid"]["runs"]} == set(defences.DEFENCES)
+    assert (tmp_path / "c" / "quantum_patches_cifar10_hybrid.png").stat().st_size > 1000
 
 
 def test_run_datasets_must_belong_to_the_experiment(tmp_path, capsys):

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from qrobust_lite import attacks, defences as dfn, quantum_patches as qp
-from qrobust_lite.quantum_classifier import QuantumImageClassifier
+from qrobust_lite.quantum_classifier import HybridImageClassifier, QuantumImageClassifier
 
 
 @pytest.fixture(scope="module")
@@ -152,6 +152,7 @@ def test_same_seed_same_experiment(small_experiment):
     ({"defences": ()}, "defences must be a non-empty selection"),
     ({"seeds": ()}, "seeds must hold at least one seed"),
     ({"epsilons": (0.0, 0.1)}, r"epsilons must be budgets in \(0, 1\]"),
+    ({"model": "cnn"}, r"model must be one of \['quantum', 'hybrid'\]"),
 ])
 def test_experiment_invalid_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -161,3 +162,29 @@ def test_experiment_invalid_arguments(kwargs, match):
 def test_format_table_rejects_an_unknown_attack(small_experiment):
     with pytest.raises(ValueError, match=r"attack must be one of \['FGSM', 'PGD'\]"):
         dfn.format_table(small_experiment, "CW")
+
+
+def test_the_hybrid_feeds_standardised_angles_to_the_circuit_and_attacks_reach_its_front_end(batch):
+    hybrid = HybridImageClassifier((3, 8, 8), n_layers=1, n_classes=4, seed=0, device="default.qubit")
+    x, y = batch
+    angles = hybrid.features(x)
+    assert angles.shape == (8, 8) and hybrid.vqc.encoding == "angle"
+    assert torch.allclose(angles.mean(dim=1), torch.zeros(8), atol=1e-5)       # standardised per image
+    probs = hybrid(x)
+    assert torch.allclose(probs.sum(dim=1), torch.ones(8, dtype=probs.dtype))
+    attacks.classification_loss(probs, y, "probs").backward()
+    assert hybrid.front[0].weight.grad.abs().sum() > 0 and hybrid.vqc.weights.grad.abs().sum() > 0
+    assert attacks.input_gradient(hybrid, x, y, loss="probs").abs().sum() > 0
+    same = HybridImageClassifier((3, 8, 8), n_layers=1, n_classes=4, seed=0, device="default.qubit")
+    assert torch.equal(same.front[0].weight, hybrid.front[0].weight)           # the seed fixes the front end too
+    with pytest.raises(ValueError, match="divisible by 4"):
+        HybridImageClassifier((3, 30, 30))
+    with pytest.raises(ValueError, match=r"images must have shape \(N, 3, 8, 8\)"):
+        hybrid(torch.rand(2, 1, 8, 8))
+
+
+def test_the_experiment_trains_the_model_it_is_asked_for():
+    res = dfn.defence_experiment("mnist", defences=("none",), n_train=40, n_test=20, seeds=(0,), epochs=1,
+                                 epsilons=(0.1,), n_layers=1, progress=False, model="hybrid")
+    assert res["config"]["model"] == "hybrid" and [r["model"] for r in res["runs"]] == ["hybrid"]
+    assert 0 <= res["runs"][0]["clean_accuracy"] <= 1
