@@ -277,6 +277,7 @@ EXEMPT = {
     "course.paper_scale.unlearning_verdict": "reads stored unlearning runs; tests/test_paper_scale.py",
     "course.paper_scale.refining_verdict": "reads stored label-refining results; tests/test_paper_scale.py",
     "course.paper_scale.beats": "compares two seed arrays; its shapes are checked; tests/test_paper_scale.py",
+    "course.paper_scale.patches_verdict": "reads a stored quantum-patches run; tests/test_paper_scale.py",
     "defences.summarise": "summarises the results of defence_experiment",
     "defences.format_table": "formats the results of defence_experiment",
     "poisoning.PoisonedRun": "a record made by train_poisoned",

@@ -59,7 +59,7 @@ def test_the_stored_runs_hold_what_the_appendix_needs():
         if record is None:
             continue
         assert {"version", "machine", "wall_seconds", "scale"} <= set(record), name
-        assert record["scale"] == "full", name
+        assert record["scale"] == paper_scale.STORED_SCALE[name], name
         for run in record.get("runs", []):
             assert run["seconds"] > 0 and {"epochs", "lr", "seed", "alpha"} <= set(run), name
 
@@ -187,3 +187,45 @@ def test_beats_compares_seed_by_seed_and_checks_its_arrays():
     assert not paper_scale.beats(np.array([0.6, 0.4]), np.array([0.5, 0.5]), higher_is_better=True)[0]
     with pytest.raises(ValueError, match="a and b must be 1-D arrays"):
         paper_scale.beats(np.array([0.5, 0.6]), np.array([0.5]), higher_is_better=True)
+
+
+def patch_experiment(dataset: str, undefended: float, patched: float, model: str = "quantum") -> dict:
+    """Three seeds of undefended and patched models whose PGD 8/255 ASR is ``undefended`` and
+    ``patched`` plus a small per-seed offset shared by both (the seed's own difficulty)."""
+    runs = [{"defence": d, "seed": s, "clean_accuracy": 0.3,
+             "asr": {"PGD": [0.1, 0.2, asr + 0.01 * s], "FGSM": [0.1, 0.2, asr]}}
+            for d, asr in (("none", undefended), ("quantum patches", patched)) for s in (0, 1, 2)]
+    return {"config": {"dataset": dataset, "model": model, "seeds": [0, 1, 2], "epsilons": [2 / 255, 4 / 255, 8 / 255],
+                       "defences": ["none", "quantum patches"]}, "runs": runs}
+
+
+def test_the_patches_verdict_reads_both_datasets_seed_by_seed():
+    results = {"cifar10": {**patch_experiment("cifar10", 0.88, 0.76),
+                           "hybrid": patch_experiment("cifar10", 0.70, 0.80, "hybrid")},
+               "mnist": patch_experiment("mnist", 0.45, 0.50)}
+    verdict = paper_scale.patches_verdict(results)
+    assert verdict.verdict == "reproduced" and verdict.numbers["seeds"] == 3
+    assert "reduction +0.120" in verdict.reasons[0] and "as the paper says" in verdict.reasons[0]
+    assert "relative reduction 13.5%, the paper's 23.8%" in verdict.reasons[0]
+    assert verdict.reasons[2].endswith("does not hold on the stronger model")
+    results["mnist"] = patch_experiment("mnist", 0.45, 0.30)          # a gain on MNIST: only one half holds
+    assert paper_scale.patches_verdict(results).verdict == "partly"
+    results["cifar10"] = patch_experiment("cifar10", 0.88, 0.90)
+    assert paper_scale.patches_verdict(results).verdict == "not"
+    with pytest.raises(ValueError, match="epsilon must be one of the run's budgets"):
+        paper_scale.patches_verdict(results, epsilon=0.5)
+    with pytest.raises(ValueError, match="results must hold 'cifar10' and 'mnist'"):
+        paper_scale.patches_verdict({"cifar10": results["cifar10"]})
+
+
+def test_the_stored_patches_verdict_is_computed_from_the_file():
+    record = paper_scale.load(ROOT / "results")["quantum patches"]
+    if record is None:
+        pytest.skip("quantum patches have not been stored")
+    results = record["results"]
+    assert paper_scale.patches_verdict(results).verdict == "reproduced"
+    edited = copy.deepcopy(results)              # patched CIFAR-10 models as attackable as undefended ones
+    for r in edited["cifar10"]["runs"]:
+        if r["defence"] == "quantum patches":
+            r["asr"]["PGD"][-1] = 0.95
+    assert paper_scale.patches_verdict(edited).verdict == "partly"
