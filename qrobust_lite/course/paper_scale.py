@@ -34,8 +34,8 @@ RUNS = {
     "quantum patches": ("quantum-patches-bundled", "quantum_patches.json",
                         "qrobust-lite run quantum-patches --datasets cifar10,mnist"),
 }
-#: The scale each stored run is made at: the papers' (``"full"``), except Part II, whose full
-#: scale needs CIFAR-10 files this machine lacks (the chapter's scale, the whole bundled subset).
+#: The scale each stored run is made at. It is the papers' (``"full"``) except for Part II, whose
+#: full scale needs CIFAR-10 files this machine lacks (so the chapter's scale, the whole bundled subset).
 STORED_SCALE = {**dict.fromkeys(RUNS, "full"), "quantum patches": "default"}
 #: The noise level at which the memorisation claim is read (the unlearning paper's alpha).
 ALPHA = 0.3
@@ -204,8 +204,8 @@ def refining_verdict(results: dict) -> Verdict:
     return Verdict("reproduced" if wins == 4 else "partly" if wins else "not", reasons, numbers)
 
 
-#: The budget at which paper B's claim is read: the chapter's row closest to the paper's
-#: undefended ASR (PGD, 8/255).
+#: The budget at which paper B's claim is read, PGD at 8/255 (the chapter's row closest to the
+#: paper's undefended ASR).
 PATCHES_EPSILON = 8 / 255
 
 
