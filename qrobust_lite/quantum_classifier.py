@@ -76,8 +76,8 @@ class QuantumImageClassifier(nn.Module):
 
 
 class HybridImageClassifier(nn.Module):
-    """Images (N, C, H, W) in [0, 1], H and W multiples of 4 -> class probabilities (N, K):
-    a small CNN front end, then a VQC.
+    """Images (N, C, H, W) in [0, 1] -> class probabilities (N, K): a small CNN front end, then
+    a VQC.
 
     The front end (about 9,000 weights) is two 3 x 3 convolutions of stride 2 (16 and 32
     channels, ReLU after each), average pooling to 4 x 4 and a linear map to ``n_qubits``
@@ -95,10 +95,7 @@ class HybridImageClassifier(nn.Module):
                  n_classes: int = 10, seed: int = 0,
                  device: str | DeviceChoice | None = None) -> None:
         super().__init__()
-        c, h, w = _check_image_shape(image_shape)
-        if h % 4 or w % 4:
-            raise ValueError(f"image_shape must have a height and width divisible by 4 (two stride-2 convolutions), "
-                             f"got {tuple(image_shape)}")
+        c, _, _ = _check_image_shape(image_shape)
         self.image_shape, self.n_qubits = tuple(image_shape), n_qubits
         self.vqc = VQC(n_qubits, n_layers, n_classes, encoding="angle", device=device, seed=seed)
         with torch.random.fork_rng(devices=[]):

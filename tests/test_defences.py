@@ -177,8 +177,10 @@ def test_the_hybrid_feeds_standardised_angles_to_the_circuit_and_attacks_reach_i
     assert attacks.input_gradient(hybrid, x, y, loss="probs").abs().sum() > 0
     same = HybridImageClassifier((3, 8, 8), n_layers=1, n_classes=4, seed=0, device="default.qubit")
     assert torch.equal(same.front[0].weight, hybrid.front[0].weight)           # the seed fixes the front end too
-    with pytest.raises(ValueError, match="divisible by 4"):
-        HybridImageClassifier((3, 30, 30))
+    odd = HybridImageClassifier((1, 30, 30), n_layers=1, n_classes=4, device="default.qubit")   # any size
+    assert odd.features(torch.rand(2, 1, 30, 30)).shape == (2, 8)
+    with pytest.raises(ValueError, match=r"image_shape must be \(C, H, W\) of positive integers"):
+        HybridImageClassifier((3, 30))
     with pytest.raises(ValueError, match=r"images must have shape \(N, 3, 8, 8\)"):
         hybrid(torch.rand(2, 1, 8, 8))
 

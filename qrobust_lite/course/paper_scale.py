@@ -167,9 +167,14 @@ def beats(a: np.ndarray, b: np.ndarray, higher_is_better: bool) -> tuple[bool, f
     return bool(gain.mean() > SEPARATION * error), float(gain.mean()), error
 
 
+def _mean_std(values: np.ndarray) -> tuple[float, float]:
+    """Mean and sample standard deviation over seeds (std 0 for one seed)."""
+    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
+
+
 def _spread(values: np.ndarray) -> str:
-    """``"mean +- std"`` over seeds (std 0 for one seed)."""
-    return f"{values.mean():.3f} +- {values.std(ddof=1) if len(values) > 1 else 0:.3f}"
+    """``"mean +- std"`` over seeds, as the reasons print it."""
+    return "{:.3f} +- {:.3f}".format(*_mean_std(values))
 
 
 def refining_verdict(results: dict) -> Verdict:
@@ -183,10 +188,8 @@ def refining_verdict(results: dict) -> Verdict:
 
     seeds, chosen = lr.per_seed(results), results["selected"]
     at = {m: seeds[(m, tuple(sorted(chosen[m].items())))] for m in ("quantum-refined", "one-hot", "label smoothing")}
-    points = lr.tradeoff(results)
     numbers = {"seeds": len(results["config"]["seeds"]),
-               **{f"{m} {k}": points[(m, tuple(sorted(chosen[m].items())))][k]
-                  for m in at for k in ("corrupted accuracy", "clean ece")}}
+               **{f"{m} {k}": _mean_std(at[m][k]) for m in at for k in ("corrupted accuracy", "clean ece")}}
     refined, reasons, wins = at["quantum-refined"], [], 0
     for baseline in ("one-hot", "label smoothing"):
         if list(at[baseline]["seeds"]) != list(refined["seeds"]):
@@ -221,14 +224,16 @@ def _pgd_asr(experiment: dict, defence: str, epsilon: float) -> np.ndarray:
     return np.asarray([r["asr"]["PGD"][k[0]] for r in rows], dtype=float)
 
 
-def _patch_effect(experiment: dict, epsilon: float) -> tuple[bool, str]:
-    """Whether quantum patches lower the PGD ASR seed by seed (:func:`beats`), and its reason line."""
+def _patch_effect(experiment: dict, epsilon: float) -> tuple[bool, float, str]:
+    """Whether quantum patches lower the PGD ASR seed by seed (:func:`beats`), the reduction
+    relative to the undefended ASR, and the reason line."""
     none, patched = _pgd_asr(experiment, "none", epsilon), _pgd_asr(experiment, "quantum patches", epsilon)
     won, gain, error = beats(patched, none, higher_is_better=False)
     clean = np.mean([r["clean_accuracy"] for r in experiment["runs"] if r["defence"] == "none"])
-    return won, (f"{experiment['config']['dataset']}, {experiment['config'].get('model', 'quantum')} model (clean "
-                 f"accuracy {clean:.3f}): PGD ASR {_spread(none)} undefended, {_spread(patched)} with quantum "
-                 f"patches, same-seed reduction {gain:+.3f} +- {error:.3f} ({'lower' if won else 'not lower'})")
+    return won, gain / float(none.mean()), (
+        f"{experiment['config']['dataset']}, {experiment['config'].get('model', 'quantum')} model (clean "
+        f"accuracy {clean:.3f}): PGD ASR {_spread(none)} undefended, {_spread(patched)} with quantum "
+        f"patches, same-seed reduction {gain:+.3f} +- {error:.3f} ({'lower' if won else 'not lower'})")
 
 
 def patches_verdict(results: dict, epsilon: float = PATCHES_EPSILON) -> Verdict:
@@ -242,17 +247,14 @@ def patches_verdict(results: dict, epsilon: float = PATCHES_EPSILON) -> Verdict:
     for name in ("cifar10", "mnist"):
         if name not in results:
             raise ValueError(f"results must hold 'cifar10' and 'mnist'; they hold {sorted(results)}")
-    cifar, cifar_reason = _patch_effect(results["cifar10"], epsilon)
-    mnist, mnist_reason = _patch_effect(results["mnist"], epsilon)
+    cifar, relative, cifar_reason = _patch_effect(results["cifar10"], epsilon)
+    mnist, _, mnist_reason = _patch_effect(results["mnist"], epsilon)
     before, after = defences.PAPER_ASR["cifar10"]
-    ours = (_pgd_asr(results["cifar10"], "none", epsilon).mean() - _pgd_asr(results["cifar10"], "quantum patches",
-                                                                           epsilon).mean())
-    relative = ours / _pgd_asr(results["cifar10"], "none", epsilon).mean()
     reasons = [cifar_reason + (": as the paper says" if cifar else ": the paper reports a drop")
                + f"; relative reduction {relative:.1%}, the paper's {(before - after) / before:.1%}",
                mnist_reason + (": the paper reports no gain" if mnist else ": no gain, as the paper says")]
     if "hybrid" in results["cifar10"]:
-        hybrid, line = _patch_effect(results["cifar10"]["hybrid"], epsilon)
+        hybrid, _, line = _patch_effect(results["cifar10"]["hybrid"], epsilon)
         reasons.append(line + (": the effect holds on the stronger model" if hybrid
                                else ": the effect does not hold on the stronger model"))
     numbers = {"seeds": len(results["cifar10"]["config"]["seeds"]), "epsilon": epsilon, "relative reduction": relative}
