@@ -13,7 +13,8 @@ chapter that teaches it, and the book's *API reference* follows the same map.
   :mod:`~qrobust_lite.validation` (the argument checks every public function uses).
 - Part I, quantum probabilistic label refining: :mod:`~qrobust_lite.soft_labels`,
   :mod:`~qrobust_lite.calibration`, :mod:`~qrobust_lite.corruptions`, :mod:`~qrobust_lite.cnn`,
-  :mod:`~qrobust_lite.label_refining`.
+  :mod:`~qrobust_lite.label_refining` (the course's reconstruction),
+  :mod:`~qrobust_lite.hybrid_labeler` and :mod:`~qrobust_lite.paper_methods` (the paper as published).
 - Part II, quantum patches against adversarial attacks: :mod:`~qrobust_lite.quantum_classifier`,
   :mod:`~qrobust_lite.attacks`, :mod:`~qrobust_lite.quantum_patches`, :mod:`~qrobust_lite.defences`.
 - Part III, poisoning and unlearning: :mod:`~qrobust_lite.spin_chain`,

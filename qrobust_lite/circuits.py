@@ -3,7 +3,8 @@
 
 - encodings: :func:`angle_encoding`, :func:`amplitude_encoding`;
 - trainable blocks, each with a ``*_shape`` helper: :func:`entangling_ansatz` (the VQC of
-  Parts I and II), :func:`qnn_layers` (the QNN of Part III);
+  Parts I and II), :func:`rotation_cz_layers` (the labeler of paper A as published),
+  :func:`qnn_layers` (the QNN of Part III);
 - the fixed block of Part II's quantum patches: :func:`random_circuit`.
 
 A model builds its PennyLane QNode and its fast-path simulation
@@ -78,6 +79,41 @@ def ansatz_shape(n_layers: int, n_qubits: int) -> tuple[int, int, int]:
     validation.positive_int(n_layers, "n_layers")
     validation.positive_int(n_qubits, "n_qubits")
     return (n_layers, n_qubits, 3)
+
+
+def rotation_cz_layers(weights: torch.Tensor, wires: Sequence[int]) -> None:
+    """Paper A's trainable block (Qi, Peng and Ding 2025, Sec. 3): per layer, one rotation on
+    every wire, then a ring of controlled-Z gates (wire i to i+1, mod n).
+
+    ``weights``: shape :func:`rotation_cz_shape` = (L, n, 1) for RY rotations (the paper's
+    implementation section) or (L, n, 3) for general ``qml.Rot`` (its method section), radians.
+
+    >>> tape = qml.tape.make_qscript(rotation_cz_layers)(torch.zeros(rotation_cz_shape(1, 3)), wires=[0, 1, 2])
+    >>> [op.name for op in tape.operations]   # one layer on three wires
+    ['RY', 'RY', 'RY', 'CZ', 'CZ', 'CZ']
+    """
+    shape = tuple(getattr(weights, "shape", ()))
+    per_wire = shape[2] if len(shape) == 3 and shape[2] in (1, 3) else 1
+    _check_weights("rotation_cz_layers", weights, wires, per_wire)
+    wires = list(wires)
+    n = len(wires)
+    for layer in weights:
+        for i, w in enumerate(wires):
+            if per_wire == 1:
+                qml.RY(layer[i, 0], wires=w)
+            else:
+                qml.Rot(layer[i, 0], layer[i, 1], layer[i, 2], wires=w)
+        for i in range(n if n > 2 else n - 1):
+            qml.CZ(wires=[wires[i], wires[(i + 1) % n]])
+
+
+def rotation_cz_shape(n_layers: int, n_qubits: int, rotation: str = "Y") -> tuple[int, int, int]:
+    """Shape of the weights of :func:`rotation_cz_layers`: (n_layers, n_qubits, 1) for
+    ``rotation="Y"``, (n_layers, n_qubits, 3) for ``"Rot"``."""
+    validation.positive_int(n_layers, "n_layers")
+    validation.positive_int(n_qubits, "n_qubits")
+    validation.choice(rotation, "rotation", ("Y", "Rot"))
+    return (n_layers, n_qubits, 1 if rotation == "Y" else 3)
 
 
 def qnn_layers(weights: torch.Tensor, wires: Sequence[int]) -> None:

@@ -1,9 +1,12 @@
-"""The classical image classifier of Part I (book: Part I, *Soft labels and calibration*; also
-the attacked model's classical twin in the tests).
+"""The classical image classifiers of Part I (book: Part I, *Soft labels and calibration* and
+*Training a CNN on quantum-refined labels*; also the attacked model's classical twin in the tests).
 
-:class:`SmallCNN`: two 3x3 convolutions with max-pooling and a linear read-out, about 9k
-parameters, small enough to train a few thousand images in seconds on a laptop CPU. Its weights
-and its dropout masks come from explicit generators (:func:`init_like_torch`,
+- :class:`SmallCNN`: two 3x3 convolutions with max-pooling and a linear read-out, about 9k
+  parameters, small enough to train a few thousand images in seconds on a laptop CPU.
+- :class:`LeNet5`: the student of paper A as published (6 and 16 filters of 5x5, then 120, 84
+  and K units), about 44k parameters.
+
+Their weights and dropout masks come from explicit generators (:func:`init_like_torch`,
 :class:`~qrobust_lite.training.Dropout`), never from torch's global one.
 """
 
@@ -57,4 +60,36 @@ class SmallCNN(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if images.ndim != 4 or tuple(images.shape[-2:]) != (28, 28):
             raise ValueError(f"images must have shape (N, C, 28, 28), got {tuple(images.shape)}")
+        return self.head(self.features(images.to(device_of(self)))).to(images.device)
+
+
+class LeNet5(nn.Module):
+    """Paper A's student: (N, 1, 28, 28) images -> (N, K) logits.
+
+    conv 6@5x5, ReLU, 2x2 max-pool; conv 16@5x5, ReLU, 2x2 max-pool (28 -> 24 -> 12 -> 8 -> 4);
+    fully connected 256 -> 120 -> 84 -> K with ReLU between. No padding and no dropout: the
+    paper names none.
+
+    >>> LeNet5(seed=0)(torch.zeros(2, 1, 28, 28)).shape
+    torch.Size([2, 10])
+    """
+
+    def __init__(self, n_classes: int = 10, seed: int = 0) -> None:
+        super().__init__()
+        if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
+            raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
+        validation.seed(seed)
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten())
+        self.head = nn.Sequential(nn.Linear(16 * 4 * 4, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+                                  nn.Linear(84, n_classes))
+        generator = torch.Generator().manual_seed(seed)
+        for layer in (self.features[0], self.features[3], self.head[0], self.head[2], self.head[4]):
+            init_like_torch(layer, generator)
+        place(self)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if images.ndim != 4 or tuple(images.shape[1:]) != (1, 28, 28):
+            raise ValueError(f"images must have shape (N, 1, 28, 28), got {tuple(images.shape)}")
         return self.head(self.features(images.to(device_of(self)))).to(images.device)

@@ -36,12 +36,20 @@ def _check(images: torch.Tensor, severity: int, seed: int) -> None:
     validation.seed(seed)
 
 
+def add_noise(images: torch.Tensor, std: float, seed: int = 0) -> torch.Tensor:
+    """Add N(0, std^2) to every pixel (``std`` >= 0, in pixel units of [0, 1]) and clip back
+    to [0, 1]; the noise is drawn from a generator seeded by ``seed``."""
+    validation.image_batch(images)
+    validation.non_negative(std, "std")
+    gen = torch.Generator().manual_seed(validation.seed(seed))
+    noise = torch.randn(images.shape, generator=gen, dtype=images.dtype)
+    return (images + std * noise).clamp(0.0, 1.0)
+
+
 def gaussian_noise(images: torch.Tensor, severity: int, seed: int = 0) -> torch.Tensor:
     """Additive Gaussian noise, sigma = 0.1 x severity, clipped to [0, 1]."""
     _check(images, severity, seed)
-    gen = torch.Generator().manual_seed(seed)
-    noise = torch.randn(images.shape, generator=gen, dtype=images.dtype)
-    return (images + SIGMA_PER_LEVEL * severity * noise).clamp(0.0, 1.0)
+    return add_noise(images, SIGMA_PER_LEVEL * severity, seed)
 
 
 def salt_and_pepper(images: torch.Tensor, severity: int, seed: int = 0) -> torch.Tensor:
@@ -56,20 +64,27 @@ def salt_and_pepper(images: torch.Tensor, severity: int, seed: int = 0) -> torch
     return out
 
 
-def rotation(images: torch.Tensor, severity: int, seed: int = 0) -> torch.Tensor:
-    """Rotate every image by 15 x severity degrees (counter-clockwise), bilinear, zero fill.
+def rotate(images: torch.Tensor, degrees: float) -> torch.Tensor:
+    """Rotate every image by ``degrees`` (counter-clockwise) about its centre, bilinear, zero fill.
 
-    Written with ``affine_grid``/``grid_sample`` so it does not need torchvision. ``seed`` is
-    unused (rotation is deterministic) and accepted for a uniform signature.
+    Written with ``affine_grid``/``grid_sample`` so it does not need torchvision.
     """
-    _check(images, severity, seed)
+    validation.image_batch(images)
+    validation.number(degrees, "degrees")
     if not len(images):
         return images.clone()
-    theta = math.radians(DEGREES_PER_LEVEL * severity)
+    theta = math.radians(degrees)
     c, s = math.cos(theta), math.sin(theta)
     matrix = torch.tensor([[c, -s, 0.0], [s, c, 0.0]], dtype=images.dtype).expand(len(images), 2, 3)
     grid = F.affine_grid(matrix, list(images.shape), align_corners=False)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def rotation(images: torch.Tensor, severity: int, seed: int = 0) -> torch.Tensor:
+    """Rotate every image by 15 x severity degrees (:func:`rotate`). ``seed`` is unused
+    (rotation is deterministic) and accepted for a uniform signature."""
+    _check(images, severity, seed)
+    return rotate(images, DEGREES_PER_LEVEL * severity)
 
 
 def corrupt(images: torch.Tensor, kind: str, severity: int, seed: int = 0) -> torch.Tensor:

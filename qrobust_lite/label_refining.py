@@ -16,8 +16,12 @@ paper: Qi, Peng and Ding 2025).
    the test sets, and :func:`tradeoff` lays every candidate out as accuracy under corruption
    against clean ECE.
 
-Details the paper leaves open are the course's own choices, stated in the chapters: 8 qubits,
-4 ansatz layers, outcome b -> class b mod K, and the candidate grids below.
+This module is the course's own first, simpler reconstruction: 8 qubits on PCA angles, 4
+ansatz layers, outcome b -> class b mod K, and the candidate grids below. Its labeler is a weak
+classifier (about half the test images right), so its soft labels sit close to uniform
+smoothing. The paper's own labeler (a pre-network, 10 qubits, a post-network; about 97% on
+MNIST) is the other option: :mod:`~qrobust_lite.hybrid_labeler`, with the paper's methods and
+test conditions in :mod:`~qrobust_lite.paper_methods`.
 """
 
 from __future__ import annotations

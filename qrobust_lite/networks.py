@@ -87,6 +87,9 @@ class MLP(nn.Module):
         super().__init__()
         if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 1:
             raise ValueError(f"n_features must be a positive integer, got {n_features!r}")
+        if not isinstance(hidden, (tuple, list)) or not all(
+                isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in hidden):
+            raise ValueError(f"hidden must be a tuple of positive layer widths, got {hidden!r}")
         sizes = [n_features, *hidden, 1]
         generator = torch.Generator().manual_seed(validation.seed(seed))
         layers: list[nn.Module] = []

@@ -63,13 +63,14 @@ def fit(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, loss: Los
         transform: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
         penalty: Callable[[nn.Module, int], torch.Tensor] | None = None,
         after_epoch: Callable[[int, float], None] | None = None,
-        progress: bool = True, desc: str = "training") -> list[float]:
+        lr_drops: tuple[int, ...] = (), progress: bool = True, desc: str = "training") -> list[float]:
     """Train ``model`` with Adam on mini-batches; returns the mean loss of each epoch.
 
     ``inputs`` (N, ...) and ``targets`` (N, ...) are split into shuffled batches of
     ``batch_size``; each step minimises ``loss(model(batch), batch targets)`` (plus
-    ``penalty(model, len(batch))``). The hooks are described in the module docstring. The
-    model is left in evaluation mode.
+    ``penalty(model, len(batch))``). The hooks are described in the module docstring. After
+    each epoch listed in ``lr_drops`` the learning rate is divided by 10 (paper A's labeler:
+    ``lr_drops=(3,)``). The model is left in evaluation mode.
 
     >>> model = nn.Linear(2, 1)
     >>> x = torch.tensor([[0.0, 1.0], [1.0, 0.0]]); y = torch.tensor([[1.0], [-1.0]])
@@ -88,10 +89,17 @@ def fit(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, loss: Los
     validation.positive(lr, "lr")
     if not isinstance(generator, torch.Generator):
         raise ValueError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    if not isinstance(lr_drops, (tuple, list)):
+        raise ValueError(f"lr_drops must be a tuple of epochs, got {lr_drops!r}")
+    lr_drops = tuple(lr_drops)
+    if any(isinstance(e, bool) or not isinstance(e, int) or not 1 <= e < epochs for e in lr_drops):
+        raise ValueError(f"lr_drops must hold epochs in 1..{epochs - 1} (after which lr is divided by 10), "
+                         f"got {lr_drops!r}")
     dropouts = [m for m in model.modules() if isinstance(m, Dropout)]
     for layer in dropouts:
         layer.generator = generator
     opt = torch.optim.Adam(model.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(lr_drops), gamma=0.1)
     history = []
     try:
         for epoch in tqdm(range(1, epochs + 1), desc=desc, disable=not progress, leave=False):
@@ -111,6 +119,7 @@ def fit(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, loss: Los
                 value.backward()
                 opt.step()
                 total += value.item() * len(idx)
+            schedule.step()
             history.append(total / len(inputs))
             model.eval()
             if after_epoch is not None:

@@ -81,7 +81,8 @@ KINDS = {
     "labels": {"labels", "y_true", "y"},
     "count": {"n_qubits", "n_layers", "epochs", "batch_size", "n_classes", "n_samples", "depth", "n_rotations",
               "n_train", "n_test", "n_val", "n_bins", "steps", "pgd_steps", "n_boot", "k", "size", "n_features",
-              "n_images", "vqc_epochs", "chunk", "pool", "in_channels"},
+              "n_images", "vqc_epochs", "chunk", "pool", "in_channels", "shots", "student_epochs",
+              "labeler_epochs", "labeler_layers", "hidden_units"},
     "severity": {"severity"},
     "seed": {"seed"},
     "share": {"alpha", "smoothing", "mix", "strength", "fraction", "p"},
@@ -108,6 +109,11 @@ def world() -> dict:
         "linear": torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 2)),
         "mlp": MLP(4), "qnn": QNN(2, depth=1), "generator": g,
     }
+
+
+def _labeler():
+    from qrobust_lite.hybrid_labeler import HybridLabeler
+    return HybridLabeler(n_classes=2, n_qubits=2, n_layers=1)
 
 
 def _sets(w):
@@ -175,6 +181,18 @@ CALLS = {
     "corruptions.rotation": lambda w: {"images": w["images"], "severity": 2},
     "corruptions.corrupt": lambda w: {"images": w["images"], "kind": "gaussian_noise", "severity": 2},
     "cnn.SmallCNN": lambda w: {"n_classes": 2},
+    "cnn.LeNet5": lambda w: {"n_classes": 2},
+    "corruptions.add_noise": lambda w: {"images": w["images"], "std": 0.1},
+    "corruptions.rotate": lambda w: {"images": w["images"], "degrees": 20.0},
+    "circuits.rotation_cz_shape": lambda w: {"n_layers": 1, "n_qubits": 2},
+    "hybrid_labeler.HybridLabeler": lambda w: {"n_classes": 2, "n_qubits": 2, "n_layers": 1},
+    "hybrid_labeler.fit_labeler": lambda w: {"images": w["images28"], "labels": w["labels"], "n_classes": 2,
+                                             "n_layers": 1, "epochs": 1, "n_qubits": 2, "progress": False},
+    "hybrid_labeler.soft_labels": lambda w: {"labeler": _labeler(), "images": w["images28"], "shots": 10},
+    "paper_methods.test_conditions": lambda w: {"images": w["images"]},
+    "paper_methods.PaperRun": lambda w: {},
+    "paper_methods.paper_experiment": lambda w: {"n_train": 100, "n_test": 10, "seeds": (0,), "student_epochs": 1,
+                                                 "labeler_epochs": 1, "labeler_layers": 1, "progress": False},
     "label_refining.fit_refiner": lambda w: {"images": w["images"], "labels": w["labels"], "n_classes": 2,
                                              "n_qubits": 2, "n_layers": 1, "epochs": 1, "progress": False},
     "label_refining.born_nll": lambda w: {"probs": w["probs"], "labels": w["labels"]},
@@ -293,6 +311,11 @@ EXEMPT = {
     "course.cli.run_experiment": "the CLI's runner; tests/test_cli.py gives it bad arguments through main",
     "course.cli.output_files": "the CLI's file names; tests/test_cli.py",
     "course.cli.run_label_refining": "called by run_experiment with checked arguments",
+    "course.cli.run_label_refining_paper": "called by run_experiment with checked arguments",
+    "paper_methods.per_seed": "reads the results of paper_experiment; tests/test_paper_methods.py",
+    "paper_methods.plot_against_paper": "plots the summary of paper_experiment",
+    "course.paper_scale.published_refining_verdict": "reads a stored summary; tests/test_paper_methods.py",
+    "course.paper_scale.paper_a_table": "reads a stored summary; tests/test_paper_methods.py",
     "course.cli.run_quantum_patches": "called by run_experiment with checked arguments",
     "course.cli.run_poisoning": "called by run_experiment with checked arguments",
     "course.cli.run_unlearning": "called by run_experiment with checked arguments",

@@ -74,7 +74,10 @@ def test_every_experiment_runs_through_the_runner_and_names_its_files_once():
         "mnist_ece": "label_refining_mnist_ece.png", "mnist_tradeoff": "label_refining_mnist_tradeoff.png"}
     assert cli.output_files("poisoning", ["mnist", "spin"]) == {"json": "poisoning.json", "": "poisoning.png"}
     assert cli.output_files("unlearning", ["spin"]) == {"json": "unlearning.json", "spin": "unlearning_spin.png"}
-    assert set(cli.RUNNERS) == {"label-refining", "quantum-patches", "poisoning", "unlearning"}
+    assert cli.output_files("label-refining-paper", ["mnist"]) == {
+        "json": "label_refining_paper.json", "summary": "summary.json", "mnist": "label_refining_paper_mnist.png"}
+    assert set(cli.RUNNERS) == {"label-refining", "label-refining-paper", "quantum-patches", "poisoning",
+                                "unlearning"}
 
 
 def test_run_quantum_patches_writes_results_and_figures(tmp_path, monkeypatch):
@@ -193,3 +196,23 @@ def test_grade_names_missing_notebooks(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["grade", str(tmp_path / "missing.ipynb")])
     assert "notebooks not found" in capsys.readouterr().err
+
+
+def test_run_label_refining_paper_writes_the_summary_the_appendix_reads(tmp_path, monkeypatch, capsys):
+    import json
+
+    from qrobust_lite import scales
+    monkeypatch.setitem(scales.EXPERIMENTS["paper_methods"], "default", scales.settings("paper_methods", "smoke"))
+    assert main(["run", "label-refining-paper", "--datasets", "mnist", "--student-epochs", "2",
+                 "--out", str(tmp_path)]) == 0
+    saved = json.loads((tmp_path / "label_refining_paper.json").read_text())
+    assert saved["student_epochs"] == 2 and saved["results"]["mnist"]["config"]["student_epochs"] == 2
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary == saved["summary"]
+    entry = summary["mnist"]
+    assert set(entry["teacher_accuracy"]) == {"quantum", "classical"} and entry["seeds"] == [0, 1]
+    assert {"one-hot", "smoothing", "quantum", "classical-teacher"} <= set(entry["accuracy"])
+    assert (tmp_path / "label_refining_paper_mnist.png").stat().st_size > 1000
+    with pytest.raises(SystemExit):
+        main(["run", "poisoning", "--student-epochs", "2", "--out", str(tmp_path / "p")])
+    assert "--student-epochs (label-refining-paper only)" in capsys.readouterr().err

@@ -65,6 +65,8 @@ def test_feature_randomisation_replaces_a_balanced_share_with_unit_vectors():
     (lambda: QNN(1), r"n_qubits must be an integer in 2..12"),
     (lambda: QNN(4, depth=0), "depth must be a positive integer"),
     (lambda: MLP(0), "n_features must be a positive integer"),
+    (lambda: MLP(4, hidden=0), "hidden must be a tuple of positive layer widths"),
+    (lambda: MLP(4, hidden=(8, 0)), "hidden must be a tuple of positive layer widths"),
 ])
 def test_invalid_arguments_name_the_argument(call, match):
     with pytest.raises(ValueError, match=match):

@@ -24,7 +24,7 @@ from typing import Callable
 import matplotlib
 import torch
 
-from .. import backend, data, experiments, scales
+from .. import backend, data, experiments, scales, validation
 
 
 def _version(dist: str) -> str:
@@ -117,6 +117,22 @@ def run_label_refining(scale: str, root: str | None, datasets: list[str], grid: 
     return {"results": results}, figures
 
 
+def run_label_refining_paper(scale: str, root: str | None, datasets: list[str], grid: dict,
+                             student_epochs: int | None = None) -> tuple[dict, dict]:
+    """Paper A as published at ``scale``: both teachers, M1-M4 and the classical-teacher control
+    on every test condition; the summary the appendix reads, and a figure per dataset.
+    ``student_epochs`` replaces the scale's number of LeNet-5 epochs (the paper gives none)."""
+    from .. import paper_methods as pm
+
+    settings = dict(scales.settings("paper_methods", scale))
+    if student_epochs is not None:
+        settings["student_epochs"] = validation.positive_int(student_epochs, "student_epochs")
+    results = {d: pm.paper_experiment(d, root=root, grid_options=grid, **settings) for d in datasets}
+    summary = pm.summary(results)
+    figures = {d: pm.plot_against_paper(summary, d).figure for d in datasets}
+    return {"results": results, "summary": summary}, figures
+
+
 def run_quantum_patches(scale: str, root: str | None, datasets: list[str], grid: dict) -> tuple[dict, dict]:
     """Part II at ``scale``: every defence on CIFAR-10 and CINIC-10, for the quantum classifier
     and (under ``"hybrid"``) the stronger hybrid one; undefended vs quantum patches on MNIST
@@ -194,6 +210,8 @@ class Experiment:
     datasets: tuple[str, ...]
     default_datasets: Callable[[], list[str]]
     figures: Callable[[list[str]], list[str]]
+    #: a part of the results also written on its own, as ``summary.json`` (the appendix reads it)
+    summary_key: str | None = None
 
 
 #: Every ``qrobust-lite run`` experiment; each runs through :func:`~qrobust_lite.experiments.run_grid`.
@@ -201,6 +219,8 @@ RUNNERS = {
     "label-refining": Experiment(run_label_refining, ("mnist", "fashion_mnist"),
                                  lambda: ["mnist", "fashion_mnist"],
                                  lambda ds: [f"{d}_{m}" for d in ds for m in ("accuracy", "ece", "tradeoff")]),
+    "label-refining-paper": Experiment(run_label_refining_paper, ("mnist", "fashion_mnist"),
+                                       lambda: ["mnist", "fashion_mnist"], list, summary_key="summary"),
     "quantum-patches": Experiment(run_quantum_patches, ("cifar10", "cinic10", "mnist"),
                                   _default_quantum_patch_datasets,
                                   lambda ds: [k for d in ds for k in ([d] if d == "mnist" else [d, f"{d}_hybrid"])]),
@@ -215,26 +235,33 @@ def output_files(name: str, datasets: list[str]) -> dict[str, str]:
     ``label_refining.json``, ``label_refining_mnist_accuracy.png``, ..."""
     stem = name.replace("-", "_")
     keys = RUNNERS[name].figures(datasets)
-    return {"json": f"{stem}.json", **{k: f"{stem}_{k}.png" if k else f"{stem}.png" for k in keys}}
+    return {"json": f"{stem}.json", **({"summary": "summary.json"} if RUNNERS[name].summary_key else {}), **{k: f"{stem}_{k}.png" if k else f"{stem}.png" for k in keys}}
 
 
 def run_experiment(name: str, scale: str, out: Path, root: str | None, datasets: list[str],
-                   grid: dict, alphas: list[float] | None = None) -> list[Path]:
+                   grid: dict, alphas: list[float] | None = None, student_epochs: int | None = None) -> list[Path]:
     """Run experiment ``name`` through the runner table, its results cached under ``out/cache``
     (an interrupted run resumes); writes its JSON and figures into ``out``. ``alphas``: only
-    for ``poisoning``, a subset of the scale's noise levels."""
+    for ``poisoning``, a subset of the scale's noise levels; ``student_epochs``: only for
+    ``label-refining-paper``."""
     files = output_files(name, datasets)
     start = time.perf_counter()
-    options = {} if alphas is None else {"alphas": alphas}
+    options = {k: v for k, v in (("alphas", alphas), ("student_epochs", student_epochs)) if v is not None}
     results, figures = RUNNERS[name].runner(scale, root, datasets, {"cache": out / "cache", **grid}, **options)
-    if set(figures) != set(files) - {"json"}:
-        raise RuntimeError(f"experiment {name} made figures {sorted(figures)}, expected {sorted(set(files) - {'json'})}")
+    if set(figures) != set(files) - {"json", "summary"}:
+        raise RuntimeError(f"experiment {name} made figures {sorted(figures)}, "
+                           f"expected {sorted(set(files) - {'json', 'summary'})}")
     json_path = out / files["json"]
     record = {"scale": scale, "datasets": datasets, **options, "version": _version("qrobust-lite"),
               "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}",
               "wall_seconds": time.perf_counter() - start, **results}
     json_path.write_text(json.dumps(record, indent=1, default=str))
-    return [json_path] + [_save_figure(figures[k], out / files[k]) for k in figures]
+    written = [json_path]
+    key = RUNNERS[name].summary_key
+    if key is not None:
+        written.append(out / "summary.json")
+        written[-1].write_text(json.dumps(results[key], indent=1))
+    return written + [_save_figure(figures[k], out / files[k]) for k in figures]
 
 
 def _grade(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -306,6 +333,8 @@ def main(argv: list[str] | None = None) -> int:
                      "poisoning, unlearning: mnist,spin)")
     run.add_argument("--alphas", help="poisoning only: comma-separated subset of the scale's noise levels "
                      "(for example 0,0.3,0.6,0.9 for a long sweep's first pass)")
+    run.add_argument("--student-epochs", type=int, help="label-refining-paper only: LeNet-5 epochs instead of "
+                     "the scale's (the paper gives no number)")
     run.add_argument("--force", action="store_true", help="overwrite earlier outputs in --out")
     run.add_argument("--executor", choices=sorted(experiments.EXECUTORS), default="local",
                      help="where the runs go: local (joblib, this machine) or dask (a Dask cluster, needs "
@@ -359,6 +388,9 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as err:
             parser.error(f"--alphas (poisoning only) must be a comma-separated subset of the {args.scale} "
                          f"scale's alphas, got {args.alphas!r} for {args.experiment}: {err}")
+    if args.student_epochs is not None and (args.experiment != "label-refining-paper" or args.student_epochs < 1):
+        parser.error(f"--student-epochs (label-refining-paper only) must be a positive integer, got "
+                     f"{args.student_epochs} for {args.experiment}")
     if args.scheduler is not None and args.executor != "dask":
         parser.error("--scheduler needs --executor dask")
     if args.workers is not None and args.workers < 1:
@@ -376,7 +408,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.scheduler is not None:
             grid["client"] = stack.enter_context(experiments.dask_client(args.scheduler))
         try:
-            written = run_experiment(args.experiment, args.scale, args.out, args.data_root, datasets, grid, alphas)
+            written = run_experiment(args.experiment, args.scale, args.out, args.data_root, datasets, grid, alphas,
+                                     args.student_epochs)
         except (ValueError, FileNotFoundError) as err:
             print(f"qrobust-lite run {args.experiment}: {err}\n(from the command line: --data-root PATH "
                   f"or set $QROBUST_DATA to a folder with the official files)", file=sys.stderr)
