@@ -36,7 +36,12 @@ from . import data, experiments, metrics, scales, spin_chain, validation
 from .networks import MLP, QNN
 from .training import fit
 
-DATASETS = ("mnist", "spin chain")
+#: "spin chain" is the course's design; "spin chain (authors)" the authors' (their grid and split,
+#: the MLP reading [Re psi | Im psi] in one of :data:`~qrobust_lite.spin_chain.REPRESENTATIONS`).
+DATASETS = ("mnist", "spin chain", "spin chain (authors)")
+AUTHORS = "spin chain (authors)"
+#: The chapter's sweep, and a grid's default.
+COURSE_DATASETS = ("mnist", "spin chain")
 MODELS = ("QNN", "MLP")
 POISONS = ("label flip", "feature randomisation")
 #: What :func:`run` measures, in [0, 1].
@@ -145,6 +150,7 @@ class RunConfig:
     depth: int = 6
     batch_size: int = 256
     data_root: str | None = None  # None: $QROBUST_DATA, the cache, else the bundled subset
+    representation: str = "real"  # what the MLP reads of a state (the authors' data only)
 
     def __post_init__(self) -> None:
         validation.choice(self.dataset, "dataset", DATASETS)
@@ -156,6 +162,13 @@ class RunConfig:
             validation.positive_int(getattr(self, arg), arg)
         validation.positive(self.lr, "lr")
         validation.folder(self.data_root, "data_root")
+        validation.choice(self.representation, "representation", spin_chain.REPRESENTATIONS)
+        if self.representation != "real" and (self.dataset != AUTHORS or self.model != "MLP"):
+            raise ValueError(f"representation {self.representation!r} is for the MLP on {AUTHORS!r} only (the "
+                             f"QNN is blind to a state's global phase); got {self.model} on {self.dataset!r}")
+        if self.dataset == AUTHORS and (self.n_train, self.n_val) != (82, 84):
+            raise ValueError(f"{AUTHORS!r} has the authors' 82 training and 84 validation states; got "
+                             f"n_train={self.n_train}, n_val={self.n_val}")
 
 
 def load_pair(config: RunConfig) -> dict[str, torch.Tensor]:
@@ -192,7 +205,20 @@ def _pair(dataset: str, n_train: int, n_val: int, pool: int, spin_qubits: int,
           data_root: str | None, data_env: str) -> dict[str, torch.Tensor]:
     if dataset == "mnist":
         return mnist_pair(n_train, n_val, pool, seed=0, root=data_root)
+    if dataset == AUTHORS:
+        return {k: v for k, v in spin_chain.authors_pair(spin_qubits).items() if k[0] in "xy"}
     return spin_pair(n_train, n_val, spin_qubits, seed=0)
+
+
+def model_inputs(config: RunConfig, pair: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The clean data as ``config``'s model reads it: on the authors' data the MLP reads
+    :func:`~qrobust_lite.spin_chain.represent` of the states (a random phase seeded by the run's
+    seed), the QNN the states themselves; elsewhere the data as loaded."""
+    if config.dataset != AUTHORS or config.model == "QNN":
+        return pair
+    x = spin_chain.represent(torch.cat([pair["x_train"], pair["x_val"]]), config.representation, config.seed)
+    n = len(pair["x_train"])
+    return {**pair, "x_train": x[:n], "x_val": x[n:]}
 
 
 def make_model(config: RunConfig, n_features: int) -> torch.nn.Module:
@@ -243,7 +269,7 @@ class PoisonedRun(NamedTuple):
 
 def train_poisoned(config: RunConfig) -> PoisonedRun:
     """Corrupt the training set of ``config`` and train its model on it."""
-    pair = load_pair(config)
+    pair = model_inputs(config, load_pair(config))
     x, y, mask = poisoned_set(config, pair)
     model = make_model(config, x.shape[1])
     start = time.perf_counter()
@@ -265,19 +291,34 @@ def run(config: RunConfig) -> dict:
             "val_accuracy": metrics.accuracy(pair["y_val"], predict(model, pair["x_val"])), "seconds": seconds}
 
 
-def grid(scale: str = "default", datasets=DATASETS, models=MODELS,
+def grid(scale: str = "default", datasets=COURSE_DATASETS, models=MODELS,
          poisons=("label flip",), alphas=None, data_root: str | None = None) -> list[RunConfig]:
-    """Every (dataset, model, poison, alpha, seed) of a scale, as run configs."""
+    """Every (dataset, model, poison, alpha, seed) of a scale, as run configs; on the authors'
+    data with their schedules (the scale's ``"authors"`` settings) and one MLP per
+    representation.
+
+    >>> len(grid("smoke", datasets=[AUTHORS]))    # (1 QNN + 3 MLPs) x 3 alphas x 2 seeds
+    24
+    """
     s = scales.settings("poisoning", scale)
-    return [RunConfig(dataset=d, model=m, poison=c, alpha=a, seed=seed, n_train=s["n_train"],
-                      n_val=s["n_val"], batch_size=s["batch_size"], pool=s["pool"],
-                      spin_qubits=s["spin_qubits"],
-                      data_root=data_root, **s["schedules"][m])
-            for d in datasets for m in models for c in poisons
-            for a in (s["alphas"] if alphas is None else alphas) for seed in s["seeds"]]
+    bad = [d for d in datasets if d not in DATASETS]
+    if bad or not len(datasets):
+        raise ValueError(f"datasets must be a non-empty selection of {list(DATASETS)}, got {list(datasets)!r}")
+    configs = []
+    for d in datasets:
+        own = {**s, **s["authors"], "n_train": 82, "n_val": 84} if d == AUTHORS else s
+        for m in models:
+            representations = spin_chain.REPRESENTATIONS if d == AUTHORS and m == "MLP" else ("real",)
+            configs += [RunConfig(dataset=d, model=m, poison=c, alpha=a, seed=seed, n_train=own["n_train"],
+                                  n_val=own["n_val"], batch_size=own["batch_size"], pool=s["pool"],
+                                  spin_qubits=own["spin_qubits"], data_root=data_root, representation=r,
+                                  **own["schedules"][m])
+                        for c in poisons for a in (s["alphas"] if alphas is None else alphas)
+                        for seed in s["seeds"] for r in representations]
+    return configs
 
 
-def chapter_grid(scale: str = "default", datasets=DATASETS, data_root: str | None = None,
+def chapter_grid(scale: str = "default", datasets=COURSE_DATASETS, data_root: str | None = None,
                  alphas=None) -> list[RunConfig]:
     """The poisoning chapter's sweep: label flips at every alpha of the scale on ``datasets``, and
     feature randomisation on MNIST (when chosen) at the scale's ``randomisation_alphas``; with
@@ -298,13 +339,21 @@ def chapter_grid(scale: str = "default", datasets=DATASETS, data_root: str | Non
     return configs
 
 
+def model_label(run: dict) -> str:
+    """A run's model as curves and figures name it: ``"QNN"``, ``"MLP"``, or on the authors'
+    data ``"MLP (representation)"``."""
+    if run["dataset"] == AUTHORS and run["model"] == "MLP":
+        return f"MLP ({run.get('representation', 'real')})"
+    return run["model"]
+
+
 def curves(results: list[dict], metric: str = "val_accuracy") -> dict:
-    """``{(dataset, model, poison): (alphas (A,), values (S, A))}``, seeds as rows; ``metric``
-    one of :data:`METRICS`."""
+    """``{(dataset, model, poison): (alphas (A,), values (S, A))}``, seeds as rows, the model
+    named by :func:`model_label`; ``metric`` one of :data:`METRICS`."""
     validation.choice(metric, "metric", METRICS)
     out = {}
-    for key in sorted({(r["dataset"], r["model"], r["poison"]) for r in results}):
-        rows = [r for r in results if (r["dataset"], r["model"], r["poison"]) == key]
+    for key in sorted({(r["dataset"], model_label(r), r["poison"]) for r in results}):
+        rows = [r for r in results if (r["dataset"], model_label(r), r["poison"]) == key]
         alphas = sorted({r["alpha"] for r in rows})
         seeds = sorted({r["seed"] for r in rows})
         table = {(r["seed"], r["alpha"]): r[metric] for r in rows}
@@ -355,17 +404,18 @@ def plot_curves(results: list[dict], metrics=("train_accuracy", "val_accuracy"),
         _, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.0), squeeze=False)
         axes = axes[0]
     styles = {"train_accuracy": "--", "val_accuracy": "-", "memorised": ":"}
+    colours: dict[str, str] = {}
     for ax, (dataset, poison) in zip(axes, panels):
         for (d, model, c), (alphas, values) in curves(results).items():
             if (d, c) != (dataset, poison):
                 continue
             for metric in metrics:
-                _, v = curves([r for r in results if (r["dataset"], r["model"], r["poison"]) == (d, model, c)],
+                _, v = curves([r for r in results if (r["dataset"], model_label(r), r["poison"]) == (d, model, c)],
                               metric)[(d, model, c)]
                 keep = ~np.isnan(v).all(axis=0)     # memorisation is undefined at alpha = 0
                 ax.errorbar(alphas[keep], np.nanmean(v[:, keep], 0), yerr=np.nanstd(v[:, keep], 0), capsize=2,
                             linestyle=styles.get(metric, "-"), marker="o", markersize=3,
-                            color="C0" if model == "QNN" else "C1",
+                            color=colours.setdefault(model, f"C{len(colours)}"),
                             label=f"{model} {metric.replace('_', ' ')}")
         ax.set(title=f"{dataset}: {poison}", xlabel="alpha", ylim=(-0.02, 1.02))
         ax.grid(alpha=0.3)

@@ -17,6 +17,10 @@ zero, so only that block is diagonalised (70 x 70 instead of 256 x 256 at 8 spin
 checks the result against the full matrix). H is real, so the states are real vectors; their
 global sign is arbitrary (and invisible to any measurement).
 
+:func:`authors_pair` is the authors' design (their grid and split); :func:`represent` is how an
+MLP may be shown a state: real, gauge-fixed (:func:`fix_gauge`) or with a random global phase
+(:func:`global_phase`). The last changes the MLP's input and no measurement, so not the QNN's.
+
 >>> states, labels, deltas = phase_dataset(4, 6, seed=0)
 >>> states.shape, bool(torch.allclose(states.norm(dim=1), torch.ones(6, dtype=states.dtype)))
 (torch.Size([6, 16]), True)
@@ -110,3 +114,87 @@ def phase_dataset(n_qubits: int = 8, n_samples: int = 500, seed: int = 0,
     deltas = deltas[order]
     labels = (deltas > CRITICAL_DELTA).long()
     return ground_states(n_qubits, deltas), labels, deltas
+
+
+# The authors' quantum data (their code's data module, ``xxz_data``). Their states come from a
+# precomputed file of 12-qubit ground states on a grid of Delta; the file and the grid's values
+# are not in their repository, so the grid below is the course's: AUTHORS_GRID_POINTS values of
+# Delta evenly over AUTHORS_DELTA_RANGE, which puts Delta = 1 inside the gap their indices leave.
+AUTHORS_GRID_POINTS = 294
+AUTHORS_DELTA_RANGE = (0.0, 1.5)
+#: Their index slices per split and phase, each (start, stop) with step 2, so training and
+#: validation sit at alternating grid points (41 + 41 and 42 + 42 states), none in the gap of
+#: indices 189 to 198.
+AUTHORS_SLICES = {"train": ((107, 189), (200, 282)), "val": ((106, 190), (199, 283))}
+#: How the MLP is shown a state (the QNN sees the state itself, blind to any global phase).
+REPRESENTATIONS = ("real", "gauge-fixed", "eigensolver-phase")
+
+
+def authors_pair(n_qubits: int = 12) -> dict[str, torch.Tensor]:
+    """The authors' design: ground states on their grid, labelled by phase (1: Delta > 1).
+
+    Returns ``{"x_train" (82, 2**n), "y_train", "x_val" (84, 2**n), "y_val", "deltas_train",
+    "deltas_val"}``, real float64 states as :func:`ground_states` returns them.
+
+    >>> pair = authors_pair(4)
+    >>> tuple(pair["x_train"].shape), int(pair["y_train"].sum()), tuple(pair["x_val"].shape)
+    ((82, 16), 41, (84, 16))
+    """
+    deltas = torch.linspace(*AUTHORS_DELTA_RANGE, AUTHORS_GRID_POINTS, dtype=torch.float64)
+    states = ground_states(n_qubits, deltas)
+    out = {}
+    for split, slices in AUTHORS_SLICES.items():
+        idx = torch.cat([torch.arange(start, stop, 2) for start, stop in slices])
+        out[f"x_{split}"], out[f"deltas_{split}"] = states[idx], deltas[idx]
+        out[f"y_{split}"] = (deltas[idx] > CRITICAL_DELTA).long()
+    return out
+
+
+def global_phase(states: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """Each state (N, D) times its own e^{i phi}, phi uniform in [0, 2 pi) from a generator seeded
+    by ``seed``: complex128 (N, D). The same physical states, as a solver with a complex path may
+    return them."""
+    if validation.finite_floats(states, "states").ndim != 2:
+        raise ValueError(f"states must have shape (N, D), got {tuple(states.shape)}")
+    gen = torch.Generator().manual_seed(validation.seed(seed))
+    phi = 2 * torch.pi * torch.rand(len(states), 1, generator=gen, dtype=torch.float64)
+    return states.to(torch.complex128) * torch.polar(torch.ones_like(phi), phi)
+
+
+def fix_gauge(states: torch.Tensor) -> torch.Tensor:
+    """One convention for the global phase: each state (N, D) divided by the phase of its
+    largest-magnitude amplitude, so that amplitude is real and positive. Complex128 (N, D); on
+    real states it fixes the sign. Amplitudes within 1e-9 (relative) of the largest count as
+    tied and the first of them leads: symmetric states such as the two Neel configurations
+    have equal magnitudes, and rounding must not pick between them.
+
+    >>> fix_gauge(torch.tensor([[0.6, -0.8]], dtype=torch.float64)).real.tolist()
+    [[-0.6, 0.8]]
+    """
+    if not isinstance(states, torch.Tensor):
+        raise ValueError(f"states must be a torch.Tensor (real or complex), got {type(states).__name__}")
+    z = states.to(torch.complex128)
+    if z.ndim != 2 or not torch.isfinite(z).all():
+        raise ValueError(f"states must be finite, of shape (N, D); got shape {tuple(z.shape)}")
+    size = z.abs()
+    tied = size >= (1 - 1e-9) * size.max(dim=1, keepdim=True).values
+    lead = z.gather(1, tied.to(torch.int8).argmax(dim=1, keepdim=True))   # the first tied index
+    return z * (lead.abs() / lead)
+
+
+def represent(states: torch.Tensor, representation: str, seed: int = 0) -> torch.Tensor:
+    """What the MLP reads of states (N, D): ``[Re psi | Im psi]`` (N, 2D), float64, as the
+    authors' code feeds it, for ``representation``:
+
+    - ``"real"``: the states as the eigensolver returns them (real, each with the sign it chose;
+      the Im half is zero);
+    - ``"gauge-fixed"``: after :func:`fix_gauge` (real again, every sign fixed);
+    - ``"eigensolver-phase"``: after :func:`global_phase` with ``seed``.
+    """
+    validation.choice(representation, "representation", REPRESENTATIONS)
+    validation.seed(seed)
+    if validation.finite_floats(states, "states").ndim != 2:
+        raise ValueError(f"states must have shape (N, D), got {tuple(states.shape)}")
+    z = {"real": lambda s: s.to(torch.complex128), "gauge-fixed": fix_gauge,
+         "eigensolver-phase": lambda s: global_phase(s, seed)}[representation](states)
+    return torch.cat([z.real, z.imag], dim=1)

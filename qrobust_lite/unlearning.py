@@ -185,6 +185,7 @@ def unlearning_run(config: UnlearningRun) -> dict:
                                      batch_size=poisoned.batch_size, weight=config.forget_weight,
                                      seed=poisoned.seed, fresh_model=twin)
         runs.append({"dataset": poisoned.dataset, "model": poisoned.model, "seed": poisoned.seed,
+                     "representation": poisoned.representation,
                      "method": method, "history": history, "poison_seconds": seconds,
                      "mia_before": mia_before,
                      "mia_after": membership_inference(unlearned, sets["retain"], sets["forget"]),
@@ -230,9 +231,12 @@ def unlearning_experiment(scale: str = "default", models=poisoning.MODELS, metho
 
 
 def mean_history(results: dict, dataset: str, model: str, method: str, key: str) -> tuple[np.ndarray, np.ndarray]:
-    """(mean, std) over seeds of ``key`` per epoch for one (dataset, model, method)."""
+    """(mean, std) over seeds of ``key`` per epoch for one (dataset, model, method); ``model`` as
+    :func:`~qrobust_lite.poisoning.model_label` names it."""
     rows = [r["history"] for r in results["runs"]
-            if (r["dataset"], r["model"], r["method"]) == (dataset, model, method)]
+            if (r["dataset"], poisoning.model_label(r), r["method"]) == (dataset, model, method)]
+    if not rows:
+        raise ValueError(f"results hold no {method} run of {model!r} on {dataset!r}")
     values = np.array([[h[key] for h in history] for history in rows])
     return values.mean(axis=0), values.std(axis=0)
 
@@ -241,7 +245,8 @@ def plot_histories(results: dict, dataset: str = "mnist", keys=("forget", "retai
     """Per-epoch curves: one row per model, one column per metric, a line per method."""
     import matplotlib.pyplot as plt
 
-    models = results["config"]["models"]
+    labels = {poisoning.model_label(r) for r in results["runs"] if r["dataset"] == dataset}
+    models = sorted(labels, key=lambda label: (label != "QNN", label))
     fig, axes = plt.subplots(len(models), len(keys), figsize=(3.3 * len(keys), 2.6 * len(models)),
                              squeeze=False, sharex=True, sharey=True)
     for row, model in zip(axes, models):

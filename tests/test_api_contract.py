@@ -76,7 +76,8 @@ BAD = {
 
 KINDS = {
     "images": {"images"},
-    "features": {"features", "train_features", "x", "adversarial", "logits", "outputs", "gradient", "inputs", "angles"},
+    "features": {"features", "train_features", "x", "adversarial", "logits", "outputs", "gradient", "inputs", "angles",
+                 "states"},
     "probabilities": {"probs", "quantum_probs", "outcome_probs"},
     "labels": {"labels", "y_true", "y"},
     "count": {"n_qubits", "n_layers", "epochs", "batch_size", "n_classes", "n_samples", "depth", "n_rotations",
@@ -89,7 +90,7 @@ KINDS = {
     "positive": {"lr", "temperature", "step_size", "sigma"},
     "non-negative": {"epsilon", "weight"},
     "choice": {"loss", "method", "kind", "name", "defence", "rotation", "scale", "metric", "strategy",
-               "encoding", "split", "attack", "dataset", "experiment"},
+               "encoding", "split", "attack", "dataset", "experiment", "representation"},
     "root": {"root", "data_root"},
 }
 KIND_OF = {param: kind for kind, params in KINDS.items() for param in params}
@@ -227,6 +228,16 @@ CALLS = {
     "spin_chain.zero_magnetisation_basis": lambda w: {"n_qubits": 4},
     "spin_chain.ground_states": lambda w: {"n_qubits": 4, "deltas": torch.tensor([0.5, 1.5])},
     "spin_chain.phase_dataset": lambda w: {"n_qubits": 4, "n_samples": 8},
+    "spin_chain.authors_pair": lambda w: {"n_qubits": 4},
+    "spin_chain.global_phase": lambda w: {"states": torch.rand(3, 4, dtype=torch.float64)},
+    "spin_chain.fix_gauge": lambda w: {"states": torch.rand(3, 4, dtype=torch.float64)},
+    "spin_chain.represent": lambda w: {"states": torch.rand(3, 4, dtype=torch.float64),
+                                       "representation": "gauge-fixed"},
+    "course.paper_scale.representation_verdicts": lambda w: {
+        "runs": [{"dataset": "spin chain (authors)", "model": m, "representation": r, "poison": "label flip",
+                  "alpha": a, "seed": 0, "memorised": 0.5, "val_accuracy": 0.9}
+                 for m, r in [("QNN", "real"), ("MLP", "real"), ("MLP", "gauge-fixed"), ("MLP", "eigensolver-phase")]
+                 for a in (0.0, 0.3)]},
     "networks.QNN": lambda w: {"n_qubits": 2, "depth": 1},
     "networks.MLP": lambda w: {"n_features": 4},
     "poisoning.flip_labels": lambda w: {"labels": w["labels"], "alpha": 0.5},

@@ -164,7 +164,9 @@ def run_quantum_patches(scale: str, root: str | None, datasets: list[str], grid:
 
 
 # Part III's dataset names on the command line -> in the package
-PART_THREE_DATASETS = {"mnist": "mnist", "spin": "spin chain"}
+PART_THREE_DATASETS = {"mnist": "mnist", "spin": "spin chain", "spin-authors": "spin chain (authors)"}
+#: What ``run poisoning`` and ``run unlearning`` run without ``--datasets`` (the course's designs).
+PART_THREE_DEFAULT = ["mnist", "spin"]
 
 
 def run_poisoning(scale: str, root: str | None, datasets: list[str], grid: dict,
@@ -224,9 +226,9 @@ RUNNERS = {
     "quantum-patches": Experiment(run_quantum_patches, ("cifar10", "cinic10", "mnist"),
                                   _default_quantum_patch_datasets,
                                   lambda ds: [k for d in ds for k in ([d] if d == "mnist" else [d, f"{d}_hybrid"])]),
-    "poisoning": Experiment(run_poisoning, tuple(PART_THREE_DATASETS), lambda: list(PART_THREE_DATASETS),
+    "poisoning": Experiment(run_poisoning, tuple(PART_THREE_DATASETS), lambda: list(PART_THREE_DEFAULT),
                             lambda ds: [""]),
-    "unlearning": Experiment(run_unlearning, tuple(PART_THREE_DATASETS), lambda: list(PART_THREE_DATASETS), list),
+    "unlearning": Experiment(run_unlearning, tuple(PART_THREE_DATASETS), lambda: list(PART_THREE_DEFAULT), list),
 }
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import defences, poisoning, validation
+from .. import defences, poisoning, spin_chain, validation
 
 #: Experiment -> (the folder under results/, the JSON file, the command that makes it).
 RUNS = {
@@ -32,6 +32,10 @@ RUNS = {
                        "qrobust-lite run label-refining --scale full"),
     "label refining, as published": ("label-refining-paper-full", "label_refining_paper.json",
                                      "qrobust-lite run label-refining-paper --scale full"),
+    "poisoning, authors' spin chain": ("poisoning-full-spin-authors", "poisoning.json",
+                                       "qrobust-lite run poisoning --scale full --datasets spin-authors"),
+    "unlearning, authors' spin chain": ("unlearning-full-spin-authors", "unlearning.json",
+                                        "qrobust-lite run unlearning --scale full --datasets spin-authors"),
     # the largest Part II run the available data allows: the bundled CIFAR-10 subset (see the appendix)
     "quantum patches": ("quantum-patches-bundled", "quantum_patches.json",
                         "qrobust-lite run quantum-patches --datasets cifar10,mnist"),
@@ -101,6 +105,62 @@ def memorisation_verdict(runs: list[dict], dataset: str, alpha: float = ALPHA) -
                        f"the QNN's validation accuracy drops most steeply at alpha {location:.2f} +- {spread:.2f}")
     passed = int(mlp.mean() >= MEMORISES) + int(qnn.mean() <= RESISTS)
     return Verdict(("not", "partly", "reproduced")[passed], reasons, numbers)
+
+
+#: The authors' own XXZ label-flip results at alpha = 0.0, 0.1, ..., 0.9, the mean over their 5
+#: runs of the final validation and training accuracy (decoded from ``data/fig2d_xxz_phase.npy``
+#: of their repository, yutuer21/quantum-machine-unlearning, rows 0 and 1 of its 4 x 50 array).
+AUTHORS_XXZ = {"MLP": {"val_accuracy": (0.990, 0.907, 0.774, 0.712, 0.543, 0.538, 0.450, 0.312, 0.217, 0.174),
+                       "train_accuracy": (1.000, 0.988, 0.983, 0.993, 0.973, 0.939, 0.968, 0.980, 0.993, 1.000)},
+               "QNN": {"val_accuracy": (0.990, 0.998, 1.000, 0.995, 0.971, 0.721, 0.202, 0.050, 0.033, 0.021),
+                       "train_accuracy": (0.990, 0.900, 0.805, 0.705, 0.615, 0.517, 0.568, 0.671, 0.766, 0.873)}}
+
+
+def _representation_runs(runs: list[dict], representation: str) -> list[dict]:
+    """The authors'-data runs of the QNN (blind to the phase, so shared) and of the MLP reading
+    ``representation``."""
+    return [r for r in runs if r["dataset"] == poisoning.AUTHORS
+            and (r["model"] == "QNN" or r.get("representation", "real") == representation)]
+
+
+def representation_verdicts(runs: list[dict], alpha: float = ALPHA) -> dict[str, Verdict]:
+    """Paper C's first claim on the authors' quantum data, once per way the MLP is shown a state
+    (:data:`~qrobust_lite.spin_chain.REPRESENTATIONS`): :func:`memorisation_verdict` on the QNN's
+    runs and that representation's MLP runs. The QNN cannot see a global phase, so its runs serve
+    all three."""
+    return {rep: memorisation_verdict(_representation_runs(runs, rep), poisoning.AUTHORS, alpha)
+            for rep in spin_chain.REPRESENTATIONS}
+
+
+def representation_unlearning_verdicts(runs: list[dict]) -> dict[str, Verdict]:
+    """:func:`unlearning_verdict` on the authors' quantum data, once per MLP representation."""
+    return {rep: unlearning_verdict(_representation_runs(runs, rep), poisoning.AUTHORS)
+            for rep in spin_chain.REPRESENTATIONS}
+
+
+def representation_finding(verdicts: dict[str, Verdict]) -> str:
+    """One sentence, from the numbers of :func:`representation_verdicts`, on which way of showing
+    a state the MLP's memorisation depends on.
+
+    >>> v = {"real": Verdict("partly", numbers={"MLP memorised": (0.05, 0.02)}),
+    ...      "eigensolver-phase": Verdict("reproduced", numbers={"MLP memorised": (0.9, 0.05)})}
+    >>> representation_finding(v)
+    "The MLP memorises only when it reads eigensolver-phase states (0.900 of the flips); reading real states it reproduces 0.050: its memorisation of quantum data rests on how a state's global phase is shown to it, which carries nothing about the phase of matter."
+    """
+    share = {rep: v.numbers["MLP memorised"][0] for rep, v in verdicts.items()}
+    memorises = [rep for rep in share if share[rep] >= MEMORISES]
+    others = [rep for rep in share if rep not in memorises]
+    listed = lambda reps: " or ".join(f"{rep} states" for rep in reps)  # noqa: E731
+    if not memorises:
+        return (f"The MLP memorises under no representation (at most {max(share.values()):.3f} of the flips, "
+                f"threshold {MEMORISES}): on these runs the claim fails whichever way the state is shown.")
+    if not others:
+        return (f"The MLP memorises under every representation (at least {min(share.values()):.3f} of the "
+                "flips): its memorisation does not depend on how the state is shown.")
+    return (f"The MLP memorises only when it reads {listed(memorises)} "
+            f"({', '.join(f'{share[r]:.3f}' for r in memorises)} of the flips); reading {listed(others)} it "
+            f"reproduces {' and '.join(f'{share[r]:.3f}' for r in others)}: its memorisation of quantum data rests "
+            "on how a state's global phase is shown to it, which carries nothing about the phase of matter.")
 
 
 #: After unlearning, a model still "holds the poison" when its forget accuracy exceeds the
