@@ -11,6 +11,10 @@ for the official files, in torchvision's folder layout, in this order:
 5. otherwise the small real subsets bundled inside the package (class-balanced, built by
    ``scripts/build_bundled_subsets.py``, checked against their SHA-256 at load).
 
+For CIFAR-10, a folder without the official batches may hold ``cifar10_subset/``, a derived
+subset (the first 1,000 images of each official batch, byte for byte, checked against its own
+MD5); it is read in their place and every notice names it "a derived subset".
+
 Nothing here imports torchvision, and nothing is unpickled except official CIFAR-10 batches,
 read with an unpickler that only accepts plain arrays, lists and strings.
 """
@@ -78,6 +82,13 @@ _URLS = {
 _CIFAR_TAR_MD5 = "c58f30108f718f92721af3b95e74349a"
 _CIFAR_FOLDER = "cifar-10-batches-py"
 _CIFAR_BATCHES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
+# A derived CIFAR-10 subset (not official files): exact byte slices of the official batches,
+# the first 1,000 images of each training batch and of the test batch, as NumPy arrays in the
+# batches' layout. Read only where the official batches are absent, checked against these MD5s
+# (the subset's own; no publisher gives one), and always named "a derived subset".
+_CIFAR_SUBSET_FOLDER = "cifar10_subset"
+_CIFAR_SUBSET_FILES = {"train": ("cifar10_train_first1000_per_batch.npz", "0a6bab271ea819ec275f5b7c7bf189db"),
+                       "test": ("cifar10_test_first1000.npz", "4a1915c7c3952a62c946a5db188bb2e8")}
 _CINIC_FOLDERS = ("CINIC-10", "cinic-10", "cinic10")
 _CINIC_SPLIT = {"train": "train", "test": "test"}
 
@@ -181,6 +192,24 @@ def _cifar_paths(root: Path, split: str) -> list[Path] | None:
     return paths if all(p.is_file() for p in paths) else None
 
 
+def _cifar_subset_path(root: Path, split: str) -> Path | None:
+    path = root / _CIFAR_SUBSET_FOLDER / _CIFAR_SUBSET_FILES[split][0]
+    return path if path.is_file() else None
+
+
+def _read_cifar_subset(path: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """The derived subset's images (N, 3, 32, 32) uint8 and labels, after its MD5 check."""
+    if _md5(path) != _CIFAR_SUBSET_FILES[split][1]:
+        raise OSError(f"{path} does not match the derived CIFAR-10 subset's MD5 "
+                      f"{_CIFAR_SUBSET_FILES[split][1]}; it is damaged or another file")
+    with np.load(path, allow_pickle=False) as z:
+        data, labels = z["data"], z["labels"].astype(np.int64)
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(labels) != len(data):
+        raise ValueError(f"{path} holds {data.dtype} {data.shape} image data and {len(labels)} labels; the "
+                         "subset has N uint8 rows of 3072 values and N labels")
+    return data.reshape(-1, 3, 32, 32), labels
+
+
 def _cinic_folder(root: Path, split: str) -> Path | None:
     for name in _CINIC_FOLDERS:
         folder = root / name / _CINIC_SPLIT[split]
@@ -193,7 +222,7 @@ def _available(root: Path, name: str, split: str) -> bool:
     if name in _IDX_FOLDER:
         return _idx_paths(root, name, split) is not None
     if name == "cifar10":
-        return _cifar_paths(root, split) is not None
+        return _cifar_paths(root, split) is not None or _cifar_subset_path(root, split) is not None
     return _cinic_folder(root, split) is not None
 
 
@@ -201,7 +230,8 @@ def _expected_files(name: str) -> str:
     if name in _IDX_FOLDER:
         return f"{_IDX_FOLDER[name]}/raw/{{train,t10k}}-{{images-idx3,labels-idx1}}-ubyte[.gz]"
     if name == "cifar10":
-        return f"{_CIFAR_FOLDER}/{{data_batch_1..5,test_batch}}"
+        return (f"{_CIFAR_FOLDER}/{{data_batch_1..5,test_batch}}, or the derived subset "
+                f"{_CIFAR_SUBSET_FOLDER}/{{{','.join(f for f, _ in _CIFAR_SUBSET_FILES.values())}}}")
     return "CINIC-10/{train,valid,test}/<class>/*.png"
 
 
@@ -228,8 +258,9 @@ def available_sources(name: str, split: str = "train",
     """Which sources could serve ``name``/``split`` now, best first (used by the doctor)."""
     _check_choice("name", name, DATASETS)
     _check_choice("split", split, SPLITS)
-    found = [f"{label} ({path})" for label, path in candidate_roots(root)
-             if _available(path, name, split)]
+    found = [f"{label} ({path}" + (", a derived subset)" if name == "cifar10" and _cifar_paths(path, split) is None
+                                   else ")")
+             for label, path in candidate_roots(root) if _available(path, name, split)]
     if name in _BUNDLED_PER_CLASS:
         found.append("bundled subset")
     return found
@@ -308,6 +339,8 @@ def _read_official(root: Path, name: str, split: str, classes: list[int],
                              "the two files must come from the same official release")
         return images, labels
     if name == "cifar10":
+        if _cifar_paths(root, split) is None:
+            return _read_cifar_subset(_cifar_subset_path(root, split), split)
         parts = [_read_cifar_batch(p) for p in _cifar_paths(root, split)]
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     return _read_cinic(_cinic_folder(root, split), classes, per_class, rng)
@@ -437,6 +470,9 @@ def load(name: str, split: str = "train", n_samples: int | None = None,
     if source_path is not None:
         images, labels = _read_official(source_path, name, split, cls, per_class, rng)
         origin = source = f"official files in {source_path}"
+        if name == "cifar10" and _cifar_paths(source_path, split) is None:
+            origin = source = (f"a derived subset (the first 1,000 images of each official batch, "
+                               f"not an official file) in {source_path / _CIFAR_SUBSET_FOLDER}")
     elif name in _BUNDLED_PER_CLASS:
         images, labels = _load_bundled(name, split)
         origin = "bundled subset"

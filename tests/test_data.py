@@ -308,3 +308,25 @@ def test_a_qrobust_data_that_is_not_a_folder_is_said_once(monkeypatch, tmp_path)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         data.candidate_roots()                 # said once
+
+
+@pytest.mark.skipif(not (SHARED / "cifar10_subset").is_dir(), reason="the shared data folder is not here")
+def test_the_derived_cifar_subset_is_read_checked_and_named_as_such(tmp_path, capsys):
+    ds = data.load("cifar10", "train", root=SHARED)
+    assert tuple(ds.images.shape) == (5000, 3, 32, 32) and torch.bincount(ds.labels).min() > 0
+    assert "a derived subset" in ds.source and "not an official file" in ds.source
+    assert "a derived subset" in capsys.readouterr().out
+    with np.load(SHARED / "cifar10_subset" / "cifar10_train_first1000_per_batch.npz") as z:
+        first = torch.from_numpy(z["data"][:1].reshape(1, 3, 32, 32)).float() / 255    # the batches' layout
+        assert torch.equal(ds.images[:1], first) and int(ds.labels[0]) == int(z["labels"][0])
+    test = data.load("cifar10", "test", root=SHARED, n_samples=500, verbose=False)
+    assert torch.bincount(test.labels).tolist() == [50] * 10
+    with pytest.raises(ValueError, match="n_samples asks for 100 images of class"):   # 86 to 112 per class
+        data.load("cifar10", "test", root=SHARED, n_samples=1000, verbose=False)
+    assert any("derived subset" in s for s in data.available_sources("cifar10", "test", root=SHARED))
+    # a damaged copy is refused, not read
+    (tmp_path / "cifar10_subset").mkdir()
+    damaged = tmp_path / "cifar10_subset" / "cifar10_test_first1000.npz"
+    damaged.write_bytes((SHARED / "cifar10_subset" / "cifar10_test_first1000.npz").read_bytes()[:-10] + b"0" * 10)
+    with pytest.raises(OSError, match="does not match the derived CIFAR-10 subset's MD5"):
+        data.load("cifar10", "test", root=tmp_path, verbose=False)
