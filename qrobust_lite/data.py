@@ -13,7 +13,7 @@ for the official files, in torchvision's folder layout, in this order:
 
 For CIFAR-10, a folder without the official batches may hold ``cifar10_subset/``, a derived
 subset (the first 1,000 images of each official batch, byte for byte, checked against its own
-MD5); it is read in their place and every notice names it "a derived subset".
+MD5); it is read in their place and every notice names it a "derived subset".
 
 Nothing here imports torchvision, and nothing is unpickled except official CIFAR-10 batches,
 read with an unpickler that only accepts plain arrays, lists and strings.
@@ -471,7 +471,7 @@ def load(name: str, split: str = "train", n_samples: int | None = None,
         images, labels = _read_official(source_path, name, split, cls, per_class, rng)
         origin = source = f"official files in {source_path}"
         if name == "cifar10" and _cifar_paths(source_path, split) is None:
-            origin = source = (f"a derived subset (the first 1,000 images of each official batch, "
+            origin = source = (f"derived subset (the first 1,000 images of each official batch, "
                                f"not an official file) in {source_path / _CIFAR_SUBSET_FOLDER}")
     elif name in _BUNDLED_PER_CLASS:
         images, labels = _load_bundled(name, split)

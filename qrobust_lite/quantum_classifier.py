@@ -5,7 +5,9 @@ quantum classifier*; the hybrid: *Defending with quantum patches*).
 and classified by a :class:`~qrobust_lite.circuits.VQC` through its Born-rule class
 probabilities. :class:`HybridImageClassifier`: a small CNN front end turns the image into 8
 angles for the same kind of circuit, a stronger model to ask whether a defence's effect
-depends on the model's strength. Attacks differentiate through the circuit (and front end).
+depends on the model's strength. :class:`QuanvolutionClassifier`: the closest public design to
+the quantum-patches paper's model, a fixed random quanvolution (4 qubits per 2x2 patch) feeding
+a small CNN. Attacks differentiate through the circuit (and front end).
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import validation
 from .backend import DeviceChoice
 from .circuits import VQC
+from .quantum_patches import ENCODINGS, rqc_patch_channels
 
 
 def _check_image_shape(image_shape) -> tuple[int, int, int]:
@@ -113,3 +117,49 @@ class HybridImageClassifier(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.vqc(self.features(images))
+
+
+class QuanvolutionClassifier(nn.Module):
+    """Images (N, C, H, W) in [0, 1] -> class probabilities (N, K): a quanvolution front end,
+    then a small CNN (Part II's closest public design {Henderson et al. 2020}).
+
+    Every 2x2 patch of every colour channel (stride 2) is loaded on 4 qubits (``encoding``,
+    RX(pi x) then RY(pi x) by default), one fixed random layer acts on them
+    (:func:`~qrobust_lite.circuits.random_circuit`, seeded by ``circuit_seed``) and ``<Z>`` on
+    each wire gives 4 channels at half resolution: 4C channels in [-1, 1], computed batched by
+    :func:`~qrobust_lite.quantum_patches.rqc_patch_channels` and differentiable in the image.
+    The circuit has no trainable angle (as in the design); the CNN (``width`` and 2 ``width``
+    filters of 3 x 3, two max-pools, dropout 0.3, a linear layer) learns from its channels.
+
+    >>> model = QuanvolutionClassifier((3, 32, 32), width=8)
+    >>> tuple(model(torch.rand(2, 3, 32, 32)).shape)
+    (2, 10)
+    """
+
+    def __init__(self, image_shape: tuple[int, int, int], n_classes: int = 10, width: int = 48,
+                 encoding: str = "RXRY", circuit_seed: int = 0, seed: int = 0) -> None:
+        super().__init__()
+        c, h, w = _check_image_shape(image_shape)
+        if h % 4 or w % 4:
+            raise ValueError(f"image_shape's height and width must be multiples of 4 (2x2 patches, then "
+                             f"two 2x2 pools), got {h}x{w}")
+        self.image_shape = tuple(image_shape)
+        self.encoding = validation.choice(encoding, "encoding", ENCODINGS)
+        self.circuit_seed = validation.seed(circuit_seed, "circuit_seed")
+        validation.positive_int(width, "width")
+        validation.positive_int(n_classes, "n_classes")
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(validation.seed(seed))
+            self.cnn = nn.Sequential(
+                nn.Conv2d(4 * c, width, 3, padding=1), nn.ReLU(),
+                nn.Conv2d(width, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                nn.Conv2d(width, 2 * width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                nn.Flatten(), nn.Dropout(0.3), nn.Linear(2 * width * (h // 8) * (w // 8), n_classes))
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """The quanvolution's channels (N, 4C, H/2, W/2) in [-1, 1]."""
+        _check_images(images, self.image_shape)
+        return rqc_patch_channels(images, seed=self.circuit_seed, encoding=self.encoding)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.cnn(self.features(images)), dim=1)

@@ -38,6 +38,9 @@ from . import fastpath, validation
 from .circuits import random_circuit, random_circuit_weights
 
 N_WIRES = 4  # one qubit per pixel of a 2x2 patch
+#: How a pixel value x in [0, 1] is loaded on its qubit, ``"RY"`` for RY(pi x) and ``"RXRY"`` for
+#: RX(pi x) then RY(pi x) (the quanvolutional classifier of Part II's closest public design).
+ENCODINGS = ("RY", "RXRY")
 
 
 def extract_patches(images: torch.Tensor) -> torch.Tensor:
@@ -70,27 +73,46 @@ def z_signs(n_qubits: int) -> torch.Tensor:
     return (1 - 2 * bits).double()
 
 
+def rxry_state(x: torch.Tensor) -> torch.Tensor:
+    """The product state of RX(pi x_i) then RY(pi x_i) on each wire: values (B, n) -> (B, 2**n),
+    complex64 (wire 0 most significant). With c = cos(pi x / 2), s = sin(pi x / 2), one wire
+    holds ``RY RX |0> = (c^2 + i s^2, c s - i c s)``."""
+    if validation.finite_floats(x, "x").ndim != 2:
+        raise ValueError(f"x must have shape (B, n), got {tuple(x.shape)}")
+    c, s = torch.cos(math.pi * x.float() / 2), torch.sin(math.pi * x.float() / 2)
+    wire = torch.stack([torch.complex(c * c, s * s), torch.complex(c * s, -c * s)], dim=-1)   # (B, n, 2)
+    state = wire[:, 0]
+    for i in range(1, x.shape[1]):
+        state = (state[:, :, None] * wire[:, i, None, :]).reshape(len(x), 2 ** (i + 1))
+    return state
+
+
 def rqc_patch_channels(images: torch.Tensor, n_layers: int = 1, n_rotations: int = 4,
-                       seed: int = 0, chunk: int = 16_384) -> torch.Tensor:
+                       seed: int = 0, chunk: int = 16_384, encoding: str = "RY") -> torch.Tensor:
     """Random-circuit patch channels: images (N, C, H, W) in [0, 1] -> (N, 4C, H/2, W/2) in [-1, 1].
 
-    Channel ``4 * c + i`` is ``<Z_i>`` of the circuit on colour channel c's patches. ``chunk``
-    patches are simulated at a time: chunks whose intermediates fit in the CPU cache (16,384
-    patches, about 6 MB) ran fastest here. The result does not depend on it.
+    Channel ``4 * c + i`` is ``<Z_i>`` of the circuit on colour channel c's patches, each pixel
+    loaded by ``encoding`` (:data:`ENCODINGS`). ``chunk`` patches are simulated at a time:
+    chunks whose intermediates fit in the CPU cache (16,384 patches, about 6 MB) ran fastest
+    here. The result does not depend on it. Differentiable in the images.
     """
     patches = extract_patches(validation.image_batch(images))
     validation.positive_int(n_layers, "n_layers")
     validation.positive_int(n_rotations, "n_rotations")
     validation.seed(seed)
     validation.positive_int(chunk, "chunk")
-    # One 16x16 unitary for all patches; RY encodings give real states, so the real-state
-    # shortcut applies. float32 arithmetic: errors about 1e-7 on values in [-1, 1].
+    validation.choice(encoding, "encoding", ENCODINGS)
+    # One 16x16 unitary for all patches. RY encodings give real states, so the real-state
+    # shortcut applies; RX then RY gives complex ones. float32 arithmetic: errors about 1e-7.
     u_t = circuit_unitary_transpose(n_layers, n_rotations, seed).to(images.device)
-    signs = z_signs(N_WIRES).float()                            # (16, 4): <Z_i> = probs @ signs
+    signs = z_signs(N_WIRES).float().to(images.device)          # (16, 4): <Z_i> = probs @ signs
     flat = patches.reshape(-1, N_WIRES)
-    parts = [fastpath.real_state_probabilities(
-                 fastpath.angle_state(math.pi * part.float(), dtype=torch.float32), u_t, signs)
-             for part in flat.split(chunk)]
+    if encoding == "RY":
+        parts = [fastpath.real_state_probabilities(
+                     fastpath.angle_state(math.pi * part.float(), dtype=torch.float32), u_t, signs)
+                 for part in flat.split(chunk)]
+    else:
+        parts = [(rxry_state(part) @ u_t).abs().square() @ signs for part in flat.split(chunk)]
     out = torch.cat(parts) if parts else flat.new_zeros(0, N_WIRES, dtype=torch.float32)
     n, c, hp, wp, _ = patches.shape
     out = out.to(images.dtype).reshape(n, c, hp, wp, N_WIRES).permute(0, 1, 4, 2, 3)

@@ -113,3 +113,48 @@ def test_quantum_patch_is_seeded_bounded_and_strength_zero_is_identity():
 def test_invalid_patch_arguments_name_the_argument(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_the_rxry_encoding_matches_pennylane_on_a_patch():
+    import math
+
+    import pennylane as qml
+
+    from qrobust_lite.circuits import random_circuit, random_circuit_weights
+
+    image = torch.rand(1, 1, 2, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    weights = random_circuit_weights(1, 4, 3)
+
+    @qml.qnode(qml.device("default.qubit", wires=4))
+    def reference(x):
+        for j in range(4):
+            qml.RX(math.pi * x[j], wires=j)
+            qml.RY(math.pi * x[j], wires=j)
+        random_circuit(weights, range(4), 3)
+        return [qml.expval(qml.PauliZ(j)) for j in range(4)]
+
+    ours = qp.rqc_patch_channels(image, seed=3, encoding="RXRY").flatten()
+    expected = torch.tensor([float(v) for v in reference(qp.extract_patches(image).reshape(4))], dtype=ours.dtype)
+    assert torch.allclose(ours, expected, atol=1e-6)
+    assert not torch.allclose(ours, qp.rqc_patch_channels(image, seed=3).flatten(), atol=1e-3)   # not RY alone
+
+
+def test_the_quanvolution_classifier_learns_and_attacks_can_differentiate_through_it():
+    from qrobust_lite import data, defences, metrics
+    from qrobust_lite.quantum_classifier import QuanvolutionClassifier
+
+    model = QuanvolutionClassifier((1, 28, 28), width=16, seed=0)
+    assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in model.cnn.parameters())  # no trainable angle
+    train = data.load("mnist", "train", 1000, verbose=False)
+    defences.train_with_defence(model, train.images, train.labels, epochs=10, lr=3e-3, progress=False)
+    test = data.load("mnist", "test", 200, verbose=False)
+    with torch.no_grad():
+        probs = model(test.images)
+    assert torch.allclose(probs.sum(1), torch.ones(200)) and metrics.accuracy(test.labels, probs) > 0.5
+    x = test.images[:4].clone().requires_grad_(True)
+    model(x)[:, 0].sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    for bad, message in (({"encoding": "RZ"}, "encoding must be one of"), ({"width": 0}, "width must be"),
+                         ({"image_shape": (1, 30, 30)}, "multiples of 4")):
+        with pytest.raises(ValueError, match=message):
+            QuanvolutionClassifier(**{"image_shape": (1, 28, 28), **bad})
