@@ -95,18 +95,40 @@ def fgsm(model, images: torch.Tensor, labels: torch.Tensor, epsilon: float,
 
 def pgd(model, images: torch.Tensor, labels: torch.Tensor, epsilon: float,
         step_size: float | None = None, steps: int = 10, random_start: bool = False,
-        seed: int = 0, loss: str = "logits") -> torch.Tensor:
+        seed: int = 0, loss: str = "logits", restarts: int = 0) -> torch.Tensor:
     """Projected gradient descent in the L-infinity ball of radius ``epsilon``.
 
     Each of ``steps`` steps adds ``step_size * sign(grad)`` (default ``2.5 epsilon / steps``),
     projects back to ``|x - images| <= epsilon`` and clips to [0, 1]. ``random_start`` begins
-    from a uniform point in the ball (seeded).
+    from a uniform point in the ball (seeded). ``restarts`` more runs, each from its own random
+    start (seeds ``seed + 1``, ...), replace an image's adversarial example wherever the earlier
+    one left it correctly classified and the new one does not: the attack succeeds on an image
+    if any run does.
     """
     _check(images, labels, epsilon, loss)
     validation.positive_int(steps, "steps")
     validation.seed(seed)
+    if isinstance(restarts, bool) or not isinstance(restarts, int) or restarts < 0:
+        raise ValueError(f"restarts must be an integer >= 0, got {restarts!r}")
     if epsilon == 0:
         return images.detach().clone()
+    best = _pgd_run(model, images, labels, epsilon, step_size, steps, random_start, seed, loss)
+    for r in range(1, restarts + 1):            # a loop over restarts, each one batched
+        with torch.no_grad():
+            resisted = model(best).argmax(dim=1) == labels
+        if not resisted.any():
+            break
+        candidate = _pgd_run(model, images, labels, epsilon, step_size, steps, True, seed + r, loss)
+        with torch.no_grad():
+            fooled = model(candidate).argmax(dim=1) != labels
+        take = (resisted & fooled).view(-1, *[1] * (images.ndim - 1))
+        best = torch.where(take, candidate, best)
+    return best
+
+
+def _pgd_run(model, images: torch.Tensor, labels: torch.Tensor, epsilon: float, step_size: float | None,
+             steps: int, random_start: bool, seed: int, loss: str) -> torch.Tensor:
+    """One PGD run of :func:`pgd` (its arguments already checked)."""
     step_size = 2.5 * epsilon / steps if step_size is None else step_size
     validation.positive(step_size, "step_size")
     x = images.detach().clone()

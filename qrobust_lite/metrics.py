@@ -163,3 +163,28 @@ def attack_success_rate(y_true: torch.Tensor, clean_pred: torch.Tensor, adversar
     if not correct.any():
         return math.nan
     return (adversarial[correct] != clean[correct]).double().mean().item()
+
+
+def common_base_asr(clean_correct, adversarial_correct) -> list[float]:
+    """The ASR of several models on a **common base**: the images that every model classifies
+    correctly when clean. ``clean_correct`` and ``adversarial_correct``: one boolean mask (N,)
+    per model, for the same N images in the same order. Returns one ASR per model, in [0, 1]
+    (NaN for all when no image is right for every model), so that a defence that lowers clean
+    accuracy cannot look like one that resists.
+
+    >>> common_base_asr([torch.tensor([True, True, False]), torch.tensor([True, False, True])],
+    ...                 [torch.tensor([False, True, False]), torch.tensor([True, False, True])])
+    [1.0, 0.0]
+    """
+    clean = [torch.as_tensor(m) for m in clean_correct]
+    adversarial = [torch.as_tensor(m) for m in adversarial_correct]
+    if not clean or len(clean) != len(adversarial):
+        raise ValueError(f"clean_correct and adversarial_correct must hold one mask per model, at least one; "
+                         f"got {len(clean)} and {len(adversarial)}")
+    shape = clean[0].shape
+    if any(m.dtype != torch.bool or m.ndim != 1 or m.shape != shape for m in clean + adversarial):
+        raise ValueError(f"every mask must be a boolean tensor of shape {tuple(shape)} (one entry per image)")
+    base = torch.stack(clean).all(dim=0)
+    if not base.any():
+        return [math.nan] * len(clean)
+    return [(~a[base]).double().mean().item() for a in adversarial]

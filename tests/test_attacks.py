@@ -73,8 +73,23 @@ def test_random_start_is_seeded(fixed_model):
     (lambda m, x, y: attacks.fgsm(m, x, y, 0.1, loss="hinge"), "loss must be one of"),
     (lambda m, x, y: attacks.pgd(m, x, y, 0.1, steps=0), "steps must be a positive integer"),
     (lambda m, x, y: attacks.pgd(m, x, y, 0.1, step_size=-1.0), "step_size must be a positive number"),
+    (lambda m, x, y: attacks.pgd(m, x, y, 0.1, restarts=-1), "restarts must be an integer >= 0"),
 ])
 def test_invalid_arguments_name_the_argument(fixed_model, call, match):
     model, x, y = fixed_model
     with pytest.raises(ValueError, match=match):
         call(model, x, y)
+
+
+def test_restarts_only_add_successes_and_stay_in_the_budget(fixed_model):
+    model, x, y = fixed_model
+    eps = 0.05
+    one = attacks.pgd(model, x, y, eps, steps=3, random_start=True, seed=0)
+    more = attacks.pgd(model, x, y, eps, steps=3, random_start=True, seed=0, restarts=3)
+    with torch.no_grad():
+        fooled_one, fooled_more = model(one).argmax(1) != y, model(more).argmax(1) != y
+    assert bool((fooled_more | ~fooled_one).all())          # every image fooled once stays fooled
+    assert int(fooled_more.sum()) >= int(fooled_one.sum())
+    assert torch.equal(more[~fooled_more], one[~fooled_more])   # untouched where no restart won
+    assert float((more - x).abs().max()) <= eps + 1e-6 and float(more.min()) >= 0 and float(more.max()) <= 1
+    assert torch.equal(attacks.pgd(model, x, y, eps, steps=3, restarts=0), attacks.pgd(model, x, y, eps, steps=3))

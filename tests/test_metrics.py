@@ -91,3 +91,16 @@ def test_attack_success_rate_on_hand_cases():
 def test_invalid_arguments_name_the_argument(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_common_base_asr_counts_only_images_every_model_gets_right():
+    clean = [torch.tensor([True, True, True, False]), torch.tensor([True, True, False, True])]
+    adversarial = [torch.tensor([False, True, False, False]), torch.tensor([False, False, False, True])]
+    # common base: images 0 and 1; model A loses image 0, model B loses both
+    assert metrics.common_base_asr(clean, adversarial) == [0.5, 1.0]
+    none = [torch.tensor([True, False]), torch.tensor([False, True])]
+    assert all(math.isnan(v) for v in metrics.common_base_asr(none, none))
+    with pytest.raises(ValueError, match="one mask per model"):
+        metrics.common_base_asr(clean, adversarial[:1])
+    with pytest.raises(ValueError, match="boolean tensor of shape"):
+        metrics.common_base_asr([torch.tensor([1, 0])], [torch.tensor([True, False])])
