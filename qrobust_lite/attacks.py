@@ -101,9 +101,10 @@ def pgd(model, images: torch.Tensor, labels: torch.Tensor, epsilon: float,
     Each of ``steps`` steps adds ``step_size * sign(grad)`` (default ``2.5 epsilon / steps``),
     projects back to ``|x - images| <= epsilon`` and clips to [0, 1]. ``random_start`` begins
     from a uniform point in the ball (seeded). ``restarts`` more runs, each from its own random
-    start (seeds ``seed + 1``, ...), replace an image's adversarial example wherever the earlier
-    one left it correctly classified and the new one does not: the attack succeeds on an image
-    if any run does.
+    start (seeds ``seed + 1``, ...) on the images still classified correctly, replace an image's
+    adversarial example wherever the new one fools the model: the attack succeeds on an image
+    if any run does. The model must treat images independently (no batch statistics), as the
+    course's models in evaluation mode do.
     """
     _check(images, labels, epsilon, loss)
     validation.positive_int(steps, "steps")
@@ -118,11 +119,14 @@ def pgd(model, images: torch.Tensor, labels: torch.Tensor, epsilon: float,
             resisted = model(best).argmax(dim=1) == labels
         if not resisted.any():
             break
-        candidate = _pgd_run(model, images, labels, epsilon, step_size, steps, True, seed + r, loss)
+        # a restart attacks only the images that resisted so far (the model treats images
+        # independently: an image's attack does not depend on the rest of the batch)
+        idx = resisted.nonzero().squeeze(1)
+        candidate = _pgd_run(model, images[idx], labels[idx], epsilon, step_size, steps, True, seed + r, loss)
         with torch.no_grad():
-            fooled = model(candidate).argmax(dim=1) != labels
-        take = (resisted & fooled).view(-1, *[1] * (images.ndim - 1))
-        best = torch.where(take, candidate, best)
+            fooled = model(candidate).argmax(dim=1) != labels[idx]
+        best = best.clone()
+        best[idx[fooled]] = candidate[fooled]
     return best
 
 

@@ -406,6 +406,9 @@ def _split_counts(n_samples: int | None, k: int) -> list[int] | None:
 
 def _select(labels: np.ndarray, classes: list[int], per_class: list[int] | None,
             rng: np.random.Generator, source: str) -> np.ndarray:
+    selection = np.flatnonzero(np.isin(labels, classes))
+    if per_class is not None and sum(per_class) == len(selection):
+        return selection          # every image asked for: kept however the classes fall
     keep = []
     for c, want in zip(classes, per_class or [None] * len(classes)):
         idx = np.flatnonzero(labels == c)
@@ -428,7 +431,9 @@ def load(name: str, split: str = "train", n_samples: int | None = None,
     Args:
         name: ``"mnist"``, ``"fashion_mnist"``, ``"cifar10"`` or ``"cinic10"``.
         split: ``"train"`` or ``"test"``.
-        n_samples: total number of images, spread evenly over the classes; ``None`` for all.
+        n_samples: total number of images, spread evenly over the classes; ``None``, or exactly
+            the number the selected classes hold, for all of them (then as the classes fall: the
+            derived CIFAR-10 subset's 5,000 training images are not balanced).
         classes: class indices or names to keep (labels are renumbered in this order).
         seed: which images are drawn when ``n_samples`` is set.
         root: a folder holding the official files in torchvision's layout.

@@ -8,11 +8,17 @@ training batch looks like (the other half stays clean):
 - ``"gaussian noise"``: pixels plus N(0, sigma^2), clipped to [0, 1];
 - ``"quantum patches"``: RQC pseudo-noise (:func:`~qrobust_lite.quantum_patches.quantum_patch`),
   from a circuit drawn per batch out of ``circuit_seeds``;
+- ``"co-author patches"``: the co-author's recipe at half resolution
+  (:func:`~qrobust_lite.quantum_patches.half_resolution_patch`), same circuits;
 - ``"PGD training"``: PGD adversarial examples against the model as it is at that step
   {Madry et al. 2018}, the classical defence the paper compares its effect with.
 
-:func:`defence_experiment` trains each defence with several seeds and scores clean accuracy
-and attack success rate (ASR) under FGSM and PGD at several budgets, plus training time.
+:func:`defence_experiment` trains each defence with several seeds and scores clean accuracy,
+attack success rate (ASR) and robust accuracy under FGSM, PGD and PGD with a random start and
+a restart at several budgets, plus training time; each run keeps which test images each
+model gets right, so that :func:`common_base` can compare defences on the images that every
+one of them classifies correctly. Gaussian noise is matched to the patches' strength by
+default (:func:`matched_sigma`).
 
 >>> x, y = torch.rand(4, 1, 4, 4), torch.tensor([0, 1, 0, 1])
 >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 2), torch.nn.Softmax(1))
@@ -34,34 +40,39 @@ import numpy as np
 import torch
 
 from . import attacks, data, experiments, metrics, validation
-from .quantum_classifier import HybridImageClassifier, QuantumImageClassifier
-from .quantum_patches import quantum_patch
+from .quantum_classifier import HybridImageClassifier, QuantumImageClassifier, QuanvolutionClassifier
+from .quantum_patches import half_resolution_patch, quantum_patch
 from .training import fit
 
-DEFENCES = ("none", "gaussian noise", "quantum patches", "PGD training")
-ATTACKS = ("FGSM", "PGD")
+DEFENCES = ("none", "gaussian noise", "quantum patches", "co-author patches", "PGD training")
+#: ``"PGD"`` starts from the clean image (deterministic); ``"PGD-restart"`` starts from a random
+#: point in the budget's box and tries again from another where the first run fails.
+ATTACKS = ("FGSM", "PGD", "PGD-restart")
 # Average pooling per dataset, so that every image becomes 8 qubits' worth of amplitudes.
 POOL = {"cifar10": 4, "cinic10": 4, "mnist": 2, "fashion_mnist": 2}
 # The paper's headline attack success rates: (undefended, with quantum patches).
 PAPER_ASR = {"cifar10": (0.898, 0.6845), "cinic10": (0.9423, 0.7868)}
-EPSILONS = (2 / 255, 4 / 255, 8 / 255)
+EPSILONS = (1 / 255, 2 / 255, 4 / 255, 8 / 255)
 #: The attacked models, each with its Adam learning rate. ``"quantum"`` is the
 #: :class:`~qrobust_lite.quantum_classifier.QuantumImageClassifier` (96 angles, rate 0.05);
 #: ``"hybrid"`` the :class:`~qrobust_lite.quantum_classifier.HybridImageClassifier` (rate 0.01,
 #: a usual one for a CNN front end; 0.05 gave a similar clean accuracy on CIFAR-10, 0.265 against
-#: 0.269 over seeds 0-2).
-MODELS = {"quantum": 0.05, "hybrid": 0.01}
+#: 0.269 over seeds 0-2); ``"quanvolution"`` the
+#: :class:`~qrobust_lite.quantum_classifier.QuanvolutionClassifier` (rate 1e-3, Adam's default).
+MODELS = {"quantum": 0.05, "hybrid": 0.01, "quanvolution": 1e-3}
 
 
 def perturb_batch(defence: str, model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
                   generator: torch.Generator, fraction: float = 0.5, sigma: float = 0.1,
                   strength: float = 0.5, circuit_seeds: tuple[int, ...] = (100, 101, 102, 103),
-                  epsilon: float = 8 / 255, pgd_steps: int = 3, loss: str = "probs") -> torch.Tensor:
+                  epsilon: float = 8 / 255, pgd_steps: int = 3, loss: str = "probs",
+                  half_res_strength: float = 1.0) -> torch.Tensor:
     """A training batch (B, C, H, W) in [0, 1] with its first ``fraction`` perturbed by ``defence``.
 
     ``sigma``: Gaussian standard deviation (pixel units); ``strength`` and ``circuit_seeds``:
-    quantum patches; ``epsilon`` and ``pgd_steps``: PGD training (random start). Returns a new
-    tensor; ``images`` is not changed.
+    quantum patches; ``half_res_strength``: the co-author's patches (1: the channel multiplied
+    in as it is, the recipe as published), same circuits; ``epsilon`` and ``pgd_steps``: PGD
+    training (random start). Returns a new tensor; ``images`` is not changed.
     """
     validation.choice(defence, "defence", DEFENCES)
     validation.images(images, ndim=4)
@@ -69,6 +80,7 @@ def perturb_batch(defence: str, model: torch.nn.Module, images: torch.Tensor, la
     validation.share(fraction, "fraction")
     validation.positive(sigma, "sigma")
     validation.share(strength, "strength")
+    validation.share(half_res_strength, "half_res_strength")
     if not circuit_seeds:
         raise ValueError("circuit_seeds must name at least one circuit seed")
     for s in circuit_seeds:
@@ -84,9 +96,10 @@ def perturb_batch(defence: str, model: torch.nn.Module, images: torch.Tensor, la
     if defence == "gaussian noise":
         noise = torch.randn(part.shape, generator=generator, dtype=part.dtype)
         out[:k] = (part + sigma * noise).clamp(0.0, 1.0)
-    elif defence == "quantum patches":
+    elif defence in ("quantum patches", "co-author patches"):
         pick = int(torch.randint(len(circuit_seeds), (1,), generator=generator))
-        out[:k] = quantum_patch(part, seed=circuit_seeds[pick], strength=strength)
+        out[:k] = (quantum_patch(part, seed=circuit_seeds[pick], strength=strength) if defence == "quantum patches"
+                   else half_resolution_patch(part, circuit_seeds[pick], half_res_strength, generator))
     else:
         start = int(torch.randint(2 ** 31 - 1, (1,), generator=generator))
         out[:k] = attacks.pgd(model, part, labels[:k], epsilon, steps=pgd_steps,
@@ -122,26 +135,94 @@ def train_with_defence(model: torch.nn.Module, images: torch.Tensor, labels: tor
 
 
 def evaluate_attacks(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
-                     epsilons=EPSILONS, pgd_steps: int = 10, loss: str = "probs") -> dict:
-    """Clean accuracy, and ASR and robust accuracy per attack and budget (lists along ``epsilons``)."""
+                     epsilons=EPSILONS, pgd_steps: int = 10, loss: str = "probs", restarts: int = 1,
+                     seed: int = 0, attack_names=ATTACKS) -> dict:
+    """Clean accuracy, and ASR and robust accuracy per attack and budget (lists along ``epsilons``).
+
+    ``attack_names``: a selection of :data:`ATTACKS`; ``restarts`` and ``seed`` set
+    ``"PGD-restart"`` (:func:`~qrobust_lite.attacks.pgd` with a random start). The masks of which
+    images are right come along as strings of ``"0"``/``"1"``, one character per image
+    (``"clean_correct"``, and ``"robust_correct"`` per attack and budget; read them with
+    :func:`correct_mask`).
+    """
     validation.non_empty(validation.images(images, ndim=4), "images")
     validation.same_length("images", images, "labels", validation.labels(labels))
     validation.positive_int(pgd_steps, "pgd_steps")
     validation.choice(loss, "loss", attacks.LOSSES)
+    validation.seed(seed)
+    if not attack_names or any(a not in ATTACKS for a in attack_names):
+        raise ValueError(f"attack_names must be a non-empty selection of {list(ATTACKS)}, got {attack_names!r}")
+    _check_epsilons(epsilons)
     with torch.no_grad():
         clean = model(images).argmax(dim=1)
     result = {"clean_accuracy": metrics.accuracy(labels, clean), "epsilons": list(epsilons),
-              "asr": {}, "robust_accuracy": {}}
-    for name in ATTACKS:
-        result["asr"][name], result["robust_accuracy"][name] = [], []
+              "clean_correct": _mask_text(clean == labels), "asr": {}, "robust_accuracy": {}, "robust_correct": {}}
+    for name in attack_names:
+        for key in ("asr", "robust_accuracy", "robust_correct"):
+            result[key][name] = []
         for eps in epsilons:
-            adv = (attacks.fgsm(model, images, labels, eps, loss=loss) if name == "FGSM"
-                   else attacks.pgd(model, images, labels, eps, steps=pgd_steps, loss=loss))
+            if name == "FGSM":
+                adv = attacks.fgsm(model, images, labels, eps, loss=loss)
+            else:
+                adv = attacks.pgd(model, images, labels, eps, steps=pgd_steps, loss=loss, seed=seed,
+                                  random_start=name == "PGD-restart", restarts=restarts if name == "PGD-restart" else 0)
             with torch.no_grad():
                 pred = model(adv).argmax(dim=1)
             result["asr"][name].append(metrics.attack_success_rate(labels, clean, pred))
             result["robust_accuracy"][name].append(metrics.accuracy(labels, pred))
+            result["robust_correct"][name].append(_mask_text(pred == labels))
     return result
+
+
+def _mask_text(mask: torch.Tensor) -> str:
+    return "".join("01"[int(v)] for v in mask.tolist())
+
+
+def correct_mask(text: str) -> torch.Tensor:
+    """A stored mask (``"0"``/``"1"`` per image, from :func:`evaluate_attacks`) as a boolean tensor (N,)."""
+    if not isinstance(text, str) or set(text) - {"0", "1"}:
+        raise ValueError(f"text must be a string of '0' and '1' (one per image), got {str(text)[:40]!r}")
+    return torch.tensor([c == "1" for c in text], dtype=torch.bool)
+
+
+def common_base(results: dict, attack: str = "PGD-restart", defences=None) -> dict:
+    """ASR on a **common base**, seed by seed: for each seed, the test images that every one of
+    ``defences`` (default: all the run's) classifies correctly when clean
+    (:func:`~qrobust_lite.metrics.common_base_asr`). Returns ``{"asr": {defence: array (S, E)},
+    "base": array (S,) of base sizes, "seeds": [...]}``, E budgets; a defence that lowers clean
+    accuracy cannot look like one that resists.
+    """
+    validation.choice(attack, "attack", ATTACKS)
+    defences = list(results["config"]["defences"] if defences is None else defences)
+    runs = {(r["defence"], r["seed"]): r for r in results["runs"]}
+    seeds = sorted({seed for _, seed in runs})
+    missing = [(d, s) for d in defences for s in seeds if (d, s) not in runs]
+    if missing:
+        raise ValueError(f"results lack the runs (defence, seed) {missing}; common_base needs every "
+                         "defence at every seed")
+    asr = {d: np.full((len(seeds), len(results["config"]["epsilons"])), math.nan) for d in defences}
+    base = np.zeros(len(seeds), dtype=int)
+    for i, seed in enumerate(seeds):
+        row = [runs[d, seed] for d in defences]
+        clean = [correct_mask(r["clean_correct"]) for r in row]
+        base[i] = int(torch.stack(clean).all(dim=0).sum())
+        for k in range(asr[defences[0]].shape[1]):
+            values = metrics.common_base_asr(clean, [correct_mask(r["robust_correct"][attack][k]) for r in row])
+            for d, v in zip(defences, values):
+                asr[d][i, k] = v
+    return {"asr": asr, "base": base, "seeds": seeds}
+
+
+def matched_sigma(images: torch.Tensor, strength: float = 0.5,
+                  circuit_seeds: tuple[int, ...] = (100, 101, 102, 103)) -> float:
+    """The Gaussian standard deviation of **matched strength**: the root-mean-square pixel change
+    that quantum patches make to ``images`` (N, C, H, W), over ``circuit_seeds``, in pixel units."""
+    validation.non_empty(validation.images(images, ndim=4), "images")
+    if not circuit_seeds:
+        raise ValueError("circuit_seeds must name at least one circuit seed")
+    changes = torch.stack([quantum_patch(images, seed=validation.seed(s, "circuit_seeds"), strength=strength) - images
+                           for s in circuit_seeds])
+    return float(changes.square().mean().sqrt())
 
 
 def _check_epsilons(epsilons) -> None:
@@ -167,16 +248,24 @@ class DefenceRun:
     root: str | None = None   # None: $QROBUST_DATA, the cache, else the bundled subset
     options: tuple = ()
     model: str = "quantum"
+    attack_names: tuple[str, ...] = ATTACKS
+    attack_steps: int = 10
 
     def __post_init__(self) -> None:
         validation.choice(self.dataset, "dataset", POOL)
         validation.choice(self.model, "model", MODELS)
         validation.choice(self.defence, "defence", DEFENCES)
         validation.seed(self.seed)
-        for name in ("n_train", "n_test", "epochs", "n_layers"):
+        for name in ("n_train", "n_test", "epochs", "n_layers", "attack_steps"):
             validation.positive_int(getattr(self, name), name)
         _check_epsilons(self.epsilons)
         validation.folder(self.root, "root")
+        _check_attack_names(self.attack_names)
+
+
+def _check_attack_names(names) -> None:
+    if not isinstance(names, (tuple, list)) or not names or any(a not in ATTACKS for a in names):
+        raise ValueError(f"attack_names must be a non-empty selection of {list(ATTACKS)}, got {names!r}")
 
 
 @functools.lru_cache(maxsize=4)
@@ -214,22 +303,39 @@ def defence_run(config: DefenceRun) -> dict:
     x_train, y_train = torch.as_tensor(train.images), torch.as_tensor(train.labels).long()
     x_test, y_test = torch.as_tensor(test.images), torch.as_tensor(test.labels).long()
     shape, n_classes = tuple(x_train.shape[1:]), len(train.class_names)
-    model = (QuantumImageClassifier(shape, pool=POOL[config.dataset], n_layers=config.n_layers, n_classes=n_classes,
-                                    seed=config.seed, device="default.qubit") if config.model == "quantum"
-             else HybridImageClassifier(shape, n_layers=config.n_layers, n_classes=n_classes, seed=config.seed,
-                                        device="default.qubit"))
+    model = build_model(config.model, shape, n_classes, config.seed, POOL[config.dataset], config.n_layers)
     start = time.perf_counter()
     train_with_defence(model, x_train, y_train, config.defence, epochs=config.epochs, lr=MODELS[config.model],
                        seed=config.seed, progress=False, **dict(config.options))
     seconds = time.perf_counter() - start
     return {"model": config.model, "defence": config.defence, "seed": config.seed, "train_seconds": seconds,
-            **evaluate_attacks(model, x_test, y_test, config.epsilons)}
+            **evaluate_attacks(model.eval(), x_test, y_test, config.epsilons, pgd_steps=config.attack_steps,
+                               seed=config.seed, attack_names=config.attack_names)}
+
+
+def build_model(name: str, image_shape: tuple[int, int, int], n_classes: int = 10, seed: int = 0,
+                pool: int = 4, n_layers: int = 4) -> torch.nn.Module:
+    """One of :data:`MODELS`, seeded: ``pool`` and ``n_layers`` set the two circuit classifiers
+    (checked always, unused by the quanvolution, whose circuit is fixed: one random layer,
+    circuit seed 0). Circuits run on
+    ``default.qubit``'s batched path, the fastest here for 8 qubits and backpropagation."""
+    validation.choice(name, "name", MODELS)
+    validation.positive_int(pool, "pool")
+    validation.positive_int(n_layers, "n_layers")
+    if name == "quantum":
+        return QuantumImageClassifier(image_shape, pool=pool, n_layers=n_layers, n_classes=n_classes, seed=seed,
+                                      device="default.qubit")
+    if name == "hybrid":
+        return HybridImageClassifier(image_shape, n_layers=n_layers, n_classes=n_classes, seed=seed,
+                                     device="default.qubit")
+    return QuanvolutionClassifier(image_shape, n_classes=n_classes, seed=seed)
 
 
 def defence_experiment(dataset: str = "cifar10", defences=DEFENCES, n_train: int = 1500,
                        n_test: int = 500, seeds=(0, 1, 2), epochs: int = 10, epsilons=EPSILONS,
                        n_layers: int = 4, root: str | None = None, progress: bool = True,
-                       grid_options: dict | None = None, model: str = "quantum", **defence_options) -> dict:
+                       grid_options: dict | None = None, model: str = "quantum", attack_names=ATTACKS,
+                       attack_steps: int = 10, **defence_options) -> dict:
     """Train ``model`` (one of :data:`MODELS`: the
     :class:`~qrobust_lite.quantum_classifier.QuantumImageClassifier` or the
     :class:`~qrobust_lite.quantum_classifier.HybridImageClassifier`) with each defence and seed.
@@ -240,6 +346,10 @@ def defence_experiment(dataset: str = "cifar10", defences=DEFENCES, n_train: int
     threads). Returns ``{"config": ..., "runs": [...]}``, one run per (defence, seed) with
     ``train_seconds`` and the fields of :func:`evaluate_attacks`. Data from
     :func:`~qrobust_lite.data.load` (class-balanced; bundled subsets without ``root``).
+    ``attack_names`` and ``attack_steps`` (PGD's steps) set the evaluation
+    (:func:`evaluate_attacks`); ``defence_options`` the training (:func:`perturb_batch`).
+    Without a ``sigma``, Gaussian noise gets :func:`matched_sigma` of the first 256 training
+    images (recorded in the config).
     """
     if dataset not in POOL:
         raise ValueError(f"dataset must be one of {list(POOL)}, got {dataset!r}")
@@ -252,15 +362,23 @@ def defence_experiment(dataset: str = "cifar10", defences=DEFENCES, n_train: int
     validation.positive_int(n_train, "n_train")
     validation.positive_int(n_test, "n_test")
     validation.choice(model, "model", MODELS)
+    _check_attack_names(attack_names)
+    validation.positive_int(attack_steps, "attack_steps")
     root = validation.folder(root, "root")
     train, test = _experiment_data(dataset, n_train, n_test, root, os.environ.get(data.ENV_VAR, ""))
+    if "gaussian noise" in defences and "sigma" not in defence_options:
+        sample = torch.as_tensor(train.images[:256])
+        defence_options["sigma"] = round(matched_sigma(sample, defence_options.get("strength", 0.5),
+                                                       tuple(defence_options.get("circuit_seeds",
+                                                                                 (100, 101, 102, 103)))), 4)
     config = {"dataset": dataset, "model": model, "defences": list(defences), "n_train": len(train),
               "n_test": len(test), "seeds": list(seeds), "epochs": epochs,
-              "epsilons": list(epsilons), "n_layers": n_layers, "pool": POOL[dataset],
+              "epsilons": list(epsilons), "n_layers": n_layers, "pool": POOL[dataset], "attacks": list(attack_names),
+              "attack_steps": attack_steps,
               "data_source": train.source, **defence_options}
     options = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in defence_options.items()))
-    configs = [DefenceRun(dataset, d, s, n_train, n_test, epochs, tuple(epsilons), n_layers, root, options, model)
-               for d in defences for s in seeds]
+    configs = [DefenceRun(dataset, d, s, n_train, n_test, epochs, tuple(epsilons), n_layers, root, options, model,
+                          tuple(attack_names), attack_steps) for d in defences for s in seeds]
     runs = experiments.run_grid(configs, defence_run, key=defence_key, progress=progress,
                                 desc=f"{dataset}, {model}: defences x seeds",
                                 **{"n_jobs": 1, **(grid_options or {})})
@@ -268,57 +386,72 @@ def defence_experiment(dataset: str = "cifar10", defences=DEFENCES, n_train: int
 
 
 def summarise(results: dict) -> dict:
-    """Mean and sample standard deviation over seeds, per defence:
-    ``{defence: {"clean_accuracy": (m, s), "train_seconds": (m, s), "asr": {attack: [(m, s), ...]}}}``.
+    """Mean and sample standard deviation over seeds, per defence: ``{defence: {"clean_accuracy":
+    (m, s), "train_seconds": (m, s), "asr": {attack: [(m, s), ...]}, "robust_accuracy": {...},
+    "common_base_asr": {...}}}``, lists along the budgets (the common base over all the run's
+    defences, :func:`common_base`). One seed: the spread is NaN.
     """
     def stats(values) -> tuple[float, float]:
         values = np.asarray(values, dtype=float)
-        return float(np.nanmean(values)), float(np.nanstd(values, ddof=1)) if len(values) > 1 else math.nan
+        values = values[~np.isnan(values)]
+        return (float(values.mean()) if len(values) else math.nan,
+                float(values.std(ddof=1)) if len(values) > 1 else math.nan)
 
+    attacks_run = results["config"].get("attacks", list(ATTACKS))
+    bases = {a: common_base(results, a) for a in attacks_run}
     table = {}
     for defence in results["config"]["defences"]:
         rows = [r for r in results["runs"] if r["defence"] == defence]
         table[defence] = {
             "clean_accuracy": stats([r["clean_accuracy"] for r in rows]),
             "train_seconds": stats([r["train_seconds"] for r in rows]),
-            "asr": {a: [stats(v) for v in zip(*(r["asr"][a] for r in rows))] for a in ATTACKS},
+            **{key: {a: [stats(v) for v in zip(*(r[key][a] for r in rows))] for a in attacks_run}
+               for key in ("asr", "robust_accuracy")},
+            "common_base_asr": {a: [stats(v) for v in bases[a]["asr"][defence].T] for a in attacks_run},
         }
     return table
 
 
-def format_table(results: dict, attack: str = "PGD") -> str:
-    """The summary as a text table (75 characters wide for 3 budgets): clean accuracy, ASR per
-    budget (mean ± std over seeds), training time in seconds (and x undefended)."""
-    if attack not in ATTACKS:
-        raise ValueError(f"attack must be one of {list(ATTACKS)}, got {attack!r}")
+#: The metrics that format_table and the plots show per budget.
+TABLE_METRICS = ("asr", "robust_accuracy", "common_base_asr")
+
+
+def format_table(results: dict, attack: str = "PGD-restart", metric: str = "asr") -> str:
+    """The summary as a text table, at most 78 characters wide for 4 budgets: clean accuracy
+    and ``metric`` (:data:`TABLE_METRICS`) per budget, mean ± std over seeds."""
+    validation.choice(metric, "metric", TABLE_METRICS)
+    attacks_run = results["config"].get("attacks", list(ATTACKS))
+    if attack not in attacks_run:
+        raise ValueError(f"attack must be one of {list(attacks_run)}, got {attack!r}")
     table = summarise(results)
     eps = results["config"]["epsilons"]
-    base = table.get("none", {}).get("train_seconds", (math.nan,))[0]
-    head = f"{'defence':<16}{'clean acc':>12}" + "".join(
-        f"{f'{attack} {e * 255:.0f}/255':>12}" for e in eps) + f"{'train s':>11}"
-    lines = [head]
+    head = f"{'defence':<18}{'clean acc':>12}" + "".join(f"{f'{e * 255:.0f}/255':>12}" for e in eps)
+    lines = [f"{metric.replace('_', ' ')} under {attack}", head]
     for defence, row in table.items():
         m, s = row["clean_accuracy"]
-        cells = "".join(f"{f'{a:.3f}±{b:.3f}':>12}" for a, b in row["asr"][attack])
-        t = row["train_seconds"][0]
-        lines.append(f"{defence:<16}{f'{m:.3f}±{s:.3f}':>12}{cells}{f'{t:.1f} ({t / base:.1f}x)':>11}")
+        cells = "".join(f"{f'{a:.3f}±{b:.3f}':>12}" for a, b in row[metric][attack])
+        lines.append(f"{defence:<18}{f'{m:.3f}±{s:.3f}':>12}{cells}")
     return "\n".join(lines)
 
 
-def plot_attack_success(results: dict, axes=None):
-    """ASR against budget, one panel per attack, mean +- std over seeds per defence."""
+def plot_attack_success(results: dict, attack: str = "PGD-restart", axes=None):
+    """Under ``attack``: robust accuracy, ASR and common-base ASR against budget, one panel
+    each, mean +- std over seeds per defence."""
     import matplotlib.pyplot as plt
 
     table = summarise(results)
     eps = np.array(results["config"]["epsilons"]) * 255
     if axes is None:
-        _, axes = plt.subplots(1, len(ATTACKS), figsize=(9, 3.4), sharey=True)
-    for ax, attack in zip(axes, ATTACKS):
+        _, axes = plt.subplots(1, len(TABLE_METRICS), figsize=(10, 3.6), sharey=True)
+    titles = {"asr": "attack success rate", "robust_accuracy": "robust accuracy",
+              "common_base_asr": "ASR on the common base"}
+    for ax, metric in zip(axes, ("robust_accuracy", "asr", "common_base_asr")):
         for defence, row in table.items():
-            mean, std = np.array(row["asr"][attack]).T
+            mean, std = np.array(row[metric][attack]).T
             ax.errorbar(eps, mean, yerr=std, marker="o", capsize=3, label=defence)
-        ax.set(title=attack, xlabel="budget epsilon (x 1/255)", xticks=eps)
+        ax.set(title=f"{titles[metric]} ({attack})", xlabel="budget epsilon (x 1/255)", xticks=eps)
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("attack success rate")
-    axes[-1].legend(fontsize=8)
+    handles, labels = axes[0].get_legend_handles_labels()
+    axes[0].figure.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(labels),
+                          fontsize=9, frameon=False)
     return axes

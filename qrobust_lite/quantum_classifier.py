@@ -1,11 +1,11 @@
 """The quantum image classifiers that Part II attacks and defends (book: Part II, *Attacking a
-quantum classifier*; the hybrid: *Defending with quantum patches*).
+quantum classifier* and *Defending with quantum patches*).
 
 :class:`QuantumImageClassifier`: the image, average-pooled, is amplitude-encoded into 8 qubits
 and classified by a :class:`~qrobust_lite.circuits.VQC` through its Born-rule class
 probabilities. :class:`HybridImageClassifier`: a small CNN front end turns the image into 8
-angles for the same kind of circuit, a stronger model to ask whether a defence's effect
-depends on the model's strength. :class:`QuanvolutionClassifier`: the closest public design to
+angles for the same kind of circuit (an option of :data:`~qrobust_lite.defences.MODELS`, for
+asking whether a defence's effect depends on how much the circuit classifier learns). :class:`QuanvolutionClassifier`: the closest public design to
 the quantum-patches paper's model, a fixed random quanvolution (4 qubits per 2x2 patch) feeding
 a small CNN. Attacks differentiate through the circuit (and front end).
 """

@@ -24,6 +24,10 @@ in with a ``strength``. Different circuit seeds give different pseudo-noise.
 >>> noisy = quantum_patch(torch.rand(2, 3, 8, 8), seed=1, strength=0.5)
 >>> noisy.shape, bool(noisy.min() >= 0 and noisy.max() <= 1)
 (torch.Size([2, 3, 8, 8]), True)
+
+The co-author's own recipe stays at half resolution: :func:`half_resolution_patch` multiplies
+one min-max scaled channel into the 2x2-averaged image and scales it back up, so it also
+blurs the image.
 """
 
 from __future__ import annotations
@@ -150,3 +154,27 @@ def quantum_patch(images: torch.Tensor, seed: int = 0, strength: float = 0.5,
     validation.share(strength, "strength")
     mask = patch_mask(rqc_patch_channels(images, n_layers=n_layers, seed=seed))
     return images * (1 - strength + strength * mask)
+
+
+def half_resolution_patch(images: torch.Tensor, seed: int = 0, strength: float = 1.0,
+                          generator: torch.Generator | None = None) -> torch.Tensor:
+    """The co-author's patch recipe: images (N, C, H, W) in [0, 1] -> same shape, in [0, 1].
+
+    The RXRY quanvolution (:func:`rqc_patch_channels`) gives 4 channels per colour channel at
+    half resolution, each min-max scaled to [0, 1] (:func:`minmax_scale`); one of the 4 wires,
+    drawn per image from ``generator``, is multiplied into the 2x2-averaged image as
+    ``half * (1 - strength + strength * channel)``, and the result is scaled back to H x W
+    (nearest neighbour) so that the same model can train on it. Even at ``strength`` 0 the
+    image comes back at half resolution: the recipe works there.
+
+    >>> out = half_resolution_patch(torch.rand(2, 3, 8, 8), seed=1, generator=torch.Generator().manual_seed(0))
+    >>> out.shape, bool(torch.equal(out[..., ::2, ::2], out[..., 1::2, 1::2]))   # 2x2 blocks
+    (torch.Size([2, 3, 8, 8]), True)
+    """
+    validation.share(strength, "strength")
+    channels = minmax_scale(rqc_patch_channels(images, seed=seed, encoding="RXRY"))
+    n, c, h, w = images.shape
+    wire = torch.randint(N_WIRES, (n,), generator=generator).to(images.device)
+    mask = channels.reshape(n, c, N_WIRES, h // 2, w // 2)[torch.arange(n, device=images.device), :, wire]
+    half = F.avg_pool2d(images, 2) * (1 - strength + strength * mask)
+    return F.interpolate(half, scale_factor=2, mode="nearest")

@@ -20,7 +20,11 @@ to choose by hand), then reads its sizes with ``scales.settings(EXPERIMENT, SCAL
                           label-refining`` (full: 20,000 images, needs the official files)
 ``paper_methods``         paper A as published: the same chapter, ``qrobust-lite run
                           label-refining-paper`` (full: all 60,000 images, needs the official files)
-``quantum_patches``       the three chapters of Part II, ``qrobust-lite run quantum-patches``
+``attacking``             the 8-qubit classifier of *Attacking a quantum classifier* and
+                          *Random quantum circuits as pseudo-noise*
+``quantum_patches``       the quanvolutional model and its defences (*Attacking a quantum
+                          classifier*, *Defending with quantum patches*), ``qrobust-lite run
+                          quantum-patches`` (full: 5,000 + 1,000 images, four budgets, three attacks)
 ``poisoning``             *Label-flip poisoning*, ``qrobust-lite run poisoning`` (full: the
                           paper's 10 qubits for MNIST, 12 for the spin chain, 5 seeds, 100 epochs)
 ``unlearning``            *Quantum machine unlearning*, ``qrobust-lite run unlearning``
@@ -80,10 +84,21 @@ EXPERIMENTS: dict[str, dict[str, dict]] = {
         "full": {"n_train": None, "n_test": None, "seeds": (0, 1, 2, 3, 4), "student_epochs": 10,
                  "labeler_epochs": None},
     },
-    "quantum_patches": {
+    "attacking": {
         "smoke": {"n_train": 100, "n_test": 400, "seeds": (0, 1), "epochs": 1},
         "default": {"n_train": 1500, "n_test": 500, "seeds": (0, 1, 2), "epochs": 10},
-        "full": {"n_train": 10000, "n_test": 2000, "seeds": (0, 1, 2, 3, 4), "epochs": 20},
+        "full": {"n_train": 5000, "n_test": 1000, "seeds": (0, 1, 2), "epochs": 20},
+    },
+    # The chapter (default) attacks with 5-step PGD from a random start and one restart at two
+    # budgets (3 minutes on one core); the stored run (full) adds FGSM and deterministic PGD,
+    # 10 steps, at four.
+    "quantum_patches": {
+        "smoke": {"n_train": 100, "n_test": 100, "seeds": (0, 1), "epochs": 1, "model": "quanvolution",
+                  "epsilons": (8 / 255,), "attack_names": ("PGD-restart",), "attack_steps": 3},
+        "default": {"n_train": 1000, "n_test": 200, "seeds": (0, 1, 2), "epochs": 5, "model": "quanvolution",
+                    "epsilons": (2 / 255, 8 / 255), "attack_names": ("PGD-restart",), "attack_steps": 5},
+        "full": {"n_train": 5000, "n_test": 1000, "seeds": (0, 1, 2), "epochs": 15, "model": "quanvolution",
+                 "epsilons": (1 / 255, 2 / 255, 4 / 255, 8 / 255), "attack_names": ("FGSM", "PGD", "PGD-restart"), "attack_steps": 10},
     },
     # Schedules per model: the MLP gets the paper's (100 epochs, Adam 5e-3) at every scale, as
     # memorising is what it is tested for. A QNN step costs ~100x more, so the default scale

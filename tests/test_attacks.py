@@ -93,3 +93,23 @@ def test_restarts_only_add_successes_and_stay_in_the_budget(fixed_model):
     assert torch.equal(more[~fooled_more], one[~fooled_more])   # untouched where no restart won
     assert float((more - x).abs().max()) <= eps + 1e-6 and float(more.min()) >= 0 and float(more.max()) <= 1
     assert torch.equal(attacks.pgd(model, x, y, eps, steps=3, restarts=0), attacks.pgd(model, x, y, eps, steps=3))
+
+
+def test_pgd_with_random_starts_and_a_restart_matches_the_toolbox_in_strength(fixed_model):
+    """ART's PGD with two random initialisations keeps, per image, an adversarial example that
+    fools the model if either run does: the same rule as ``random_start=True, restarts=1``. Their
+    random draws differ, so the two are compared by how many images they fool."""
+    from art.attacks.evasion import ProjectedGradientDescent
+    from art.estimators.classification import PyTorchClassifier
+
+    model, x, y = fixed_model
+    clf = PyTorchClassifier(model=model, loss=torch.nn.CrossEntropyLoss(), input_shape=(1, 28, 28),
+                            nb_classes=10, clip_values=(0.0, 1.0))
+    for eps in (0.02, 0.04):
+        art = ProjectedGradientDescent(clf, norm=np.inf, eps=eps, eps_step=eps / 4, max_iter=10,
+                                       num_random_init=2, verbose=False).generate(x.numpy(), y=y.numpy())
+        ours = attacks.pgd(model, x, y, eps, step_size=eps / 4, steps=10, random_start=True, restarts=1)
+        with torch.no_grad():
+            robust = [(model(torch.as_tensor(a)).argmax(1) == y).double().mean().item() for a in (art, ours)]
+        assert 0.05 < robust[1] < 0.95 and abs(robust[0] - robust[1]) <= 3 / 64, (eps, robust)
+        assert (ours - x).abs().max() <= eps + 1e-6

@@ -84,20 +84,21 @@ def test_run_quantum_patches_writes_results_and_figures(tmp_path, monkeypatch):
     import json
 
     from qrobust_lite import defences, scales
-    monkeypatch.setitem(scales.EXPERIMENTS["quantum_patches"], "default", {"n_train": 40, "n_test": 20, "seeds": (0, 1),
-                                                     "epochs": 1})
+    monkeypatch.setitem(scales.EXPERIMENTS["quantum_patches"], "default",
+                        {"n_train": 40, "n_test": 20, "seeds": (0, 1), "epochs": 1, "model": "quanvolution",
+                         "epsilons": (8 / 255,), "attack_names": ("PGD", "PGD-restart")})
     assert main(["run", "quantum-patches", "--datasets", "mnist", "--out", str(tmp_path)]) == 0
     saved = json.loads((tmp_path / "quantum_patches.json").read_text())
-    assert set(saved["results"]) == {"mnist"}
-    assert {r["defence"] for r in saved["results"]["mnist"]["runs"]} == {"none", "quantum patches"}
-    assert "PGD 8/255" in saved["results"]["mnist"]["table"]["PGD"]
+    mnist = saved["results"]["mnist"]
+    assert set(saved["results"]) == {"mnist"} and mnist["config"]["model"] == "quanvolution"
+    assert {r["defence"] for r in mnist["runs"]} == {"none", "quantum patches", "co-author patches"}
+    assert "8/255" in mnist["table"]["PGD-restart"]["common_base_asr"]
     assert (tmp_path / "quantum_patches_mnist.png").stat().st_size > 1000
-    # CIFAR-10 adds the hybrid model, every defence
+    # CIFAR-10: every defence
     assert main(["run", "quantum-patches", "--datasets", "cifar10", "--out", str(tmp_path / "c")]) == 0
     cifar = json.loads((tmp_path / "c" / "quantum_patches.json").read_text())["results"]["cifar10"]
-    assert cifar["config"]["model"] == "quantum" and cifar["hybrid"]["config"]["model"] == "hybrid"
-    assert {r["defence"] for r in cifar["hybrid"]["runs"]} == set(defences.DEFENCES)
-    assert (tmp_path / "c" / "quantum_patches_cifar10_hybrid.png").stat().st_size > 1000
+    assert {r["defence"] for r in cifar["runs"]} == set(defences.DEFENCES)
+    assert (tmp_path / "c" / "quantum_patches_cifar10.png").stat().st_size > 1000
 
 
 def test_run_datasets_must_belong_to_the_experiment(tmp_path, capsys):

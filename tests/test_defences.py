@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from qrobust_lite import attacks, defences as dfn, quantum_patches as qp
-from qrobust_lite.quantum_classifier import HybridImageClassifier, QuantumImageClassifier
+from qrobust_lite.quantum_classifier import HybridImageClassifier, QuantumImageClassifier, QuanvolutionClassifier
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +135,14 @@ def test_experiment_records_every_defence_seed_attack_and_budget(small_experimen
     clean = [r["clean_accuracy"] for r in res["runs"] if r["defence"] == "none"]
     assert table["none"]["clean_accuracy"][0] == pytest.approx(sum(clean) / 2)
     text = dfn.format_table(res, "FGSM")
-    assert "FGSM 13/255" in text and "(1.0x)" in text and "quantum patches" in text
+    assert text.startswith("asr under FGSM") and "13/255" in text and "quantum patches" in text
+    assert max(len(line) for line in dfn.format_table(res, "PGD-restart", "common_base_asr").splitlines()) <= 78
+    for run in res["runs"]:                  # the stored masks say what the accuracies say
+        assert dfn.correct_mask(run["clean_correct"]).double().mean().item() == pytest.approx(run["clean_accuracy"])
+        for attack in dfn.ATTACKS:
+            for k, text in enumerate(run["robust_correct"][attack]):
+                assert dfn.correct_mask(text).double().mean().item() == pytest.approx(
+                    run["robust_accuracy"][attack][k])
 
 
 def test_same_seed_same_experiment(small_experiment):
@@ -152,7 +159,7 @@ def test_same_seed_same_experiment(small_experiment):
     ({"defences": ()}, "defences must be a non-empty selection"),
     ({"seeds": ()}, "seeds must hold at least one seed"),
     ({"epsilons": (0.0, 0.1)}, r"epsilons must be budgets in \(0, 1\]"),
-    ({"model": "cnn"}, r"model must be one of \['quantum', 'hybrid'\]"),
+    ({"model": "cnn"}, r"model must be one of \['quantum', 'hybrid', 'quanvolution'\]"),
 ])
 def test_experiment_invalid_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -160,7 +167,7 @@ def test_experiment_invalid_arguments(kwargs, match):
 
 
 def test_format_table_rejects_an_unknown_attack(small_experiment):
-    with pytest.raises(ValueError, match=r"attack must be one of \['FGSM', 'PGD'\]"):
+    with pytest.raises(ValueError, match=r"attack must be one of \[.FGSM., .PGD., .PGD-restart.\]"):
         dfn.format_table(small_experiment, "CW")
 
 
@@ -190,3 +197,73 @@ def test_the_experiment_trains_the_model_it_is_asked_for():
                                  epsilons=(0.1,), n_layers=1, progress=False, model="hybrid")
     assert res["config"]["model"] == "hybrid" and [r["model"] for r in res["runs"]] == ["hybrid"]
     assert 0 <= res["runs"][0]["clean_accuracy"] <= 1
+
+
+def test_the_co_author_patches_work_at_half_resolution_with_one_wire_per_image(batch):
+    x, _ = batch
+    gen = torch.Generator().manual_seed(0)
+    out = qp.half_resolution_patch(x, seed=5, strength=1.0, generator=gen)
+    assert out.shape == x.shape and out.min() >= 0 and out.max() <= 1
+    assert torch.equal(out[..., 0::2, 0::2], out[..., 1::2, 1::2])           # constant on each 2x2 block
+    half = torch.nn.functional.avg_pool2d(x, 2)
+    channels = qp.minmax_scale(qp.rqc_patch_channels(x, seed=5, encoding="RXRY")).reshape(8, 3, 4, 4, 4)
+    wire = torch.randint(4, (8,), generator=torch.Generator().manual_seed(0))
+    for i in (0, 7):                                                         # the recipe, image by image
+        assert torch.allclose(out[i, :, ::2, ::2], half[i] * channels[i, :, wire[i]], atol=1e-6)
+    plain = qp.half_resolution_patch(x, seed=5, strength=0.0)
+    assert torch.allclose(plain[..., ::2, ::2], half, atol=1e-6)             # strength 0: only the blur
+    with pytest.raises(ValueError, match=r"strength must be a number in \[0, 1\]"):
+        qp.half_resolution_patch(x, strength=1.5)
+
+
+def test_matched_gaussian_noise_has_the_patches_root_mean_square_change():
+    x = torch.rand(16, 3, 8, 8, generator=torch.Generator().manual_seed(2))
+    sigma = dfn.matched_sigma(x, strength=0.5, circuit_seeds=(100, 101))
+    changes = torch.cat([(qp.quantum_patch(x, seed=s, strength=0.5) - x).flatten() for s in (100, 101)])
+    assert sigma == pytest.approx(changes.square().mean().sqrt().item(), rel=1e-5) and 0 < sigma < 0.5
+    assert dfn.matched_sigma(x, strength=0.0) == 0.0
+    with pytest.raises(ValueError, match="circuit_seeds must name at least one"):
+        dfn.matched_sigma(x, circuit_seeds=())
+
+
+def test_the_experiment_matches_gaussian_noise_to_the_patches_unless_told_otherwise():
+    args = {"defences": ("none", "gaussian noise"), "n_train": 20, "n_test": 10, "seeds": (0,), "epochs": 1,
+            "epsilons": (0.1,), "progress": False, "model": "quanvolution", "attack_names": ("FGSM",)}
+    matched = dfn.defence_experiment("mnist", **args)["config"]["sigma"]
+    train = dfn._experiment_data("mnist", 20, 10, None, "")[0]
+    assert matched == pytest.approx(dfn.matched_sigma(train.images), abs=1e-4)
+    assert dfn.defence_experiment("mnist", sigma=0.05, **args)["config"]["sigma"] == 0.05
+
+
+def test_common_base_compares_defences_on_the_images_every_model_gets_right():
+    def run(defence, seed, clean, robust):
+        return {"defence": defence, "seed": seed, "clean_correct": clean, "robust_correct": {"PGD": [robust]}}
+
+    results = {"config": {"defences": ["none", "quantum patches"], "epsilons": [0.1]},
+               "runs": [run("none", 0, "1110", "0100"), run("quantum patches", 0, "0111", "0110")]}
+    base = dfn.common_base(results, "PGD")
+    assert base["base"].tolist() == [2] and base["seeds"] == [0]            # images 1 and 2
+    assert base["asr"]["none"].tolist() == [[0.5]] and base["asr"]["quantum patches"].tolist() == [[0.0]]
+    with pytest.raises(ValueError, match=r"attack must be one of \['FGSM', 'PGD', 'PGD-restart'\]"):
+        dfn.common_base(results, "CW")
+    results["runs"].pop()
+    with pytest.raises(ValueError, match="results lack the runs"):
+        dfn.common_base(results, "PGD")
+    with pytest.raises(ValueError, match="text must be a string of '0' and '1'"):
+        dfn.correct_mask("01x")
+
+
+def test_pgd_with_restarts_is_at_least_as_strong_as_one_run(batch):
+    x, y = batch
+    model = QuanvolutionClassifier((3, 8, 8), n_classes=4, width=4).eval()
+    scores = dfn.evaluate_attacks(model, x, y, (2 / 255, 16 / 255), pgd_steps=3, restarts=2)
+    assert set(scores["asr"]) == set(dfn.ATTACKS)
+    for k, eps in enumerate((2 / 255, 16 / 255)):           # never weaker than its first run alone
+        first = attacks.pgd(model, x, y, eps, steps=3, random_start=True, seed=0, loss="probs")
+        with torch.no_grad():
+            alone = (model(first).argmax(1) == y).double().mean().item()
+        assert scores["robust_accuracy"]["PGD-restart"][k] <= alone + 1e-9
+    only = dfn.evaluate_attacks(model, x, y, (0.1,), attack_names=("FGSM",))
+    assert set(only["asr"]) == {"FGSM"}
+    with pytest.raises(ValueError, match="attack_names must be a non-empty selection"):
+        dfn.evaluate_attacks(model, x, y, (0.1,), attack_names=("CW",))

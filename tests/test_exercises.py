@@ -180,7 +180,8 @@ def test_part_one_wrong_answers_get_a_hint(exercise, answer, hint):
 
 def ref_most_robust(runs, budget):
     names = {r["defence"] for r in runs}
-    return min(names, key=lambda d: np.mean([r["asr"]["PGD"][budget] for r in runs if r["defence"] == d]))
+    return max(names, key=lambda d: np.mean([r["robust_accuracy"]["PGD-restart"][budget]
+                                             for r in runs if r["defence"] == d]))
 
 
 def ref_cost(runs):
@@ -238,8 +239,10 @@ def test_part_two_reference_answers_pass(exercise):
     ("defence-asr-reduction", lambda b, a: (a - b) / b, "sign is reversed"),
     ("defence-asr-reduction", lambda b, a: (b - a) / a, "before the defence"),
     ("defence-most-robust", lambda runs, i: ref_most_robust(
-        [{**r, "asr": {"PGD": r["asr"]["FGSM"]}} for r in runs], i), "FGSM results"),
-    ("defence-most-robust", lambda runs, i: min(runs, key=lambda r: r["asr"]["PGD"][i])["defence"],
+        [{**r, "robust_accuracy": {"PGD-restart": r["robust_accuracy"]["FGSM"]}} for r in runs], i), "FGSM results"),
+    ("defence-most-robust", lambda runs, i: min({r["defence"] for r in runs}, key=lambda d: np.mean(
+        [r["robust_accuracy"]["PGD-restart"][i] for r in runs if r["defence"] == d])), "least robust"),
+    ("defence-most-robust", lambda runs, i: max(runs, key=lambda r: r["robust_accuracy"]["PGD-restart"][i])["defence"],
      "average over seeds"),
     ("defence-most-robust", lambda runs, i: ref_most_robust(runs, 1), "index the budget"),
     ("defence-training-cost", lambda runs: {d: v - 1 for d, v in ref_cost(runs).items()}, "extra time"),

@@ -28,22 +28,25 @@ def _asr_reduction(relative_reduction) -> tuple[bool, str]:
 
 @checker("defence-most-robust", "most_robust(runs, budget_index)", level=3)
 def _most_robust(most_robust) -> tuple[bool, str]:
-    """``most_robust(runs, budget_index)``: the defence with the lowest PGD ASR, mean over seeds."""
-    runs = [{"defence": "a", "seed": 0, "asr": {"PGD": [0.10, 0.20], "FGSM": [0.9, 0.0]}},
-            {"defence": "a", "seed": 1, "asr": {"PGD": [0.30, 0.90], "FGSM": [0.9, 0.0]}},
-            {"defence": "b", "seed": 0, "asr": {"PGD": [0.25, 0.50], "FGSM": [0.0, 0.9]}},
-            {"defence": "b", "seed": 1, "asr": {"PGD": [0.25, 0.50], "FGSM": [0.0, 0.9]}}]
+    """``most_robust(runs, budget_index)``: the defence with the highest PGD-restart robust
+    accuracy, mean over seeds."""
+    def run(defence: str, seed: int, restart: list[float], fgsm: list[float]) -> dict:
+        return {"defence": defence, "seed": seed, "robust_accuracy": {"PGD-restart": restart, "FGSM": fgsm}}
+
+    runs = [run("a", 0, [0.30, 0.60], [0.0, 0.9]), run("a", 1, [0.30, 0.00], [0.0, 0.9]),
+            run("b", 0, [0.25, 0.35], [0.9, 0.0]), run("b", 1, [0.25, 0.35], [0.9, 0.0])]
     got = (most_robust(runs, 0), most_robust(runs, 1))
     if got == ("b", "a"):
-        return False, "those are the FGSM results; the question asks about PGD, runs[i]['asr']['PGD']."
+        return False, ("that is the least robust defence at each budget: robust accuracy is better when "
+                       "higher (or those are the FGSM results; the question asks about 'PGD-restart').")
     if got == ("a", "a"):
-        return False, ("at budget 1, 'a' has the single lowest run (0.20) but its mean is 0.55 against "
-                       "'b''s 0.50: average over seeds first, at the budget index you were given.")
+        return False, ("at budget 1, 'a' has the single highest run (0.60) but its mean is 0.30 against "
+                       "'b''s 0.35: average over seeds first, at the budget index you were given.")
     if got == ("b", "b"):
-        return False, "at budget 0, 'a' has mean PGD ASR 0.20 against 'b''s 0.25: index the budget you were given."
+        return False, "at budget 0, 'a' has mean robust accuracy 0.30 against 'b''s 0.25: index the budget given."
     if got != ("a", "b"):
         return False, f"expected 'a' at budget 0 and 'b' at budget 1, got {got[0]!r} and {got[1]!r}."
-    return True, "lowest mean PGD attack success rate at that budget; and check the spread before calling it a win."
+    return True, "highest mean robust accuracy at that budget; and check the spread before calling it a win."
 
 
 @checker("defence-training-cost", "cost_ratios(runs)", level=2)
