@@ -195,6 +195,8 @@ def common_base(results: dict, attack: str = "PGD-restart", defences=None) -> di
     validation.choice(attack, "attack", ATTACKS)
     defences = list(results["config"]["defences"] if defences is None else defences)
     runs = {(r["defence"], r["seed"]): r for r in results["runs"]}
+    if len(runs) != len(results["runs"]):
+        raise ValueError("results hold a (defence, seed) twice; each model must appear once")
     seeds = sorted({seed for _, seed in runs})
     missing = [(d, s) for d in defences for s in seeds if (d, s) not in runs]
     if missing:

@@ -41,6 +41,7 @@ to choose by hand), then reads its sizes with ``scales.settings(EXPERIMENT, SCAL
 
 from __future__ import annotations
 
+import copy
 import os
 
 #: The three scales, smallest first.
@@ -152,7 +153,9 @@ def chapter_scale(default: str = "default") -> str:
 
 
 def settings(experiment: str, scale: str) -> dict:
-    """What ``scale`` means for ``experiment`` (a key of :data:`EXPERIMENTS`): sizes, seeds, epochs."""
+    """What ``scale`` means for ``experiment`` (a key of :data:`EXPERIMENTS`): sizes, seeds, epochs.
+
+    A copy: changing it (a chapter's ``SETTINGS``) leaves every later reader's table as it was."""
     if experiment not in EXPERIMENTS:
         raise ValueError(f"experiment must be one of {list(EXPERIMENTS)}, got {experiment!r}")
-    return EXPERIMENTS[experiment][check_scale(scale)]
+    return copy.deepcopy(EXPERIMENTS[experiment][check_scale(scale)])

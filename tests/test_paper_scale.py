@@ -138,14 +138,18 @@ def test_the_stored_unlearning_verdicts_are_computed_from_the_file():
 
 def test_the_refining_verdict_counts_the_four_comparisons():
     from tests.test_label_refining import _results
-    result = paper_scale.refining_verdict({**_results(0.40), "config": {"seeds": [0, 1], "rule": "r"}})
+    three = {"seeds": [0, 1, 2], "rule": "r"}
+    result = paper_scale.refining_verdict({**_results(0.40, (0, 1, 2)), "config": three})
     # refined (mix 0.1): corrupted 0.52, ECE 0.07; one-hot 0.50, 0.10; smoothing 0.55, 0.08
     assert result.verdict == "partly"
     assert [r.split(":")[0] for r in result.reasons[1:]] == [
         "more robust than one-hot", "better calibrated than one-hot",
         "not more robust than label smoothing (eps 0.1)", "better calibrated than label smoothing (eps 0.1)"]
-    strong = paper_scale.refining_verdict({**_results(0.20), "config": {"seeds": [0, 1], "rule": "r"}})
+    strong = paper_scale.refining_verdict({**_results(0.20, (0, 1, 2)), "config": three})
     assert strong.verdict == "partly"
+    # two seeds never make a difference significant, however consistent
+    two = paper_scale.refining_verdict({**_results(0.40), "config": {"seeds": [0, 1], "rule": "r"}})
+    assert two.verdict == "not" and "only 2 seed(s), fewer than 3" in two.reasons[1]
     assert strong.numbers["quantum-refined corrupted accuracy"][0] == pytest.approx(0.70)
 
 
@@ -160,11 +164,11 @@ def _noisy(results: dict, method: str, offsets: dict[int, float]) -> dict:
 
 def test_a_refining_comparison_within_seed_noise_is_not_won():
     from tests.test_label_refining import _results
-    base = {**_results(0.40), "config": {"seeds": [0, 1], "rule": "r"}}
-    # refined 0.52 against one-hot 0.50: the same gain on both seeds wins
+    base = {**_results(0.40, (0, 1, 2)), "config": {"seeds": [0, 1, 2], "rule": "r"}}
+    # refined 0.52 against one-hot 0.50: the same gain on all three seeds wins
     assert paper_scale.refining_verdict(base).reasons[1].startswith("more robust than one-hot")
-    # gains +0.06 and -0.02 (mean +0.02, standard error 0.04): seed noise, not won
-    noisy = paper_scale.refining_verdict(_noisy(base, "quantum-refined", {0: 0.04, 1: -0.04}))
+    # gains +0.06, -0.02 and +0.02 (mean +0.02, standard error 0.023): seed noise, not won
+    noisy = paper_scale.refining_verdict(_noisy(base, "quantum-refined", {0: 0.04, 1: -0.04, 2: 0.0}))
     assert noisy.reasons[1].startswith("not more robust than one-hot") and "seed noise" in noisy.reasons[1]
     assert noisy.numbers["quantum-refined corrupted accuracy"][0] == pytest.approx(0.52)
 
@@ -184,10 +188,36 @@ def test_the_stored_refining_verdicts_are_computed_from_the_file():
 
 def test_beats_compares_seed_by_seed_and_checks_its_arrays():
     import numpy as np
-    assert paper_scale.beats(np.array([0.2, 0.3]), np.array([0.3, 0.4]), higher_is_better=False)[:2] == (True, pytest.approx(0.1))
-    assert not paper_scale.beats(np.array([0.6, 0.4]), np.array([0.5, 0.5]), higher_is_better=True)[0]
+    assert paper_scale.beats(np.array([0.2, 0.3, 0.25]), np.array([0.3, 0.4, 0.35]),
+                             higher_is_better=False)[:2] == (True, pytest.approx(0.1))
+    assert not paper_scale.beats(np.array([0.6, 0.4, 0.5]), np.array([0.5, 0.5, 0.5]), higher_is_better=True)[0]
+    # fewer than three paired seeds never win, and one seed has no standard error
+    assert not paper_scale.beats(np.array([0.2, 0.3]), np.array([0.3, 0.4]), higher_is_better=False)[0]
+    won, gain, error = paper_scale.beats(np.array([0.51]), np.array([0.50]), higher_is_better=True)
+    assert not won and gain == pytest.approx(0.01) and np.isnan(error)
     with pytest.raises(ValueError, match="a and b must be 1-D arrays"):
         paper_scale.beats(np.array([0.5, 0.6]), np.array([0.5]), higher_is_better=True)
+    with pytest.raises(ValueError, match="a and b must be finite at every seed"):
+        paper_scale.beats(np.array([0.5, np.nan, 0.4]), np.array([0.5, 0.5, 0.5]), higher_is_better=True)
+
+
+def test_verdicts_refuse_runs_they_cannot_read():
+    runs = sweep(0.95, 0.1)
+    nan = copy.deepcopy(runs)
+    next(r for r in nan if r["model"] == "MLP" and r["alpha"] == 0.3)["memorised"] = float("nan")
+    with pytest.raises(ValueError, match="MLP's memorised on mnist at alpha 0.3: not finite at every seed"):
+        paper_scale.memorisation_verdict(nan, "mnist")
+    twice = runs + [next(r for r in runs if r["model"] == "QNN" and r["alpha"] == 0.3)]
+    with pytest.raises(ValueError, match="QNN's memorised on mnist at alpha 0.3: seeds .* hold a duplicate"):
+        paper_scale.memorisation_verdict(twice, "mnist")
+    missing = copy.deepcopy(runs)
+    del next(r for r in missing if r["model"] == "MLP" and r["alpha"] == 0.3)["memorised"]
+    with pytest.raises(ValueError, match="a run lacks 'memorised'"):
+        paper_scale.memorisation_verdict(missing, "mnist")
+    unl = unlearning_runs(0.5, 0.4)
+    next(r for r in unl if r["model"] == "QNN" and r["method"] == "SCRUB")["history"][-1]["forget"] = float("nan")
+    with pytest.raises(ValueError, match="QNN's SCRUB forget on mnist: not finite"):
+        paper_scale.unlearning_verdict(unl, "mnist")
 
 
 def patch_experiment(dataset: str, undefended: int, patched: int, coauthor: int | None = None) -> dict:
@@ -240,7 +270,7 @@ def test_a_defence_that_only_loses_clean_accuracy_does_not_look_like_one_that_re
 def test_the_patches_verdict_refuses_numbers_it_cannot_judge():
     results = {"cifar10": patch_experiment("cifar10", 50, 40), "mnist": patch_experiment("mnist", 20, 21)}
     results["mnist"]["runs"][0]["robust_accuracy"]["PGD-restart"] = [float("nan")]
-    with pytest.raises(ValueError, match="robust_accuracy of 'none' is not finite"):
+    with pytest.raises(ValueError, match="robust_accuracy of 'none': not finite at every seed"):
         paper_scale.patches_verdict(results)
     results["mnist"]["runs"][0]["robust_accuracy"]["PGD-restart"] = [0.4]
     for r in results["mnist"]["runs"]:

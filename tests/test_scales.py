@@ -59,3 +59,14 @@ def test_no_module_or_chapter_keeps_its_own_scale_table():
 def test_every_chapter_takes_its_scale_from_the_environment(nb):
     cells = nbformat.read(nb, as_version=4).cells
     assert sum("SCALE = scales.chapter_scale()" in c.source for c in cells if c.cell_type == "code") == 1
+
+
+def test_settings_hand_out_a_copy_that_a_chapter_may_change():
+    from qrobust_lite import poisoning
+    before = len(poisoning.chapter_grid("smoke"))
+    mine = scales.settings("poisoning", "smoke")
+    mine["seeds"] = (0,)
+    mine["schedules"]["MLP"]["epochs"] = 99
+    assert scales.settings("poisoning", "smoke")["seeds"] == (0, 1)
+    assert scales.settings("poisoning", "smoke")["schedules"]["MLP"]["epochs"] == 5
+    assert len(poisoning.chapter_grid("smoke")) == before

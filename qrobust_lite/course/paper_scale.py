@@ -73,13 +73,29 @@ class Verdict:
     numbers: dict = field(default_factory=dict)
 
 
+def _by_seed(rows: list[dict], value, what: str) -> np.ndarray:
+    """``value(row)`` for each row, ordered by seed, (S,): every seed once, every value finite,
+    a missing key named (a verdict is never computed from numbers it cannot read)."""
+    try:
+        pairs = sorted((r["seed"], float(value(r))) for r in rows)
+    except (KeyError, IndexError, TypeError) as error:
+        raise ValueError(f"{what}: a run lacks {error}; the runs must be those the experiment wrote") from None
+    seeds = [seed for seed, _ in pairs]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"{what}: seeds {seeds} hold a duplicate; each seed must appear once")
+    values = np.asarray([v for _, v in pairs], dtype=float)
+    if not np.isfinite(values).all():
+        raise ValueError(f"{what}: not finite at every seed ({dict(pairs)}); cannot judge")
+    return values
+
+
 def _at_alpha(runs: list[dict], dataset: str, model: str, key: str, alpha: float) -> np.ndarray:
-    values = [r[key] for r in runs if (r["dataset"], r["model"], r["poison"]) == (dataset, model, "label flip")
-              and abs(r["alpha"] - alpha) < 1e-9]
-    if not values:
+    rows = [r for r in runs if (r.get("dataset"), r.get("model"), r.get("poison")) == (dataset, model, "label flip")
+            and abs(r.get("alpha", np.nan) - alpha) < 1e-9]
+    if not rows:
         raise ValueError(f"dataset {dataset!r} and alpha {alpha!r}: runs hold no label-flip run of {model} "
-                         f"there; the runs have datasets {sorted({r['dataset'] for r in runs})}")
-    return np.asarray(values, dtype=float)
+                         f"there; the runs have datasets {sorted({str(r.get('dataset')) for r in runs})}")
+    return _by_seed(rows, lambda r: r[key], f"{model}'s {key} on {dataset} at alpha {alpha}")
 
 
 def memorisation_verdict(runs: list[dict], dataset: str, alpha: float = ALPHA) -> Verdict:
@@ -170,11 +186,11 @@ RESIDUAL = 0.05
 
 
 def _final(runs: list[dict], dataset: str, model: str, method: str, key: str = "forget", epoch: int = -1) -> np.ndarray:
-    values = [r["history"][epoch][key] for r in runs if (r["dataset"], r["model"], r["method"]) == (dataset, model, method)]
-    if not values:
+    rows = [r for r in runs if (r.get("dataset"), r.get("model"), r.get("method")) == (dataset, model, method)]
+    if not rows:
         raise ValueError(f"dataset {dataset!r}: runs hold no {method} run of {model}; the runs have datasets "
-                         f"{sorted({r['dataset'] for r in runs})}")
-    return np.asarray(values, dtype=float)
+                         f"{sorted({str(r.get('dataset')) for r in runs})}")
+    return _by_seed(rows, lambda r: r["history"][epoch][key], f"{model}'s {method} {key} on {dataset}")
 
 
 def unlearning_verdict(runs: list[dict], dataset: str) -> Verdict:
@@ -216,18 +232,23 @@ SEPARATION = 2.0
 def beats(a: np.ndarray, b: np.ndarray, higher_is_better: bool) -> tuple[bool, float, float]:
     """Whether ``a`` beats ``b`` seed by seed (both ``(S,)``, same seeds in the same order):
     ``(won, mean gain, its standard error)``, the gain signed so that positive is better and
-    won when it exceeds :data:`SEPARATION` standard errors.
+    won when it exceeds :data:`SEPARATION` standard errors and there are at least
+    :data:`MIN_SEEDS` seeds (the error is NaN for one seed). Non-finite values are refused.
 
-    >>> beats(np.array([0.52, 0.55]), np.array([0.50, 0.52]), higher_is_better=True)[0]
+    >>> beats(np.array([0.52, 0.55, 0.53]), np.array([0.50, 0.52, 0.51]), higher_is_better=True)[0]
     True
+    >>> beats(np.array([0.52, 0.55]), np.array([0.50, 0.52]), higher_is_better=True)[0]   # two seeds
+    False
     """
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a.ndim != 1 or a.shape != b.shape:
         raise ValueError(f"a and b must be 1-D arrays of one value per seed, of the same length; got shapes "
                          f"{a.shape} and {b.shape}")
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        raise ValueError(f"a and b must be finite at every seed; got {a.tolist()} and {b.tolist()}")
     gain = (a - b) if higher_is_better else (b - a)
-    error = float(gain.std(ddof=1) / np.sqrt(len(gain))) if len(gain) > 1 else 0.0
-    return bool(gain.mean() > SEPARATION * error), float(gain.mean()), error
+    error = float(gain.std(ddof=1) / np.sqrt(len(gain))) if len(gain) > 1 else float("nan")
+    return bool(len(gain) >= MIN_SEEDS and gain.mean() > SEPARATION * error), float(gain.mean()), error
 
 
 def _mean_std(values: np.ndarray) -> tuple[float, float]:
@@ -260,11 +281,13 @@ def refining_verdict(results: dict) -> Verdict:
                              f"({list(at[baseline]['seeds'])} and {list(refined['seeds'])}); they are compared seed by seed")
         for key, higher, word in (("corrupted accuracy", True, "more robust"), ("clean ece", False, "better calibrated")):
             won, gain, error = beats(refined[key], at[baseline][key], higher)
+            gain_seeds = refined["seeds"]
             wins += won
             reasons.append(f"{'' if won else 'not '}{word} than {lr.label_name(baseline, chosen[baseline])}: "
                            f"{key} {_spread(refined[key])} against {_spread(at[baseline][key])}, same-seed gain "
                            f"{gain:+.3f} +- {error:.3f} (standard error)"
-                           + ("" if won or gain <= 0 else f": within {SEPARATION:g} standard errors of zero, seed noise"))
+                           + ("" if won or gain <= 0 else f": only {len(gain_seeds)} seed(s), fewer than {MIN_SEEDS}"
+                              if len(gain_seeds) < MIN_SEEDS else f": within {SEPARATION:g} standard errors of zero, seed noise"))
     reasons.insert(0, f"{lr.label_name('quantum-refined', chosen['quantum-refined'])}, chosen by the "
                       f"{results['config']['rule']}")
     return Verdict("reproduced" if wins == 4 else "partly" if wins else "not", reasons, numbers)
@@ -288,13 +311,11 @@ def _budget_index(experiment: dict, epsilon: float) -> int:
 
 def _per_seed(experiment: dict, defence: str, key: str, attack: str, k: int) -> np.ndarray:
     """One defence's ``key`` (``"clean_accuracy"`` or ``"robust_accuracy"``) seed by seed (ascending), (S,)."""
-    rows = sorted((r for r in experiment["runs"] if r["defence"] == defence), key=lambda r: r["seed"])
+    rows = [r for r in experiment["runs"] if r.get("defence") == defence]
     if not rows:
         raise ValueError(f"the run has no {defence!r} models; it has {experiment['config']['defences']}")
-    values = np.asarray([r[key] if key == "clean_accuracy" else r[key][attack][k] for r in rows], dtype=float)
-    if not np.isfinite(values).all():
-        raise ValueError(f"the run's {key} of {defence!r} is not finite at every seed: {values.tolist()}")
-    return values
+    return _by_seed(rows, lambda r: r[key] if key == "clean_accuracy" else r[key][attack][k],
+                    f"the run's {key} of {defence!r}")
 
 
 def patch_effects(experiment: dict, epsilon: float = PATCHES_EPSILON, attack: str = PATCHES_ATTACK) -> dict:
@@ -313,7 +334,9 @@ def patch_effects(experiment: dict, epsilon: float = PATCHES_EPSILON, attack: st
     effects = {}
     for defence in experiment["config"]["defences"]:
         effects[defence] = {
-            "asr": beats(asr[defence][:, k], asr["none"][:, k], higher_is_better=False),
+            "asr": (beats(asr[defence][:, k], asr["none"][:, k], higher_is_better=False)
+                    if np.isfinite(asr[defence][:, k]).all() and np.isfinite(asr["none"][:, k]).all()
+                    else (False, float("nan"), float("nan"))),
             "robust": beats(_per_seed(experiment, defence, "robust_accuracy", attack, k), robust_none,
                             higher_is_better=True),
             "clean": _mean_std(_per_seed(experiment, defence, "clean_accuracy", attack, k)),
