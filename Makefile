@@ -19,7 +19,7 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	touch $@
 
 book: $(STAMP)
-	$(BIN)/jupyter-book build . --all -W -n --keep-going
+	TQDM_DISABLE=1 $(BIN)/jupyter-book build . --all -W -n --keep-going
 	$(BIN)/python scripts/check_links.py _build/html
 	@echo "Book built: $(CURDIR)/_build/html/index.html"
 
@@ -40,7 +40,7 @@ test-matrix: $(STAMP)
 # The student edition: hand-out notebooks without solutions, and a book without them.
 student: $(STAMP)
 	$(BIN)/python scripts/student_edition.py --out student
-	$(BIN)/jupyter-book build student/src --path-output student --all -W -n --keep-going
+	TQDM_DISABLE=1 $(BIN)/jupyter-book build student/src --path-output student --all -W -n --keep-going
 	$(BIN)/python scripts/check_links.py student/_build/html
 	@echo "Student book: $(CURDIR)/student/_build/html/index.html; hand-outs: $(CURDIR)/student/notebooks/"
 

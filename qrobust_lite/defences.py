@@ -175,14 +175,14 @@ def evaluate_attacks(model: torch.nn.Module, images: torch.Tensor, labels: torch
 
 
 def _mask_text(mask: torch.Tensor) -> str:
-    return "".join("01"[int(v)] for v in mask.tolist())
+    return (mask.cpu().to(torch.uint8) + ord("0")).numpy().tobytes().decode("ascii")
 
 
 def correct_mask(text: str) -> torch.Tensor:
     """A stored mask (``"0"``/``"1"`` per image, from :func:`evaluate_attacks`) as a boolean tensor (N,)."""
     if not isinstance(text, str) or set(text) - {"0", "1"}:
         raise ValueError(f"text must be a string of '0' and '1' (one per image), got {str(text)[:40]!r}")
-    return torch.tensor([c == "1" for c in text], dtype=torch.bool)
+    return torch.from_numpy(np.frombuffer(text.encode("ascii"), dtype=np.uint8) == ord("1"))
 
 
 def common_base(results: dict, attack: str = "PGD-restart", defences=None) -> dict:

@@ -43,9 +43,9 @@ import numpy as np
 import torch
 from joblib import Parallel, delayed
 from threadpoolctl import threadpool_limits
-from tqdm.auto import tqdm
 
 from . import data, validation
+from .progress import bar
 
 #: Part of every cache key. Bump it when the code behind a run changes its result.
 CODE_VERSION = 4
@@ -230,9 +230,9 @@ def run_grid(configs: Sequence, run: Callable[[Any], dict], *, key: Callable[[An
         cache.misses += len(todo)
     if not todo:
         return results
-    for i, result in tqdm(EXECUTORS[executor](_WithThreads(run, threads), [configs[i] for i in todo], todo,
-                                              n_jobs=n_jobs, prefer=prefer, client=client),
-                          total=len(todo), desc=desc, disable=not progress):
+    for i, result in bar(EXECUTORS[executor](_WithThreads(run, threads), [configs[i] for i in todo], todo,
+                                             n_jobs=n_jobs, prefer=prefer, client=client),
+                         progress, total=len(todo), desc=desc):
         results[i] = result
         if cache is not None:
             cache.store(keys[i], configs[i], result)

@@ -25,9 +25,9 @@ from typing import Callable
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from . import validation
+from .progress import bar
 from .soft_labels import one_hot, soft_cross_entropy
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -102,7 +102,7 @@ def fit(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, loss: Los
     schedule = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(lr_drops), gamma=0.1)
     history = []
     try:
-        for epoch in tqdm(range(1, epochs + 1), desc=desc, disable=not progress, leave=False):
+        for epoch in bar(range(1, epochs + 1), progress, desc=desc, leave=False):
             model.train()
             start, total = time.perf_counter(), 0.0
             for idx in torch.randperm(len(inputs), generator=generator).split(batch_size):

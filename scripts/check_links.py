@@ -1,7 +1,9 @@
 """Check a built HTML book: every internal link resolves (the file exists, and so does the
 #anchor in it), every chapter built from a notebook has its Binder and Colab buttons, and no
 page shows a stderr output (a warning or a stray message) unless its cell is tagged
-``stderr-expected`` (a deliberate one).
+``stderr-expected`` (a deliberate one), and no page carries build debris: a saved progress bar,
+a loopback address (``127.0.0.1:PORT``, ``localhost:PORT``) or the building machine's own
+folder.
 
 Usage: ``python scripts/check_links.py _build/html`` (``make book`` runs it). Links with a
 scheme (https:, mailto:, ...) are external and not checked here: the build runs offline.
@@ -10,6 +12,7 @@ Exit status 1 lists what is wrong.
 
 from __future__ import annotations
 
+import re
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
@@ -120,18 +123,37 @@ def stray_stderr(root: Path) -> list[str]:
     return problems
 
 
+#: A tqdm bar's counter and clock ("10/10 [00:04<00:00"), as text or in a saved widget's state.
+_PROGRESS = re.compile(r"\d+/\d+(?:\s|\\u2007|\u2007|&#8199;)*\[\d+:\d+(?:&lt;|<)")
+_LOOPBACK = re.compile(r"\b(?:127\.0\.0\.1|localhost):\d+")
+
+
+def build_debris(root: Path, machine_folders: tuple[str, ...] = ()) -> list[str]:
+    """``"page: what"`` for every page that carries a saved progress bar, a loopback address or
+    one of ``machine_folders`` (the folders the book was built from)."""
+    problems = []
+    for path in _pages(root):
+        html = path.read_text(encoding="utf-8", errors="replace")
+        found = [m.group(0) for m in (_PROGRESS.search(html), _LOOPBACK.search(html)) if m]
+        found += [folder for folder in machine_folders if folder in html]
+        problems += [f"{path.relative_to(root)}: build debris: {what!r}" for what in found]
+    return problems
+
+
 def main() -> int:
     root = Path(sys.argv[1] if len(sys.argv) > 1 else "_build/html")
     if not root.is_dir():
         print(f"{root} is not a folder; build the book first", file=sys.stderr)
         return 2
-    broken = broken_links(root) + missing_launch_buttons(root) + stray_stderr(root)
+    here = (str(Path(__file__).resolve().parents[1]), str(Path.cwd().resolve()))
+    broken = (broken_links(root) + missing_launch_buttons(root) + stray_stderr(root)
+              + build_debris(root, tuple(sorted(set(here)))))
     n_pages = len(_pages(root))
     if broken:
         print(f"{len(broken)} problems in {n_pages} pages:", *broken, sep="\n  ")
         return 1
     print(f"internal links: all resolve ({n_pages} pages); every notebook chapter has its "
-          f"Binder and Colab buttons; no stray stderr output")
+          f"Binder and Colab buttons; no stray stderr output; no build debris")
     return 0
 
 

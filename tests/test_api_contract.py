@@ -318,6 +318,7 @@ EXEMPT = {
     "defences.plot_attack_success": "plots the results of defence_experiment",
     "course.paper_scale.patch_effects": "reads a stored quantum-patches run; tests/test_paper_scale.py",
     "course.paper_scale.effect_line": "formats an entry of patch_effects; tests/test_paper_scale.py",
+    "course.paper_scale.resists": "reads an entry of patch_effects; tests/test_paper_scale.py",
     "poisoning.PoisonedRun": "a record made by train_poisoned",
     "poisoning.make_model": "takes a RunConfig, tested here",
     "poisoning.plot_curves": "plots the results of poisoning runs",

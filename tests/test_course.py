@@ -207,6 +207,29 @@ def test_page_check_finds_stray_stderr_but_not_deliberate_one(tmp_path):
         "a.html: stderr output: /home/x/circuits.py:130: RuntimeWarning: plugin missing"]
 
 
+def test_page_check_finds_saved_progress_bars_loopback_links_and_the_build_folder(tmp_path):
+    import check_links
+
+    widget = '{"value": "\\u200710/10\\u2007[00:04&lt;00:00,\\u2007 2.45it/s]"}'
+    (tmp_path / "bar.html").write_text(f'<script type="application/vnd.jupyter.widget-state+json">{widget}</script>')
+    (tmp_path / "text.html").write_text("<pre>training: 100%|##| 5/5 [00:01<00:00, 4.2it/s]</pre>")
+    (tmp_path / "dask.html").write_text("<pre>Dask dashboard: http://127.0.0.1:36355/status</pre>")
+    (tmp_path / "path.html").write_text("<pre>searched: /srv/build/qrobust/.cache</pre>")
+    (tmp_path / "clean.html").write_text("<pre>3 seeds, 10/10 images, ratio 1:2, port 8786</pre>")
+    problems = check_links.build_debris(tmp_path, ("/srv/build/qrobust",))
+    assert sorted(p.split(":")[0] for p in problems) == ["bar.html", "dask.html", "path.html", "text.html"]
+
+
+def test_progress_bars_follow_the_callers_switch_and_tqdm_disable(monkeypatch):
+    from qrobust_lite.progress import bar
+
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    assert not bar(range(2), desc="x").disable and bar(range(2), enabled=False).disable
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    shown = bar(range(2), enabled=True)
+    assert shown.disable and list(shown) == [0, 1]
+
+
 def test_stated_chapter_times_come_from_the_measurement():
     """benchmarks/chapter_times.py --docs is the only writer of the times in the README and on
     the instructors' page; both must agree with the measurement it stored."""

@@ -344,6 +344,12 @@ def patch_effects(experiment: dict, epsilon: float = PATCHES_EPSILON, attack: st
     return effects
 
 
+def resists(effect: dict) -> bool:
+    """Whether one defence's entry of :func:`patch_effects` resists: a lower common-base ASR and
+    a higher robust accuracy, both won seed by seed."""
+    return bool(effect["asr"][0] and effect["robust"][0])
+
+
 def effect_line(name: str, effect: dict) -> str:
     """One defence's entry of :func:`patch_effects` as a line of text."""
     (asr_won, asr_gain, asr_err), (rob_won, rob_gain, rob_err) = effect["asr"], effect["robust"]
@@ -392,7 +398,7 @@ def patches_verdict(results: dict, epsilon: float = PATCHES_EPSILON, attack: str
                              "images): no ASR to compare")
         if PATCHES_DEFENCE not in effects:
             raise ValueError(f"the {name} run has no {PATCHES_DEFENCE!r} models")
-        won[name] = effects[PATCHES_DEFENCE]["asr"][0] and effects[PATCHES_DEFENCE]["robust"][0]
+        won[name] = resists(effects[PATCHES_DEFENCE])
         clean = effects["none"]["clean"][0]
         reasons.append(f"{name}, {experiment['config'].get('model', 'quantum')} model, {attack} "
                        f"{epsilon * 255:.0f}/255, {len(experiment['config']['seeds'])} seeds, undefended clean "

@@ -325,7 +325,7 @@ def grade_batch(paths, chapter: str | None = None, *, jobs: int | None = None, s
     :func:`grade_notebook` (``options``) and one :class:`CheckServer`; returns one grade per
     path, in order. Every file is read, and every file name checked (a chapter and a student
     each, no student twice for a chapter), before the first notebook runs."""
-    from tqdm.auto import tqdm
+    from ..progress import bar
 
     paths = [Path(p) for p in paths]
     jobs = os.cpu_count() or 1 if jobs is None else validation.positive_int(jobs, "jobs")
@@ -346,7 +346,7 @@ def grade_batch(paths, chapter: str | None = None, *, jobs: int | None = None, s
             return _row(students[path], path, None, "grader error", f"{type(err).__name__}: {err}", [])
 
     with CheckServer(_isolated(sandbox), memory_mb) as server, ThreadPoolExecutor(max_workers=jobs) as pool:
-        return list(tqdm(pool.map(one, paths), total=len(paths), desc="grading", disable=not progress))
+        return list(bar(pool.map(one, paths), progress, total=len(paths), desc="grading"))
 
 
 def write_csv(grades: list[dict], path: str | Path) -> Path:

@@ -1,0 +1,26 @@
+"""Progress bars for anything slower than a few seconds (every chapter's long cells).
+
+One rule for every bar the package shows: tqdm's (:mod:`tqdm.auto`: a widget in Jupyter, text
+in a terminal), on unless the caller says ``enabled=False`` or the environment variable
+``TQDM_DISABLE`` (tqdm's own switch) is set. ``make book`` sets it, so that the built pages
+carry no frozen bars; a learner running a notebook sees them live.
+
+>>> import os
+>>> os.environ["TQDM_DISABLE"] = "1"
+>>> list(bar(range(3)))
+[0, 1, 2]
+>>> del os.environ["TQDM_DISABLE"]
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Iterable
+
+from tqdm.auto import tqdm
+
+
+def bar(iterable: Iterable, enabled: bool = True, **options) -> Iterable:
+    """``iterable`` behind a tqdm bar (``options`` go to tqdm: ``desc``, ``total``, ``leave``),
+    or as it is when ``enabled`` is false or ``$TQDM_DISABLE`` is set."""
+    return tqdm(iterable, disable=not enabled or bool(os.environ.get("TQDM_DISABLE")), **options)
