@@ -10,6 +10,7 @@ chapter that teaches it, and the book's *API reference* follows the same map.
   (the same circuits as a few large torch operations), :mod:`~qrobust_lite.training` (the one
   training loop), :mod:`~qrobust_lite.metrics` (scores, ``f(y_true, y_pred)``),
   :mod:`~qrobust_lite.experiments` (grids of runs, cached and in parallel),
+  :mod:`~qrobust_lite.progress` (the progress bars of long cells),
   :mod:`~qrobust_lite.validation` (the argument checks every public function uses).
 - Part I, quantum probabilistic label refining: :mod:`~qrobust_lite.soft_labels`,
   :mod:`~qrobust_lite.calibration`, :mod:`~qrobust_lite.corruptions`, :mod:`~qrobust_lite.cnn`,

@@ -1,6 +1,7 @@
-"""Progress bars for anything slower than a few seconds (every chapter's long cells).
+"""Progress bars for anything slower than a few seconds (book: every chapter's long cells;
+*Introduction*, *Running the chapters*).
 
-One rule for every bar the package shows: tqdm's (:mod:`tqdm.auto`: a widget in Jupyter, text
+One rule for every bar the package shows: tqdm's (``tqdm.auto``: a widget in Jupyter, text
 in a terminal), on unless the caller says ``enabled=False`` or the environment variable
 ``TQDM_DISABLE`` (tqdm's own switch) is set. ``make book`` sets it, so that the built pages
 carry no frozen bars; a learner running a notebook sees them live.
