@@ -146,7 +146,6 @@ def max_difference(a: dict, b: dict) -> float:
 def peer_inputs(folder: Path, qubits: list[int], n_labels: int, n_images: int) -> tuple[Path, dict]:
     """The peer's inputs, from the same functions the torch methods use, and its gate lists."""
     import numpy as np
-    import torch
 
     from qrobust_lite import circuits
     from qrobust_lite.course import performance as pf

@@ -71,7 +71,7 @@ def rate(work, n_samples: int, min_time: float) -> float:
 
 def main(job: dict) -> dict:
     sys.path.insert(0, str(Path(__file__).parent))
-    from fast_path import first_call      # plain Python: imports neither torch nor JAX
+    from fast_path import first_call  # plain Python: imports neither torch nor JAX
 
     jax, tc, backend = load()
     jnp = jax.numpy

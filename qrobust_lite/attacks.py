@@ -20,79 +20,88 @@ True
 
 from __future__ import annotations
 
-import math
-import numbers
-
 import torch
 import torch.nn.functional as F
 
 from . import validation
 from .metrics import PROB_FLOOR
+from .validation import (
+    COUNT,
+    FEATURES,
+    IMAGES,
+    LABELS,
+    MODEL,
+    POSITIVE,
+    SEED,
+    SHARE,
+    Array,
+    Bool,
+    Int,
+    Optional,
+    Options,
+    validate_params,
+)
 
 LOSSES = ("logits", "probs")
 
 
+LOSS = Options(*LOSSES)
+EPSILON = SHARE              # in pixel units: images are in [0, 1]
+
+
+@validate_params(outputs=Array("features", ndim=2), labels=LABELS, loss=LOSS)
 def classification_loss(outputs: torch.Tensor, labels: torch.Tensor, loss: str) -> torch.Tensor:
     """Mean cross-entropy of logits (``loss="logits"``) or NLL of probabilities (``"probs"``)."""
-    validation.choice(loss, "loss", LOSSES)
-    validation.non_empty(validation.finite_floats(outputs, "outputs"), "outputs")
-    if outputs.ndim != 2:
-        raise ValueError(f"outputs must have shape (N, K), got {tuple(outputs.shape)}")
-    validation.below(validation.labels(labels), outputs.shape[1])
+    validation.non_empty(outputs, "outputs")
+    validation.below(labels, outputs.shape[1])
     validation.same_length("outputs", outputs, "labels", labels)
     if loss == "logits":
         return F.cross_entropy(outputs, labels)
     return F.nll_loss(torch.log(outputs.clamp_min(PROB_FLOOR)), labels)
 
 
-def _check_epsilon(epsilon: float) -> None:
-    if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real) or not (
-            math.isfinite(epsilon) and 0 <= epsilon <= 1):
-        raise ValueError(f"epsilon must be a number in [0, 1] (pixel units), got {epsilon!r}")
+def _check(images: torch.Tensor, labels: torch.Tensor) -> None:
+    validation.non_empty(images, "images")
+    validation.same_length("images", images, "labels", labels)
 
 
-def _check(images: torch.Tensor, labels: torch.Tensor, epsilon: float, loss: str) -> None:
-    validation.non_empty(validation.images(images), "images")
-    validation.same_length("images", images, "labels", validation.labels(labels))
-    _check_epsilon(epsilon)
-    validation.choice(loss, "loss", LOSSES)
-
-
+@validate_params(model=MODEL, images=IMAGES, labels=LABELS, loss=LOSS)
 def input_gradient(model, images: torch.Tensor, labels: torch.Tensor, loss: str = "logits") -> torch.Tensor:
     """Gradient of the mean loss with respect to the input images, same shape as ``images``."""
-    _check(images, labels, 0.0, loss)
+    _check(images, labels)
     x = images.detach().clone().requires_grad_(True)
     value = classification_loss(model(x), labels, loss)
     return torch.autograd.grad(value, x)[0]
 
 
+@validate_params(images=IMAGES, gradient=FEATURES, epsilon=EPSILON)
 def fgsm_step(images: torch.Tensor, gradient: torch.Tensor, epsilon: float) -> torch.Tensor:
     """One signed step up the loss, kept in the pixel range: ``clip(images + epsilon * sign(gradient), 0, 1)``."""
-    validation.images(images)
-    if validation.finite_floats(gradient, "gradient").shape != images.shape:
+    if gradient.shape != images.shape:
         raise ValueError(f"gradient must have the images' shape {tuple(images.shape)}, got {tuple(gradient.shape)}")
-    _check_epsilon(epsilon)
     return (images + epsilon * gradient.sign()).clamp(0.0, 1.0)
 
 
+@validate_params(adversarial=FEATURES, images=IMAGES, epsilon=EPSILON)
 def project(adversarial: torch.Tensor, images: torch.Tensor, epsilon: float) -> torch.Tensor:
     """The nearest point to ``adversarial`` (any finite values, such as a step past the pixel range)
     with ``|x - images| <= epsilon`` per pixel, clipped to [0, 1]."""
-    validation.images(images)
-    if validation.finite_floats(adversarial, "adversarial").shape != images.shape:
+    if adversarial.shape != images.shape:
         raise ValueError(f"adversarial must have the images' shape {tuple(images.shape)}, "
                          f"got {tuple(adversarial.shape)}")
-    _check_epsilon(epsilon)
     return torch.min(torch.max(adversarial, images - epsilon), images + epsilon).clamp(0.0, 1.0)
 
 
+@validate_params(model=MODEL, images=IMAGES, labels=LABELS, epsilon=EPSILON, loss=LOSS)
 def fgsm(model, images: torch.Tensor, labels: torch.Tensor, epsilon: float,
          loss: str = "logits") -> torch.Tensor:
     """Fast gradient sign method: :func:`fgsm_step` along the gradient of the loss."""
-    _check(images, labels, epsilon, loss)
+    _check(images, labels)
     return fgsm_step(images, input_gradient(model, images, labels, loss), epsilon).detach()
 
 
+@validate_params(model=MODEL, images=IMAGES, labels=LABELS, epsilon=EPSILON, step_size=Optional(POSITIVE),
+                 steps=COUNT, random_start=Bool(), seed=SEED, loss=LOSS, restarts=Int(0))
 def pgd(model, images: torch.Tensor, labels: torch.Tensor, epsilon: float,
         step_size: float | None = None, steps: int = 10, random_start: bool = False,
         seed: int = 0, loss: str = "logits", restarts: int = 0) -> torch.Tensor:
@@ -106,11 +115,7 @@ def pgd(model, images: torch.Tensor, labels: torch.Tensor, epsilon: float,
     if any run does. The model must treat images independently (no batch statistics), as the
     course's models in evaluation mode do.
     """
-    _check(images, labels, epsilon, loss)
-    validation.positive_int(steps, "steps")
-    validation.seed(seed)
-    if isinstance(restarts, bool) or not isinstance(restarts, int) or restarts < 0:
-        raise ValueError(f"restarts must be an integer >= 0, got {restarts!r}")
+    _check(images, labels)
     if epsilon == 0:
         return images.detach().clone()
     best = _pgd_run(model, images, labels, epsilon, step_size, steps, random_start, seed, loss)
@@ -134,7 +139,6 @@ def _pgd_run(model, images: torch.Tensor, labels: torch.Tensor, epsilon: float, 
              steps: int, random_start: bool, seed: int, loss: str) -> torch.Tensor:
     """One PGD run of :func:`pgd` (its arguments already checked)."""
     step_size = 2.5 * epsilon / steps if step_size is None else step_size
-    validation.positive(step_size, "step_size")
     x = images.detach().clone()
     if random_start:
         gen = torch.Generator().manual_seed(seed)

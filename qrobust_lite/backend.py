@@ -36,6 +36,8 @@ import pennylane as qml
 import torch
 from torch import nn
 
+from .validation import MODEL, Either, Instance, Int, Optional, Options, validate_params
+
 ENV_VAR = "QROBUST_DEVICE"
 TORCH_ENV_VAR = "QROBUST_TORCH_DEVICE"
 DEVICES = ("default.qubit", "lightning.qubit", "lightning.gpu")
@@ -99,14 +101,13 @@ def _adjoint_choice(n_qubits: int) -> DeviceChoice:
     return DeviceChoice("default.qubit", "backprop", f"{why}, but no lightning device is installed")
 
 
+@validate_params(n_qubits=Int(1, 24))
 def choose_device(n_qubits: int = 4) -> DeviceChoice:
     """Pick the device for circuits on ``n_qubits`` wires (1 <= n_qubits <= 24).
 
     >>> choose_device(4).name
     'default.qubit'
     """
-    if isinstance(n_qubits, bool) or not isinstance(n_qubits, int) or not 1 <= n_qubits <= 24:
-        raise ValueError(f"n_qubits must be an integer in 1..24, got {n_qubits!r}")
     override = os.environ.get(ENV_VAR, "auto").strip()
     if override not in DEVICES + ("auto", ""):
         raise ValueError(f"${ENV_VAR} must be one of {list(DEVICES + ('auto',))}, got {override!r}")
@@ -131,14 +132,13 @@ def _warn_once(message: str) -> None:
     warnings.warn(message, RuntimeWarning, stacklevel=3)
 
 
+@validate_params(n_qubits=Int(1, 24),
+                 choice=Optional(Either(Instance(DeviceChoice, "a DeviceChoice"), Options(*DEVICES))))
 def make_device(n_qubits: int, choice: DeviceChoice | str | None = None):
     """A PennyLane device on ``n_qubits`` wires: ``choice`` may be a name, a choice or None (auto)."""
     if choice is None:
         choice = choose_device(n_qubits)
-    name = choice.name if isinstance(choice, DeviceChoice) else choice
-    if name not in DEVICES:
-        raise ValueError(f"device must be one of {list(DEVICES)}, got {name!r}")
-    return qml.device(name, wires=n_qubits)
+    return qml.device(choice.name if isinstance(choice, DeviceChoice) else choice, wires=n_qubits)
 
 
 def torch_device() -> torch.device:
@@ -171,11 +171,13 @@ def torch_device_reason() -> str:
     return "on the CPU: torch sees no CUDA GPU"
 
 
+@validate_params(module=MODEL)
 def place(module: nn.Module) -> nn.Module:
     """Move ``module`` to :func:`torch_device` (nothing moves on a CPU-only machine)."""
     return module.to(torch_device())
 
 
+@validate_params(module=MODEL)
 def device_of(module: nn.Module) -> torch.device:
     """The device of a module's first parameter or buffer (the CPU when it has none)."""
     for tensor in [*module.parameters(), *module.buffers()]:

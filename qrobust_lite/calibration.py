@@ -8,16 +8,21 @@ fix the chapters compare soft labels with.
 from __future__ import annotations
 
 import torch
+
 from . import validation
 from .metrics import expected_calibration_error, reliability_bins
+from .validation import COUNT, LABELS, PROBABILITIES, Anything, Array, Instance, Optional, validate_params
 
 
+@validate_params(y_true=LABELS, probs=PROBABILITIES, ax=Anything("a Matplotlib Axes, or None for the current one"),
+                 n_bins=COUNT, label=Optional(Instance(str, "a string")))
 def reliability_diagram(y_true: torch.Tensor, probs: torch.Tensor, ax=None, n_bins: int = 15,
                         label: str | None = None):
     """Plot accuracy against confidence per bin (marker area ~ bin size); the diagonal is
     perfect calibration."""
     import matplotlib.pyplot as plt
 
+    validation.non_empty(probs, "probs")
     ax = ax or plt.gca()
     conf, acc, counts = reliability_bins(y_true, probs, n_bins)
     keep = counts > 0
@@ -29,13 +34,12 @@ def reliability_diagram(y_true: torch.Tensor, probs: torch.Tensor, ax=None, n_bi
     return ax
 
 
+@validate_params(logits=Array("features", ndim=2), labels=LABELS)
 def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
     """Temperature T > 0 minimising the NLL of softmax(logits / T) on held-out data {Guo 2017}."""
-    if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or not len(logits):
-        raise ValueError(f"logits must be a tensor of shape (N, K) with N >= 1, got "
-                         f"{tuple(getattr(logits, 'shape', ())) or type(logits).__name__}")
-    validation.finite_floats(logits, "logits")
-    validation.below(validation.labels(labels), logits.shape[1])
+    if not len(logits):
+        raise ValueError(f"logits must be a tensor of shape (N, K) with N >= 1, got {tuple(logits.shape)}")
+    validation.below(labels, logits.shape[1])
     validation.same_length("logits", logits, "labels", labels)
     log_t = torch.zeros((), requires_grad=True)
     opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=100)

@@ -36,17 +36,34 @@ import torch
 from torch import nn
 
 from . import fastpath, validation
-from .backend import DIFF_METHOD, DeviceChoice, choose_device, make_device, place, torch_device_reason
+from .backend import DEVICES, DIFF_METHOD, DeviceChoice, choose_device, make_device, place, torch_device_reason
+from .validation import (
+    COUNT,
+    N_CLASSES,
+    SEED,
+    TENSOR,
+    Anything,
+    Bool,
+    Either,
+    Instance,
+    Int,
+    Optional,
+    Options,
+    validate_params,
+)
 
 ENCODINGS = ("angle", "amplitude")
 ROTATIONS = ("X", "Y", "Z")
+WEIGHTS = Anything("a block's weights: their shape is checked by the block (they may be traced in a QNode)")
 
 
+@validate_params(features=Anything("inside a QNode: the model that calls it checks its inputs"), wires=Anything("wires of a QNode"), rotation=Options(*ROTATIONS))
 def angle_encoding(features: torch.Tensor, wires: Sequence[int], rotation: str = "Y") -> None:
     """One rotation per wire: features (n,) or (B, n), in radians, n <= len(wires)."""
     qml.AngleEmbedding(features, wires=wires, rotation=rotation)
 
 
+@validate_params(features=Anything("inside a QNode: the model that calls it checks its inputs"), wires=Anything("wires of a QNode"))
 def amplitude_encoding(features: torch.Tensor, wires: Sequence[int]) -> None:
     """Features (F,) or (B, F), F <= 2**len(wires), zero-padded and L2-normalised into amplitudes."""
     qml.AmplitudeEmbedding(features, wires=wires, normalize=True, pad_with=0.0)
@@ -60,6 +77,7 @@ def _check_weights(block: str, weights, wires: Sequence[int], per_wire: int) -> 
                          f"{len(wires)} wires, got {shape}")
 
 
+@validate_params(weights=WEIGHTS, wires=Anything("wires of a QNode"))
 def entangling_ansatz(weights: torch.Tensor, wires: Sequence[int]) -> None:
     """Trainable layers of general single-qubit rotations and CNOT rings (the VQC's block,
     ``qml.StronglyEntanglingLayers``).
@@ -74,13 +92,13 @@ def entangling_ansatz(weights: torch.Tensor, wires: Sequence[int]) -> None:
     qml.StronglyEntanglingLayers(weights, wires=wires)
 
 
+@validate_params(n_layers=COUNT, n_qubits=COUNT)
 def ansatz_shape(n_layers: int, n_qubits: int) -> tuple[int, int, int]:
     """Shape of the weights of :func:`entangling_ansatz`: (n_layers, n_qubits, 3)."""
-    validation.positive_int(n_layers, "n_layers")
-    validation.positive_int(n_qubits, "n_qubits")
     return (n_layers, n_qubits, 3)
 
 
+@validate_params(weights=WEIGHTS, wires=Anything("wires of a QNode"))
 def rotation_cz_layers(weights: torch.Tensor, wires: Sequence[int]) -> None:
     """Paper A's trainable block (Qi, Peng and Ding 2025, Sec. 3): per layer, one rotation on
     every wire, then a ring of controlled-Z gates (wire i to i+1, mod n).
@@ -107,15 +125,14 @@ def rotation_cz_layers(weights: torch.Tensor, wires: Sequence[int]) -> None:
             qml.CZ(wires=[wires[i], wires[(i + 1) % n]])
 
 
+@validate_params(n_layers=COUNT, n_qubits=COUNT, rotation=Options("Y", "Rot"))
 def rotation_cz_shape(n_layers: int, n_qubits: int, rotation: str = "Y") -> tuple[int, int, int]:
     """Shape of the weights of :func:`rotation_cz_layers`: (n_layers, n_qubits, 1) for
     ``rotation="Y"``, (n_layers, n_qubits, 3) for ``"Rot"``."""
-    validation.positive_int(n_layers, "n_layers")
-    validation.positive_int(n_qubits, "n_qubits")
-    validation.choice(rotation, "rotation", ("Y", "Rot"))
     return (n_layers, n_qubits, 1 if rotation == "Y" else 3)
 
 
+@validate_params(weights=WEIGHTS, wires=Anything("wires of a QNode"))
 def qnn_layers(weights: torch.Tensor, wires: Sequence[int]) -> None:
     """The QNN's trainable block (Part III): per layer, RX RY RX on every wire, then an IsingZZ
     ring. The layer of Chen and Zhang's public code.
@@ -140,13 +157,13 @@ def qnn_layers(weights: torch.Tensor, wires: Sequence[int]) -> None:
             qml.IsingZZ(layer[i, 3], wires=[wires[i], wires[(i + 1) % n]])
 
 
+@validate_params(depth=COUNT, n_qubits=COUNT)
 def qnn_layers_shape(depth: int, n_qubits: int) -> tuple[int, int, int]:
     """Shape of the weights of :func:`qnn_layers`: (depth, n_qubits, 4)."""
-    validation.positive_int(depth, "depth")
-    validation.positive_int(n_qubits, "n_qubits")
     return (depth, n_qubits, 4)
 
 
+@validate_params(weights=WEIGHTS, wires=Anything("wires of a QNode"), seed=SEED)
 def random_circuit(weights: torch.Tensor, wires: Sequence[int], seed: int) -> None:
     """The fixed random block of the quantum patches (Part II): ``qml.RandomLayers`` with its
     gate choice (RX, RY or RZ, and where the CNOTs go) seeded by ``seed``.
@@ -165,20 +182,21 @@ def random_circuit(weights: torch.Tensor, wires: Sequence[int], seed: int) -> No
     qml.RandomLayers(weights, wires=wires, seed=seed)
 
 
+@validate_params(n_layers=COUNT, n_rotations=COUNT)
 def random_circuit_shape(n_layers: int, n_rotations: int) -> tuple[int, int]:
     """Shape of the weights of :func:`random_circuit`: (n_layers, n_rotations)."""
-    validation.positive_int(n_layers, "n_layers")
-    validation.positive_int(n_rotations, "n_rotations")
     return (n_layers, n_rotations)
 
 
+@validate_params(n_layers=COUNT, n_rotations=COUNT, seed=SEED)
 def random_circuit_weights(n_layers: int, n_rotations: int, seed: int) -> torch.Tensor:
     """Angles (n_layers, n_rotations), float64, uniform in [0, 2 pi), from ``seed``."""
     shape = random_circuit_shape(n_layers, n_rotations)
-    gen = torch.Generator().manual_seed(validation.seed(seed))
+    gen = torch.Generator().manual_seed(seed)
     return 2 * math.pi * torch.rand(shape, generator=gen, dtype=torch.float64)
 
 
+@validate_params(n_qubits=Int(1, 24), n_classes=N_CLASSES)
 def outcome_to_class(n_qubits: int, n_classes: int) -> torch.Tensor:
     """The map from the 2**n measurement outcomes to K classes, as a 0/1 matrix (2**n, K).
 
@@ -192,16 +210,16 @@ def outcome_to_class(n_qubits: int, n_classes: int) -> torch.Tensor:
             [0., 0., 1.],
             [1., 0., 0.]], dtype=torch.float64)
     """
-    validation.positive_int(n_qubits, "n_qubits")
-    if isinstance(n_classes, bool) or not isinstance(n_classes, int) or not 2 <= n_classes <= 2 ** n_qubits:
+    if n_classes > 2 ** n_qubits:
         raise ValueError(f"n_classes must be an integer in 2..{2 ** n_qubits} (2**n_qubits), got {n_classes!r}")
     outcomes = torch.arange(2 ** n_qubits)
     return nn.functional.one_hot(outcomes % n_classes, n_classes).double()
 
 
+@validate_params(outcome_probs=TENSOR, n_classes=N_CLASSES)
 def class_probabilities(outcome_probs: torch.Tensor, n_classes: int) -> torch.Tensor:
     """Born-rule outcome probabilities (B, 2**n) -> class probabilities (B, K), rows sum to 1."""
-    if not isinstance(outcome_probs, torch.Tensor) or outcome_probs.ndim not in (1, 2):
+    if outcome_probs.ndim not in (1, 2):
         raise ValueError("outcome_probs must be a tensor of shape (2**n,) or (B, 2**n)")
     dim = outcome_probs.shape[-1]
     n_qubits = int(math.log2(dim)) if dim > 0 else 0
@@ -211,6 +229,9 @@ def class_probabilities(outcome_probs: torch.Tensor, n_classes: int) -> torch.Te
     return outcome_probs @ outcome_to_class(n_qubits, n_classes).to(outcome_probs.dtype)
 
 
+@validate_params(n_qubits=Int(1, 16), n_layers=COUNT, n_classes=N_CLASSES, encoding=Options(*ENCODINGS),
+                 device=Optional(Either(Instance(DeviceChoice, "a DeviceChoice"), Options(*DEVICES))), seed=SEED,
+                 fast=Optional(Bool()))
 class VQC(nn.Module):
     """Variational quantum classifier: encoding, entangling ansatz, Born-rule class probabilities.
 
@@ -239,15 +260,12 @@ class VQC(nn.Module):
                  device: str | DeviceChoice | None = None, seed: int = 0,
                  fast: bool | None = None) -> None:
         super().__init__()
-        if isinstance(n_qubits, bool) or not isinstance(n_qubits, int) or not 1 <= n_qubits <= 16:
-            raise ValueError(f"n_qubits must be an integer in 1..16, got {n_qubits!r}")
-        if encoding not in ENCODINGS:
-            raise ValueError(f"encoding must be one of {list(ENCODINGS)}, got {encoding!r}")
         shape = ansatz_shape(n_layers, n_qubits)
-        self.register_buffer("class_map", outcome_to_class(n_qubits, n_classes))
+        class_map = outcome_to_class(n_qubits, n_classes)
+        self.register_buffer("class_map", class_map)
         self.n_qubits, self.n_classes, self.encoding = n_qubits, n_classes, encoding
         self.n_features = n_qubits if encoding == "angle" else 2 ** n_qubits
-        generator = torch.Generator().manual_seed(validation.seed(seed))
+        generator = torch.Generator().manual_seed(seed)
         self.weights = nn.Parameter(2 * math.pi * torch.rand(shape, generator=generator))
         self.device_choice = device if isinstance(device, DeviceChoice) else (
             choose_device(n_qubits) if device is None
@@ -258,7 +276,7 @@ class VQC(nn.Module):
         # Adjoint gradients (lightning devices) need expectation values, so there the class
         # probabilities are measured directly as <P_k>, P_k the projector onto class k's outcomes.
         self.measures_classes = self.device_choice.diff_method == "adjoint"
-        projectors = [qml.Hermitian(torch.diag(self.class_map[:, k]).numpy(), wires=wires)
+        projectors = [qml.Hermitian(torch.diag(class_map[:, k]).numpy(), wires=wires)
                       for k in range(n_classes)] if self.measures_classes else []
 
         def circuit(x, weights):
@@ -272,8 +290,6 @@ class VQC(nn.Module):
                                interface="torch", diff_method=self.device_choice.diff_method)
         if fast is None:
             fast = self.device_choice.name == "default.qubit"
-        if fast not in (True, False):
-            raise ValueError(f"fast must be True, False or None, got {fast!r}")
         self.block = fastpath.compile_block(entangling_ansatz, shape, n_qubits) if fast else None
         if self.block is not None:
             place(self)   # the fast path computes on the GPU when torch sees one

@@ -17,11 +17,13 @@ import math
 import torch
 from torch import nn
 
-from . import validation
 from .backend import device_of, place
 from .training import Dropout
+from .validation import COUNT, N_CLASSES, SEED, Instance, Real, validate_params
 
 
+@validate_params(layer=Instance((nn.Conv2d, nn.Linear), "an nn.Conv2d or nn.Linear"),
+                 generator=Instance(torch.Generator, "a torch.Generator"))
 def init_like_torch(layer: nn.Conv2d | nn.Linear, generator: torch.Generator) -> nn.Module:
     """PyTorch's default initialisation of ``layer``, drawn from ``generator``; returns ``layer``.
 
@@ -31,23 +33,19 @@ def init_like_torch(layer: nn.Conv2d | nn.Linear, generator: torch.Generator) ->
     """
     nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
     bound = 1 / math.sqrt(layer.weight[0].numel())   # 1 / sqrt(fan_in)
-    with torch.no_grad():
-        layer.bias.uniform_(-bound, bound, generator=generator)
+    if layer.bias is not None:
+        with torch.no_grad():
+            layer.bias.uniform_(-bound, bound, generator=generator)
     return layer
 
 
+@validate_params(n_classes=N_CLASSES, in_channels=COUNT, dropout=Real(0, 1, high_open=True), seed=SEED)
 class SmallCNN(nn.Module):
     """(N, C, 28, 28) images -> (N, K) logits. ``dropout`` before the read-out, in [0, 1)."""
 
     def __init__(self, n_classes: int = 10, in_channels: int = 1, dropout: float = 0.2,
                  seed: int = 0) -> None:
         super().__init__()
-        if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
-            raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
-        if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
-        validation.positive_int(in_channels, "in_channels")
-        validation.seed(seed)
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten())
@@ -63,6 +61,7 @@ class SmallCNN(nn.Module):
         return self.head(self.features(images.to(device_of(self)))).to(images.device)
 
 
+@validate_params(n_classes=N_CLASSES, seed=SEED)
 class LeNet5(nn.Module):
     """Paper A's student: (N, 1, 28, 28) images -> (N, K) logits.
 
@@ -76,9 +75,6 @@ class LeNet5(nn.Module):
 
     def __init__(self, n_classes: int = 10, seed: int = 0) -> None:
         super().__init__()
-        if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
-            raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
-        validation.seed(seed)
         self.features = nn.Sequential(
             nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten())

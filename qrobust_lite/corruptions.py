@@ -19,8 +19,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from . import validation
-
+from .validation import IMAGE_BATCH, NON_NEGATIVE, SEED, Int, Options, Real, validate_params
 
 KINDS = ("gaussian_noise", "salt_and_pepper", "rotation")
 SEVERITIES = (0, 1, 2, 3, 4, 5)
@@ -29,32 +28,27 @@ PIXEL_SHARE_PER_LEVEL = 0.06
 DEGREES_PER_LEVEL = 15.0
 
 
-def _check(images: torch.Tensor, severity: int, seed: int) -> None:
-    validation.image_batch(images)
-    if isinstance(severity, bool) or not isinstance(severity, int) or severity not in SEVERITIES:
-        raise ValueError(f"severity must be one of {list(SEVERITIES)}, got {severity!r}")
-    validation.seed(seed)
+SEVERITY = Int(0, 5)
 
 
+@validate_params(images=IMAGE_BATCH, std=NON_NEGATIVE, seed=SEED)
 def add_noise(images: torch.Tensor, std: float, seed: int = 0) -> torch.Tensor:
     """Add N(0, std^2) to every pixel (``std`` >= 0, in pixel units of [0, 1]) and clip back
     to [0, 1]; the noise is drawn from a generator seeded by ``seed``."""
-    validation.image_batch(images)
-    validation.non_negative(std, "std")
-    gen = torch.Generator().manual_seed(validation.seed(seed))
+    gen = torch.Generator().manual_seed(seed)
     noise = torch.randn(images.shape, generator=gen, dtype=images.dtype)
     return (images + std * noise).clamp(0.0, 1.0)
 
 
+@validate_params(images=IMAGE_BATCH, severity=SEVERITY, seed=SEED)
 def gaussian_noise(images: torch.Tensor, severity: int, seed: int = 0) -> torch.Tensor:
     """Additive Gaussian noise, sigma = 0.1 x severity, clipped to [0, 1]."""
-    _check(images, severity, seed)
     return add_noise(images, SIGMA_PER_LEVEL * severity, seed)
 
 
+@validate_params(images=IMAGE_BATCH, severity=SEVERITY, seed=SEED)
 def salt_and_pepper(images: torch.Tensor, severity: int, seed: int = 0) -> torch.Tensor:
     """Set a share 0.06 x severity of pixels to 0 or 1 (each with probability 1/2)."""
-    _check(images, severity, seed)
     gen = torch.Generator().manual_seed(seed)
     u = torch.rand(images.shape, generator=gen, dtype=images.dtype)
     share = PIXEL_SHARE_PER_LEVEL * severity
@@ -64,13 +58,12 @@ def salt_and_pepper(images: torch.Tensor, severity: int, seed: int = 0) -> torch
     return out
 
 
+@validate_params(images=IMAGE_BATCH, degrees=Real())
 def rotate(images: torch.Tensor, degrees: float) -> torch.Tensor:
     """Rotate every image by ``degrees`` (counter-clockwise) about its centre, bilinear, zero fill.
 
     Written with ``affine_grid``/``grid_sample`` so it does not need torchvision.
     """
-    validation.image_batch(images)
-    validation.number(degrees, "degrees")
     if not len(images):
         return images.clone()
     theta = math.radians(degrees)
@@ -80,16 +73,15 @@ def rotate(images: torch.Tensor, degrees: float) -> torch.Tensor:
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
+@validate_params(images=IMAGE_BATCH, severity=SEVERITY, seed=SEED)
 def rotation(images: torch.Tensor, severity: int, seed: int = 0) -> torch.Tensor:
     """Rotate every image by 15 x severity degrees (:func:`rotate`). ``seed`` is unused
     (rotation is deterministic) and accepted for a uniform signature."""
-    _check(images, severity, seed)
     return rotate(images, DEGREES_PER_LEVEL * severity)
 
 
+@validate_params(images=IMAGE_BATCH, kind=Options(*KINDS), severity=SEVERITY, seed=SEED)
 def corrupt(images: torch.Tensor, kind: str, severity: int, seed: int = 0) -> torch.Tensor:
     """Apply corruption ``kind`` (one of ``KINDS``) at ``severity`` 0-5."""
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {list(KINDS)}, got {kind!r}")
     return {"gaussian_noise": gaussian_noise, "salt_and_pepper": salt_and_pepper,
             "rotation": rotation}[kind](images, severity, seed)

@@ -27,6 +27,7 @@ import io
 import json
 import os
 import pickle
+import pickletools
 import tarfile
 import urllib.request
 import warnings
@@ -39,11 +40,24 @@ import numpy as np
 import torch
 from platformdirs import user_cache_dir
 
-from . import validation
+from .validation import (
+    COUNT,
+    SEED,
+    Bool,
+    Either,
+    FilePath,
+    Folder,
+    Instance,
+    Optional,
+    Options,
+    Sequence_,
+    validate_params,
+)
 
 DATASETS = ("mnist", "fashion_mnist", "cifar10", "cinic10")
 SPLITS = ("train", "test")
 ENV_VAR = "QROBUST_DATA"
+ROOT = Optional(Folder())
 
 CLASS_NAMES = {
     "mnist": tuple(str(d) for d in range(10)),
@@ -117,27 +131,60 @@ def cache_dir() -> Path:
     return Path(user_cache_dir("qrobust-lite")) / "data"
 
 
-def read_idx(path: Path, ndim: int | None = None) -> np.ndarray:
-    """Read an IDX file (MNIST's format), gzip'd or not, into a uint8 array (``ndim``
-    dimensions when given: 3 for images, 1 for labels)."""
+# What an official file may hold, checked before anything is allocated (a CIFAR-10 batch file
+# is 31 MB and its pickle takes about 30,000 opcodes).
+#: The IDX files' kinds, as (dimensions, the shape after N).
+IDX_KINDS = {"images": (3, (28, 28)), "labels": (1, ())}
+#: The most items an IDX file may hold (MNIST's and Fashion-MNIST's training files hold 60,000).
+MAX_IDX_ITEMS = 60_000
+#: The largest CIFAR-10 batch file read, in bytes.
+MAX_CIFAR_BATCH_BYTES = 40 * 2**20
+#: The most pickle opcodes a CIFAR-10 batch may take (shared references cannot expand past it).
+MAX_CIFAR_PICKLE_OPS = 100_000
+_REFETCH = "delete it and copy or download the official file again"
+
+
+@validate_params(path=FilePath(), kind=Options(*IDX_KINDS))
+def read_idx(path: Path, kind: str) -> np.ndarray:
+    """Read an official MNIST-format IDX file, gzip'd or not, into a uint8 array.
+
+    ``kind`` is ``"images"`` (returns (N, 28, 28)) or ``"labels"`` (returns (N,), values 0-9).
+    The 4-byte magic and the header are read first and checked against ``kind``, N is at most
+    :data:`MAX_IDX_ITEMS`, and only then are exactly the N items read (so a file that expands
+    to more than its header says is refused without being expanded). Every error names the file.
+    """
+    ndim, tail = IDX_KINDS[kind]
     opener = gzip.open if str(path).endswith(".gz") else open
     try:
         with opener(path, "rb") as f:
-            raw = f.read()
+            head = f.read(4)
+            if len(head) < 4 or head[:3] != b"\x00\x00\x08":
+                raise ValueError(f"{path} is not an unsigned-byte IDX file; {_REFETCH}")
+            if head[3] != ndim:
+                raise ValueError(f"{path} holds a {head[3]}-dimensional array; expected {ndim} dimensions "
+                                 f"({'images (N, 28, 28)' if kind == 'images' else 'labels (N,)'}); "
+                                 f"{_REFETCH}")
+            dims = f.read(4 * ndim)
+            if len(dims) < 4 * ndim:
+                raise ValueError(f"{path} ends inside its header; {_REFETCH}")
+            shape = tuple(int.from_bytes(dims[4 * i: 4 * i + 4], "big") for i in range(ndim))
+            if shape[1:] != tail or not 0 < shape[0] <= MAX_IDX_ITEMS:
+                raise ValueError(f"{path}: its header says {kind} of shape {shape}; an official file holds "
+                                 f"1 to {MAX_IDX_ITEMS:,} {kind}" + (" of 28x28 pixels" if tail else "")
+                                 + f"; {_REFETCH}")
+            size = int(np.prod(shape))
+            raw = f.read(size)
+            extra = f.read(1)
     except (gzip.BadGzipFile, EOFError, OSError) as err:
         raise ValueError(f"{path} cannot be read ({type(err).__name__}: {err}): it is truncated or not "
-                         "what its name says; delete it and copy or download the official file again") from err
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise ValueError(f"{path} is not an unsigned-byte IDX file")
-    if ndim is not None and raw[3] != ndim:
-        raise ValueError(f"{path} holds a {raw[3]}-dimensional array; expected {ndim} dimensions "
-                         f"({'images (N, H, W)' if ndim == 3 else 'labels (N,)'})")
-    ndim = raw[3]
-    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
-    if data.size != int(np.prod(shape)):
-        raise ValueError(f"{path} holds {data.size} values, its header says {shape}")
-    return data.reshape(shape)
+                         f"what its name says; {_REFETCH}") from err
+    if len(raw) != size or extra:
+        raise ValueError(f"{path} holds {'more' if extra else len(raw)} values where its header says "
+                         f"{shape} ({size:,}); {_REFETCH}")
+    data = np.frombuffer(raw, dtype=np.uint8).reshape(shape)
+    if kind == "labels" and data.max() > 9:
+        raise ValueError(f"{path} holds label {int(data.max())}; official labels are 0-9; {_REFETCH}")
+    return data
 
 
 class _ArraysOnlyUnpickler(pickle.Unpickler):
@@ -148,20 +195,47 @@ class _ArraysOnlyUnpickler(pickle.Unpickler):
         ("numpy", "ndarray"), ("numpy", "dtype"),
     }
 
-    def find_class(self, module: str, name: str):  # noqa: D102
+    def find_class(self, module: str, name: str):
         if (module, name) not in self._ALLOWED:
             raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a CIFAR batch")
         return super().find_class(module, name)
 
 
 def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    with open(path, "rb") as f:
-        batch = _ArraysOnlyUnpickler(f, encoding="latin1").load()
-    data, labels = np.asarray(batch["data"], dtype=np.uint8), np.asarray(batch["labels"], dtype=np.int64)
-    if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(labels) != len(data):
-        raise ValueError(f"{path} holds {data.shape} image data and {len(labels)} labels; a CIFAR-10 "
-                         "batch has N rows of 3072 values and N labels")
-    return data.reshape(-1, 3, 32, 32), labels
+    """One official CIFAR-10 batch: images (N, 3, 32, 32) uint8 and labels (N,) int64 in 0-9.
+
+    Bounded before unpickling (file size, opcode count: shared references cannot make a small
+    file expand), unpickled by :class:`_ArraysOnlyUnpickler`, then checked as the official
+    layout: ``data`` a uint8 array of N rows of 3072 values, ``labels`` N integers 0-9.
+    """
+    def bad(what: str) -> ValueError:
+        return ValueError(f"{path} is not an official CIFAR-10 batch: {what}; {_REFETCH}")
+
+    if path.stat().st_size > MAX_CIFAR_BATCH_BYTES:
+        raise bad(f"it is {path.stat().st_size:,} bytes (an official batch is about 31 MB)")
+    raw = path.read_bytes()
+    try:
+        n_ops = sum(1 for _ in pickletools.genops(raw))
+        if n_ops > MAX_CIFAR_PICKLE_OPS:
+            raise bad(f"its pickle takes {n_ops:,} steps (at most {MAX_CIFAR_PICKLE_OPS:,})")
+        batch = _ArraysOnlyUnpickler(io.BytesIO(raw), encoding="latin1").load()
+    except (pickle.UnpicklingError, ValueError, EOFError, TypeError, AttributeError,
+            IndexError, KeyError) as err:
+        if str(path) in str(err):
+            raise
+        raise bad(f"{type(err).__name__}: {err}") from err
+    if not isinstance(batch, dict) or "data" not in batch or "labels" not in batch:
+        raise bad("it must be a dict with keys 'data' and 'labels'")
+    data, labels = batch["data"], batch["labels"]
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+        shown = f"{data.dtype} {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
+        raise bad(f"'data' is {shown}; official batches hold a uint8 array of N rows of 3072 values 0-255")
+    if not isinstance(labels, list) or len(labels) != len(data) or \
+            not all(type(v) is int and 0 <= v <= 9 for v in labels):
+        raise bad(f"it holds {data.shape} image data and "
+                  f"{len(labels) if isinstance(labels, list) else type(labels).__name__} labels; "
+                  "official batches hold N rows of 3072 values and a list of N labels 0-9")
+    return data.reshape(-1, 3, 32, 32), np.asarray(labels, dtype=np.int64)
 
 
 def _md5(path: Path) -> str:
@@ -200,8 +274,8 @@ def _cifar_subset_path(root: Path, split: str) -> Path | None:
 def _read_cifar_subset(path: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     """The derived subset's images (N, 3, 32, 32) uint8 and labels, after its MD5 check."""
     if _md5(path) != _CIFAR_SUBSET_FILES[split][1]:
-        raise OSError(f"{path} does not match the derived CIFAR-10 subset's MD5 "
-                      f"{_CIFAR_SUBSET_FILES[split][1]}; it is damaged or another file")
+        raise ValueError(f"{path} does not match the derived CIFAR-10 subset's MD5 "
+                         f"{_CIFAR_SUBSET_FILES[split][1]}; it is damaged or another file: copy it again")
     with np.load(path, allow_pickle=False) as z:
         data, labels = z["data"], z["labels"].astype(np.int64)
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(labels) != len(data):
@@ -238,10 +312,11 @@ def _expected_files(name: str) -> str:
 _WARNED: set[str] = set()   # $QROBUST_DATA values already warned about (say it once)
 
 
+@validate_params(root=ROOT)
 def candidate_roots(root: str | os.PathLike | None = None) -> list[tuple[str, Path]]:
     """The folders searched, in order, as (label, path) pairs."""
     roots = []
-    if validation.folder(root, "root") is not None:
+    if root is not None:
         roots.append(("root argument", Path(root)))
     if os.environ.get(ENV_VAR):
         folder = Path(os.environ[ENV_VAR])
@@ -253,11 +328,10 @@ def candidate_roots(root: str | os.PathLike | None = None) -> list[tuple[str, Pa
     return roots
 
 
+@validate_params(name=Options(*DATASETS), split=Options(*SPLITS), root=ROOT)
 def available_sources(name: str, split: str = "train",
                       root: str | os.PathLike | None = None) -> list[str]:
     """Which sources could serve ``name``/``split`` now, best first (used by the doctor)."""
-    _check_choice("name", name, DATASETS)
-    _check_choice("split", split, SPLITS)
     found = [f"{label} ({path}" + (", a derived subset)" if name == "cifar10" and _cifar_paths(path, split) is None
                                    else ")")
              for label, path in candidate_roots(root) if _available(path, name, split)]
@@ -284,13 +358,13 @@ def _fetch(url: str, dest: Path, md5: str) -> None:
     tmp.replace(dest)
 
 
+@validate_params(name=Options("mnist", "fashion_mnist", "cifar10"), root=Optional(FilePath()))
 def download_dataset(name: str, root: str | os.PathLike | None = None) -> Path:
     """Download the official ``name`` files into ``root`` (default: the first source folder).
 
     Files already present with the right MD5 are kept; nothing else is overwritten.
     Returns the root the files are in. CINIC-10 (687 MB) is not downloaded by the package.
     """
-    _check_choice("name", name, ("mnist", "fashion_mnist", "cifar10"))
     target = Path(root) if root is not None else candidate_roots()[0][1]
     if name in _IDX_FILES:
         for fname, md5 in _IDX_FILES[name].items():
@@ -331,19 +405,32 @@ def _load_bundled(name: str, split: str) -> tuple[np.ndarray, np.ndarray]:
 def _read_official(root: Path, name: str, split: str, classes: list[int],
                    per_class: list[int] | None, rng: np.random.Generator
                    ) -> tuple[np.ndarray, np.ndarray]:
+    # only sources that _available found are read, so the paths below exist
     if name in _IDX_FOLDER:
-        img_path, lab_path = _idx_paths(root, name, split)
-        images, labels = read_idx(img_path, ndim=3), read_idx(lab_path, ndim=1).astype(np.int64)
+        paths = _idx_paths(root, name, split)
+        assert paths is not None
+        img_path, lab_path = paths
+        images, labels = read_idx(img_path, "images"), read_idx(lab_path, "labels").astype(np.int64)
         if len(images) != len(labels):
             raise ValueError(f"{img_path} holds {len(images)} images but {lab_path} {len(labels)} labels; "
                              "the two files must come from the same official release")
         return images, labels
     if name == "cifar10":
-        if _cifar_paths(root, split) is None:
-            return _read_cifar_subset(_cifar_subset_path(root, split), split)
-        parts = [_read_cifar_batch(p) for p in _cifar_paths(root, split)]
+        batches = _cifar_paths(root, split)
+        if batches is None:
+            subset = _cifar_subset_path(root, split)
+            assert subset is not None
+            return _read_cifar_subset(subset, split)
+        parts = [_read_cifar_batch(p) for p in batches]
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-    return _read_cinic(_cinic_folder(root, split), classes, per_class, rng)
+    folder = _cinic_folder(root, split)
+    assert folder is not None
+    return _read_cinic(folder, classes, per_class, rng)
+
+
+def _wanted(per_class: list[int] | None, k: int) -> list[int | None]:
+    """Images wanted of each of k classes; None: all of them."""
+    return list(per_class) if per_class is not None else [None] * k
 
 
 def _read_cinic(folder: Path, classes: list[int], per_class: list[int] | None,
@@ -352,7 +439,7 @@ def _read_cinic(folder: Path, classes: list[int], per_class: list[int] | None,
     from PIL import Image
 
     images, labels = [], []
-    for c, want in zip(classes, per_class or [None] * len(classes)):
+    for c, want in zip(classes, _wanted(per_class, len(classes))):
         name = CLASS_NAMES["cinic10"][c]
         files = sorted((folder / name).glob("*.png"))
         if want is not None:
@@ -361,31 +448,31 @@ def _read_cinic(folder: Path, classes: list[int], per_class: list[int] | None,
                                  f"{folder} has {len(files)}")
             files = [files[i] for i in np.sort(rng.choice(len(files), size=want, replace=False))]
         for f in files:
-            with Image.open(f) as im:
-                images.append(np.asarray(im.convert("RGB"), dtype=np.uint8).transpose(2, 0, 1))
+            try:
+                with Image.open(f) as im:
+                    if im.size != (32, 32):
+                        raise ValueError(f"{f} is {im.size[0]}x{im.size[1]} pixels; CINIC-10 images are "
+                                         "32x32; replace it with the file from the official archive")
+                    images.append(np.asarray(im.convert("RGB"), dtype=np.uint8).transpose(2, 0, 1))
+            except (OSError, Image.DecompressionBombError) as err:
+                raise ValueError(f"{f} cannot be read as a PNG ({type(err).__name__}); replace it with "
+                                 "the file from the official archive") from err
         labels += [c] * len(files)
     return np.stack(images), np.asarray(labels, dtype=np.int64)
 
 
 # --- the entry point -------------------------------------------------------------------
 
-def _check_choice(arg: str, value, allowed: Sequence) -> None:
-    if value not in allowed:
-        raise ValueError(f"{arg} must be one of {list(allowed)}, got {value!r}")
-
-
 def _class_indices(name: str, classes: Sequence[int | str] | None) -> list[int]:
     names = CLASS_NAMES[name]
     if classes is None:
         return list(range(len(names)))
-    if isinstance(classes, (str, int)) or len(classes) == 0:
-        raise ValueError(f"classes must be a non-empty list of class indices or names, got {classes!r}")
     out = []
     for c in classes:
         if isinstance(c, str) and c in names:
             out.append(names.index(c))
-        elif isinstance(c, (int, np.integer)) and not isinstance(c, bool) and 0 <= c < len(names):
-            out.append(int(c))
+        elif isinstance(c, int) and c < len(names):
+            out.append(c)
         else:
             raise ValueError(f"classes: {c!r} is not a class of {name}; allowed: 0..{len(names) - 1} "
                              f"or one of {list(names)}")
@@ -398,7 +485,7 @@ def _split_counts(n_samples: int | None, k: int) -> list[int] | None:
     """Class-balanced counts: n // k each, the remainder to the first classes."""
     if n_samples is None:
         return None
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < k:
+    if n_samples < k:
         raise ValueError(f"n_samples must be an integer >= the number of classes ({k}) or None, "
                          f"got {n_samples!r}")
     return [n_samples // k + (i < n_samples % k) for i in range(k)]
@@ -410,7 +497,7 @@ def _select(labels: np.ndarray, classes: list[int], per_class: list[int] | None,
     if per_class is not None and sum(per_class) == len(selection):
         return selection          # every image asked for: kept however the classes fall
     keep = []
-    for c, want in zip(classes, per_class or [None] * len(classes)):
+    for c, want in zip(classes, _wanted(per_class, len(classes))):
         idx = np.flatnonzero(labels == c)
         if want is not None:
             if want > len(idx):
@@ -422,6 +509,9 @@ def _select(labels: np.ndarray, classes: list[int], per_class: list[int] | None,
     return np.sort(np.concatenate(keep))
 
 
+@validate_params(name=Options(*DATASETS), split=Options(*SPLITS), n_samples=Optional(COUNT),
+                 classes=Optional(Sequence_(Either(SEED, Instance(str, "a class name")))), seed=SEED, root=ROOT,
+                 download=Bool(), verbose=Bool())
 def load(name: str, split: str = "train", n_samples: int | None = None,
          classes: Sequence[int | str] | None = None, seed: int = 0,
          root: str | os.PathLike | None = None, download: bool = False,
@@ -448,14 +538,8 @@ def load(name: str, split: str = "train", n_samples: int | None = None,
         >>> ds.images.shape, ds.class_names
         (torch.Size([20, 1, 28, 28]), ('1', '9'))
     """
-    _check_choice("name", name, DATASETS)
-    _check_choice("split", split, SPLITS)
-    validation.seed(seed)
-    if not isinstance(download, bool):
-        raise TypeError(f"download must be True or False, got {download!r}")
     cls = _class_indices(name, classes)
     per_class = _split_counts(n_samples, len(cls))
-    validation.folder(root, "root")
 
     if root is not None:
         source_path = Path(root) if _available(Path(root), name, split) else None
@@ -504,6 +588,7 @@ def load(name: str, split: str = "train", n_samples: int | None = None,
     return ds
 
 
+@validate_params(name=Options(*DATASETS), split=Options(*SPLITS), ds=Instance(Dataset, "a Dataset made by load"))
 def notice(name: str, split: str, ds: Dataset) -> str:
     """The one-line notice :func:`load` prints: how many images of ``name``/``split`` and from
     where (the hint in parentheses on its own line, so it fits a notebook's width)."""

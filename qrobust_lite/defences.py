@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import functools
 import math
-import numbers
 import os
 import time
 from dataclasses import dataclass
@@ -40,9 +39,32 @@ import numpy as np
 import torch
 
 from . import attacks, data, experiments, metrics, validation
-from .quantum_classifier import HybridImageClassifier, QuantumImageClassifier, QuanvolutionClassifier
+from .quantum_classifier import IMAGE_SHAPE, HybridImageClassifier, QuantumImageClassifier, QuanvolutionClassifier
 from .quantum_patches import half_resolution_patch, quantum_patch
 from .training import fit
+from .validation import (
+    COUNT,
+    GENERATOR,
+    IMAGE_BATCH,
+    LABELS,
+    MODEL,
+    N_CLASSES,
+    NON_NEGATIVE,
+    POSITIVE,
+    SEED,
+    SHARE,
+    TEXT,
+    Anything,
+    Bool,
+    Folder,
+    Instance,
+    Int,
+    Optional,
+    Options,
+    Real,
+    Sequence_,
+    validate_params,
+)
 
 DEFENCES = ("none", "gaussian noise", "quantum patches", "co-author patches", "PGD training")
 #: ``"PGD"`` starts from the clean image (deterministic); ``"PGD-restart"`` starts from a random
@@ -62,6 +84,16 @@ EPSILONS = (1 / 255, 2 / 255, 4 / 255, 8 / 255)
 MODELS = {"quantum": 0.05, "hybrid": 0.01, "quanvolution": 1e-3}
 
 
+LOSS = Options(*attacks.LOSSES)
+RESULTS = Instance(dict, "the dict defence_experiment returns")
+CIRCUIT_SEEDS = Sequence_(SEED)
+BUDGETS = Sequence_(Real(0, 1, low_open=True))          # attack budgets, pixel units
+ATTACK_NAMES = Sequence_(Options(*ATTACKS), distinct=True)
+
+
+@validate_params(defence=Options(*DEFENCES), model=MODEL, images=IMAGE_BATCH, labels=LABELS, generator=GENERATOR,
+                 fraction=SHARE, sigma=POSITIVE, strength=SHARE, circuit_seeds=CIRCUIT_SEEDS, epsilon=NON_NEGATIVE,
+                 pgd_steps=COUNT, loss=LOSS, half_res_strength=SHARE)
 def perturb_batch(defence: str, model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
                   generator: torch.Generator, fraction: float = 0.5, sigma: float = 0.1,
                   strength: float = 0.5, circuit_seeds: tuple[int, ...] = (100, 101, 102, 103),
@@ -74,20 +106,7 @@ def perturb_batch(defence: str, model: torch.nn.Module, images: torch.Tensor, la
     in as it is, the recipe as published), same circuits; ``epsilon`` and ``pgd_steps``: PGD
     training (random start). Returns a new tensor; ``images`` is not changed.
     """
-    validation.choice(defence, "defence", DEFENCES)
-    validation.images(images, ndim=4)
-    validation.same_length("images", images, "labels", validation.labels(labels))
-    validation.share(fraction, "fraction")
-    validation.positive(sigma, "sigma")
-    validation.share(strength, "strength")
-    validation.share(half_res_strength, "half_res_strength")
-    if not circuit_seeds:
-        raise ValueError("circuit_seeds must name at least one circuit seed")
-    for s in circuit_seeds:
-        validation.seed(s, "circuit_seeds")
-    validation.non_negative(epsilon, "epsilon")
-    validation.positive_int(pgd_steps, "pgd_steps")
-    validation.choice(loss, "loss", attacks.LOSSES)
+    validation.same_length("images", images, "labels", labels)
     out = images.clone()
     k = round(fraction * len(images))
     if defence == "none" or k == 0:
@@ -107,6 +126,9 @@ def perturb_batch(defence: str, model: torch.nn.Module, images: torch.Tensor, la
     return out
 
 
+@validate_params(model=MODEL, images=IMAGE_BATCH, labels=LABELS, defence=Options(*DEFENCES), epochs=COUNT,
+                 batch_size=COUNT, lr=POSITIVE, seed=SEED, loss=LOSS, progress=Bool(),
+                 defence_options=Anything("options of perturb_batch, which checks them"))
 def train_with_defence(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
                        defence: str = "none", epochs: int = 10, batch_size: int = 64,
                        lr: float = 0.05, seed: int = 0, loss: str = "probs", progress: bool = True,
@@ -118,10 +140,8 @@ def train_with_defence(model: torch.nn.Module, images: torch.Tensor, labels: tor
     ``defence_options`` go to :func:`perturb_batch`. ``seed`` fixes the batch order and every
     random draw of the defence.
     """
-    validation.non_empty(validation.images(images, ndim=4), "images")
-    validation.same_length("images", images, "labels", validation.labels(labels))
-    validation.choice(loss, "loss", attacks.LOSSES)
-    validation.seed(seed)
+    validation.non_empty(images, "images")
+    validation.same_length("images", images, "labels", labels)
     # check the defence and its options on an empty batch before any training time is spent
     perturb_batch(defence, model, images[:0], labels[:0], torch.Generator(), **defence_options)
     generator = torch.Generator().manual_seed(seed)
@@ -134,6 +154,8 @@ def train_with_defence(model: torch.nn.Module, images: torch.Tensor, labels: tor
                progress=progress, desc=f"training ({defence})")
 
 
+@validate_params(model=MODEL, images=IMAGE_BATCH, labels=LABELS, epsilons=BUDGETS, pgd_steps=COUNT, loss=LOSS,
+                 restarts=Int(0), seed=SEED, attack_names=ATTACK_NAMES)
 def evaluate_attacks(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
                      epsilons=EPSILONS, pgd_steps: int = 10, loss: str = "probs", restarts: int = 1,
                      seed: int = 0, attack_names=ATTACKS) -> dict:
@@ -145,14 +167,8 @@ def evaluate_attacks(model: torch.nn.Module, images: torch.Tensor, labels: torch
     (``"clean_correct"``, and ``"robust_correct"`` per attack and budget; read them with
     :func:`correct_mask`).
     """
-    validation.non_empty(validation.images(images, ndim=4), "images")
-    validation.same_length("images", images, "labels", validation.labels(labels))
-    validation.positive_int(pgd_steps, "pgd_steps")
-    validation.choice(loss, "loss", attacks.LOSSES)
-    validation.seed(seed)
-    if not attack_names or any(a not in ATTACKS for a in attack_names):
-        raise ValueError(f"attack_names must be a non-empty selection of {list(ATTACKS)}, got {attack_names!r}")
-    _check_epsilons(epsilons)
+    validation.non_empty(images, "images")
+    validation.same_length("images", images, "labels", labels)
     with torch.no_grad():
         clean = model(images).argmax(dim=1)
     result = {"clean_accuracy": metrics.accuracy(labels, clean), "epsilons": list(epsilons),
@@ -178,13 +194,15 @@ def _mask_text(mask: torch.Tensor) -> str:
     return (mask.cpu().to(torch.uint8) + ord("0")).numpy().tobytes().decode("ascii")
 
 
+@validate_params(text=TEXT)
 def correct_mask(text: str) -> torch.Tensor:
     """A stored mask (``"0"``/``"1"`` per image, from :func:`evaluate_attacks`) as a boolean tensor (N,)."""
-    if not isinstance(text, str) or set(text) - {"0", "1"}:
+    if set(text) - {"0", "1"}:
         raise ValueError(f"text must be a string of '0' and '1' (one per image), got {str(text)[:40]!r}")
     return torch.from_numpy(np.frombuffer(text.encode("ascii"), dtype=np.uint8) == ord("1"))
 
 
+@validate_params(results=RESULTS, attack=Options(*ATTACKS), defences=Optional(Sequence_(Options(*DEFENCES))))
 def common_base(results: dict, attack: str = "PGD-restart", defences=None) -> dict:
     """ASR on a **common base**, seed by seed: for each seed, the test images that every one of
     ``defences`` (default: all the run's) classifies correctly when clean
@@ -192,7 +210,6 @@ def common_base(results: dict, attack: str = "PGD-restart", defences=None) -> di
     "base": array (S,) of base sizes, "seeds": [...]}``, E budgets; a defence that lowers clean
     accuracy cannot look like one that resists.
     """
-    validation.choice(attack, "attack", ATTACKS)
     defences = list(results["config"]["defences"] if defences is None else defences)
     runs = {(r["defence"], r["seed"]): r for r in results["runs"]}
     if len(runs) != len(results["runs"]):
@@ -215,22 +232,15 @@ def common_base(results: dict, attack: str = "PGD-restart", defences=None) -> di
     return {"asr": asr, "base": base, "seeds": seeds}
 
 
+@validate_params(images=IMAGE_BATCH, strength=SHARE, circuit_seeds=CIRCUIT_SEEDS)
 def matched_sigma(images: torch.Tensor, strength: float = 0.5,
                   circuit_seeds: tuple[int, ...] = (100, 101, 102, 103)) -> float:
     """The Gaussian standard deviation of **matched strength**: the root-mean-square pixel change
     that quantum patches make to ``images`` (N, C, H, W), over ``circuit_seeds``, in pixel units."""
-    validation.non_empty(validation.images(images, ndim=4), "images")
-    if not circuit_seeds:
-        raise ValueError("circuit_seeds must name at least one circuit seed")
-    changes = torch.stack([quantum_patch(images, seed=validation.seed(s, "circuit_seeds"), strength=strength) - images
+    validation.non_empty(images, "images")
+    changes = torch.stack([quantum_patch(images, seed=s, strength=strength) - images
                            for s in circuit_seeds])
     return float(changes.square().mean().sqrt())
-
-
-def _check_epsilons(epsilons) -> None:
-    if (not isinstance(epsilons, (tuple, list)) or not epsilons
-            or any(isinstance(e, bool) or not isinstance(e, numbers.Real) or not 0 < e <= 1 for e in epsilons)):
-        raise ValueError(f"epsilons must be budgets in (0, 1] (pixel units), got {epsilons!r}")
 
 
 @dataclass(frozen=True)
@@ -260,14 +270,9 @@ class DefenceRun:
         validation.seed(self.seed)
         for name in ("n_train", "n_test", "epochs", "n_layers", "attack_steps"):
             validation.positive_int(getattr(self, name), name)
-        _check_epsilons(self.epsilons)
+        BUDGETS.check(self.epsilons, "epsilons")
         validation.folder(self.root, "root")
-        _check_attack_names(self.attack_names)
-
-
-def _check_attack_names(names) -> None:
-    if not isinstance(names, (tuple, list)) or not names or any(a not in ATTACKS for a in names):
-        raise ValueError(f"attack_names must be a non-empty selection of {list(ATTACKS)}, got {names!r}")
+        ATTACK_NAMES.check(self.attack_names, "attack_names")
 
 
 @functools.lru_cache(maxsize=4)
@@ -292,12 +297,14 @@ def _fingerprint(*args) -> str:
     return experiments.fingerprint(train.images, train.labels, test.images, test.labels)
 
 
+@validate_params(config=Instance(DefenceRun, "a DefenceRun"))
 def defence_key(config: DefenceRun) -> str:
     """The cache key of a run: its whole config, a content hash of the data it loads and the
     code version."""
     return experiments.config_key(config, _fingerprint(*_data_args(config)))
 
 
+@validate_params(config=Instance(DefenceRun, "a DefenceRun"))
 def defence_run(config: DefenceRun) -> dict:
     """Train one model with one defence and attack it: ``{"defence", "seed", "train_seconds",
     ...}`` with the fields of :func:`evaluate_attacks`."""
@@ -315,15 +322,14 @@ def defence_run(config: DefenceRun) -> dict:
                                seed=config.seed, attack_names=config.attack_names)}
 
 
+@validate_params(name=Options(*MODELS), image_shape=IMAGE_SHAPE, n_classes=N_CLASSES, seed=SEED, pool=COUNT,
+                 n_layers=COUNT)
 def build_model(name: str, image_shape: tuple[int, int, int], n_classes: int = 10, seed: int = 0,
                 pool: int = 4, n_layers: int = 4) -> torch.nn.Module:
     """One of :data:`MODELS`, seeded: ``pool`` and ``n_layers`` set the two circuit classifiers
     (checked always, unused by the quanvolution, whose circuit is fixed: one random layer,
     circuit seed 0). Circuits run on
     ``default.qubit``'s batched path, the fastest here for 8 qubits and backpropagation."""
-    validation.choice(name, "name", MODELS)
-    validation.positive_int(pool, "pool")
-    validation.positive_int(n_layers, "n_layers")
     if name == "quantum":
         return QuantumImageClassifier(image_shape, pool=pool, n_layers=n_layers, n_classes=n_classes, seed=seed,
                                       device="default.qubit")
@@ -333,6 +339,11 @@ def build_model(name: str, image_shape: tuple[int, int, int], n_classes: int = 1
     return QuanvolutionClassifier(image_shape, n_classes=n_classes, seed=seed)
 
 
+@validate_params(dataset=Options(*POOL), defences=Sequence_(Options(*DEFENCES), distinct=True), n_train=COUNT,
+                 n_test=COUNT, seeds=Sequence_(SEED, distinct=True), epochs=COUNT, epsilons=BUDGETS, n_layers=COUNT,
+                 root=Optional(Folder()), progress=Bool(), grid_options=Optional(Instance(dict, "a dict")),
+                 model=Options(*MODELS), attack_names=ATTACK_NAMES, attack_steps=COUNT,
+                 defence_options=Anything("options of perturb_batch, which checks them"))
 def defence_experiment(dataset: str = "cifar10", defences=DEFENCES, n_train: int = 1500,
                        n_test: int = 500, seeds=(0, 1, 2), epochs: int = 10, epsilons=EPSILONS,
                        n_layers: int = 4, root: str | None = None, progress: bool = True,
@@ -353,20 +364,6 @@ def defence_experiment(dataset: str = "cifar10", defences=DEFENCES, n_train: int
     Without a ``sigma``, Gaussian noise gets :func:`matched_sigma` of the first 256 training
     images (recorded in the config).
     """
-    if dataset not in POOL:
-        raise ValueError(f"dataset must be one of {list(POOL)}, got {dataset!r}")
-    unknown = [d for d in defences if d not in DEFENCES]
-    if unknown or not defences:
-        raise ValueError(f"defences must be a non-empty selection of {list(DEFENCES)}, got {list(defences)!r}")
-    if not seeds:
-        raise ValueError("seeds must hold at least one seed")
-    _check_epsilons(epsilons)
-    validation.positive_int(n_train, "n_train")
-    validation.positive_int(n_test, "n_test")
-    validation.choice(model, "model", MODELS)
-    _check_attack_names(attack_names)
-    validation.positive_int(attack_steps, "attack_steps")
-    root = validation.folder(root, "root")
     train, test = _experiment_data(dataset, n_train, n_test, root, os.environ.get(data.ENV_VAR, ""))
     if "gaussian noise" in defences and "sigma" not in defence_options:
         sample = torch.as_tensor(train.images[:256])
@@ -387,6 +384,7 @@ def defence_experiment(dataset: str = "cifar10", defences=DEFENCES, n_train: int
     return {"config": config, "runs": runs}
 
 
+@validate_params(results=RESULTS)
 def summarise(results: dict) -> dict:
     """Mean and sample standard deviation over seeds, per defence: ``{defence: {"clean_accuracy":
     (m, s), "train_seconds": (m, s), "asr": {attack: [(m, s), ...]}, "robust_accuracy": {...},
@@ -418,10 +416,10 @@ def summarise(results: dict) -> dict:
 TABLE_METRICS = ("asr", "robust_accuracy", "common_base_asr")
 
 
+@validate_params(results=RESULTS, attack=Options(*ATTACKS), metric=Options(*TABLE_METRICS))
 def format_table(results: dict, attack: str = "PGD-restart", metric: str = "asr") -> str:
     """The summary as a text table, at most 78 characters wide for 4 budgets: clean accuracy
     and ``metric`` (:data:`TABLE_METRICS`) per budget, mean ± std over seeds."""
-    validation.choice(metric, "metric", TABLE_METRICS)
     attacks_run = results["config"].get("attacks", list(ATTACKS))
     if attack not in attacks_run:
         raise ValueError(f"attack must be one of {list(attacks_run)}, got {attack!r}")
@@ -436,6 +434,7 @@ def format_table(results: dict, attack: str = "PGD-restart", metric: str = "asr"
     return "\n".join(lines)
 
 
+@validate_params(results=RESULTS, attack=Options(*ATTACKS), axes=Anything("three Matplotlib Axes, or None"))
 def plot_attack_success(results: dict, attack: str = "PGD-restart", axes=None):
     """Under ``attack``: robust accuracy, ASR and common-base ASR against budget, one panel
     each, mean +- std over seeds per defence."""

@@ -18,7 +18,14 @@ The cache can be trusted:
   reading the cache never sees half a file;
 - a stored file names the config it answers; a file that cannot be read, or answers another
   config, is **named in a warning and recomputed**, never served;
-- a folder that cannot be written **warns once** and every result is still returned.
+- a folder that cannot be written **warns once** and every result is still returned;
+- a result is made **JSON-plain** before it is counted (NumPy scalars and arrays, tensors:
+  converted exactly, by ``.item()``/``.tolist()``; anything else refused by name), so a
+  cached result equals a fresh one.
+
+A grid is run **once per distinct config** (duplicates share the result), and a run that
+raises does not stop the others: every other result is kept and cached, then
+:class:`GridError` names each failed config and its error.
 
 >>> from dataclasses import dataclass
 >>> @dataclass(frozen=True)
@@ -30,11 +37,15 @@ The cache can be trusted:
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
+import numbers
 import os
+import socket
 import tempfile
+import traceback
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -44,13 +55,50 @@ import torch
 from joblib import Parallel, delayed
 from threadpoolctl import threadpool_limits
 
-from . import data, validation
+from . import data
 from .progress import bar
+from .validation import (
+    CALLABLE,
+    COUNT,
+    POSITIVE,
+    TEXT,
+    Anything,
+    Bool,
+    Constraint,
+    Either,
+    FilePath,
+    Instance,
+    Optional,
+    Options,
+    Sequence_,
+    validate_params,
+)
 
 #: Part of every cache key. Bump it when the code behind a run changes its result.
 CODE_VERSION = 4
 
 
+class Workers(Constraint):
+    """How many runs at once: -1 (all cores) or 1 to the machine's cores. Each run takes a core;
+    more workers only slow every run and, as processes, take about 450 MB each."""
+
+    def check(self, value, arg: str) -> int:
+        cores = os.cpu_count() or 1
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
+                or not (value == -1 or 1 <= int(value) <= cores):
+            raise ValueError(f"{arg} must be -1 (all cores) or an integer from 1 to this machine's {cores} "
+                             f"cores (each run takes one), got {value!r}")
+        return int(value)
+
+    def bad_values(self) -> dict:
+        return {"zero": 0, "below -1": -2, "more than the cores": (os.cpu_count() or 1) + 1, "fractional": 1.5,
+                "bool": True, "string": "2"}
+
+
+CONFIG = Anything("a run's config: a dataclass")
+
+
+@validate_params(arrays=Anything("tensors or NumPy arrays"))
 def fingerprint(*arrays: torch.Tensor | np.ndarray) -> str:
     """A short content hash of arrays (their shapes, dtypes and bytes): the data a run used.
 
@@ -70,6 +118,7 @@ def _plain(config) -> dict:
     return json.loads(json.dumps(dataclasses.asdict(config), sort_keys=True))
 
 
+@validate_params(config=CONFIG, data_fingerprint=TEXT)
 def config_key(config, data_fingerprint: str = "") -> str:
     """The cache key of a run: a hash of the whole config, the data fingerprint and
     :data:`CODE_VERSION`. Any change to any of them gives a new key."""
@@ -78,6 +127,51 @@ def config_key(config, data_fingerprint: str = "") -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 
+class GridError(RuntimeError):
+    """Some runs of a grid raised; ``failures`` holds (config, error text) for each, and every
+    other run's result was kept (and cached). Fix the cause and run the grid again: only the
+    failed runs are computed."""
+
+    def __init__(self, failures: list[tuple[Any, str]], done: int) -> None:
+        self.failures = failures
+        lines = [f"  {config!r}: {error.strip().splitlines()[-1]}" for config, error in failures[:5]]
+        more = f"\n  ... and {len(failures) - 5} more" if len(failures) > 5 else ""
+        super().__init__(f"{len(failures)} run(s) of the grid failed ({done} others finished and were "
+                         "kept):\n" + "\n".join(lines) + more + f"\nfirst traceback:\n{failures[0][1]}")
+
+
+@validate_params(result=Anything("what a run returned: it is the check"), where=TEXT)
+def plain_result(result: Any, where: str = "result") -> Any:
+    """``result`` as JSON holds it: dicts with string keys, lists, str, bool, int, float, None.
+
+    NumPy scalars and arrays and torch tensors are converted exactly (``.item()``,
+    ``.tolist()``); tuples become lists (as JSON gives them back). Anything else, or a dict key
+    that is not a string (JSON would turn ``1`` into ``"1"``), raises ``TypeError`` naming
+    where it sits.
+
+    >>> plain_result({"acc": np.float32(0.5), "n": np.int64(3), "curve": torch.tensor([1, 2])})
+    {'acc': 0.5, 'n': 3, 'curve': [1, 2]}
+    """
+    if result is None or isinstance(result, (str, bool, int, float)):
+        return result
+    if isinstance(result, (np.generic, np.ndarray, torch.Tensor)):
+        if isinstance(result, torch.Tensor):
+            result = result.detach().cpu().numpy()
+        if result.dtype.kind not in "biuf":
+            raise TypeError(f"{where} is a {result.dtype} array; results hold numbers, strings and lists")
+        return result.tolist() if isinstance(result, np.ndarray) else result.item()
+    if isinstance(result, dict):
+        bad = [k for k in result if not isinstance(k, str)]
+        if bad:
+            raise TypeError(f"{where} has the key {bad[0]!r} ({type(bad[0]).__name__}); result keys must be "
+                            "strings, as JSON keeps them")
+        return {k: plain_result(v, f"{where}[{k!r}]") for k, v in result.items()}
+    if isinstance(result, (list, tuple)):
+        return [plain_result(v, f"{where}[{i}]") for i, v in enumerate(result)]
+    raise TypeError(f"{where} is a {type(result).__name__}; results hold dicts, lists, numbers and strings")
+
+
+@validate_params(name=TEXT)
 def default_cache(name: str) -> Path:
     """``<user cache>/qrobust-lite/<name>``: where an experiment keeps its results by default."""
     return data.cache_dir().parent / name
@@ -91,7 +185,7 @@ class ResultCache:
     read or answered another config (warned about, recomputed).
     """
 
-    folder: str | Path
+    folder: Path
     hits: int = 0
     misses: int = 0
     rejected: int = 0
@@ -124,17 +218,20 @@ class ResultCache:
         """Write atomically; on a folder that cannot be written, warn once and go on."""
         if self.unwritable:
             return
+        text = json.dumps({"key": key, "config": _plain(config), "result": result})
+        tmp = None
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile("w", dir=self.folder, suffix=".tmp", delete=False) as f:
-                json.dump({"key": key, "config": _plain(config), "result": result}, f)
-            os.replace(f.name, self.path(key))
+                tmp = f.name
+                f.write(text)
+            os.replace(tmp, self.path(key))
         except OSError as err:
             self.unwritable = True
             warnings.warn(f"cannot write results to the cache folder {self.folder} ({err}); "
                           "results are returned but not kept", stacklevel=3)
-            if "f" in locals() and os.path.exists(f.name):
-                os.unlink(f.name)
+            if tmp is not None and os.path.exists(tmp):
+                os.unlink(tmp)
 
 
 class _WithThreads:
@@ -146,17 +243,70 @@ class _WithThreads:
     def __init__(self, run: Callable[[Any], dict], threads: int) -> None:
         self.run, self.threads = run, threads
 
-    def __call__(self, config) -> dict:
+    def __call__(self, config) -> dict | _Failure:
         torch.set_num_threads(self.threads)
-        with threadpool_limits(limits=self.threads):
-            return self.run(config)
+        try:
+            with threadpool_limits(limits=self.threads):
+                return plain_result(self.run(config))
+        except Exception:           # reported with its config by run_grid, after the others
+            return _Failure(traceback.format_exc())
 
 
-def dask_client(scheduler: str | None = None, workers: int = 2, processes: bool = True):
+@dataclasses.dataclass(frozen=True)
+class _Failure:
+    """What a run that raised hands back instead of a result: its traceback, as text."""
+
+    error: str
+
+
+@validate_params(address=TEXT, timeout=POSITIVE)
+def check_scheduler(address: str, timeout: float = 10.0) -> None:
+    """Say what answers at a Dask scheduler's ``address`` (``tcp://HOST:PORT``), within ``timeout``
+    seconds, and raise ``ValueError`` with a one-line reason unless it is a Dask scheduler.
+
+    A Dask scheduler sends its handshake as soon as a connection opens; a web server (the
+    dashboard, port 8787 by default) waits for a request. TLS addresses (``tls://``) are left to
+    Dask's own connection timeout.
+    """
+    scheme, sep, rest = address.rpartition("://")
+    host, colon, port = rest.rpartition(":")
+    if (sep and scheme not in ("tcp", "tls")) or not colon or not host or not port.isdigit() \
+            or not 0 < int(port) < 65536:
+        raise ValueError(f"scheduler must be an address like tcp://HOST:8786, got {address!r}")
+    if scheme == "tls":
+        return
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout) as conn:
+            conn.settimeout(timeout)
+            try:
+                first = conn.recv(256)
+            except socket.timeout:      # not Dask; a web server answers a request
+                conn.sendall(b"HEAD / HTTP/1.0\r\n\r\n")
+                try:
+                    first = conn.recv(256) or b"(nothing)"
+                except socket.timeout:
+                    first = b"(nothing)"
+    except OSError as err:
+        raise ValueError(f"scheduler {address}: cannot connect ({err.strerror or err}); is the scheduler "
+                         "running, and is this its address?") from None
+    if b"compression" not in first:
+        found = ("a web server answers there" if first.startswith(b"HTTP/") else
+                 f"something listens there but sends nothing in {2 * timeout:g} s" if first == b"(nothing)"
+                 else f"something answers there ({first[:24]!r})")
+        raise ValueError(f"scheduler {address}: {found}, not a Dask scheduler (a scheduler's port is "
+                         "usually 8786, its dashboard's 8787)")
+
+
+@validate_params(scheduler=Optional(TEXT), workers=Workers(), processes=Bool(), timeout=POSITIVE)
+def dask_client(scheduler: str | None = None, workers: int = 2, processes: bool = True,
+                timeout: float = 10.0):
     """A ``dask.distributed.Client``: connected to ``scheduler`` (``"tcp://host:8786"``), or to a
     ``LocalCluster`` of ``workers`` single-threaded workers on this machine (loopback only):
     processes, or with ``processes=False`` threads of this process (no start-up cost: each
     worker process imports torch and PennyLane again, about 500 MB and seconds of CPU).
+
+    A ``scheduler`` is checked first (:func:`check_scheduler`) and connected to within
+    ``timeout`` seconds.
 
     Needs the ``cluster`` extra: ``pip install "qrobust-lite[cluster]"``. Close it when done
     (``with dask_client() as client:``); a cluster it started closes with it.
@@ -166,9 +316,9 @@ def dask_client(scheduler: str | None = None, workers: int = 2, processes: bool 
     except ImportError as err:
         raise ImportError('the dask executor needs dask and distributed: pip install "qrobust-lite[cluster]"') from err
     if scheduler is not None:
-        return Client(scheduler)
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+        check_scheduler(scheduler, timeout)
+        return Client(scheduler, timeout=timeout)
+    workers = os.cpu_count() or 1 if workers == -1 else workers
     # Given no address, Client starts a LocalCluster of its own and closes it with itself.
     # Workers in threads talk in-process; in processes, over TCP on loopback only.
     network = {"host": "127.0.0.1"} if processes else {}
@@ -176,6 +326,7 @@ def dask_client(scheduler: str | None = None, workers: int = 2, processes: bool 
                   dashboard_address="127.0.0.1:0", **network)
 
 
+@validate_params(client=Anything("a dask.distributed.Client"))
 def dashboard_link(client) -> str | None:
     """The address of a cluster's Dask dashboard (None without one). A cluster started here
     listens on loopback, whatever ``client.dashboard_link`` says; its pages need ``bokeh``."""
@@ -185,6 +336,11 @@ def dashboard_link(client) -> str | None:
     return f"http://127.0.0.1:{port}/status" if client.cluster is not None else client.dashboard_link
 
 
+@validate_params(configs=Sequence_(CONFIG, min_len=0), run=CALLABLE, key=CALLABLE,
+                 cache=Optional(Either(Instance(ResultCache, "a ResultCache"), FilePath())),
+                 executor=Options("local", "dask"), n_jobs=Workers(), prefer=Options("threads", "processes"),
+                 client=Anything("a dask.distributed.Client, or None"), threads=Optional(COUNT), progress=Bool(),
+                 desc=TEXT)
 def run_grid(configs: Sequence, run: Callable[[Any], dict], *, key: Callable[[Any], str] = config_key,
              cache: ResultCache | str | Path | None = None, executor: str = "local", n_jobs: int = 2,
              prefer: str = "threads", client=None, threads: int | None = None, progress: bool = True,
@@ -206,37 +362,49 @@ def run_grid(configs: Sequence, run: Callable[[Any], dict], *, key: Callable[[An
     1.53 s on two), except for one local job at a time, which keeps this process's threads.
     Seeds come from the configs, and torch's results depend only on its thread count, so
     every executor at the same ``threads`` gives the same results.
+
+    ``n_jobs`` is at most the machine's cores (each run takes a core; more workers only slow
+    every run and, as processes, take about 450 MB each), and no more workers start than
+    there are runs left. Equal configs run once. A run that raises does not stop the
+    others: they finish and are cached, then :class:`GridError` names the failed configs.
     """
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
-        raise ValueError(f"n_jobs must be a positive integer or -1 (all cores), got {n_jobs!r}")
-    if prefer not in ("threads", "processes"):
-        raise ValueError(f"prefer must be 'threads' or 'processes', got {prefer!r}")
-    if executor not in EXECUTORS:
-        raise ValueError(f"executor must be one of {list(EXECUTORS)}, got {executor!r}")
+    cores = os.cpu_count() or 1
     if threads is None:
         threads = torch.get_num_threads() if executor == "local" and n_jobs == 1 else 1
-    validation.positive_int(threads, "threads")
     if isinstance(cache, (str, Path)):
-        cache = ResultCache(cache)
-    keys = [key(c) for c in configs] if cache is not None else [None] * len(configs)
-    results: list[dict | None] = [None] * len(configs)
-    todo = []
+        cache = ResultCache(Path(cache))
+    first: dict[str, int] = {}          # each distinct config's first place in the grid
     for i, config in enumerate(configs):
-        results[i] = cache.load(keys[i], config) if cache is not None else None
-        if results[i] is None:
+        first.setdefault(json.dumps(_plain(config), sort_keys=True), i)
+    unique = sorted(first.values())
+    keys = {i: key(configs[i]) for i in unique} if cache is not None else {}
+    results: dict[int, dict] = {}
+    todo = []
+    for i in unique:
+        stored = cache.load(keys[i], configs[i]) if cache is not None else None
+        if stored is None:
             todo.append(i)
+        else:
+            results[i] = stored
     if cache is not None:
-        cache.hits += len(configs) - len(todo)
+        cache.hits += len(unique) - len(todo)
         cache.misses += len(todo)
-    if not todo:
-        return results
-    for i, result in bar(EXECUTORS[executor](_WithThreads(run, threads), [configs[i] for i in todo], todo,
-                                             n_jobs=n_jobs, prefer=prefer, client=client),
-                         progress, total=len(todo), desc=desc):
-        results[i] = result
-        if cache is not None:
-            cache.store(keys[i], configs[i], result)
-    return results
+    failures = []
+    if todo:
+        workers = min(cores if n_jobs == -1 else int(n_jobs), len(todo))
+        for i, result in bar(EXECUTORS[executor](_WithThreads(run, threads), [configs[i] for i in todo], todo,
+                                                 n_jobs=workers, prefer=prefer, client=client),
+                             progress, total=len(todo), desc=desc):
+            if isinstance(result, _Failure):
+                failures.append((configs[i], result.error))
+                continue
+            results[i] = result
+            if cache is not None:
+                cache.store(keys[i], configs[i], result)
+    if failures:
+        raise GridError(failures, done=len(results))
+    order = [first[json.dumps(_plain(c), sort_keys=True)] for c in configs]
+    return [results[j] if j == i else copy.deepcopy(results[j]) for i, j in enumerate(order)]
 
 
 def _local(run, configs, indices, *, n_jobs, prefer, client):

@@ -50,7 +50,20 @@ import numpy as np
 import pennylane as qml
 import torch
 
-from . import validation
+from .validation import (
+    COUNT,
+    FEATURES,
+    SEED,
+    TENSOR,
+    Anything,
+    Array,
+    Instance,
+    Int,
+    Optional,
+    Options,
+    Sequence_,
+    validate_params,
+)
 
 STRATEGIES = ("auto", "direct", "unitary")
 
@@ -110,6 +123,13 @@ class Block:
     groups: tuple[tuple[type, torch.Tensor], ...] = ()
 
 
+#: The most qubits the fast path simulates (a state of 2**20 amplitudes is 16 MB per sample),
+#: and the most memory one batch of states may take.
+MAX_QUBITS = 20
+MAX_STATE_BYTES = 2 * 2**30
+BLOCK = Instance(Block, "a Block made by compile_block")
+
+
 def _gates(op: qml.operation.Operator):
     """Decompose until every gate has a matrix and acts on at most 2 wires."""
     if op.has_matrix and len(op.wires) <= 2 and op.num_params == len(op.parameters):
@@ -136,7 +156,7 @@ Z_ROTATIONS = (qml.RZ, qml.IsingZZ, qml.MultiRZ)
 def _z_string_signs(wires: Sequence[int], n_qubits: int) -> np.ndarray:
     """(2**n,) eigenvalues +-1 of Z on every wire in ``wires``, for each basis state."""
     idx = np.arange(2 ** n_qubits)
-    parity = sum((idx >> (n_qubits - 1 - w)) & 1 for w in wires)
+    parity = ((idx[:, None] >> (n_qubits - 1 - np.asarray(wires, dtype=np.int64))) & 1).sum(axis=1)
     return (1 - 2 * (parity % 2)).astype(np.float64)
 
 
@@ -163,6 +183,9 @@ def _fixed_map(matrix: np.ndarray, wires: Sequence[int], n_qubits: int) -> tuple
 _TRACING = threading.Lock()
 
 
+@validate_params(template=Anything("a PennyLane template or function of (weights, wires); NotCompilable says "
+                                   "when it cannot be traced"),
+                 weight_shape=Sequence_(COUNT), n_qubits=Int(1, MAX_QUBITS))
 def compile_block(template: Callable, weight_shape: Sequence[int], n_qubits: int) -> Block:
     """Trace ``template(weights, wires=range(n_qubits))`` into layers (see the module doc).
 
@@ -170,11 +193,9 @@ def compile_block(template: Callable, weight_shape: Sequence[int], n_qubits: int
     entries of ``weights`` as their parameters, e.g. ``qml.StronglyEntanglingLayers``.
     Raises :class:`NotCompilable` otherwise; the caller then simulates with PennyLane.
     """
-    if isinstance(n_qubits, bool) or not isinstance(n_qubits, int) or not 1 <= n_qubits <= 20:
-        raise ValueError(f"n_qubits must be an integer in 1..20, got {n_qubits!r}")
     with _TRACING:
         try:
-            return _compile(template, tuple(int(s) for s in weight_shape), n_qubits)
+            return _compile(template, tuple(weight_shape), n_qubits)
         except NotCompilable:
             raise
         except Exception as err:   # a gate PennyLane cannot decompose or give a matrix for
@@ -252,6 +273,7 @@ def _compile(template: Callable, shape: tuple[int, ...], n_qubits: int) -> Block
         if not joins:
             flush()
             pending = {"cls": type(gate), "wires": [], "index": []}
+        assert pending is not None        # it joins the pending layer, or one was just opened
         pending["wires"].append(wires)
         pending["index"].append([int(v) for v in values])
     flush()
@@ -291,8 +313,8 @@ def _verify(block: Block, template: Callable) -> None:
 def _trig_table(a: list, left: list, right: list, sign: list) -> tuple[torch.Tensor, ...]:
     """A rotation's matrix entries as sign * t[left] * t[right], t = cos(params @ a + shift):
     ``a`` gives each t's angle (coefficients of the parameters, then the shift)."""
-    a = torch.tensor(a, dtype=torch.float64)
-    return a[:-1], a[-1], torch.tensor(left), torch.tensor(right), torch.tensor(sign, dtype=torch.float64)
+    t = torch.tensor(a, dtype=torch.float64)
+    return t[:-1], t[-1], torch.tensor(left), torch.tensor(right), torch.tensor(sign, dtype=torch.float64)
 
 
 _H = math.pi / 2
@@ -334,16 +356,18 @@ def _rotation_table(op_class: type, dtype: torch.dtype, device: torch.device) ->
 def _gate_matrices(op_class: type, params: torch.Tensor) -> torch.Tensor:
     """Matrices (G, d, d) of G gates of ``op_class`` from their parameters (G, P), radians."""
     mats = _rotation_matrices(op_class, params)
-    return op_class.compute_matrix(*params.T) if mats is None else mats
+    return op_class.compute_matrix(*params.T) if mats is None else mats  # type: ignore[attr-defined]
 
 
+@validate_params(wires=Sequence_(Sequence_(SEED)), n_qubits=Int(1, MAX_QUBITS))
 def einsum_expression(wires: Sequence[tuple[int, ...]], n_qubits: int) -> str:
     """The einsum applying gates on ``wires`` to states of shape (M, 2, ..., 2).
 
     The state comes first, so torch contracts one gate at a time into it (B x 2**n work per
     gate) rather than first multiplying the gates out into a 2**n x 2**n matrix.
     """
-    validation.positive_int(n_qubits, "n_qubits")
+    if max(max(w) for w in wires) >= n_qubits:
+        raise ValueError(f"wires must be wire indices below n_qubits ({n_qubits}), got {list(wires)}")
     letters = iter(string.ascii_letters)
     axis = [next(letters) for _ in range(n_qubits)]
     batch = next(letters)
@@ -366,9 +390,10 @@ def _apply_matrices(state: torch.Tensor, mats: torch.Tensor, wires: Sequence[tup
     return out.reshape(m, 2 ** n_qubits)
 
 
+@validate_params(n_qubits=Int(1, MAX_QUBITS))
 def chunk_size(n_qubits: int) -> int:
     """Wires per Kronecker chunk: measured fastest on 2 CPU cores for 4-12 qubits."""
-    return min(validation.positive_int(n_qubits, "n_qubits"), max(4, -(-n_qubits // 2)))
+    return min(n_qubits, max(4, -(-n_qubits // 2)))
 
 
 def _chunks(n_qubits: int) -> list[tuple[int, int]]:
@@ -404,6 +429,7 @@ def _apply_chunk(state: torch.Tensor, kron: torch.Tensor, start: int, stop: int,
     return torch.einsum("ajb,ij->aib", view, kron).reshape(m, 2 ** n_qubits)
 
 
+@validate_params(block=BLOCK, weights=TENSOR, state=TENSOR)
 def apply_layers(block: Block, weights: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
     """Apply the block to states (M, 2**n) complex, layer by layer; returns (M, 2**n).
 
@@ -461,6 +487,7 @@ def apply_layers(block: Block, weights: torch.Tensor, state: torch.Tensor) -> to
     return state
 
 
+@validate_params(block=BLOCK, weights=TENSOR, dtype=Options(torch.complex64, torch.complex128))
 def block_unitary_transpose(block: Block, weights: torch.Tensor,
                             dtype: torch.dtype = torch.complex128) -> torch.Tensor:
     """U.T (2**n, 2**n) of the block: row j is U applied to basis state j."""
@@ -468,6 +495,7 @@ def block_unitary_transpose(block: Block, weights: torch.Tensor,
     return apply_layers(block, weights, eye)
 
 
+@validate_params(n_qubits=Int(1, MAX_QUBITS), batch_size=COUNT)
 def choose_strategy(n_qubits: int, batch_size: int) -> str:
     """``"unitary"`` when building U once costs less than applying the layers to the batch.
 
@@ -476,15 +504,13 @@ def choose_strategy(n_qubits: int, batch_size: int) -> str:
     B x 2**n amplitudes per layer. Measured here, U pays off once the batch is about four
     times the dimension 2**n (see ``benchmarks/fast_path.py``).
     """
-    validation.positive_int(n_qubits, "n_qubits")
-    return "unitary" if validation.positive_int(batch_size, "batch_size") >= 4 * 2 ** n_qubits else "direct"
+    return "unitary" if batch_size >= 4 * 2 ** n_qubits else "direct"
 
 
+@validate_params(block=BLOCK, weights=TENSOR, state=TENSOR, strategy=Options(*STRATEGIES))
 def apply_block(block: Block, weights: torch.Tensor, state: torch.Tensor,
                 strategy: str = "auto") -> torch.Tensor:
     """Output states (B, 2**n) of the block on input states (B, 2**n), real or complex."""
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {list(STRATEGIES)}, got {strategy!r}")
     if state.ndim != 2 or state.shape[1] != 2 ** block.n_qubits:
         raise ValueError(f"state must have shape (B, {2 ** block.n_qubits}), got {tuple(state.shape)}")
     if tuple(weights.shape) != block.weight_shape:
@@ -498,6 +524,7 @@ def apply_block(block: Block, weights: torch.Tensor, state: torch.Tensor,
     return apply_layers(block, weights, state)
 
 
+@validate_params(states=TENSOR, u_t=TENSOR, readout=Optional(TENSOR))
 def real_state_probabilities(states: torch.Tensor, u_t: torch.Tensor,
                              readout: torch.Tensor | None = None) -> torch.Tensor:
     """Born probabilities ``|psi @ U.T|**2`` (B, 2**n) for real states psi (B, 2**n).
@@ -515,6 +542,9 @@ def real_state_probabilities(states: torch.Tensor, u_t: torch.Tensor,
     return squares @ torch.cat([readout, readout]).to(states.dtype)
 
 
+@validate_params(block=BLOCK, weights=TENSOR, features=Array("features", ndim=2),
+                 encode=Anything("a function: a (b, F) slice of features -> states (b, 2**n)"),
+                 strategy=Options(*STRATEGIES), chunk=Optional(COUNT))
 def born_probabilities(block: Block, weights: torch.Tensor, features: torch.Tensor,
                        encode: Callable[[torch.Tensor], torch.Tensor],
                        strategy: str = "auto", chunk: int | None = None) -> torch.Tensor:
@@ -526,13 +556,15 @@ def born_probabilities(block: Block, weights: torch.Tensor, features: torch.Tens
     needs only a real product with [Re U.T | Im U.T]. Precision follows ``features``:
     float64 gives complex128 arithmetic, float32 complex64.
     """
-    if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
-        raise ValueError(f"chunk must be a positive integer or None, got {chunk!r}")
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {list(STRATEGIES)}, got {strategy!r}")
     if tuple(weights.shape) != block.weight_shape:
         raise ValueError(f"weights must have shape {block.weight_shape}, got {tuple(weights.shape)}")
     complex_dtype = torch.complex64 if features.dtype == torch.float32 else torch.complex128
+    width = encode(features[:1]).shape[-1]
+    if width != 2 ** block.n_qubits:
+        raise ValueError(f"features of shape {tuple(features.shape)} encode to states of {width} amplitudes; the block "
+                         f"acts on {block.n_qubits} qubits, 2**{block.n_qubits} = {2 ** block.n_qubits} amplitudes")
+    if not len(features):
+        return torch.zeros(0, width, dtype=complex_dtype.to_real(), device=features.device)
     size = len(features) if chunk is None else min(chunk, len(features))
     if strategy == "auto":
         strategy = choose_strategy(block.n_qubits, size)
@@ -551,6 +583,8 @@ def born_probabilities(block: Block, weights: torch.Tensor, features: torch.Tens
     return out[0] if len(out) == 1 else torch.cat(out)
 
 
+@validate_params(angles=Array("features", ndim=2, max_width=MAX_QUBITS), rotation=Options("X", "Y", "Z"),
+                 dtype=Options(torch.complex64, torch.complex128, torch.float32, torch.float64))
 def angle_state(angles: torch.Tensor, rotation: str = "Y",
                 dtype: torch.dtype = torch.complex128) -> torch.Tensor:
     """The product state of ``qml.AngleEmbedding``: angles (B, n) radians -> (B, 2**n) complex.
@@ -559,17 +593,12 @@ def angle_state(angles: torch.Tensor, rotation: str = "Y",
     RZ (e^{-i a/2}, 0); the Kronecker product over wires (wire 0 most significant) is the state.
     RY states are real, so a real ``dtype`` is allowed for them (half the arithmetic).
     """
-    if rotation not in ("X", "Y", "Z"):
-        raise ValueError(f"rotation must be 'X', 'Y' or 'Z', got {rotation!r}")
     if not dtype.is_complex and rotation != "Y":
         raise ValueError(f"dtype must be complex for rotation {rotation!r}; only RY states are real")
-    if not isinstance(angles, torch.Tensor) or angles.ndim != 2:
-        raise ValueError(f"angles must be a tensor of shape (B, n), got {getattr(angles, 'shape', type(angles))}")
-    if not angles.is_floating_point():
-        raise ValueError(f"angles must be a floating-point tensor, got {angles.dtype}")
-    validation.finite_floats(angles, "angles")
-    if not (dtype.is_floating_point or dtype.is_complex):
-        raise ValueError(f"dtype must be a floating or complex dtype, got {dtype}")
+    size = len(angles) * 2 ** angles.shape[1] * torch.empty((), dtype=dtype).element_size()
+    if size > MAX_STATE_BYTES:
+        raise ValueError(f"angles of shape {tuple(angles.shape)} make states of {size / 2**30:.1f} GiB (B x 2**n "
+                         f"amplitudes); at most {MAX_STATE_BYTES / 2**30:g} GiB at once: pass fewer rows at a time")
     half = angles.to(dtype.to_real() if dtype.is_complex else dtype) / 2
     c, s = torch.cos(half), torch.sin(half)
     if rotation == "Y":
@@ -584,6 +613,7 @@ def angle_state(angles: torch.Tensor, rotation: str = "Y",
     return state
 
 
+@validate_params(features=FEATURES, n_qubits=Int(1, MAX_QUBITS))
 def amplitude_state(features: torch.Tensor, n_qubits: int) -> torch.Tensor:
     """The state of ``qml.AmplitudeEmbedding(normalize=True, pad_with=0)``: (B, F) -> (B, 2**n).
 

@@ -40,6 +40,21 @@ from . import fastpath, validation
 from .circuits import rotation_cz_layers, rotation_cz_shape
 from .cnn import init_like_torch
 from .training import fit
+from .validation import (
+    COUNT,
+    IMAGE_BATCH,
+    LABELS,
+    N_CLASSES,
+    PROBABILITIES,
+    SEED,
+    SHARE,
+    Bool,
+    Instance,
+    Int,
+    Optional,
+    Options,
+    validate_params,
+)
 
 CIRCUITS = ("quantum", "classical")
 READOUTS = ("outcomes", "marginals")
@@ -55,6 +70,8 @@ def _linear(n_in: int, n_out: int, generator: torch.Generator) -> nn.Linear:
     return init_like_torch(nn.Linear(n_in, n_out), generator)
 
 
+@validate_params(n_classes=N_CLASSES, n_qubits=Int(1, 12), n_layers=COUNT, rotation=Options("Y", "Rot"),
+                 circuit=Options(*CIRCUITS), readout=Options(*READOUTS), hidden_units=COUNT, seed=SEED)
 class HybridLabeler(nn.Module):
     """Pre-network, circuit (or its classical control) and post-network: images -> logits (N, K).
 
@@ -69,18 +86,14 @@ class HybridLabeler(nn.Module):
         seed: seeds every initial weight (circuit angles uniform in [0, 2 pi)).
     """
 
+    z_signs: torch.Tensor        # a buffer: (2**n, n), <Z_i> = probabilities @ z_signs
+
     def __init__(self, n_classes: int = 10, n_qubits: int = 10, n_layers: int = 3, rotation: str = "Y",
                  circuit: str = "quantum", readout: str = "outcomes", hidden_units: int = 128, seed: int = 0) -> None:
         super().__init__()
-        if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
-            raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
-        if isinstance(n_qubits, bool) or not isinstance(n_qubits, int) or not 1 <= n_qubits <= 12:
-            raise ValueError(f"n_qubits must be an integer in 1..12, got {n_qubits!r}")
         shape = rotation_cz_shape(n_layers, n_qubits, rotation)
-        self.circuit = validation.choice(circuit, "circuit", CIRCUITS)
-        self.readout = validation.choice(readout, "readout", READOUTS)
-        validation.positive_int(hidden_units, "hidden_units")
-        generator = torch.Generator().manual_seed(validation.seed(seed))
+        self.circuit, self.readout = circuit, readout
+        generator = torch.Generator().manual_seed(seed)
         self.n_qubits, self.n_classes = n_qubits, n_classes
         self.pre = nn.Sequential(nn.Flatten(), _linear(784, hidden_units, generator), nn.ReLU(),
                                  _linear(hidden_units, hidden_units, generator), nn.ReLU(),
@@ -120,6 +133,9 @@ class HybridLabeler(nn.Module):
         return self.read(self.outcome_probabilities(images))
 
 
+@validate_params(images=IMAGE_BATCH, labels=LABELS, n_classes=N_CLASSES, n_layers=COUNT, epochs=COUNT,
+                 circuit=Options(*CIRCUITS), rotation=Options("Y", "Rot"), readout=Options(*READOUTS),
+                 n_qubits=Int(1, 12), seed=SEED, progress=Bool())
 def fit_labeler(images: torch.Tensor, labels: torch.Tensor, n_classes: int = 10, n_layers: int = 3,
                 epochs: int = 5, circuit: str = "quantum", rotation: str = "Y", readout: str = "outcomes",
                 n_qubits: int = 10, seed: int = 0, progress: bool = True) -> HybridLabeler:
@@ -129,11 +145,11 @@ def fit_labeler(images: torch.Tensor, labels: torch.Tensor, n_classes: int = 10,
     ``images`` (N, 1, 28, 28) in [0, 1], ``labels`` (N,) integer classes below ``n_classes``.
     The training loss of each epoch is kept in ``labeler.history``.
     """
-    validation.non_empty(validation.image_batch(images), "images")
-    validation.below(validation.labels(labels), validation.positive_int(n_classes, "n_classes"))
+    validation.non_empty(images, "images")
+    validation.below(labels, n_classes)
     validation.same_length("images", images, "labels", labels)
     labeler = HybridLabeler(n_classes, n_qubits, n_layers, rotation, circuit, readout, seed=seed)
-    drops = tuple(e for e in LR_DROPS if e < validation.positive_int(epochs, "epochs"))
+    drops = tuple(e for e in LR_DROPS if e < epochs)
     labeler.history = fit(labeler, images, labels, F.cross_entropy, epochs=epochs, batch_size=BATCH_SIZE,
                           lr=LR, lr_drops=drops, generator=torch.Generator().manual_seed(seed),
                           progress=progress, desc=f"{circuit} labeler (seed {seed})")
@@ -141,6 +157,8 @@ def fit_labeler(images: torch.Tensor, labels: torch.Tensor, n_classes: int = 10,
 
 
 @torch.no_grad()
+@validate_params(labeler=Instance(HybridLabeler, "a HybridLabeler"), images=IMAGE_BATCH, shots=Optional(COUNT), seed=SEED,
+                 chunk=COUNT)
 def soft_labels(labeler: HybridLabeler, images: torch.Tensor, shots: int | None = None, seed: int = 0,
                 chunk: int = 4096) -> torch.Tensor:
     """The labeler's class distributions (N, K), float64, rows summing to 1: the soft labels.
@@ -150,11 +168,6 @@ def soft_labels(labeler: HybridLabeler, images: torch.Tensor, shots: int | None 
     multinomial), their frequencies read by the post-network, as the paper's 1,000-shot runs
     did. Evaluated in batches of ``chunk`` images.
     """
-    validation.image_batch(images)
-    validation.seed(seed)
-    validation.positive_int(chunk, "chunk")
-    if shots is not None:
-        validation.positive_int(shots, "shots")
     if not len(images):
         return torch.zeros(0, labeler.n_classes, dtype=torch.float64)
     rng = np.random.default_rng(seed)
@@ -170,6 +183,7 @@ def soft_labels(labeler: HybridLabeler, images: torch.Tensor, shots: int | None 
     return torch.cat(out)
 
 
+@validate_params(soft=PROBABILITIES, threshold=SHARE)
 def confident(soft: torch.Tensor, threshold: float = 0.9) -> torch.Tensor:
     """Which rows of soft labels (N, K) put at least ``threshold`` on one class: a bool mask (N,)
     (paper A's method M4 keeps those images).
@@ -177,5 +191,4 @@ def confident(soft: torch.Tensor, threshold: float = 0.9) -> torch.Tensor:
     >>> confident(torch.tensor([[0.95, 0.05], [0.6, 0.4]])).tolist()
     [True, False]
     """
-    validation.probabilities(soft, "soft")
-    return soft.max(dim=1).values >= validation.share(threshold, "threshold")
+    return soft.max(dim=1).values >= threshold

@@ -42,6 +42,25 @@ from .circuits import VQC
 from .cnn import SmallCNN
 from .soft_labels import refine_labels, smooth_labels
 from .training import fit, predict_logits, train_classifier
+from .validation import (
+    COUNT,
+    IMAGE_BATCH,
+    LABELS,
+    N_CLASSES,
+    POSITIVE,
+    PROBABILITIES,
+    SEED,
+    SHARE,
+    Anything,
+    Bool,
+    Folder,
+    Instance,
+    Int,
+    Optional,
+    Options,
+    Sequence_,
+    validate_params,
+)
 
 #: The four ways of training and calibrating the CNN that the chapter compares.
 METHODS = ("one-hot", "label smoothing", "quantum-refined", "temperature scaling")
@@ -54,6 +73,8 @@ MIXES = (0.05, 0.15, 0.5)
 
 #: The data sets of Part I (grey-scale, 28 x 28, ten classes).
 DATASETS = ("mnist", "fashion_mnist")
+RESULTS = Instance(dict, "the dict robustness_experiment returns")
+METRIC = Options("accuracy", "ece", "nll")
 
 
 @dataclass
@@ -74,6 +95,7 @@ class LabelRefiner:
         no direction to normalise) still encodes, as the uniform superposition.
         """
         if self.encoding == "angle":
+            assert self.pca is not None and self.scaler is not None   # fitted with the refiner
             x = self.scaler.transform(self.pca.transform(images.flatten(1).numpy()))
             return torch.as_tensor(x, dtype=torch.float32)
         return preprocessing.downsample(images, self.size).flatten(1) + 1e-6
@@ -84,6 +106,9 @@ class LabelRefiner:
         return torch.cat([self.vqc(self.features(part)) for part in images.split(chunk)])
 
 
+@validate_params(images=IMAGE_BATCH, labels=LABELS, n_classes=N_CLASSES, n_qubits=Int(1, 16), n_layers=COUNT,
+                 encoding=Options("angle", "amplitude"), epochs=COUNT, batch_size=COUNT, lr=POSITIVE, seed=SEED,
+                 progress=Bool())
 def fit_refiner(images: torch.Tensor, labels: torch.Tensor, n_classes: int, n_qubits: int = 8,
                 n_layers: int = 4, encoding: str = "angle", epochs: int = 8, batch_size: int = 128,
                 lr: float = 0.05, seed: int = 0, progress: bool = True) -> LabelRefiner:
@@ -92,40 +117,34 @@ def fit_refiner(images: torch.Tensor, labels: torch.Tensor, n_classes: int, n_qu
     ``encoding="angle"``: PCA to ``n_qubits`` features, scaled to [0, pi]. ``"amplitude"``:
     images average-pooled to the largest s x s with s*s <= 2**n_qubits, pixels as amplitudes.
     """
-    if encoding not in ("angle", "amplitude"):
-        raise ValueError(f"encoding must be 'angle' or 'amplitude', got {encoding!r}")
-    validation.non_empty(validation.image_batch(images), "images")
-    validation.labels(labels)
+    validation.non_empty(images, "images")
     validation.same_length("images", images, "labels", labels)
-    validation.below(labels, validation.positive_int(n_classes, "n_classes"))
-    validation.positive_int(n_qubits, "n_qubits")
-    validation.seed(seed)
+    validation.below(labels, n_classes)
+    vqc = VQC(n_qubits, n_layers, n_classes, encoding=encoding, seed=seed)
     if encoding == "angle":
         pca = preprocessing.fit_pca(images.flatten(1), k=n_qubits, seed=seed)
         scaler = preprocessing.fit_angle_scaler(pca.transform(images.flatten(1).numpy()))
-        refiner = LabelRefiner(None, encoding, pca=pca, scaler=scaler)
+        refiner = LabelRefiner(vqc, encoding, pca=pca, scaler=scaler)
     else:
-        refiner = LabelRefiner(None, encoding, size=int(math.isqrt(2 ** n_qubits)))
-    refiner.vqc = VQC(n_qubits, n_layers, n_classes, encoding=encoding, seed=seed)
+        refiner = LabelRefiner(vqc, encoding, size=int(math.isqrt(2 ** n_qubits)))
     refiner.history = fit(refiner.vqc, refiner.features(images), labels, born_nll, epochs=epochs,
                           batch_size=batch_size, lr=lr, generator=torch.Generator().manual_seed(seed),
                           progress=progress, desc=f"VQC ({encoding}, seed {seed})")
     return refiner
 
 
+@validate_params(probs=PROBABILITIES, labels=LABELS)
 def born_nll(probs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Mean negative log-likelihood of the true classes under Born-rule class probabilities
     (B, K); 1e-12 keeps log(0) finite."""
-    validation.probabilities(probs, "probs")
-    validation.below(validation.labels(labels), probs.shape[1])
+    validation.below(labels, probs.shape[1])
     validation.same_length("probs", probs, "labels", labels)
     return -torch.log(probs[torch.arange(len(labels)), labels] + 1e-12).mean()
 
 
+@validate_params(images=IMAGE_BATCH, seed=SEED)
 def corrupted_test_sets(images: torch.Tensor, seed: int = 0) -> dict[tuple[str, int], torch.Tensor]:
     """Every (kind, severity >= 1) corruption of the test images, plus ("clean", 0)."""
-    validation.image_batch(images)
-    validation.seed(seed)
     sets = {("clean", 0): images}
     for kind in corruptions.KINDS:
         for severity in corruptions.SEVERITIES[1:]:
@@ -133,12 +152,9 @@ def corrupted_test_sets(images: torch.Tensor, seed: int = 0) -> dict[tuple[str, 
     return sets
 
 
-def _grid(values, arg: str, check) -> tuple[float, ...]:
-    """A non-empty tuple of distinct candidate values, each passing ``check(value, arg)``."""
-    values = tuple(values)
-    if not values or len(set(values)) != len(values):
-        raise ValueError(f"{arg} must be a non-empty sequence of distinct numbers, got {values!r}")
-    return tuple(check(v, arg) for v in values)
+#: The candidates' grids, distinct values, at least one.
+SHARES = Sequence_(SHARE, distinct=True)
+TEMPERATURE_GRID = Sequence_(POSITIVE, distinct=True)
 
 
 @dataclass(frozen=True)
@@ -167,9 +183,8 @@ class RefiningRun:
                              f"got {self.n_train}")
         for name in ("n_test", "epochs", "vqc_epochs"):
             validation.positive_int(getattr(self, name), name)
-        for name, check in (("smoothings", validation.share), ("temperatures", validation.positive),
-                            ("mixes", validation.share)):
-            object.__setattr__(self, name, _grid(getattr(self, name), name, check))
+        for name, grid in (("smoothings", SHARES), ("temperatures", TEMPERATURE_GRID), ("mixes", SHARES)):
+            object.__setattr__(self, name, grid.check(getattr(self, name), name))
         validation.folder(self.root, "root")
 
     def candidates(self) -> list[tuple[str, dict]]:
@@ -202,12 +217,14 @@ def _fingerprint(*args) -> str:
     return experiments.fingerprint(train.images, train.labels, test.images, test.labels)
 
 
+@validate_params(config=Instance(RefiningRun, "a RefiningRun"))
 def refining_key(config: RefiningRun) -> str:
     """The cache key of a run: its whole config, a content hash of the images and labels it
     loads (another ``$QROBUST_DATA`` gives another key) and the code version."""
     return experiments.config_key(config, _fingerprint(*_data_args(config)))
 
 
+@validate_params(config=Instance(RefiningRun, "a RefiningRun"), progress=Bool())
 def refining_run(config: RefiningRun, progress: bool = False) -> dict:
     """One seed: fit the VQC, train the CNN on every candidate label, score every test set.
 
@@ -253,6 +270,9 @@ def refining_run(config: RefiningRun, progress: bool = False) -> dict:
     return {"runs": runs}
 
 
+@validate_params(dataset=Options(*DATASETS), n_train=Int(100), n_test=COUNT, seeds=Sequence_(SEED, distinct=True),
+                 epochs=COUNT, vqc_epochs=COUNT, smoothings=SHARES, temperatures=TEMPERATURE_GRID, mixes=SHARES,
+                 root=Optional(Folder()), progress=Bool(), grid_options=Optional(Instance(dict, "a dict")))
 def robustness_experiment(dataset: str = "mnist", n_train: int = 2000, n_test: int = 1000,
                           seeds=(0, 1, 2), epochs: int = 8, vqc_epochs: int = 8,
                           smoothings=SMOOTHINGS, temperatures=TEMPERATURES, mixes=MIXES,
@@ -265,9 +285,6 @@ def robustness_experiment(dataset: str = "mnist", n_train: int = 2000, n_test: i
     Returns ``{"config": ..., "runs": [rows of refining_run], "selected": select(...)}``.
     """
     seeds = list(seeds)
-    if not seeds:
-        raise ValueError("seeds must hold at least one seed")
-    validation.folder(root, "root")
     configs = [RefiningRun(dataset, seed, n_train, n_test, epochs, vqc_epochs, tuple(smoothings),
                            tuple(temperatures), tuple(mixes), None if root is None else str(root))
                for seed in seeds]
@@ -298,6 +315,7 @@ def _mean_std(values) -> tuple[float, float]:
     return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else math.nan
 
 
+@validate_params(results=RESULTS)
 def validation_nll(results: dict) -> dict[tuple[str, tuple], tuple[float, float]]:
     """Mean and standard deviation over seeds of each candidate's validation NLL:
     ``{(method, ((param, value), ...)): (mean, std)}``."""
@@ -308,6 +326,7 @@ def validation_nll(results: dict) -> dict[tuple[str, tuple], tuple[float, float]
     return {k: _mean_std(v) for k, v in by.items()}
 
 
+@validate_params(results=RESULTS)
 def select(results: dict) -> dict[str, dict]:
     """Each method's setting with the lowest mean validation NLL over seeds: ``{method: params}``
     (``{}`` for one-hot and temperature scaling, which have one).
@@ -324,6 +343,7 @@ def select(results: dict) -> dict[str, dict]:
     return {m: best[m][0] for m in METHODS if m in best}
 
 
+@validate_params(results=RESULTS)
 def selected_runs(results: dict) -> list[dict]:
     """The rows of each method's selected setting (``results["selected"]``)."""
     chosen = results["selected"]
@@ -332,7 +352,6 @@ def selected_runs(results: dict) -> list[dict]:
 
 def _table(rows: list[dict], metric: str) -> dict:
     """``{kind: {severity: (mean, std over seeds)}}`` of one candidate's rows."""
-    validation.choice(metric, "metric", ("accuracy", "ece", "nll"))
     clean = [r[metric] for r in rows if r["kind"] == "clean"]
     table = {}
     for kind in corruptions.KINDS:
@@ -343,6 +362,7 @@ def _table(rows: list[dict], metric: str) -> dict:
     return table
 
 
+@validate_params(results=RESULTS, metric=METRIC)
 def summarise(results: dict, metric: str = "accuracy") -> dict:
     """The selected settings' mean and standard deviation over seeds (one seed: std NaN):
     ``{method: {kind: {severity: (mean, std)}}}``. The clean result (severity 0) is listed
@@ -351,6 +371,7 @@ def summarise(results: dict, metric: str = "accuracy") -> dict:
     return {m: _table([r for r in rows if r["method"] == m], metric) for m in METHODS}
 
 
+@validate_params(results=RESULTS)
 def per_seed(results: dict) -> dict[tuple[str, tuple], dict[str, np.ndarray]]:
     """Every candidate's two trade-off numbers seed by seed: ``{(method, setting): {"seeds":
     (S,), "corrupted accuracy": (S,), "clean ece": (S,)}}``, seeds ascending, where a seed's
@@ -368,6 +389,7 @@ def per_seed(results: dict) -> dict[tuple[str, tuple], dict[str, np.ndarray]]:
     return out
 
 
+@validate_params(results=RESULTS)
 def tradeoff(results: dict) -> dict[tuple[str, tuple], dict[str, tuple[float, float]]]:
     """Every candidate as the chapter's trade-off figure draws it: ``{(method, setting):
     {"corrupted accuracy": (mean, std), "clean ece": (mean, std)}}`` over the seeds of
@@ -375,6 +397,7 @@ def tradeoff(results: dict) -> dict[tuple[str, tuple], dict[str, tuple[float, fl
     return {key: {k: _mean_std(v[k]) for k in ("corrupted accuracy", "clean ece")} for key, v in per_seed(results).items()}
 
 
+@validate_params(results=RESULTS, baseline=Options(*METHODS))
 def robust_and_calibrated(results: dict, baseline: str = "one-hot") -> list[tuple[str, dict]]:
     """The candidates with both a higher mean corrupted accuracy and a lower mean clean ECE than
     ``baseline`` (one of :data:`METHODS`, at its selected setting): where the paper's combination
@@ -388,6 +411,7 @@ def robust_and_calibrated(results: dict, baseline: str = "one-hot") -> list[tupl
     return [(method, dict(setting)) for (method, setting), _ in both]
 
 
+@validate_params(results=RESULTS, method=Options(*METHODS), baseline=Options(*METHODS))
 def best_relative_gain(results: dict, method: str, baseline: str = "one-hot") -> tuple[float, str, int]:
     """The largest (acc_method - acc_baseline) / acc_baseline over corrupted sets (mean over seeds),
     with the corruption kind and severity where it occurs; both at their selected settings."""
@@ -396,6 +420,7 @@ def best_relative_gain(results: dict, method: str, baseline: str = "one-hot") ->
                for k in corruptions.KINDS for s in corruptions.SEVERITIES[1:])
 
 
+@validate_params(method=Options(*METHODS), params=Instance(dict, "a dict of a candidate's settings"))
 def label_name(method: str, params: dict) -> str:
     """A candidate as the book prints it: ``"quantum-refined (T 0.5, mix 0.15)"``."""
     short = {"smoothing": "eps", "temperature": "T", "mix": "mix"}
@@ -403,6 +428,7 @@ def label_name(method: str, params: dict) -> str:
     return method + (f" ({', '.join(shown)})" if shown else "")
 
 
+@validate_params(results=RESULTS, ax=Anything("a Matplotlib Axes, or None"))
 def plot_tradeoff(results: dict, ax=None):
     """Accuracy under corruption against clean ECE for every candidate, mean +- std over seeds:
     one line per family (smoothing over epsilon, refined over the mixing weight at each
@@ -414,7 +440,7 @@ def plot_tradeoff(results: dict, ax=None):
         _, ax = plt.subplots(figsize=(6, 4.2))
     points, chosen, config = tradeoff(results), results["selected"], results["config"]
     origin = points[("one-hot", ())]
-    lines = [("label smoothing", [(("smoothing", e),) for e in config["smoothings"]])]
+    lines: list[tuple[str, list[tuple]]] = [("label smoothing", [(("smoothing", e),) for e in config["smoothings"]])]
     lines += [(f"quantum-refined, T {t:g}", [(("mix", m), ("temperature", t)) for m in config["mixes"]])
               for t in config["temperatures"]]
     for i, (label, settings) in enumerate(lines):
@@ -441,6 +467,7 @@ def plot_tradeoff(results: dict, ax=None):
     return ax
 
 
+@validate_params(results=RESULTS, axes=Anything("Matplotlib Axes, one per corruption kind, or None"), metric=METRIC)
 def plot_accuracy_vs_severity(results: dict, axes=None, metric: str = "accuracy"):
     """One panel per corruption kind: mean +- std over seeds against severity, per method at
     its selected setting."""

@@ -27,29 +27,32 @@ import math
 import torch
 
 from . import validation
+from .validation import COUNT, LABELS, PROBABILITIES, TENSOR, Anything, Array, Real, Sequence_, validate_params
 
 PROB_FLOOR = 1e-12  # NLL counts a predicted probability below this as this (log 0 is -inf)
 
 
-def _check_labels(y_true: torch.Tensor, n: int | None = None) -> None:
-    if not isinstance(y_true, torch.Tensor) or y_true.ndim != 1 or y_true.is_floating_point():
-        raise ValueError(f"y_true must be an integer tensor of class indices, shape (N,), got "
-                         f"{getattr(y_true, 'dtype', type(y_true).__name__)} {tuple(getattr(y_true, 'shape', ()))}")
-    if n is not None and len(y_true) != n:
-        raise ValueError(f"y_true and the prediction must have the same length, got {len(y_true)} and {n}")
-    if len(y_true) and y_true.min() < 0:
-        raise ValueError("y_true must hold class indices >= 0")
+def _check_length(y_true: torch.Tensor, y_pred: torch.Tensor) -> None:
+    """One label per prediction; with probabilities (N, K), labels below K."""
+    if len(y_true) != len(y_pred):
+        raise ValueError(f"y_true and the prediction must have the same length, got {len(y_true)} and {len(y_pred)}")
+    if y_pred.ndim == 2:
+        validation.below(y_true, y_pred.shape[1], "y_true")
 
 
 def _check_probs(y_true: torch.Tensor, probs: torch.Tensor) -> None:
-    validation.probabilities(probs, "probs")
-    _check_labels(y_true, len(probs))
-    validation.below(y_true, probs.shape[1], "y_true")
+    """The relations :func:`nll` and the others need: one label per row, each below K."""
+    _check_length(y_true, probs)
 
 
+PREDICTION = Array("tensor")
+MASKS = Sequence_(Anything("a boolean mask (N,), one entry per image"))
+
+
+@validate_params(y_pred=PREDICTION)
 def predicted_classes(y_pred: torch.Tensor) -> torch.Tensor:
     """Class indices (N,) from any prediction of the module's convention."""
-    if not isinstance(y_pred, torch.Tensor) or y_pred.ndim not in (1, 2):
+    if y_pred.ndim not in (1, 2):
         raise ValueError("y_pred must be class indices (N,), probabilities (N, K) or P(class 1) (N,)")
     if y_pred.is_floating_point() and y_pred.isnan().any():
         raise ValueError("y_pred must not contain NaN (did the model's weights become NaN?)")
@@ -58,13 +61,15 @@ def predicted_classes(y_pred: torch.Tensor) -> torch.Tensor:
     return (y_pred > 0.5).long() if y_pred.is_floating_point() else y_pred
 
 
+@validate_params(y_true=LABELS, y_pred=PREDICTION)
 def accuracy(y_true: torch.Tensor, y_pred: torch.Tensor) -> float:
     """Share of samples whose predicted class is the label, in [0, 1]."""
-    _check_labels(y_true, len(y_pred))
+    _check_length(y_true, y_pred)
     predicted = predicted_classes(y_pred)
     return (predicted.to(y_true.device) == y_true).double().mean().item() if len(y_true) else math.nan
 
 
+@validate_params(y_true=LABELS, probs=PROBABILITIES)
 def nll(y_true: torch.Tensor, probs: torch.Tensor) -> float:
     """Mean -log p(label), in nats (probabilities below ``PROB_FLOOR`` count as it)."""
     _check_probs(y_true, probs)
@@ -73,6 +78,7 @@ def nll(y_true: torch.Tensor, probs: torch.Tensor) -> float:
     return -torch.log(probs[torch.arange(len(y_true)), y_true].clamp_min(PROB_FLOOR)).mean().item()
 
 
+@validate_params(y_true=LABELS, probs=PROBABILITIES)
 def brier_score(y_true: torch.Tensor, probs: torch.Tensor) -> float:
     """Mean squared distance between the probability vector and the one-hot label, in [0, 2]."""
     _check_probs(y_true, probs)
@@ -82,12 +88,11 @@ def brier_score(y_true: torch.Tensor, probs: torch.Tensor) -> float:
     return ((probs - target) ** 2).sum(1).mean().item()
 
 
+@validate_params(confidence=TENSOR, correct=TENSOR, n_bins=COUNT)
 def confidence_bins(confidence: torch.Tensor, correct: torch.Tensor, n_bins: int = 15
                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Predictions' confidence (N,) in [0, 1] and correctness (N,) (0/1 or bool) -> per bin
     (lo, hi] of ``n_bins`` equal-width bins: mean confidence, accuracy and count (empty bins NaN)."""
-    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
-        raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
     if confidence.ndim != 1 or correct.shape != confidence.shape:
         raise ValueError(f"confidence and correct must both have shape (N,), got {tuple(confidence.shape)} "
                          f"and {tuple(correct.shape)}")
@@ -99,6 +104,7 @@ def confidence_bins(confidence: torch.Tensor, correct: torch.Tensor, n_bins: int
     return conf_sum / counts, hits / counts, counts
 
 
+@validate_params(confidence=TENSOR, correct=TENSOR, n_bins=COUNT)
 def calibration_error(confidence: torch.Tensor, correct: torch.Tensor, n_bins: int = 15) -> float:
     """ECE from each prediction's confidence (N,) and correctness (N,): the bin-size-weighted
     mean ``|accuracy - confidence|`` over ``n_bins`` equal-width bins, in [0, 1]; NaN for N = 0.
@@ -113,6 +119,7 @@ def calibration_error(confidence: torch.Tensor, correct: torch.Tensor, n_bins: i
     return float((counts[keep] / counts.sum() * (acc[keep] - conf[keep]).abs()).sum())
 
 
+@validate_params(y_true=LABELS, probs=PROBABILITIES, n_bins=COUNT)
 def reliability_bins(y_true: torch.Tensor, probs: torch.Tensor, n_bins: int = 15
                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per confidence bin: mean confidence, accuracy and count (empty bins give NaN)."""
@@ -121,6 +128,7 @@ def reliability_bins(y_true: torch.Tensor, probs: torch.Tensor, n_bins: int = 15
     return confidence_bins(confidence, predicted == y_true, n_bins)
 
 
+@validate_params(y_true=LABELS, probs=PROBABILITIES, n_bins=COUNT)
 def expected_calibration_error(y_true: torch.Tensor, probs: torch.Tensor, n_bins: int = 15) -> float:
     """ECE of class probabilities (N, K): :func:`calibration_error` of the top class, in [0, 1].
 
@@ -133,12 +141,16 @@ def expected_calibration_error(y_true: torch.Tensor, probs: torch.Tensor, n_bins
     return calibration_error(confidence, predicted == y_true, n_bins)
 
 
+@validate_params(value=Real(), baseline=Real())
 def relative_change(value: float, baseline: float) -> float:
     """``(value - baseline) / baseline``: 0.6 against 0.4 is +0.5 (a 50 % gain), an ASR of 0.6845
     against 0.898 is -0.238 (a 23.8 % reduction)."""
+    if baseline == 0:
+        raise ValueError("baseline must not be 0: a change relative to 0 is undefined")
     return (value - baseline) / baseline
 
 
+@validate_params(y_true=LABELS, probs=PROBABILITIES)
 def evaluate(y_true: torch.Tensor, probs: torch.Tensor) -> dict[str, float]:
     """Accuracy, NLL, Brier score and ECE in one dictionary."""
     _check_probs(y_true, probs)
@@ -146,6 +158,7 @@ def evaluate(y_true: torch.Tensor, probs: torch.Tensor) -> dict[str, float]:
             "brier": brier_score(y_true, probs), "ece": expected_calibration_error(y_true, probs)}
 
 
+@validate_params(y_true=LABELS, clean_pred=PREDICTION, adversarial_pred=PREDICTION)
 def attack_success_rate(y_true: torch.Tensor, clean_pred: torch.Tensor, adversarial_pred: torch.Tensor) -> float:
     """Among samples predicted correctly on clean input, the share the attack changes, in [0, 1].
 
@@ -154,7 +167,7 @@ def attack_success_rate(y_true: torch.Tensor, clean_pred: torch.Tensor, adversar
     >>> attack_success_rate(torch.tensor([0, 1, 1, 0]), torch.tensor([0, 1, 0, 0]), torch.tensor([1, 1, 0, 0]))
     0.3333333333333333
     """
-    _check_labels(y_true, len(clean_pred))
+    _check_length(y_true, clean_pred)
     clean, adversarial = predicted_classes(clean_pred), predicted_classes(adversarial_pred)
     if clean.shape != adversarial.shape:
         raise ValueError(f"clean_pred and adversarial_pred must have the same shape, got "
@@ -165,6 +178,7 @@ def attack_success_rate(y_true: torch.Tensor, clean_pred: torch.Tensor, adversar
     return (adversarial[correct] != clean[correct]).double().mean().item()
 
 
+@validate_params(clean_correct=MASKS, adversarial_correct=MASKS)
 def common_base_asr(clean_correct, adversarial_correct) -> list[float]:
     """The ASR of several models on a **common base**: the images that every model classifies
     correctly when clean. ``clean_correct`` and ``adversarial_correct``: one boolean mask (N,)

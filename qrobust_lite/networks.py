@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-
 import pennylane as qml
 import torch
 from torch import nn
@@ -17,8 +16,10 @@ from . import fastpath, validation
 from .backend import device_of, place
 from .circuits import qnn_layers, qnn_layers_shape
 from .cnn import init_like_torch
+from .validation import COUNT, SEED, Int, Sequence_, validate_params
 
 
+@validate_params(n_qubits=Int(2, 12), depth=COUNT, seed=SEED)
 class QNN(nn.Module):
     """Binary quantum classifier: amplitude-encoded input,
     :func:`~qrobust_lite.circuits.qnn_layers`, then
@@ -38,13 +39,9 @@ class QNN(nn.Module):
 
     def __init__(self, n_qubits: int, depth: int = 6, seed: int = 0) -> None:
         super().__init__()
-        if isinstance(n_qubits, bool) or not isinstance(n_qubits, int) or not 2 <= n_qubits <= 12:
-            raise ValueError(f"n_qubits must be an integer in 2..12, got {n_qubits!r}")
-        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
-            raise ValueError(f"depth must be a positive integer, got {depth!r}")
         self.n_qubits = n_qubits
         shape = qnn_layers_shape(depth, n_qubits)
-        gen = torch.Generator().manual_seed(validation.seed(seed))
+        gen = torch.Generator().manual_seed(seed)
         self.weights = nn.Parameter(0.01 * torch.randn(shape, generator=gen, dtype=torch.float64))
         self.block = fastpath.compile_block(qnn_layers, shape, n_qubits)
         b = torch.arange(2 ** n_qubits)
@@ -76,6 +73,7 @@ class QNN(nn.Module):
         return torch.sigmoid(self.SCALE * probs.double() @ self.z_last).to(x.device)
 
 
+@validate_params(n_features=COUNT, hidden=Sequence_(COUNT, min_len=0), seed=SEED)
 class MLP(nn.Module):
     """The classical baseline of Part III: F -> 64 -> 16 -> 1, ReLU, ``P(y = 1)`` (B,), float64.
 
@@ -85,13 +83,8 @@ class MLP(nn.Module):
 
     def __init__(self, n_features: int, hidden: tuple[int, ...] = (64, 16), seed: int = 0) -> None:
         super().__init__()
-        if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 1:
-            raise ValueError(f"n_features must be a positive integer, got {n_features!r}")
-        if not isinstance(hidden, (tuple, list)) or not all(
-                isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in hidden):
-            raise ValueError(f"hidden must be a tuple of positive layer widths, got {hidden!r}")
         sizes = [n_features, *hidden, 1]
-        generator = torch.Generator().manual_seed(validation.seed(seed))
+        generator = torch.Generator().manual_seed(seed)
         layers: list[nn.Module] = []
         for a, b in zip(sizes[:-1], sizes[1:]):
             layers += [init_like_torch(nn.Linear(a, b, dtype=torch.float64), generator), nn.ReLU()]

@@ -34,9 +34,24 @@ from sklearn.model_selection import train_test_split
 from . import corruptions, data, experiments, metrics, validation
 from .cnn import LeNet5
 from .hybrid_labeler import confident, fit_labeler, soft_labels
-from .label_refining import SMOOTHINGS
+from .label_refining import SHARES, SMOOTHINGS
 from .soft_labels import smooth_labels
 from .training import predict_logits, train_classifier
+from .validation import (
+    COUNT,
+    IMAGE_BATCH,
+    SEED,
+    TEXT,
+    Anything,
+    Bool,
+    Folder,
+    Instance,
+    Int,
+    Optional,
+    Options,
+    Sequence_,
+    validate_params,
+)
 
 DATASETS = ("mnist", "fashion_mnist")
 #: The methods as the stored summary names them (M1-M4, then the classical-teacher control).
@@ -97,6 +112,7 @@ def conditions() -> tuple[str, ...]:
     return ("clean",) + tuple(f"noise-{s:g}" for s in NOISE_LEVELS) + tuple(f"noise-{s:g}{rot}" for s in NOISE_LEVELS)
 
 
+@validate_params(images=IMAGE_BATCH, seed=SEED)
 def test_conditions(images: torch.Tensor, seed: int = 0) -> dict[str, torch.Tensor]:
     """The paper's test sets from clean images (N, 1, 28, 28) in [0, 1]: ``{name: images}``.
 
@@ -109,12 +125,13 @@ def test_conditions(images: torch.Tensor, seed: int = 0) -> dict[str, torch.Tens
     >>> list(sets)[:3], float(sets["noise-0.1"].min())
     (['clean', 'noise-0.1', 'noise-0.2'], 0.0)
     """
-    validation.image_batch(images)
-    validation.seed(seed)
     turned = corruptions.rotate(images, DEGREES)
     noisy = [corruptions.add_noise(base, sigma, seed * 100 + i) for base in (images, turned)
              for i, sigma in enumerate(NOISE_LEVELS)]
     return dict(zip(conditions(), [images] + noisy))
+
+
+RESULTS = Instance(dict, "the dict paper_experiment returns")
 
 
 @dataclass(frozen=True)
@@ -146,10 +163,7 @@ class PaperRun:
             if getattr(self, name) is not None:
                 validation.positive_int(getattr(self, name), name)
         validation.positive_int(self.student_epochs, "student_epochs")
-        smoothings = tuple(self.smoothings)
-        if not smoothings or len(set(smoothings)) != len(smoothings):
-            raise ValueError(f"smoothings must be a non-empty sequence of distinct numbers, got {smoothings!r}")
-        object.__setattr__(self, "smoothings", tuple(validation.share(e, "smoothings") for e in smoothings))
+        object.__setattr__(self, "smoothings", SHARES.check(self.smoothings, "smoothings"))
         validation.folder(self.root, "root")
 
     @property
@@ -178,6 +192,7 @@ def _fingerprint(*args) -> str:
     return experiments.fingerprint(train.images, train.labels, test.images, test.labels)
 
 
+@validate_params(config=Instance(PaperRun, "a PaperRun"))
 def paper_key(config: PaperRun) -> str:
     """The cache key of a run: its config, a content hash of the data it loads, the code version."""
     return experiments.config_key(config, _fingerprint(*_data_args(config)))
@@ -204,6 +219,7 @@ def _teacher(config: PaperRun, circuit: str, x: torch.Tensor, y: torch.Tensor, t
     return record, soft
 
 
+@validate_params(config=Instance(PaperRun, "a PaperRun"), progress=Bool())
 def paper_run(config: PaperRun, progress: bool = False) -> dict:
     """One seed: both teachers, every method's student, every test condition.
 
@@ -222,10 +238,10 @@ def paper_run(config: PaperRun, progress: bool = False) -> dict:
     teachers, soft = {}, {}
     for circuit in ("quantum", "classical"):
         teachers[circuit], soft[circuit] = _teacher(config, circuit, x, y, test, progress)
-    students = [("one-hot", {}, x, y)]
+    students: list[tuple[str, dict, torch.Tensor, torch.Tensor]] = [("one-hot", {}, x, y)]
     students += [("smoothing", {"smoothing": e}, x, smooth_labels(y, n_classes, e)) for e in config.smoothings]
     for method, teacher in TEACHER_OF.items():
-        keep = confident(soft[teacher], CONFIDENCE) if method.endswith("confident") else torch.ones(len(y), dtype=bool)
+        keep = confident(soft[teacher], CONFIDENCE) if method.endswith("confident") else torch.ones(len(y), dtype=torch.bool)
         students.append((method, {}, x[keep], soft[teacher][keep]))
     rows = []
     for method, params, images, targets in students:
@@ -244,6 +260,10 @@ def paper_run(config: PaperRun, progress: bool = False) -> dict:
     return {"seed": seed, "teachers": teachers, "rows": rows}
 
 
+@validate_params(dataset=Options(*DATASETS), n_train=Optional(Int(100)), n_test=Optional(COUNT),
+                 seeds=Sequence_(SEED, distinct=True), student_epochs=COUNT, labeler_epochs=Optional(COUNT),
+                 labeler_layers=Optional(COUNT), shots=Optional(COUNT), smoothings=SHARES, root=Optional(Folder()),
+                 progress=Bool(), grid_options=Optional(Instance(dict, "a dict")))
 def paper_experiment(dataset: str = "mnist", n_train: int | None = 2000, n_test: int | None = 1000,
                      seeds=(0, 1, 2), student_epochs: int = 10, labeler_epochs: int | None = None,
                      labeler_layers: int | None = None, shots: int | None = SHOTS, smoothings=SMOOTHINGS,
@@ -252,9 +272,6 @@ def paper_experiment(dataset: str = "mnist", n_train: int | None = 2000, n_test:
     (``grid_options`` as there; by default one seed at a time). Returns ``{"config": ...,
     "runs": [one paper_run result per seed]}``."""
     seeds = list(seeds)
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds must hold at least one seed, each once; got {seeds!r}")
-    validation.folder(root, "root")
     configs = [PaperRun(dataset, seed, n_train, n_test, student_epochs, labeler_epochs, labeler_layers, shots,
                         tuple(smoothings), None if root is None else str(root)) for seed in seeds]
     first = configs[0]
@@ -270,6 +287,7 @@ def paper_experiment(dataset: str = "mnist", n_train: int | None = 2000, n_test:
     return {"config": config, "runs": list(runs)}
 
 
+@validate_params(results=RESULTS)
 def chosen_smoothing(results: dict) -> float:
     """M2's epsilon: the candidate with the lowest validation NLL, averaged over seeds."""
     by: dict[float, list[float]] = {}
@@ -282,10 +300,10 @@ def chosen_smoothing(results: dict) -> float:
     return min(by, key=lambda e: float(np.mean(by[e])))
 
 
+@validate_params(results=RESULTS, metric=Options("accuracy", "ece", "nll"))
 def per_seed(results: dict, metric: str = "accuracy") -> dict[str, dict[str, list[float]]]:
     """``{method: {condition: [one value per seed, seeds ascending]}}``; M2 at
     :func:`chosen_smoothing`. A method missing in a seed (M4 with nothing confident) is absent."""
-    validation.choice(metric, "metric", ("accuracy", "ece", "nll"))
     eps = chosen_smoothing(results)
     runs = sorted(results["runs"], key=lambda run: run["seed"])
     out: dict[str, dict[str, list[float]]] = {}
@@ -299,6 +317,7 @@ def per_seed(results: dict, metric: str = "accuracy") -> dict[str, dict[str, lis
     return out
 
 
+@validate_params(by_dataset=Instance(dict, "{dataset: the dict paper_experiment returns}"))
 def summary(by_dataset: dict[str, dict]) -> dict:
     """The stored summary: ``{dataset: {"teacher_accuracy": {"quantum", "classical"}, "kept_by_confidence",
     "accuracy": {method: {condition: [per-seed]}}, "ece": ..., "nll": ..., "seeds", "smoothing_epsilon",
@@ -319,6 +338,8 @@ def summary(by_dataset: dict[str, dict]) -> dict:
     return out
 
 
+@validate_params(summary_=Instance(dict, "the dict summary returns"), dataset=TEXT,
+                 axes=Anything("two Matplotlib Axes, or None"))
 def plot_against_paper(summary_: dict, dataset: str, axes=None):
     """Test accuracy against the noise's standard deviation, without and with the 20 degree
     turn: every method's mean +- std over seeds (solid), the paper's values where it gives them

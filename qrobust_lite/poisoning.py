@@ -35,6 +35,26 @@ from sklearn.model_selection import train_test_split
 from . import data, experiments, metrics, scales, spin_chain, validation
 from .networks import MLP, QNN
 from .training import fit
+from .validation import (
+    COUNT,
+    FEATURES,
+    LABELS,
+    MODEL,
+    N_CLASSES,
+    POSITIVE,
+    SEED,
+    SHARE,
+    Anything,
+    Array,
+    Folder,
+    Instance,
+    Int,
+    Optional,
+    Options,
+    Real,
+    Sequence_,
+    validate_params,
+)
 
 #: "spin chain" is the course's design; "spin chain (authors)" the authors' (their grid and split,
 #: the MLP reading [Re psi | Im psi] in one of :data:`~qrobust_lite.spin_chain.REPRESENTATIONS`).
@@ -47,14 +67,9 @@ POISONS = ("label flip", "feature randomisation")
 #: What :func:`run` measures, in [0, 1].
 METRICS = ("train_accuracy", "memorised", "val_accuracy")
 
-def _check_alpha(alpha: float) -> None:
-    validation.share(alpha, "alpha")
-
-
 def _balanced_choice(labels: torch.Tensor, alpha: float, seed: int) -> torch.Tensor:
     """A boolean mask choosing round(alpha * n_c) samples of every class c, at random."""
-    _check_alpha(alpha)
-    gen = torch.Generator().manual_seed(validation.seed(seed))
+    gen = torch.Generator().manual_seed(seed)
     mask = torch.zeros(len(labels), dtype=torch.bool)
     for c in labels.unique():
         idx = torch.nonzero(labels == c).flatten()
@@ -63,6 +78,7 @@ def _balanced_choice(labels: torch.Tensor, alpha: float, seed: int) -> torch.Ten
     return mask
 
 
+@validate_params(labels=LABELS, alpha=SHARE, n_classes=N_CLASSES, seed=SEED)
 def flip_labels(labels: torch.Tensor, alpha: float, n_classes: int = 2,
                 seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Flip round(alpha * n_c) labels of every class c: (poisoned labels (N,), flipped mask (N,)).
@@ -75,9 +91,6 @@ def flip_labels(labels: torch.Tensor, alpha: float, n_classes: int = 2,
     >>> int(flipped.sum()), int(flipped[:4].sum()), bool((poisoned[flipped] != y[flipped]).all())
     (4, 2, True)
     """
-    validation.labels(labels)
-    if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
-        raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
     validation.below(labels, n_classes)
     flipped = _balanced_choice(labels, alpha, seed)
     gen = torch.Generator().manual_seed(seed + 1)
@@ -86,6 +99,7 @@ def flip_labels(labels: torch.Tensor, alpha: float, n_classes: int = 2,
     return poisoned, flipped
 
 
+@validate_params(features=Array("features", ndim=2), labels=LABELS, alpha=SHARE, seed=SEED)
 def randomise_features(features: torch.Tensor, labels: torch.Tensor, alpha: float,
                        seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Replace round(alpha * n_c) inputs of every class c by Gaussian vectors of unit L2 norm.
@@ -93,9 +107,7 @@ def randomise_features(features: torch.Tensor, labels: torch.Tensor, alpha: floa
     Returns (new features (N, F), replaced mask (N,)); the labels stay, so the replaced
     samples carry labels that nothing in their input supports.
     """
-    if validation.finite_floats(features, "features").ndim != 2:
-        raise ValueError(f"features must have shape (N, F), got {tuple(features.shape)}")
-    validation.same_length("features", features, "labels", validation.labels(labels))
+    validation.same_length("features", features, "labels", labels)
     replaced = _balanced_choice(labels, alpha, seed)
     gen = torch.Generator().manual_seed(seed + 2)
     noise = torch.randn(features.shape, generator=gen, dtype=features.dtype)
@@ -103,6 +115,7 @@ def randomise_features(features: torch.Tensor, labels: torch.Tensor, alpha: floa
     return torch.where(replaced[:, None], noise, features), replaced
 
 
+@validate_params(n_train=COUNT, n_val=COUNT, pool=Options(1, 2, 4, 7, 14, 28), seed=SEED, root=Optional(Folder()))
 def mnist_pair(n_train: int = 500, n_val: int = 500, pool: int = 2, seed: int = 0,
                root: str | None = None) -> dict[str, torch.Tensor]:
     """MNIST 1 (label 0) vs 9 (label 1): pooled pixels, L2-normalised, as float64 features.
@@ -111,11 +124,7 @@ def mnist_pair(n_train: int = 500, n_val: int = 500, pool: int = 2, seed: int = 
     validation images come from the training split (stratified, disjoint) when it holds
     enough, as the bundled subset does for the default sizes.
     """
-    total = validation.positive_int(n_train, "n_train") + validation.positive_int(n_val, "n_val")
-    if validation.positive_int(pool, "pool") > 28 or 28 % pool:
-        raise ValueError(f"pool must divide the 28-pixel side (1, 2, 4, 7, 14 or 28), got {pool}")
-    validation.folder(root, "root")
-    ds = data.load("mnist", "train", n_samples=total, classes=[1, 9], seed=seed, root=root, verbose=False)
+    ds = data.load("mnist", "train", n_samples=n_train + n_val, classes=[1, 9], seed=seed, root=root, verbose=False)
     x = F.avg_pool2d(ds.images, pool).flatten(1).double() if pool > 1 else ds.images.flatten(1).double()
     x = x / x.norm(dim=1, keepdim=True)
     x_tr, x_va, y_tr, y_va = train_test_split(x, ds.labels, train_size=n_train, stratify=ds.labels,
@@ -123,10 +132,9 @@ def mnist_pair(n_train: int = 500, n_val: int = 500, pool: int = 2, seed: int = 
     return {"x_train": x_tr, "y_train": y_tr, "x_val": x_va, "y_val": y_va}
 
 
+@validate_params(n_train=COUNT, n_val=COUNT, n_qubits=Int(2, 12), seed=SEED)
 def spin_pair(n_train: int = 500, n_val: int = 500, n_qubits: int = 8, seed: int = 0) -> dict[str, torch.Tensor]:
     """XXZ ground states in the two phases (:mod:`~qrobust_lite.spin_chain`), as features."""
-    validation.positive_int(n_train, "n_train")
-    validation.positive_int(n_val, "n_val")
     states, labels, _ = spin_chain.phase_dataset(n_qubits, n_train + n_val, seed=seed)
     return {"x_train": states[:n_train], "y_train": labels[:n_train],
             "x_val": states[n_train:], "y_val": labels[n_train:]}
@@ -156,7 +164,7 @@ class RunConfig:
         validation.choice(self.dataset, "dataset", DATASETS)
         validation.choice(self.model, "model", MODELS)
         validation.choice(self.poison, "poison", POISONS)
-        _check_alpha(self.alpha)
+        SHARE.check(self.alpha, "alpha")
         validation.seed(self.seed)
         for arg in ("epochs", "n_train", "n_val", "pool", "spin_qubits", "depth", "batch_size"):
             validation.positive_int(getattr(self, arg), arg)
@@ -171,6 +179,12 @@ class RunConfig:
                              f"n_train={self.n_train}, n_val={self.n_val}")
 
 
+CONFIG = Instance(RunConfig, "a RunConfig")
+PAIR = Instance(dict, "a data pair as load_pair gives it: x_train, y_train, x_val, y_val")
+RESULTS = Sequence_(Instance(dict, "a run's result (poisoning.run)"), min_len=0)
+
+
+@validate_params(config=CONFIG)
 def load_pair(config: RunConfig) -> dict[str, torch.Tensor]:
     """The clean training and validation data of ``config.dataset`` (computed once per process
     and data source: the runs of a sweep share it, and nothing changes it in place)."""
@@ -189,11 +203,13 @@ def _pair_fingerprint(*args) -> str:
     return experiments.fingerprint(*(pair[k] for k in sorted(pair)))
 
 
+@validate_params(config=CONFIG)
 def data_fingerprint(config: RunConfig) -> str:
     """A content hash of the clean data ``config`` loads (:func:`load_pair`)."""
     return _pair_fingerprint(*_pair_args(config))
 
 
+@validate_params(config=CONFIG)
 def run_key(config: RunConfig) -> str:
     """The cache key of a run: its whole config, a content hash of the data it loads (so a
     different ``$QROBUST_DATA`` gives a different key) and the code version."""
@@ -210,6 +226,7 @@ def _pair(dataset: str, n_train: int, n_val: int, pool: int, spin_qubits: int,
     return spin_pair(n_train, n_val, spin_qubits, seed=0)
 
 
+@validate_params(config=CONFIG, pair=PAIR)
 def model_inputs(config: RunConfig, pair: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The clean data as ``config``'s model reads it: on the authors' data the MLP reads
     :func:`~qrobust_lite.spin_chain.represent` of the states (a random phase seeded by the run's
@@ -221,6 +238,7 @@ def model_inputs(config: RunConfig, pair: dict[str, torch.Tensor]) -> dict[str, 
     return {**pair, "x_train": x[:n], "x_val": x[n:]}
 
 
+@validate_params(config=CONFIG, n_features=COUNT)
 def make_model(config: RunConfig, n_features: int) -> torch.nn.Module:
     """The QNN (fewest qubits that hold ``n_features`` amplitudes) or the MLP, seeded."""
     if config.model == "QNN":
@@ -229,23 +247,26 @@ def make_model(config: RunConfig, n_features: int) -> torch.nn.Module:
 
 
 @torch.no_grad()
+@validate_params(model=MODEL, x=FEATURES)
 def predict(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     """P(y=1) (B,) of a binary model, without gradients; score it with
     :func:`~qrobust_lite.metrics.accuracy` (thresholded at 0.5)."""
-    return model(validation.finite_floats(x, "x"))
+    return model(x)
 
 
+@validate_params(model=MODEL, x=FEATURES, y=LABELS, epochs=COUNT, lr=POSITIVE, batch_size=COUNT, seed=SEED)
 def train_binary(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int,
                  lr: float = 5e-3, batch_size: int = 64, seed: int = 0) -> list[float]:
     """:func:`~qrobust_lite.training.fit` on binary cross-entropy of P(y=1); returns each
     epoch's mean loss."""
-    validation.non_empty(validation.finite_floats(x, "x"), "x")
-    validation.below(validation.labels(y, "y"), 2, "y")
+    validation.non_empty(x, "x")
+    validation.below(y, 2, "y")
     validation.same_length("x", x, "y", y)
     return fit(model, x, y.double(), F.binary_cross_entropy, epochs=epochs, batch_size=batch_size,
-               lr=lr, generator=torch.Generator().manual_seed(validation.seed(seed)), progress=False)
+               lr=lr, generator=torch.Generator().manual_seed(seed), progress=False)
 
 
+@validate_params(config=CONFIG, pair=PAIR)
 def poisoned_set(config: RunConfig, pair: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The poisoned training set of ``config``: (features, labels, poisoned mask)."""
     x, y = pair["x_train"], pair["y_train"]
@@ -267,6 +288,7 @@ class PoisonedRun(NamedTuple):
     seconds: float           # training time
 
 
+@validate_params(config=CONFIG)
 def train_poisoned(config: RunConfig) -> PoisonedRun:
     """Corrupt the training set of ``config`` and train its model on it."""
     pair = model_inputs(config, load_pair(config))
@@ -277,6 +299,7 @@ def train_poisoned(config: RunConfig) -> PoisonedRun:
     return PoisonedRun(model, x, y, mask, pair, time.perf_counter() - start)
 
 
+@validate_params(config=CONFIG)
 def run(config: RunConfig) -> dict:
     """Train one model on a poisoned training set; returns the config, metrics and seconds.
 
@@ -291,6 +314,9 @@ def run(config: RunConfig) -> dict:
             "val_accuracy": metrics.accuracy(pair["y_val"], predict(model, pair["x_val"])), "seconds": seconds}
 
 
+@validate_params(scale=Options(*scales.SCALES), datasets=Sequence_(Options(*DATASETS), distinct=True),
+                 models=Sequence_(Options(*MODELS), distinct=True), poisons=Sequence_(Options(*POISONS), distinct=True),
+                 alphas=Optional(Sequence_(SHARE, distinct=True)), data_root=Optional(Folder()))
 def grid(scale: str = "default", datasets=COURSE_DATASETS, models=MODELS,
          poisons=("label flip",), alphas=None, data_root: str | None = None) -> list[RunConfig]:
     """Every (dataset, model, poison, alpha, seed) of a scale, as run configs; on the authors'
@@ -301,9 +327,6 @@ def grid(scale: str = "default", datasets=COURSE_DATASETS, models=MODELS,
     24
     """
     s = scales.settings("poisoning", scale)
-    bad = [d for d in datasets if d not in DATASETS]
-    if bad or not len(datasets):
-        raise ValueError(f"datasets must be a non-empty selection of {list(DATASETS)}, got {list(datasets)!r}")
     configs = []
     for d in datasets:
         own = {**s, **s["authors"], "n_train": 82, "n_val": 84} if d == AUTHORS else s
@@ -318,6 +341,8 @@ def grid(scale: str = "default", datasets=COURSE_DATASETS, models=MODELS,
     return configs
 
 
+@validate_params(scale=Options(*scales.SCALES), datasets=Sequence_(Options(*DATASETS), distinct=True),
+                 data_root=Optional(Folder()), alphas=Optional(Sequence_(SHARE, distinct=True)))
 def chapter_grid(scale: str = "default", datasets=COURSE_DATASETS, data_root: str | None = None,
                  alphas=None) -> list[RunConfig]:
     """The poisoning chapter's sweep: label flips at every alpha of the scale on ``datasets``, and
@@ -328,7 +353,7 @@ def chapter_grid(scale: str = "default", datasets=COURSE_DATASETS, data_root: st
     (32, 12)
     """
     s = scales.settings("poisoning", scale)
-    if alphas is not None and (not len(alphas) or any(a not in s["alphas"] for a in alphas)):
+    if alphas is not None and any(a not in s["alphas"] for a in alphas):
         raise ValueError(f"alphas must be a non-empty subset of the {scale} scale's {list(s['alphas'])}, "
                          f"got {list(alphas)!r}")
     chosen = lambda values: [a for a in values if alphas is None or a in alphas]  # noqa: E731
@@ -339,6 +364,7 @@ def chapter_grid(scale: str = "default", datasets=COURSE_DATASETS, data_root: st
     return configs
 
 
+@validate_params(run=Instance(dict, "a run's result (poisoning.run)"))
 def model_label(run: dict) -> str:
     """A run's model as curves and figures name it: ``"QNN"``, ``"MLP"``, or on the authors'
     data ``"MLP (representation)"``."""
@@ -347,20 +373,27 @@ def model_label(run: dict) -> str:
     return run["model"]
 
 
+@validate_params(results=RESULTS, metric=Options(*METRICS))
 def curves(results: list[dict], metric: str = "val_accuracy") -> dict:
     """``{(dataset, model, poison): (alphas (A,), values (S, A))}``, seeds as rows, the model
     named by :func:`model_label`; ``metric`` one of :data:`METRICS`."""
-    validation.choice(metric, "metric", METRICS)
     out = {}
     for key in sorted({(r["dataset"], model_label(r), r["poison"]) for r in results}):
         rows = [r for r in results if (r["dataset"], model_label(r), r["poison"]) == key]
         alphas = sorted({r["alpha"] for r in rows})
         seeds = sorted({r["seed"] for r in rows})
         table = {(r["seed"], r["alpha"]): r[metric] for r in rows}
+        missing = [(s, a) for s in seeds for a in alphas if (s, a) not in table]
+        if missing or len(table) != len(rows):
+            raise ValueError(f"results of {key} must hold each (seed, alpha) once, for every seed and alpha; "
+                             f"missing {missing[:5]}, {len(rows) - len(table)} repeated")
         out[key] = (np.array(alphas), np.array([[table[(s, a)] for a in alphas] for s in seeds]))
     return out
 
 
+@validate_params(alphas=Sequence_(Real(), min_len=2),
+                 values=Anything("a (seeds, alphas) table of numbers: its shape and values are checked below"),
+                 n_boot=Int(1, 100_000), seed=SEED)
 def critical_alpha(alphas, values, n_boot: int = 1000, seed: int = 0) -> tuple[float, float]:
     """Where the mean curve drops most steeply: (alpha_c, its bootstrap standard deviation).
 
@@ -372,8 +405,6 @@ def critical_alpha(alphas, values, n_boot: int = 1000, seed: int = 0) -> tuple[f
     >>> round(location, 6), round(spread, 6)
     (0.15, 0.0)
     """
-    validation.positive_int(n_boot, "n_boot")
-    validation.seed(seed)
     alphas, values = np.asarray(alphas, dtype=float), np.asarray(values, dtype=float)
     if values.ndim != 2 or values.shape[1] != len(alphas) or len(alphas) < 2 or not len(values):
         raise ValueError(f"values must be (seeds, alphas) with at least one seed and two alphas, "
@@ -390,11 +421,12 @@ def critical_alpha(alphas, values, n_boot: int = 1000, seed: int = 0) -> tuple[f
         k = int(np.argmax(drops))
         return float((alphas[k] + alphas[k + 1]) / 2)
 
-    rng = np.random.default_rng(validation.seed(seed))
+    rng = np.random.default_rng(seed)
     boots = [locate(values[rng.integers(0, len(values), len(values))]) for _ in range(n_boot)]
     return locate(values), float(np.std(boots))
 
 
+@validate_params(results=RESULTS, metrics=Sequence_(Options(*METRICS)), axes=Anything("Matplotlib Axes, or None"))
 def plot_curves(results: list[dict], metrics=("train_accuracy", "val_accuracy"), axes=None):
     """Metric against alpha, mean +- std over seeds, one panel per (dataset, poison)."""
     import matplotlib.pyplot as plt

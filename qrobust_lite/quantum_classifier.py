@@ -18,25 +18,23 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import validation
-from .backend import DeviceChoice
+from .backend import DEVICES, DeviceChoice
 from .circuits import VQC
 from .quantum_patches import ENCODINGS, rqc_patch_channels
+from .validation import COUNT, N_CLASSES, SEED, Either, Instance, Int, Optional, Options, Sequence_, validate_params
+
+#: An image's shape (C, H, W), three positive integers.
+IMAGE_SHAPE = Sequence_(COUNT, min_len=3, max_len=3)
+DEVICE = Optional(Either(Instance(DeviceChoice, "a DeviceChoice"), Options(*DEVICES)))
 
 
-def _check_image_shape(image_shape) -> tuple[int, int, int]:
-    if (not isinstance(image_shape, (tuple, list)) or len(image_shape) != 3
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in image_shape)):
-        raise ValueError(f"image_shape must be (C, H, W) of positive integers, got {image_shape!r}")
-    return tuple(image_shape)
-
-
-def _check_images(images: torch.Tensor, image_shape: tuple[int, int, int]) -> None:
+def _check_images(images: torch.Tensor, image_shape: tuple[int, ...]) -> None:
     if images.ndim != 4 or tuple(images.shape[1:]) != image_shape:
         raise ValueError(f"images must have shape (N, {', '.join(map(str, image_shape))}), "
                          f"got {tuple(images.shape)}")
 
 
+@validate_params(image_shape=IMAGE_SHAPE, pool=COUNT, n_layers=COUNT, n_classes=N_CLASSES, seed=SEED, device=DEVICE)
 class QuantumImageClassifier(nn.Module):
     """Images (N, C, H, W) in [0, 1] -> class probabilities (N, K), through a VQC.
 
@@ -58,8 +56,8 @@ class QuantumImageClassifier(nn.Module):
                  n_classes: int = 10, seed: int = 0,
                  device: str | DeviceChoice | None = None) -> None:
         super().__init__()
-        c, h, w = _check_image_shape(image_shape)
-        if isinstance(pool, bool) or not isinstance(pool, int) or pool < 1 or h % pool or w % pool:
+        c, h, w = image_shape
+        if h % pool or w % pool:
             raise ValueError(f"pool must be a positive integer dividing the height {h} and width {w}, "
                              f"got {pool!r}")
         n_pixels = c * (h // pool) * (w // pool)
@@ -79,6 +77,8 @@ class QuantumImageClassifier(nn.Module):
         return self.vqc(self.features(images))
 
 
+@validate_params(image_shape=IMAGE_SHAPE, n_qubits=Int(1, 16), n_layers=COUNT, n_classes=N_CLASSES, seed=SEED,
+                 device=DEVICE)
 class HybridImageClassifier(nn.Module):
     """Images (N, C, H, W) in [0, 1] -> class probabilities (N, K): a small CNN front end, then
     a VQC.
@@ -99,7 +99,7 @@ class HybridImageClassifier(nn.Module):
                  n_classes: int = 10, seed: int = 0,
                  device: str | DeviceChoice | None = None) -> None:
         super().__init__()
-        c, _, _ = _check_image_shape(image_shape)
+        c, _, _ = image_shape
         self.image_shape, self.n_qubits = tuple(image_shape), n_qubits
         self.vqc = VQC(n_qubits, n_layers, n_classes, encoding="angle", device=device, seed=seed)
         with torch.random.fork_rng(devices=[]):
@@ -119,6 +119,8 @@ class HybridImageClassifier(nn.Module):
         return self.vqc(self.features(images))
 
 
+@validate_params(image_shape=IMAGE_SHAPE, n_classes=N_CLASSES, width=COUNT, encoding=Options(*ENCODINGS),
+                 circuit_seed=SEED, seed=SEED)
 class QuanvolutionClassifier(nn.Module):
     """Images (N, C, H, W) in [0, 1] -> class probabilities (N, K): a quanvolution front end,
     then a small CNN (Part II's closest public design {Henderson et al. 2020}).
@@ -139,17 +141,14 @@ class QuanvolutionClassifier(nn.Module):
     def __init__(self, image_shape: tuple[int, int, int], n_classes: int = 10, width: int = 48,
                  encoding: str = "RXRY", circuit_seed: int = 0, seed: int = 0) -> None:
         super().__init__()
-        c, h, w = _check_image_shape(image_shape)
+        c, h, w = image_shape
         if h % 4 or w % 4:
             raise ValueError(f"image_shape's height and width must be multiples of 4 (2x2 patches, then "
                              f"two 2x2 pools), got {h}x{w}")
         self.image_shape = tuple(image_shape)
-        self.encoding = validation.choice(encoding, "encoding", ENCODINGS)
-        self.circuit_seed = validation.seed(circuit_seed, "circuit_seed")
-        validation.positive_int(width, "width")
-        validation.positive_int(n_classes, "n_classes")
+        self.encoding, self.circuit_seed = encoding, circuit_seed
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(validation.seed(seed))
+            torch.manual_seed(seed)
             self.cnn = nn.Sequential(
                 nn.Conv2d(4 * c, width, 3, padding=1), nn.ReLU(),
                 nn.Conv2d(width, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),

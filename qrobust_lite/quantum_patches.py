@@ -38,8 +38,10 @@ import math
 import torch
 import torch.nn.functional as F
 
-from . import fastpath, validation
+from . import fastpath
 from .circuits import random_circuit, random_circuit_weights
+from .fastpath import MAX_QUBITS
+from .validation import COUNT, FEATURES, GENERATOR, IMAGE_BATCH, SEED, SHARE, Array, Int, Options, validate_params
 
 N_WIRES = 4  # one qubit per pixel of a 2x2 patch
 #: How a pixel value x in [0, 1] is loaded on its qubit, ``"RY"`` for RY(pi x) and ``"RXRY"`` for
@@ -47,11 +49,12 @@ N_WIRES = 4  # one qubit per pixel of a 2x2 patch
 ENCODINGS = ("RY", "RXRY")
 
 
+@validate_params(images=FEATURES)
 def extract_patches(images: torch.Tensor) -> torch.Tensor:
     """Non-overlapping 2x2 patches: images (N, C, H, W), H and W even -> (N, C, H/2, W/2, 4).
 
     A reshape: any finite values are moved as they are (the exercise numbers the pixels)."""
-    if validation.finite_floats(images, "images").ndim != 4:
+    if images.ndim != 4:
         raise ValueError(f"images must be a tensor of shape (N, C, H, W), got {tuple(images.shape)}")
     n, c, h, w = images.shape
     if h % 2 or w % 2 or h == 0 or w == 0:
@@ -70,19 +73,19 @@ def circuit_unitary_transpose(n_layers: int, n_rotations: int, seed: int) -> tor
     return fastpath.block_unitary_transpose(block, weights, torch.complex64)
 
 
+@validate_params(n_qubits=Int(1, 24))
 def z_signs(n_qubits: int) -> torch.Tensor:
     """(2**n, n) matrix with entry (b, i) = +1 if bit i of outcome b is 0, else -1: <Z_i> = p @ it."""
-    b = torch.arange(2 ** validation.positive_int(n_qubits, "n_qubits"))[:, None]
+    b = torch.arange(2 ** n_qubits)[:, None]
     bits = (b >> (n_qubits - 1 - torch.arange(n_qubits))[None, :]) & 1
     return (1 - 2 * bits).double()
 
 
+@validate_params(x=Array("features", ndim=2, max_width=MAX_QUBITS))
 def rxry_state(x: torch.Tensor) -> torch.Tensor:
     """The product state of RX(pi x_i) then RY(pi x_i) on each wire: values (B, n) -> (B, 2**n),
     complex64 (wire 0 most significant). With c = cos(pi x / 2), s = sin(pi x / 2), one wire
     holds ``RY RX |0> = (c^2 + i s^2, c s - i c s)``."""
-    if validation.finite_floats(x, "x").ndim != 2:
-        raise ValueError(f"x must have shape (B, n), got {tuple(x.shape)}")
     c, s = torch.cos(math.pi * x.float() / 2), torch.sin(math.pi * x.float() / 2)
     wire = torch.stack([torch.complex(c * c, s * s), torch.complex(c * s, -c * s)], dim=-1)   # (B, n, 2)
     state = wire[:, 0]
@@ -91,6 +94,8 @@ def rxry_state(x: torch.Tensor) -> torch.Tensor:
     return state
 
 
+@validate_params(images=IMAGE_BATCH, n_layers=COUNT, n_rotations=COUNT, seed=SEED, chunk=COUNT,
+                 encoding=Options(*ENCODINGS))
 def rqc_patch_channels(images: torch.Tensor, n_layers: int = 1, n_rotations: int = 4,
                        seed: int = 0, chunk: int = 16_384, encoding: str = "RY") -> torch.Tensor:
     """Random-circuit patch channels: images (N, C, H, W) in [0, 1] -> (N, 4C, H/2, W/2) in [-1, 1].
@@ -100,12 +105,7 @@ def rqc_patch_channels(images: torch.Tensor, n_layers: int = 1, n_rotations: int
     chunks whose intermediates fit in the CPU cache (16,384 patches, about 6 MB) ran fastest
     here. The result does not depend on it. Differentiable in the images.
     """
-    patches = extract_patches(validation.image_batch(images))
-    validation.positive_int(n_layers, "n_layers")
-    validation.positive_int(n_rotations, "n_rotations")
-    validation.seed(seed)
-    validation.positive_int(chunk, "chunk")
-    validation.choice(encoding, "encoding", ENCODINGS)
+    patches = extract_patches(images)
     # One 16x16 unitary for all patches. RY encodings give real states, so the real-state
     # shortcut applies; RX then RY gives complex ones. float32 arithmetic: errors about 1e-7.
     u_t = circuit_unitary_transpose(n_layers, n_rotations, seed).to(images.device)
@@ -123,6 +123,7 @@ def rqc_patch_channels(images: torch.Tensor, n_layers: int = 1, n_rotations: int
     return out.reshape(n, c * N_WIRES, hp, wp)
 
 
+@validate_params(channels=FEATURES)
 def patch_mask(channels: torch.Tensor) -> torch.Tensor:
     """Patch channels (N, 4C, H/2, W/2) -> a mask (N, C, H, W) in [0, 1].
 
@@ -130,12 +131,12 @@ def patch_mask(channels: torch.Tensor) -> torch.Tensor:
     then channel ``4 c + i`` fills pixel i of every 2x2 patch of colour channel c (a pixel
     shuffle: the inverse of :func:`extract_patches`).
     """
-    if not isinstance(channels, torch.Tensor) or channels.ndim != 4 or channels.shape[1] % N_WIRES:
-        raise ValueError(f"channels must be a tensor (N, 4C, H/2, W/2), got "
-                         f"{tuple(getattr(channels, 'shape', ())) or type(channels).__name__}")
+    if channels.ndim != 4 or channels.shape[1] % N_WIRES:
+        raise ValueError(f"channels must be a tensor (N, 4C, H/2, W/2), got {tuple(channels.shape)}")
     return F.pixel_shuffle(minmax_scale(channels), 2)
 
 
+@validate_params(channels=Array("features", ndim=4))
 def minmax_scale(channels: torch.Tensor) -> torch.Tensor:
     """Channels (N, K, h, w), each (image, channel) scaled to [0, 1] over its own h x w values
     (a constant channel becomes 0)."""
@@ -144,6 +145,7 @@ def minmax_scale(channels: torch.Tensor) -> torch.Tensor:
     return (channels - low) / (high - low).clamp_min(1e-12)
 
 
+@validate_params(images=IMAGE_BATCH, seed=SEED, strength=SHARE, n_layers=COUNT)
 def quantum_patch(images: torch.Tensor, seed: int = 0, strength: float = 0.5,
                   n_layers: int = 1) -> torch.Tensor:
     """RQC pseudo-noise: ``images * (1 - strength + strength * mask)``, same shape, in [0, 1].
@@ -151,11 +153,11 @@ def quantum_patch(images: torch.Tensor, seed: int = 0, strength: float = 0.5,
     ``strength`` in [0, 1]: 0 leaves the images unchanged, 1 multiplies by the mask itself.
     ``seed`` picks the random circuit (gates and angles).
     """
-    validation.share(strength, "strength")
     mask = patch_mask(rqc_patch_channels(images, n_layers=n_layers, seed=seed))
     return images * (1 - strength + strength * mask)
 
 
+@validate_params(images=IMAGE_BATCH, seed=SEED, strength=SHARE, generator=GENERATOR)
 def half_resolution_patch(images: torch.Tensor, seed: int = 0, strength: float = 1.0,
                           generator: torch.Generator | None = None) -> torch.Tensor:
     """The co-author's patch recipe: images (N, C, H, W) in [0, 1] -> same shape, in [0, 1].
@@ -171,7 +173,6 @@ def half_resolution_patch(images: torch.Tensor, seed: int = 0, strength: float =
     >>> out.shape, bool(torch.equal(out[..., ::2, ::2], out[..., 1::2, 1::2]))   # 2x2 blocks
     (torch.Size([2, 3, 8, 8]), True)
     """
-    validation.share(strength, "strength")
     channels = minmax_scale(rqc_patch_channels(images, seed=seed, encoding="RXRY"))
     n, c, h, w = images.shape
     wire = torch.randint(N_WIRES, (n,), generator=generator).to(images.device)

@@ -44,6 +44,8 @@ from __future__ import annotations
 import copy
 import os
 
+from .validation import Options, validate_params
+
 #: The three scales, smallest first.
 SCALES = ("smoke", "default", "full")
 #: The environment variable that sets every chapter's scale.
@@ -137,25 +139,24 @@ EXPERIMENTS: dict[str, dict[str, dict]] = {
 }
 
 
+@validate_params(scale=Options(*SCALES))
 def check_scale(scale: str) -> str:
     """Return ``scale`` if it is one of :data:`SCALES`, else raise a ``ValueError`` naming it."""
-    if scale not in SCALES:
-        raise ValueError(f"scale must be one of {list(SCALES)}, got {scale!r}")
     return scale
 
 
+@validate_params(default=Options(*SCALES))
 def chapter_scale(default: str = "default") -> str:
     """The scale a chapter runs at: ``$QROBUST_SCALE`` when set and not empty, else ``default``."""
     value = os.environ.get(ENV_VAR, "").strip()
     if value and value not in SCALES:
         raise ValueError(f"${ENV_VAR} must be one of {list(SCALES)}, got {value!r}")
-    return value or check_scale(default)
+    return value or default
 
 
+@validate_params(experiment=Options(*EXPERIMENTS), scale=Options(*SCALES))
 def settings(experiment: str, scale: str) -> dict:
     """What ``scale`` means for ``experiment`` (a key of :data:`EXPERIMENTS`): sizes, seeds, epochs.
 
     A copy: changing it (a chapter's ``SETTINGS``) leaves every later reader's table as it was."""
-    if experiment not in EXPERIMENTS:
-        raise ValueError(f"experiment must be one of {list(EXPERIMENTS)}, got {experiment!r}")
-    return copy.deepcopy(EXPERIMENTS[experiment][check_scale(scale)])
+    return copy.deepcopy(EXPERIMENTS[experiment][scale])

@@ -17,38 +17,34 @@ import torch
 import torch.nn.functional as F
 
 from . import validation
+from .validation import FEATURES, LABELS, N_CLASSES, POSITIVE, PROBABILITIES, SHARE, TENSOR, validate_params
 
 
-def _check_labels(labels: torch.Tensor, n_classes: int) -> None:
-    if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
-        raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
-    validation.below(validation.labels(labels), n_classes)
-
-
+@validate_params(labels=LABELS, n_classes=N_CLASSES)
 def one_hot(labels: torch.Tensor, n_classes: int) -> torch.Tensor:
     """Labels (N,) -> one-hot float targets (N, K)."""
-    _check_labels(labels, n_classes)
+    validation.below(labels, n_classes)
     return F.one_hot(labels.long(), n_classes).float()
 
 
+@validate_params(labels=LABELS, n_classes=N_CLASSES, smoothing=SHARE)
 def smooth_labels(labels: torch.Tensor, n_classes: int, smoothing: float = 0.1) -> torch.Tensor:
     """Uniform label smoothing: (1 - smoothing) one_hot + smoothing / K, smoothing in [0, 1]
     (the epsilon of the literature; Part II's epsilon is an attack budget)."""
-    validation.share(smoothing, "smoothing")
     return (1 - smoothing) * one_hot(labels, n_classes) + smoothing / n_classes
 
 
+@validate_params(probs=PROBABILITIES, temperature=POSITIVE)
 def sharpen(probs: torch.Tensor, temperature: float) -> torch.Tensor:
     """Rescale probability vectors (N, K) by a temperature: p_k**(1/T), renormalised.
 
     T = 1 keeps them, T < 1 sharpens towards the most likely class, T > 1 flattens towards
     uniform. Zero probabilities stay zero.
     """
-    validation.probabilities(probs, "probs")
-    validation.positive(temperature, "temperature")
     return torch.softmax(torch.log(probs) / temperature, dim=1)
 
 
+@validate_params(quantum_probs=PROBABILITIES, labels=LABELS, temperature=POSITIVE, mix=SHARE)
 def refine_labels(quantum_probs: torch.Tensor, labels: torch.Tensor, temperature: float = 1.0,
                   mix: float = 0.5) -> torch.Tensor:
     """Quantum-refined soft labels (N, K): (1 - mix) one_hot + mix sharpen(quantum_probs, T).
@@ -56,13 +52,12 @@ def refine_labels(quantum_probs: torch.Tensor, labels: torch.Tensor, temperature
     ``quantum_probs`` are a VQC's Born-rule class probabilities for each input; ``mix`` = 0
     gives back one-hot labels, ``mix`` = 1 uses the circuit's (tempered) probabilities alone.
     """
-    validation.share(mix, "mix")
-    validation.probabilities(quantum_probs, "quantum_probs")
-    validation.same_length("quantum_probs", quantum_probs, "labels", validation.tensor(labels, "labels"))
+    validation.same_length("quantum_probs", quantum_probs, "labels", labels)
     tempered = sharpen(quantum_probs, temperature)
     return (1 - mix) * one_hot(labels, quantum_probs.shape[1]).to(tempered.dtype) + mix * tempered
 
 
+@validate_params(logits=FEATURES, targets=TENSOR)
 def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Mean over the batch of -sum_k targets_k log softmax(logits)_k; targets (N, K) rows sum to 1.
 
@@ -70,8 +65,6 @@ def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Ten
     (PyTorch's cross_entropy also takes probability targets; this function is written out
     because the book derives it.)
     """
-    validation.finite_floats(logits, "logits")
-    validation.tensor(targets, "targets")
     if logits.shape != targets.shape or logits.ndim != 2:
         raise ValueError(f"logits and targets must both have shape (N, K), got "
                          f"{tuple(logits.shape)} and {tuple(targets.shape)}")

@@ -34,25 +34,25 @@ import numpy as np
 import pennylane as qml
 import torch
 
-from . import validation
+from .validation import COUNT, NON_NEGATIVE, SEED, Array, Either, Int, Options, Real, Sequence_, validate_params
 
 CRITICAL_DELTA = 1.0
 
 
+@validate_params(n_qubits=Int(2, 16), delta=Real())
 def xxz_hamiltonian(n_qubits: int, delta: float) -> qml.operation.Operator:
     """The periodic XXZ chain on ``n_qubits`` spins (2..16) with anisotropy ``delta``."""
-    if isinstance(n_qubits, bool) or not isinstance(n_qubits, int) or not 2 <= n_qubits <= 16:
-        raise ValueError(f"n_qubits must be an integer in 2..16, got {n_qubits!r}")
-    return qml.spin.heisenberg("chain", [n_qubits], coupling=[1.0, 1.0, float(delta)],
+    return qml.spin.heisenberg("chain", [n_qubits], coupling=[1.0, 1.0, delta],
                                boundary_condition=n_qubits > 2)
 
 
+@validate_params(n_qubits=Int(2, 16))
 def zero_magnetisation_basis(n_qubits: int) -> torch.Tensor:
     """Indices of the basis states with as many 0s as 1s (C(n, n/2) of them); n even."""
-    if validation.positive_int(n_qubits, "n_qubits") % 2:
+    if n_qubits % 2:
         raise ValueError(f"n_qubits must be even (as many 0s as 1s), got {n_qubits}")
     b = torch.arange(2 ** n_qubits)
-    ones = sum((b >> k) & 1 for k in range(n_qubits))
+    ones = ((b[:, None] >> torch.arange(n_qubits)) & 1).sum(dim=1)
     return torch.nonzero(2 * ones == n_qubits).flatten()
 
 
@@ -68,6 +68,8 @@ def _parts(n_qubits: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return block(real(h_xy)), block(real(h_full) - real(h_xy)), idx
 
 
+@validate_params(n_qubits=Int(2, 12), deltas=Either(Array("features", ndim=1), Sequence_(Real(), min_len=0)),
+                 chunk=COUNT)
 def ground_states(n_qubits: int, deltas: torch.Tensor, chunk: int = 64) -> torch.Tensor:
     """Ground states (N, 2**n), real float64 unit vectors, of H(Delta) for every Delta in ``deltas`` (N,).
 
@@ -75,13 +77,10 @@ def ground_states(n_qubits: int, deltas: torch.Tensor, chunk: int = 64) -> torch
     (6.8 MB), so all 1,500 of the paper's samples at once would hold 20 GB. Each matrix is
     diagonalised on its own either way, so the chunk changes no result."""
     deltas = torch.as_tensor(deltas, dtype=torch.float64)
-    if deltas.ndim != 1:
-        raise ValueError(f"deltas must be one-dimensional, got shape {tuple(deltas.shape)}")
-    if isinstance(n_qubits, bool) or not isinstance(n_qubits, int) or n_qubits % 2 or not 2 <= n_qubits <= 12:
+    if n_qubits % 2:
         raise ValueError(f"n_qubits must be an even integer in 2..12, got {n_qubits!r}")
     if deltas.numel() and deltas.min() <= -1:
         raise ValueError("deltas must be > -1 (where the ground state has zero magnetisation)")
-    validation.positive_int(chunk, "chunk")
     h_xy, h_zz, idx = _parts(n_qubits)
     states = torch.zeros(len(deltas), 2 ** n_qubits, dtype=torch.float64)
     for start in range(0, len(deltas), chunk):
@@ -91,6 +90,8 @@ def ground_states(n_qubits: int, deltas: torch.Tensor, chunk: int = 64) -> torch
     return states
 
 
+@validate_params(n_qubits=Int(2, 12), n_samples=Int(2), seed=SEED, delta_range=Sequence_(Real(), min_len=2, max_len=2),
+                 margin=NON_NEGATIVE)
 def phase_dataset(n_qubits: int = 8, n_samples: int = 500, seed: int = 0,
                   delta_range: tuple[float, float] = (0.0, 2.0),
                   margin: float = 0.1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -100,12 +101,12 @@ def phase_dataset(n_qubits: int = 8, n_samples: int = 500, seed: int = 0,
     ``[1 + margin, delta_range[1]]``; ``margin`` keeps samples off the finite-size crossover.
     """
     low, high = delta_range
-    if not (isinstance(margin, (int, float)) and 0 <= margin and low < 1 - margin and 1 + margin < high):
+    if not (low < 1 - margin and 1 + margin < high):
         raise ValueError(f"delta_range {delta_range!r} and margin {margin!r} must leave room on both "
                          f"sides of Delta = 1: delta_range[0] < 1 - margin and 1 + margin < delta_range[1]")
-    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 2 or n_samples % 2:
+    if n_samples % 2:
         raise ValueError(f"n_samples must be an even integer >= 2 (half per phase), got {n_samples!r}")
-    gen = torch.Generator().manual_seed(validation.seed(seed))
+    gen = torch.Generator().manual_seed(seed)
     u = torch.rand(n_samples, generator=gen, dtype=torch.float64)
     half = n_samples // 2
     deltas = torch.cat([low + u[:half] * (1 - margin - low),
@@ -128,8 +129,11 @@ AUTHORS_DELTA_RANGE = (0.0, 1.5)
 AUTHORS_SLICES = {"train": ((107, 189), (200, 282)), "val": ((106, 190), (199, 283))}
 #: How the MLP is shown a state (the QNN sees the state itself, blind to any global phase).
 REPRESENTATIONS = ("real", "gauge-fixed", "eigensolver-phase")
+#: The states these functions take, (N, D) tensors, finite, real or complex.
+STATES = Array("features", ndim=2)
 
 
+@validate_params(n_qubits=Int(2, 12))
 def authors_pair(n_qubits: int = 12) -> dict[str, torch.Tensor]:
     """The authors' design: ground states on their grid, labelled by phase (1: Delta > 1).
 
@@ -150,17 +154,17 @@ def authors_pair(n_qubits: int = 12) -> dict[str, torch.Tensor]:
     return out
 
 
+@validate_params(states=STATES, seed=SEED)
 def global_phase(states: torch.Tensor, seed: int = 0) -> torch.Tensor:
     """Each state (N, D) times its own e^{i phi}, phi uniform in [0, 2 pi) from a generator seeded
     by ``seed``: complex128 (N, D). The same physical states, as a solver with a complex path may
     return them."""
-    if validation.finite_floats(states, "states").ndim != 2:
-        raise ValueError(f"states must have shape (N, D), got {tuple(states.shape)}")
-    gen = torch.Generator().manual_seed(validation.seed(seed))
+    gen = torch.Generator().manual_seed(seed)
     phi = 2 * torch.pi * torch.rand(len(states), 1, generator=gen, dtype=torch.float64)
     return states.to(torch.complex128) * torch.polar(torch.ones_like(phi), phi)
 
 
+@validate_params(states=STATES)
 def fix_gauge(states: torch.Tensor) -> torch.Tensor:
     """One convention for the global phase: each state (N, D) divided by the phase of its
     largest-magnitude amplitude, so that amplitude is real and positive. Complex128 (N, D); on
@@ -171,17 +175,14 @@ def fix_gauge(states: torch.Tensor) -> torch.Tensor:
     >>> fix_gauge(torch.tensor([[0.6, -0.8]], dtype=torch.float64)).real.tolist()
     [[-0.6, 0.8]]
     """
-    if not isinstance(states, torch.Tensor):
-        raise ValueError(f"states must be a torch.Tensor (real or complex), got {type(states).__name__}")
     z = states.to(torch.complex128)
-    if z.ndim != 2 or not torch.isfinite(z).all():
-        raise ValueError(f"states must be finite, of shape (N, D); got shape {tuple(z.shape)}")
     size = z.abs()
     tied = size >= (1 - 1e-9) * size.max(dim=1, keepdim=True).values
     lead = z.gather(1, tied.to(torch.int8).argmax(dim=1, keepdim=True))   # the first tied index
     return z * (lead.abs() / lead)
 
 
+@validate_params(states=STATES, representation=Options(*REPRESENTATIONS), seed=SEED)
 def represent(states: torch.Tensor, representation: str, seed: int = 0) -> torch.Tensor:
     """What the MLP reads of states (N, D): ``[Re psi | Im psi]`` (N, 2D), float64, as the
     authors' code feeds it, for ``representation``:
@@ -191,10 +192,6 @@ def represent(states: torch.Tensor, representation: str, seed: int = 0) -> torch
     - ``"gauge-fixed"``: after :func:`fix_gauge` (real again, every sign fixed);
     - ``"eigensolver-phase"``: after :func:`global_phase` with ``seed``.
     """
-    validation.choice(representation, "representation", REPRESENTATIONS)
-    validation.seed(seed)
-    if validation.finite_floats(states, "states").ndim != 2:
-        raise ValueError(f"states must have shape (N, D), got {tuple(states.shape)}")
     z = {"real": lambda s: s.to(torch.complex128), "gauge-fixed": fix_gauge,
          "eigensolver-phase": lambda s: global_phase(s, seed)}[representation](states)
     return torch.cat([z.real, z.imag], dim=1)

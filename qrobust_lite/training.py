@@ -29,10 +29,28 @@ from torch import nn
 from . import validation
 from .progress import bar
 from .soft_labels import one_hot, soft_cross_entropy
+from .validation import (
+    CALLABLE,
+    COUNT,
+    IMAGE_BATCH,
+    IMAGES,
+    MODEL,
+    POSITIVE,
+    SEED,
+    TENSOR,
+    TEXT,
+    Bool,
+    Instance,
+    Optional,
+    Real,
+    Sequence_,
+    validate_params,
+)
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
+@validate_params(p=Real(0, 1, high_open=True))
 class Dropout(nn.Module):
     """``nn.Dropout`` whose masks come from a generator that :func:`fit` hands it.
 
@@ -43,9 +61,7 @@ class Dropout(nn.Module):
 
     def __init__(self, p: float = 0.5) -> None:
         super().__init__()
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
-            raise ValueError(f"p must be a number in [0, 1), got {p!r}")
-        self.p = float(p)
+        self.p = p
         self.generator: torch.Generator | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -58,6 +74,10 @@ class Dropout(nn.Module):
         return f"p={self.p}"
 
 
+@validate_params(model=MODEL, inputs=TENSOR, targets=TENSOR, loss=CALLABLE, epochs=COUNT, batch_size=COUNT,
+                 lr=POSITIVE, generator=Instance(torch.Generator, "a torch.Generator"), transform=Optional(CALLABLE),
+                 penalty=Optional(CALLABLE), after_epoch=Optional(CALLABLE), lr_drops=Sequence_(COUNT, min_len=0),
+                 progress=Bool(), desc=TEXT)
 def fit(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, loss: Loss, *, epochs: int,
         batch_size: int, lr: float, generator: torch.Generator,
         transform: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
@@ -84,15 +104,7 @@ def fit(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, loss: Los
         raise ValueError(f"inputs and targets must have the same length, got {len(inputs)} and {len(targets)}")
     if len(inputs) == 0:
         raise ValueError("inputs must hold at least one sample, got none")
-    validation.positive_int(epochs, "epochs")
-    validation.positive_int(batch_size, "batch_size")
-    validation.positive(lr, "lr")
-    if not isinstance(generator, torch.Generator):
-        raise ValueError(f"generator must be a torch.Generator, got {type(generator).__name__}")
-    if not isinstance(lr_drops, (tuple, list)):
-        raise ValueError(f"lr_drops must be a tuple of epochs, got {lr_drops!r}")
-    lr_drops = tuple(lr_drops)
-    if any(isinstance(e, bool) or not isinstance(e, int) or not 1 <= e < epochs for e in lr_drops):
+    if any(e >= epochs for e in lr_drops):
         raise ValueError(f"lr_drops must hold epochs in 1..{epochs - 1} (after which lr is divided by 10), "
                          f"got {lr_drops!r}")
     dropouts = [m for m in model.modules() if isinstance(m, Dropout)]
@@ -131,6 +143,8 @@ def fit(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, loss: Los
     return history
 
 
+@validate_params(model=MODEL, images=IMAGE_BATCH, targets=TENSOR, epochs=COUNT, batch_size=COUNT, lr=POSITIVE,
+                 seed=SEED, progress=Bool(), desc=TEXT)
 def train_classifier(model: nn.Module, images: torch.Tensor, targets: torch.Tensor,
                      epochs: int = 5, batch_size: int = 64, lr: float = 1e-3, seed: int = 0,
                      progress: bool = True, desc: str = "training") -> list[float]:
@@ -139,9 +153,7 @@ def train_classifier(model: nn.Module, images: torch.Tensor, targets: torch.Tens
     ``targets`` are labels (N,) or probability vectors (N, K). ``seed`` drives the batch
     order and the dropout masks, so the same seed and initialisation give the same model.
     """
-    validation.non_empty(validation.image_batch(images), "images")
-    validation.seed(seed)
-    validation.tensor(targets, "targets")
+    validation.non_empty(images, "images")
     validation.same_length("images", images, "targets", targets)
     if targets.ndim == 1:
         validation.labels(targets, "targets")
@@ -156,18 +168,18 @@ def train_classifier(model: nn.Module, images: torch.Tensor, targets: torch.Tens
 
 
 @torch.no_grad()
+@validate_params(model=MODEL, images=IMAGES, batch_size=COUNT)
 def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
     """Logits (N, K) in evaluation mode, in batches of ``batch_size`` (512 runs the small CNN
     about twice as fast on a CPU as 2,048, whose activations do not fit in its caches)."""
-    validation.non_empty(validation.images(images), "images")
-    validation.positive_int(batch_size, "batch_size")
+    validation.non_empty(images, "images")
     model.eval()
     return torch.cat([model(part) for part in images.split(batch_size)])
 
 
 @torch.no_grad()
+@validate_params(model=MODEL, images=IMAGES, temperature=POSITIVE, batch_size=COUNT)
 def predict_proba(model: nn.Module, images: torch.Tensor, temperature: float = 1.0,
                   batch_size: int = 512) -> torch.Tensor:
     """Class probabilities (N, K): softmax(logits / temperature)."""
-    validation.positive(temperature, "temperature")
     return torch.softmax(predict_logits(model, images, batch_size) / temperature, dim=1)

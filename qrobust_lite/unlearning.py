@@ -38,15 +38,42 @@ import torch.nn.functional as F
 from . import experiments, metrics, poisoning, scales, validation
 from .poisoning import RunConfig, predict
 from .training import fit
+from .validation import (
+    COUNT,
+    FEATURES,
+    LABELS,
+    MODEL,
+    NON_NEGATIVE,
+    POSITIVE,
+    SEED,
+    SHARE,
+    TENSOR,
+    TEXT,
+    Bool,
+    Folder,
+    Instance,
+    Optional,
+    Options,
+    Real,
+    Sequence_,
+    validate_params,
+)
 
 METHODS = ("retrain", "fine-tune", "gradient ascent", "SCRUB")
 FORGET_WEIGHT = 0.2   # the paper's weight of the forget-set term
 
 
+SETS = Instance(dict, "named sets {name: (x, y)}")
+PAIR = Sequence_(TENSOR, min_len=2, max_len=2)       # (x, y)
+LOSSES = Sequence_(Real(0), min_len=0)                # per-sample losses (N,), an array or a list
+RESULTS = Instance(dict, "the dict unlearning_experiment returns")
+
+
+@validate_params(p=FEATURES, q=FEATURES)
 def bernoulli_kl(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     """Mean KL(p || q) between Bernoulli distributions with P(1) = p and q, (B,) -> scalar."""
     for arg, v in (("p", p), ("q", q)):
-        if validation.finite_floats(v, arg).numel() and (v.min() < 0 or v.max() > 1):
+        if v.numel() and (v.min() < 0 or v.max() > 1):
             raise ValueError(f"{arg} must be probabilities in [0, 1], got [{v.min().item():.3g}, {v.max().item():.3g}]")
     if p.shape != q.shape:
         raise ValueError(f"p and q must have the same shape, got {tuple(p.shape)} and {tuple(q.shape)}")
@@ -55,11 +82,14 @@ def bernoulli_kl(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     return (p * (p / q).log() + (1 - p) * ((1 - p) / (1 - q)).log()).mean()
 
 
+@validate_params(model=MODEL, sets=SETS)
 def evaluate(model: torch.nn.Module, sets: dict) -> dict[str, float]:
     """Accuracy on every named set ``{name: (x, y)}``."""
     return {name: metrics.accuracy(y, predict(model, x)) for name, (x, y) in sets.items()}
 
 
+@validate_params(method=Options(*METHODS), model=MODEL, sets=SETS, epochs=COUNT, lr=POSITIVE, batch_size=COUNT,
+                 weight=NON_NEGATIVE, seed=SEED, fresh_model=Optional(MODEL))
 def unlearn(method: str, model: torch.nn.Module, sets: dict, epochs: int = 20, lr: float = 0.03,
             batch_size: int = 256, weight: float = FORGET_WEIGHT, seed: int = 0,
             fresh_model: torch.nn.Module | None = None) -> tuple[torch.nn.Module, list[dict]]:
@@ -70,22 +100,17 @@ def unlearn(method: str, model: torch.nn.Module, sets: dict, epochs: int = 20, l
     ``"val"``, each ``(x, y)``. ``model`` is the poisoned model; it is copied, not changed.
     ``"retrain"`` trains ``fresh_model`` (an untrained model of the same kind) instead.
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
     if method == "retrain" and fresh_model is None:
         raise ValueError("fresh_model is required for method 'retrain' (an untrained model)")
-    validation.positive_int(epochs, "epochs")
-    validation.non_negative(weight, "weight")
-    validation.seed(seed)
     missing = {"retain", "forget", "val"} - set(sets)
     if missing:
         raise ValueError(f"sets must hold 'retain', 'forget' and 'val'; missing {sorted(missing)}")
     original = model
-    model = copy.deepcopy(fresh_model if method == "retrain" else model)
+    model = copy.deepcopy(model if fresh_model is None or method != "retrain" else fresh_model)
     (x_r, y_r), (x_f, y_f) = sets["retain"], sets["forget"]
     with torch.no_grad():
         original_forget = original(x_f)
-    generator = torch.Generator().manual_seed(validation.seed(seed))
+    generator = torch.Generator().manual_seed(seed)
 
     def forget_term(model: torch.nn.Module, batch_size: int) -> torch.Tensor:
         """-weight x (the loss on a forget batch in proportion to the retain batch)."""
@@ -107,6 +132,8 @@ def unlearn(method: str, model: torch.nn.Module, sets: dict, epochs: int = 20, l
     return model, history
 
 
+@validate_params(history=Sequence_(Instance(dict, "a row of a history from unlearn"), min_len=0), target=SHARE,
+                 key=TEXT)
 def epochs_to_target(history: list[dict], target: float, key: str = "val") -> tuple[int, float] | None:
     """The first (epoch, seconds) at which ``history[key] >= target``; None if never."""
     for row in history:
@@ -115,14 +142,15 @@ def epochs_to_target(history: list[dict], target: float, key: str = "val") -> tu
     return None
 
 
+@validate_params(model=MODEL, x=FEATURES, y=LABELS)
 def per_sample_loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
     """Binary cross-entropy of each sample, (N,)."""
-    validation.finite_floats(x, "x")
-    validation.same_length("x", x, "y", validation.below(validation.labels(y, "y"), 2, "y"))
+    validation.same_length("x", x, "y", validation.below(y, 2, "y"))
     with torch.no_grad():
         return F.binary_cross_entropy(model(x), y.double(), reduction="none").numpy()
 
 
+@validate_params(model=MODEL, members=PAIR, queries=PAIR)
 def membership_inference(model: torch.nn.Module, members: tuple, queries: tuple) -> float:
     """Share of ``queries`` that a loss-threshold attacker {Yeom et al. 2018} calls members.
 
@@ -134,13 +162,17 @@ def membership_inference(model: torch.nn.Module, members: tuple, queries: tuple)
     return membership_rate(per_sample_loss(model, *members), per_sample_loss(model, *queries))
 
 
+@validate_params(member_losses=LOSSES, query_losses=LOSSES)
 def membership_rate(member_losses: np.ndarray, query_losses: np.ndarray) -> float:
     """Share of ``query_losses`` at or below the mean of ``member_losses``, in [0, 1]; NaN for
-    no queries."""
+    no queries. The threshold needs at least one member."""
+    if not len(member_losses):
+        raise ValueError("member_losses must hold at least one loss: the threshold is their mean")
     threshold = np.mean(member_losses)
     return float((np.asarray(query_losses) <= threshold).mean()) if len(query_losses) else math.nan
 
 
+@validate_params(config=poisoning.CONFIG)
 def poisoned_sets(config: RunConfig) -> tuple[torch.nn.Module, dict, float, torch.nn.Module]:
     """Train the poisoned model of ``config``: (model, sets, seconds, an untrained twin).
 
@@ -166,12 +198,14 @@ class UnlearningRun:
     forget_weight: float = FORGET_WEIGHT
 
 
+@validate_params(config=Instance(UnlearningRun, "an UnlearningRun"))
 def unlearning_key(config: UnlearningRun) -> str:
     """The cache key of a run: its whole config, a content hash of the data it loads and the
     code version (as :func:`~qrobust_lite.poisoning.run_key`)."""
     return experiments.config_key(config, poisoning.data_fingerprint(config.poisoned))
 
 
+@validate_params(config=Instance(UnlearningRun, "an UnlearningRun"))
 def unlearning_run(config: UnlearningRun) -> dict:
     """Train the poisoned model, then unlearn with each method: ``{"runs": [...]}``, one per
     method, as :func:`unlearning_experiment` describes."""
@@ -193,6 +227,11 @@ def unlearning_run(config: UnlearningRun) -> dict:
     return {"runs": runs}
 
 
+@validate_params(scale=Options(*scales.SCALES), models=Sequence_(Options(*poisoning.MODELS), distinct=True),
+                 methods=Sequence_(Options(*METHODS), distinct=True),
+                 datasets=Optional(Sequence_(Options(*poisoning.DATASETS), distinct=True)), epochs=Optional(COUNT),
+                 seeds=Optional(Sequence_(SEED, distinct=True)), data_root=Optional(Folder()), progress=Bool(),
+                 grid_options=Optional(Instance(dict, "a dict")))
 def unlearning_experiment(scale: str = "default", models=poisoning.MODELS, methods=METHODS,
                           datasets=None, epochs: int | None = None, seeds=None,
                           data_root: str | None = None, progress: bool = True,
@@ -208,16 +247,12 @@ def unlearning_experiment(scale: str = "default", models=poisoning.MODELS, metho
     flipped labels, after unlearning) and ``poison_seconds`` (training the poisoned model).
     """
     settings = scales.settings("unlearning", scale)
-    bad = [m for m in methods if m not in METHODS]
-    if bad or not methods:
-        raise ValueError(f"methods must be a non-empty selection of {list(METHODS)}, got {list(methods)!r}")
     datasets = settings["datasets"] if datasets is None else datasets
     seeds = settings["seeds"] if seeds is None else seeds
-    if not seeds or set(seeds) - set(settings["seeds"]):
+    if set(seeds) - set(settings["seeds"]):
         raise ValueError(f"seeds must be a non-empty selection of the {scale} scale's seeds "
                          f"{list(settings['seeds'])}, got {list(seeds)!r}")
     epochs = settings["epochs"] if epochs is None else epochs
-    validation.positive_int(epochs, "epochs")
     configs = [UnlearningRun(c, tuple(methods), epochs)
                for c in poisoning.grid(scale, datasets=datasets, models=models,
                                        alphas=[settings["alpha"]], data_root=data_root)
@@ -230,6 +265,7 @@ def unlearning_experiment(scale: str = "default", models=poisoning.MODELS, metho
                        "forget_weight": FORGET_WEIGHT}, "runs": [r for result in results for r in result["runs"]]}
 
 
+@validate_params(results=RESULTS, dataset=TEXT, model=TEXT, method=Options(*METHODS), key=TEXT)
 def mean_history(results: dict, dataset: str, model: str, method: str, key: str) -> tuple[np.ndarray, np.ndarray]:
     """(mean, std) over seeds of ``key`` per epoch for one (dataset, model, method); ``model`` as
     :func:`~qrobust_lite.poisoning.model_label` names it."""
@@ -241,6 +277,7 @@ def mean_history(results: dict, dataset: str, model: str, method: str, key: str)
     return values.mean(axis=0), values.std(axis=0)
 
 
+@validate_params(results=RESULTS, dataset=TEXT, keys=Sequence_(Options("forget", "retain", "val")))
 def plot_histories(results: dict, dataset: str = "mnist", keys=("forget", "retain", "val")):
     """Per-epoch curves: one row per model, one column per metric, a line per method."""
     import matplotlib.pyplot as plt

@@ -51,8 +51,8 @@ def load_source(source: Path, dataset: str, split: str) -> tuple[np.ndarray, np.
     if dataset in ("mnist", "fashion_mnist"):
         folder = source / ("MNIST" if dataset == "mnist" else "FashionMNIST") / "raw"
         prefix = "train" if split == "train" else "t10k"
-        images = read_idx(folder / f"{prefix}-images-idx3-ubyte.gz")
-        labels = read_idx(folder / f"{prefix}-labels-idx1-ubyte.gz")
+        images = read_idx(folder / f"{prefix}-images-idx3-ubyte.gz", "images")
+        labels = read_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", "labels")
         return images, labels.astype(np.int64)
     name = "cifar10_train_first1000_per_batch.npz" if split == "train" else "cifar10_test_first1000.npz"
     with np.load(source / "cifar10_subset" / name, allow_pickle=False) as z:

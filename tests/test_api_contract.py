@@ -1,15 +1,21 @@
 """The common validation suite (in the spirit of scikit-learn's ``check_estimator``): every public
-function and class of the API reference, fed the bad values of each kind of argument it takes,
-raises a ``ValueError`` or ``TypeError`` that names the argument, or (for empty batches) returns
-an empty result. New public functions are found automatically: one that takes an argument of a
-known kind needs a valid call in ``CALLS`` (or a reason in ``EXEMPT``) before the suite passes.
+function and class of the API reference declares, with
+:func:`qrobust_lite.validation.validate_params`, what each of its arguments may be, and this suite
+takes its bad values from those declarations.
 
-Argument kinds are read from the parameter names (``KINDS``), as the package names them
-consistently: ``images`` are (N, C, H, W) in [0, 1], ``labels`` integer classes, a ``seed`` a
-non-negative integer, and so on."""
+1. Every argument of every public callable is declared (``RECORDS`` names the few records and
+   the checks themselves, with a reason): an argument cannot be added without saying what it
+   may be.
+2. Every bad value a declaration lists is refused by the function itself, before its body runs,
+   with an error that names the argument (no valid call needed).
+3. Where ``CALLS`` gives a valid call: it works, NumPy scalars work where numbers do, and the bad
+   values are refused inside a full call too (relations between arguments included: a label
+   too few, an empty batch); a callable that takes a tensor kind needs a call there, or a reason
+   in ``EXEMPT``."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
 import re
@@ -19,6 +25,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
+from qrobust_lite import validation as V
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = re.findall(r"automodule:: (\S+)", (ROOT / "book" / "api.md").read_text())
@@ -39,61 +47,21 @@ def public_callables() -> dict[str, object]:
     return found
 
 
-# --- argument kinds, from parameter names ------------------------------------------------------------
-
-def _nan(x: torch.Tensor) -> torch.Tensor:
-    x = x.clone()
-    x.view(-1)[0] = float("nan")
-    return x
-
-
-def _inf(x: torch.Tensor) -> torch.Tensor:
-    x = x.clone()
-    x.view(-1)[-1] = float("inf")
-    return x
+def arguments(obj) -> list[str]:
+    try:
+        return [p for p in inspect.signature(obj).parameters if p != "self"]
+    except (TypeError, ValueError):
+        return []
 
 
-BAD = {
-    "images": {"NaN": _nan, "inf": _inf, "integer": lambda x: (x * 255).to(torch.uint8),
-               "above 1": lambda x: x + 1.0, "negative": lambda x: x - 1.0, "no batch axis": lambda x: x[0, 0, 0],
-               "numpy": lambda x: x.numpy(), "empty": lambda x: x[:0]},
-    "features": {"NaN": _nan, "inf": _inf, "integer": lambda x: x.round().long(), "list": lambda x: x.tolist(),
-                 "empty": lambda x: x[:0]},
-    "probabilities": {"NaN": _nan, "negative": lambda p: p - 1.0, "not summing to 1": lambda p: p * 0.5,
-                      "integer": lambda p: p.round().long(), "empty": lambda p: p[:0]},
-    "labels": {"fractional": lambda y: y.double() + 0.5, "negative": lambda y: y - 5,
-               "too large": lambda y: y + 100, "two-dimensional": lambda y: y[:, None].repeat(1, 2),
-               "one too few": lambda y: y[:-1], "list": lambda y: y.tolist(), "empty": lambda y: y[:0]},
-    "count": {"zero": 0, "negative": -3, "fractional": 2.5, "bool": True, "string": "3", "NaN": float("nan")},
-    "severity": {"negative": -1, "too large": 6, "fractional": 2.5, "bool": True, "string": "3"},
-    "seed": {"negative": -1, "fractional": 1.5, "bool": True, "string": "0", "NaN": float("nan")},
-    "share": {"negative": -0.1, "above 1": 1.5, "NaN": float("nan"), "string": "0.5", "bool": True},
-    "positive": {"zero": 0.0, "negative": -1.0, "NaN": float("nan"), "inf": float("inf"), "string": "1"},
-    "non-negative": {"negative": -0.1, "NaN": float("nan"), "inf": float("inf"), "string": "0.1"},
-    "choice": {"unknown": "bogus", "number": 3},
-    "root": {"missing folder": "/nonexistent/qrobust-data", "number": 3},
-}
+def declared(obj) -> dict:
+    """The constraints ``obj`` declares ({} for none), each unwrapped from Optional."""
+    return getattr(obj, "constraints", None) or {}
 
-KINDS = {
-    "images": {"images"},
-    "features": {"features", "train_features", "x", "adversarial", "logits", "outputs", "gradient", "inputs", "angles",
-                 "states"},
-    "probabilities": {"probs", "quantum_probs", "outcome_probs"},
-    "labels": {"labels", "y_true", "y"},
-    "count": {"n_qubits", "n_layers", "epochs", "batch_size", "n_classes", "n_samples", "depth", "n_rotations",
-              "n_train", "n_test", "n_val", "n_bins", "steps", "pgd_steps", "n_boot", "k", "size", "n_features",
-              "n_images", "vqc_epochs", "chunk", "pool", "in_channels", "shots", "student_epochs",
-              "labeler_epochs", "labeler_layers", "hidden_units", "width"},
-    "severity": {"severity"},
-    "seed": {"seed", "circuit_seed"},
-    "share": {"alpha", "smoothing", "mix", "strength", "fraction", "p"},
-    "positive": {"lr", "temperature", "step_size", "sigma"},
-    "non-negative": {"epsilon", "weight"},
-    "choice": {"loss", "method", "kind", "name", "defence", "rotation", "scale", "metric", "strategy",
-               "encoding", "split", "attack", "dataset", "experiment", "representation"},
-    "root": {"root", "data_root"},
-}
-KIND_OF = {param: kind for kind, params in KINDS.items() for param in params}
+
+def kind_of(constraint):
+    """The constraint that decides an argument's bad values (Optional's inner one)."""
+    return constraint.inner if isinstance(constraint, V.Optional) else constraint
 
 
 # --- valid calls -----------------------------------------------------------------------------------
@@ -115,6 +83,18 @@ def world() -> dict:
 def _labeler():
     from qrobust_lite.hybrid_labeler import HybridLabeler
     return HybridLabeler(n_classes=2, n_qubits=2, n_layers=1)
+
+
+def _block():
+    import pennylane as qml
+
+    from qrobust_lite import fastpath
+    return fastpath.compile_block(qml.StronglyEntanglingLayers, (1, 2, 3), 2)
+
+
+def _angle_state(x):
+    from qrobust_lite import fastpath
+    return fastpath.angle_state(x)
 
 
 def _sets(w):
@@ -261,97 +241,33 @@ CALLS = {
     "unlearning.unlearn": lambda w: {"method": "fine-tune", "model": w["mlp"], "sets": _sets(w), "epochs": 1},
     "unlearning.per_sample_loss": lambda w: {"model": w["mlp"], "x": w["features64"], "y": w["labels"]},
     "unlearning.unlearning_experiment": lambda w: {"scale": "smoke", "progress": False},
+    "fastpath.apply_layers": lambda w: {"block": _block(), "weights": torch.rand(1, 2, 3, dtype=torch.float64),
+                                        "state": torch.eye(4, dtype=torch.complex128)},
+    "fastpath.block_unitary_transpose": lambda w: {"block": _block(), "weights": torch.rand(1, 2, 3, dtype=torch.float64)},
+    "fastpath.apply_block": lambda w: {"block": _block(), "weights": torch.rand(1, 2, 3, dtype=torch.float64),
+                                       "state": w["features64"]},
+    "fastpath.real_state_probabilities": lambda w: {"states": w["features64"], "u_t": torch.eye(4, dtype=torch.complex128)},
+    "fastpath.born_probabilities": lambda w: {"block": _block(), "weights": torch.rand(1, 2, 3, dtype=torch.float64),
+                                              "features": w["features64"][:, :2], "encode": _angle_state},
+    "training.fit": lambda w: {"model": w["linear"], "inputs": w["images"], "targets": w["probs"],
+                               "loss": lambda out, t: ((out.softmax(1) - t) ** 2).mean(), "epochs": 1, "batch_size": 2,
+                               "lr": 0.01, "generator": w["generator"], "progress": False},
+    "metrics.predicted_classes": lambda w: {"y_pred": w["probs"]},
+    "metrics.accuracy": lambda w: {"y_true": w["labels"], "y_pred": w["probs"]},
+    "metrics.attack_success_rate": lambda w: {"y_true": w["labels"], "clean_pred": w["probs"],
+                                              "adversarial_pred": w["probs"].flip(0)},
+    "calibration.reliability_diagram": lambda w: {"y_true": w["labels"], "probs": w["probs"], "n_bins": 5},
+    "hybrid_labeler.confident": lambda w: {"soft": w["probs"]},
+    "quantum_patches.patch_mask": lambda w: {"channels": torch.rand(2, 4, 2, 2)},
+    "quantum_patches.minmax_scale": lambda w: {"channels": torch.rand(2, 4, 2, 2)},
+    "course.performance.encode_ry": lambda w: {"x": w["features64"][:, :2]},
     "unlearning.epochs_to_target": lambda w: {"history": [{"epoch": 1, "seconds": 0.1, "val": 0.4},
                                                                    {"epoch": 2, "seconds": 0.2, "val": 0.6}],
                                                        "target": 0.5},
 }
 
-#: Public callables with arguments of a known kind that the suite does not call, and why.
-EXEMPT = {
-    "data.Dataset": "a record of already-checked tensors, made by data.load",
-    "data.read_idx": "takes a path to a file; tests/test_data.py feeds it truncated and malformed files",
-    "data.download_dataset": "needs the network",
-    "data.notice": "formats a Dataset that data.load made",
-    "backend.DeviceChoice": "a record made by choose_device",
-    "validation.tensor": "checks one property (a tensor) for the others, tests/test_validation.py",
-    "validation.non_empty": "checks one property (not empty) for the others, tests/test_validation.py",
-    "validation.labels": "checks labels without their number of classes (below does that)",
-    "validation.below": "checks the upper bound of labels already checked by labels",
-    "backend.make_device": "builds a PennyLane device; n_qubits is checked by choose_device, tested here",
-    "circuits.angle_encoding": "a circuit piece, called inside a QNode with wires; VQC checks its features",
-    "circuits.amplitude_encoding": "a circuit piece, called inside a QNode with wires",
-    "circuits.random_circuit": "a circuit piece, called inside a QNode with wires",
-    "fastpath.compile_block": "takes a template; tests/test_fastpath.py and tests/test_validation.py",
-    "fastpath.ParamLayer": "a record made by compile_block",
-    "fastpath.DenseGate": "a record made by compile_block",
-    "fastpath.DiagonalLayer": "a record made by compile_block",
-    "fastpath.Block": "a record made by compile_block",
-    "fastpath.apply_block": "takes a compiled Block; strategy names are tested in tests/test_fastpath.py",
-    "fastpath.born_probabilities": "takes a compiled Block and an encoder; tests/test_fastpath.py",
-    "fastpath.real_state_probabilities": "takes a compiled unitary; tests/test_fastpath.py",
-    "fastpath.block_unitary_transpose": "takes a compiled Block; tests/test_fastpath.py",
-    "fastpath.apply_layers": "takes a compiled Block; tests/test_fastpath.py",
-    "training.fit": "the loop behind train_classifier, train_with_defence and train_binary, tested through them",
-    "metrics.predicted_classes": "takes probabilities or classes alike",
-    "metrics.accuracy": "takes probabilities or classes as y_pred",
-    "metrics.attack_success_rate": "takes predicted classes; tests/test_metrics.py",
-    "calibration.reliability_diagram": "plots what reliability_bins computes (tested here)",
-    "label_refining.LabelRefiner": "a record made by fit_refiner",
-    "label_refining.summarise": "summarises the results of robustness_experiment",
-    "label_refining.best_relative_gain": "reads the results of robustness_experiment",
-    "label_refining.plot_accuracy_vs_severity": "plots the results of robustness_experiment",
-    "label_refining.validation_nll": "reads the results of robustness_experiment",
-    "label_refining.select": "reads the results of robustness_experiment; tests/test_label_refining.py",
-    "label_refining.selected_runs": "reads the results of robustness_experiment",
-    "label_refining.per_seed": "reads the results of robustness_experiment",
-    "label_refining.tradeoff": "reads the results of robustness_experiment",
-    "label_refining.robust_and_calibrated": "reads the results of robustness_experiment; its baseline is checked",
-    "label_refining.label_name": "formats a candidate's name; tests/test_label_refining.py",
-    "label_refining.plot_tradeoff": "plots the results of robustness_experiment",
-    "course.paper_scale.unlearning_verdict": "reads stored unlearning runs; tests/test_paper_scale.py",
-    "course.paper_scale.refining_verdict": "reads stored label-refining results; tests/test_paper_scale.py",
-    "course.paper_scale.beats": "compares two seed arrays; its shapes are checked; tests/test_paper_scale.py",
-    "course.paper_scale.patches_verdict": "reads a stored quantum-patches run; tests/test_paper_scale.py",
-    "defences.summarise": "summarises the results of defence_experiment",
-    "defences.format_table": "formats the results of defence_experiment",
-    "defences.common_base": "reads the results of defence_experiment; tests/test_defences.py",
-    "defences.plot_attack_success": "plots the results of defence_experiment",
-    "course.paper_scale.patch_effects": "reads a stored quantum-patches run; tests/test_paper_scale.py",
-    "course.paper_scale.effect_line": "formats an entry of patch_effects; tests/test_paper_scale.py",
-    "course.paper_scale.resists": "reads an entry of patch_effects; tests/test_paper_scale.py",
-    "poisoning.PoisonedRun": "a record made by train_poisoned",
-    "poisoning.make_model": "takes a RunConfig, tested here",
-    "poisoning.plot_curves": "plots the results of poisoning runs",
-    "unlearning.UnlearningRun": "takes a PoisonedRun; its methods and epochs are checked by unlearning_experiment",
-    "unlearning.mean_history": "reads the results of unlearning_experiment",
-    "unlearning.plot_histories": "plots the results of unlearning_experiment",
-    "unlearning.membership_inference": "takes (x, y) pairs; tests/test_poisoning.py",
-    "experiments.default_cache": "name is any folder name for a cache",
-    "experiments.run_grid": "takes configs and a run function; tests/test_experiments.py",
-    "experiments.dask_client": "starts a cluster; tests/test_experiments.py",
-    "course.cli.run_experiment": "the CLI's runner; tests/test_cli.py gives it bad arguments through main",
-    "course.cli.output_files": "the CLI's file names; tests/test_cli.py",
-    "course.cli.run_label_refining": "called by run_experiment with checked arguments",
-    "course.cli.run_label_refining_paper": "called by run_experiment with checked arguments",
-    "paper_methods.per_seed": "reads the results of paper_experiment; tests/test_paper_methods.py",
-    "paper_methods.plot_against_paper": "plots the summary of paper_experiment",
-    "course.paper_scale.published_refining_verdict": "reads a stored summary; tests/test_paper_methods.py",
-    "course.paper_scale.paper_a_table": "reads a stored summary; tests/test_paper_methods.py",
-    "course.cli.run_quantum_patches": "called by run_experiment with checked arguments",
-    "course.cli.run_poisoning": "called by run_experiment with checked arguments",
-    "course.cli.run_unlearning": "called by run_experiment with checked arguments",
-    "course.performance.training_step": "the benchmarks' workload; benchmarks/ and tests/test_performance.py",
-    "course.performance.label_forward": "the benchmarks' workload; benchmarks/ and tests/test_performance.py",
-    "course.performance.patch_forward": "the benchmarks' workload; benchmarks/ and tests/test_performance.py",
-    "course.performance.encode_ry": "the benchmarks' encoder, given the benchmarks' own features",
-    "course.performance.samples_per_second": "the benchmarks' timer",
-    "exercises.checking.checker": "a decorator for the course's own checkers",
-    "exercises.grading.grade_notebook": "the grader; tests/test_grading.py",
-    "exercises.grading.grade_batch": "the grader; tests/test_grading.py",
-    "exercises.grading.CheckServer": "the grader's checker process; tests/test_grading.py",
-    "exercises.grading.expected_exercises": "a chapter name; tests/test_grading.py",
-    "exercises.grading.chapter_of": "a chapter name; tests/test_grading.py",
-}
+#: Public callables that take a tensor kind and are not called here, and why (none today).
+EXEMPT: dict[str, str] = {}
 
 #: (callable, argument, bad value) that are not bad there, and why.
 NOT_BAD = {
@@ -364,25 +280,39 @@ NOT_BAD = {
 PUBLIC = public_callables()
 
 
-def kinded(obj) -> list[str]:
-    try:
-        return [p for p in inspect.signature(obj).parameters if p in KIND_OF]
-    except (TypeError, ValueError):
-        return []
+#: Modules that run without the package (its validation imports torch), and why.
+STANDALONE = {
+    "exercises.cases": "a learner's kernel loads it by file path: the standard library and NumPy only",
+    "exercises.notebook_runner": "the grader's worker script: the standard library and nbclient only",
+    "exercises.sandbox": "runs as the sandbox's first process, before any import of the package",
+}
 
 
-def test_every_public_callable_with_checked_arguments_is_called_or_exempt_with_a_reason():
-    missing = [name for name, obj in PUBLIC.items() if kinded(obj) and name not in CALLS and name not in EXEMPT]
-    assert not missing, f"new public callables: add a valid call to CALLS (or a reason to EXEMPT): {missing}"
+def is_record(name: str, obj) -> bool:
+    """Records (dataclasses, named tuples, exceptions: made by the package, configs checked by
+    their own ``__post_init__``), the checks of :mod:`qrobust_lite.validation` themselves, and
+    the functions of :data:`STANDALONE` modules."""
+    return name.startswith("validation.") or name.rsplit(".", 1)[0] in STANDALONE or (inspect.isclass(obj) and (
+        dataclasses.is_dataclass(obj) or issubclass(obj, (tuple, Exception))))
+
+
+def tensor_arguments(obj) -> list[str]:
+    return [p for p, c in declared(obj).items() if isinstance(kind_of(c), V.Array)]
+
+
+def test_every_argument_of_every_public_callable_is_declared():
+    undeclared = [name for name, obj in PUBLIC.items()
+                  if arguments(obj) and not declared(obj) and not is_record(name, obj)]
+    assert not undeclared, f"declare every argument with validation.validate_params: {undeclared}"
+
+
+def test_every_callable_that_takes_a_tensor_is_called_or_exempt_with_a_reason():
+    missing = [name for name, obj in PUBLIC.items() if tensor_arguments(obj) and name not in CALLS | EXEMPT]
+    assert not missing, f"add a valid call to CALLS (or a reason to EXEMPT): {missing}"
     stale = sorted((set(CALLS) | set(EXEMPT)) - set(PUBLIC))
     assert not stale, f"CALLS or EXEMPT name callables that are not public any more: {stale}"
-
-
-def cases():
-    for name in CALLS:
-        for param in kinded(PUBLIC[name]):
-            for label in BAD[KIND_OF[param]]:
-                yield pytest.param(name, param, label, id=f"{name}-{param}-{label}")
+    needless = sorted(name for name in EXEMPT if not tensor_arguments(PUBLIC[name]))
+    assert not needless, f"EXEMPT names callables that take no tensor: {needless}"
 
 
 class TookTooLong(Exception):
@@ -404,9 +334,56 @@ def call(name: str, kwargs: dict, seconds: int = 20):
         signal.signal(signal.SIGALRM, previous)
 
 
+def _refused_naming(err: BaseException, names: list[str]) -> bool:
+    return any(p in str(err) for p in names)
+
+
+# --- 2. every declared bad value, refused by the function itself -------------------------------------
+
+RELATIONAL = ("one too few", "empty", "too large")   # bad only next to another argument: see the full calls
+
+
+def declared_cases():
+    for name, obj in PUBLIC.items():
+        for param, constraint in declared(obj).items():
+            for label, bad in kind_of(constraint).bad_values().items():
+                if label not in RELATIONAL:
+                    yield pytest.param(name, param, label, id=f"{name}-{param}-{label}")
+
+
+@pytest.mark.parametrize("name,param,label", list(declared_cases()))
+def test_each_declared_bad_value_is_refused_before_the_body_runs(name, param, label):
+    constraint = kind_of(declared(PUBLIC[name])[param])
+    bad = constraint.bad_values()[label]
+    if callable(bad):
+        bad = bad(constraint.example())
+    with pytest.raises((ValueError, TypeError, OSError)) as err:
+        call(name, {param: bad})
+    assert _refused_naming(err.value, [param]), f"{name}: the error for {param} ({label}) does not name it: {err.value}"
+    assert "missing" not in str(err.value), f"{name} ran without {param} being checked: {err.value}"
+
+
+# --- 3. through valid calls ----------------------------------------------------------------------------
+
 @pytest.mark.parametrize("name", list(CALLS))
 def test_the_valid_call_works(name):
     call(name, CALLS[name](world()), seconds=60)
+
+
+def numeric_cases():
+    for name in CALLS:
+        kwargs = CALLS[name](world())
+        for param, constraint in declared(PUBLIC[name]).items():
+            value = kwargs.get(param)
+            if isinstance(kind_of(constraint), (V.Int, V.Real)) and type(value) in (int, float):
+                yield pytest.param(name, param, id=f"{name}-{param}")
+
+
+@pytest.mark.parametrize("name,param", list(numeric_cases()))
+def test_numpy_scalars_count_as_numbers(name, param):
+    kwargs = CALLS[name](world())
+    kwargs[param] = np.int64(kwargs[param]) if type(kwargs[param]) is int else np.float64(kwargs[param])
+    call(name, kwargs, seconds=60)
 
 
 def _is_empty(result) -> bool:
@@ -440,17 +417,24 @@ def _same(a, b) -> bool:
     return a == b or (isinstance(a, float) and np.isnan(a) and np.isnan(b))
 
 
-@pytest.mark.parametrize("name,param,label", list(cases()))
-def test_a_bad_value_is_refused_with_a_message_that_names_it(name, param, label):
+def call_cases():
+    for name in CALLS:
+        for param, constraint in declared(PUBLIC[name]).items():
+            for label in kind_of(constraint).bad_values():
+                yield pytest.param(name, param, label, id=f"{name}-{param}-{label}")
+
+
+@pytest.mark.parametrize("name,param,label", list(call_cases()))
+def test_a_bad_value_is_refused_in_a_full_call_with_a_message_that_names_it(name, param, label):
     """A bad value raises a ValueError or TypeError naming its argument (a missing folder: an
     OSError naming it); an empty batch (every argument of that length emptied together) may
     instead give an empty result, and integer features the result of the same floats."""
     if (name, param, label) in NOT_BAD:
         pytest.skip(NOT_BAD[name, param, label])
     kwargs = CALLS[name](world())
-    kind = KIND_OF[param]
+    constraint = kind_of(declared(PUBLIC[name])[param])
     good = kwargs.get(param, inspect.signature(PUBLIC[name]).parameters[param].default)
-    bad = BAD[kind][label]
+    bad = constraint.bad_values()[label]
     if callable(bad):
         if not isinstance(good, torch.Tensor):
             pytest.skip(f"{param} has no tensor value here")
@@ -462,21 +446,21 @@ def test_a_bad_value_is_refused_with_a_message_that_names_it(name, param, label)
             kwargs[other] = kwargs[other][:0]
         bad = bad(good)
     kwargs[param] = bad
-    accepted = (ValueError, TypeError, OSError) if kind == "root" else (ValueError, TypeError)
+    accepted = (ValueError, TypeError, OSError)
     try:
         result = call(name, kwargs)
     except accepted as err:
-        named = emptied if callable(BAD[kind][label]) else [param]
+        named = emptied if callable(constraint.bad_values()[label]) else [param]
         assert any(p in str(err) for p in named), f"{name}: the error for {param} ({label}) does not name it: {err}"
         return
     except TookTooLong:
         pytest.fail(f"{name} with {param} {label} ran for 20 s: check arguments before working")
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         pytest.fail(f"{name} with {param} {label}: {type(err).__name__} instead of a ValueError naming it: {err}")
     if label == "empty":
         assert _is_empty(result), f"{name} with empty {param} returned {result!r:.200}, not an empty result"
         return
-    if label == "integer" and kind == "features":
+    if label == "integer" and getattr(constraint, "kind", None) in ("features", "table"):
         kwargs[param] = bad.double()
         assert _same(result, call(name, kwargs)), f"{name}: integer {param} gave another result than the same floats"
         return

@@ -129,7 +129,7 @@ def test_invalid_override_and_arguments(monkeypatch):
     for bad in (0, 25, 2.0, True):
         with pytest.raises(ValueError, match="n_qubits must be an integer in 1..24"):
             backend.choose_device(bad)
-    with pytest.raises(ValueError, match="device must be one of"):
+    with pytest.raises(ValueError, match="choice must be a DeviceChoice or one of"):
         backend.make_device(2, "braket.local")
 
 

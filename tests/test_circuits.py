@@ -5,8 +5,14 @@ import pytest
 import torch
 
 from qrobust_lite import circuits
-from qrobust_lite.circuits import (VQC, angle_encoding, ansatz_shape, class_probabilities,
-                                   entangling_ansatz, outcome_to_class)
+from qrobust_lite.circuits import (
+    VQC,
+    angle_encoding,
+    ansatz_shape,
+    class_probabilities,
+    entangling_ansatz,
+    outcome_to_class,
+)
 
 
 @pytest.mark.parametrize("encoding,n_features", [("angle", 4), ("amplitude", 12)])
@@ -70,7 +76,7 @@ def test_lightning_adjoint_path_gives_the_same_probabilities_and_gradients():
     (lambda: VQC(2, 0, 2), "n_layers must be a positive integer"),
     (lambda: VQC(2, 1, 5), r"n_classes must be an integer in 2..4"),
     (lambda: VQC(2, 1, 2, encoding="basis"), "encoding must be one of"),
-    (lambda: VQC(2, 1, 2, device="qiskit.aer"), "device must be one of"),
+    (lambda: VQC(2, 1, 2, device="qiskit.aer"), "device must be a DeviceChoice or one of"),
     (lambda: VQC(2, 1, 2, device="default.qubit")(torch.rand(4, 3)), "x must have 2 columns"),
     (lambda: VQC(2, 1, 2, device="default.qubit")(torch.rand(4)), r"x must be a tensor of shape \(B, F\)"),
     (lambda: VQC(2, 1, 2, "amplitude", device="default.qubit")(torch.rand(4, 5)), "1..4 columns"),

@@ -176,12 +176,51 @@ def test_run_poisoning_on_a_local_dask_cluster_gives_the_same_results(tmp_path, 
     (["run", "unlearning", "--executor", "dask", "--scheduler", "tcp://127.0.0.1:1", "--workers", "2"],
      "--workers starts a local cluster"),
     (["run", "poisoning", "--scheduler", "tcp://127.0.0.1:1"], "--scheduler needs --executor dask"),
-    (["run", "poisoning", "--workers", "0"], "--workers must be a positive integer"),
+    (["run", "poisoning", "--workers", "0"], "--workers must be from 1 to this machine's"),
+    (["run", "poisoning", "--workers", "20000"], "--workers must be from 1 to this machine's"),
+    (["run", "poisoning", "--datasets", "spin,spin"], "each named once, got 'spin,spin'"),
 ])
 def test_executor_options_are_checked(args, message, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(args + ["--out", str(tmp_path)])
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where,message", [
+    ("a-file", "it is a file, not a folder"),
+    ("a-file/sub", "a-file is a file, so the folder cannot be made"),
+    ("/proc/qrobust-out", "/proc cannot be written"),
+])
+def test_out_is_checked_writable_before_any_work(where, message, tmp_path, capsys):
+    (tmp_path / "a-file").write_text("kept")
+    with pytest.raises(SystemExit):
+        main(["run", "poisoning", "--out", str(tmp_path / where)])
+    assert message in capsys.readouterr().err and (tmp_path / "a-file").read_text() == "kept"
+
+
+def test_a_wrong_scheduler_is_one_line_and_creates_nothing(tmp_path, capsys):
+    pytest.importorskip("distributed")
+    import socket
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{closed.getsockname()[1]}"
+        code = main(["run", "poisoning", "--executor", "dask", "--scheduler", address,
+                     "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot connect" in err and "Traceback" not in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_damaged_data_file_is_one_line_naming_the_file(tmp_path, capsys):
+    from tests.test_data import make_mnist_root
+    make_mnist_root(tmp_path / "data")
+    bad = tmp_path / "data" / "MNIST" / "raw" / "train-images-idx3-ubyte.gz"
+    bad.write_bytes(b"not a gzip file")
+    code = main(["run", "poisoning", "--datasets", "mnist", "--data-root", str(tmp_path / "data"),
+                 "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and str(bad) in err and "download the official file again" in err
+    assert "Traceback" not in err and len(err.splitlines()) == 1
 
 
 def test_run_unlearning_writes_histories_and_figure(tmp_path, tiny_part_three):

@@ -16,7 +16,7 @@ from tests import test_exercises
 from tests.test_book import ROOT, notebooks, toc_files
 
 sys.path.insert(0, str(ROOT / "scripts"))
-import student_edition  # noqa: E402
+import student_edition
 
 
 def exercise_labels():

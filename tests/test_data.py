@@ -164,8 +164,22 @@ def test_cifar_batches_load_and_unpickler_refuses_other_classes(tmp_path):
     ds = data.load("cifar10", "train", root=tmp_path, verbose=False)
     assert tuple(ds.images.shape) == (50, 3, 32, 32)
     (folder / "test_batch").write_bytes(pickle.dumps({"data": data.Dataset}))
-    with pytest.raises(pickle.UnpicklingError, match="refusing to load"):
+    with pytest.raises(ValueError, match="test_batch is not an official CIFAR-10 batch: UnpicklingError: "
+                                         "refusing to load qrobust_lite.data.Dataset"):
         data.load("cifar10", "test", root=tmp_path, verbose=False)
+
+
+def test_a_cinic_image_of_the_wrong_size_or_not_a_png_is_refused_by_name(tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "CINIC-10" / "test" / "airplane"
+    folder.mkdir(parents=True)
+    Image.new("RGB", (64, 32)).save(folder / "0.png")
+    with pytest.raises(ValueError, match=r"0.png is 64x32 pixels; CINIC-10 images are 32x32"):
+        data.load("cinic10", "test", root=tmp_path, classes=[0], verbose=False)
+    (folder / "0.png").write_bytes(b"not a png")
+    with pytest.raises(ValueError, match=r"0.png cannot be read as a PNG"):
+        data.load("cinic10", "test", root=tmp_path, classes=[0], verbose=False)
 
 
 def test_cinic_folder_layout_reads_only_the_sampled_pngs(tmp_path):
@@ -238,10 +252,10 @@ def test_works_when_torchvision_cannot_be_imported():
     ({"name": "svhn"}, "name must be one of"),
     ({"split": "val"}, "split must be one of"),
     ({"n_samples": 5}, r"n_samples must be an integer >= the number of classes \(10\)"),
-    ({"n_samples": 2.5}, "n_samples must be an integer"),
+    ({"n_samples": 2.5}, "n_samples must be a positive integer or None, got 2.5"),
     ({"classes": [10]}, "classes: 10 is not a class of mnist"),
     ({"classes": ["cat"]}, "classes: 'cat' is not a class of mnist"),
-    ({"classes": []}, "classes must be a non-empty list"),
+    ({"classes": []}, r"classes must be a list or tuple of at least 1 item\(s\) or None, got \[\]"),
     ({"classes": [1, 1]}, "classes must not repeat"),
     ({"seed": -1}, "seed must be an integer >= 0"),
 ])
@@ -258,8 +272,94 @@ def test_download_flag_must_be_boolean():
 
 def test_read_idx_rejects_other_files(tmp_path):
     (tmp_path / "bad").write_bytes(b"\x00\x00\x0d\x01\x00\x00\x00\x01\x00")
-    with pytest.raises(ValueError, match="not an unsigned-byte IDX file"):
-        data.read_idx(tmp_path / "bad")
+    with pytest.raises(ValueError, match="bad is not an unsigned-byte IDX file"):
+        data.read_idx(tmp_path / "bad", "labels")
+    with pytest.raises(ValueError, match=r"kind must be one of \['images', 'labels'\]"):
+        data.read_idx(tmp_path / "bad", "pixels")
+
+
+# --- users' own files: dtype, shape, range and size checked before anything is allocated ------
+
+@pytest.mark.parametrize("kind,array,match", [
+    ("images", np.zeros((4, 5, 5)), r"images of shape \(4, 5, 5\); an official file holds 1 to 60,000 images "
+                                     "of 28x28 pixels"),
+    ("labels", np.array([1, 2, 12]), "holds label 12; official labels are 0-9"),
+    ("labels", np.zeros(0), r"labels of shape \(0,\)"),
+])
+def test_an_idx_file_of_the_wrong_shape_or_range_is_refused_by_name(tmp_path, kind, array, match):
+    path = tmp_path / "file.gz"
+    write_idx(path, array)
+    with pytest.raises(ValueError, match=rf"{path}.*{match}"):
+        data.read_idx(path, kind)
+
+
+def test_a_gzip_that_expands_past_its_header_is_refused_without_expanding(tmp_path):
+    import tracemalloc
+    path = tmp_path / "bomb.gz"
+    header = bytes([0, 0, 8, 3]) + b"".join(d.to_bytes(4, "big") for d in (10, 28, 28))
+    with gzip.open(path, "wb", compresslevel=1) as f:
+        f.write(header)
+        for _ in range(64):
+            f.write(bytes(2**20))          # 64 MiB of zeros behind a header that says 7,840 bytes
+    huge = tmp_path / "huge.gz"
+    with gzip.open(huge, "wb") as f:
+        f.write(bytes([0, 0, 8, 3]) + b"".join(d.to_bytes(4, "big") for d in (2**30, 28, 28)))
+    tracemalloc.start()
+    with pytest.raises(ValueError, match=r"bomb.gz holds more values where its header says \(10, 28, 28\)"):
+        data.read_idx(path, "images")
+    with pytest.raises(ValueError, match=r"images of shape \(1073741824, 28, 28\)"):
+        data.read_idx(huge, "images")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 4 * 2**20
+
+
+def write_batch(path: Path, batch) -> Path:
+    path.write_bytes(pickle.dumps(batch))
+    return path
+
+
+@pytest.mark.parametrize("batch,match", [
+    ({"data": np.random.default_rng(0).random((4, 3072)), "labels": [0] * 4},
+     r"'data' is float64 \(4, 3072\); official batches hold a uint8 array"),
+    ({"data": np.full((4, 3072), 300, dtype=np.int64), "labels": [0] * 4}, "'data' is int64"),
+    ({"data": [[0] * 3072] * 4, "labels": [0] * 4}, "'data' is list"),
+    ({"labels": [0] * 4}, "it must be a dict with keys 'data' and 'labels'"),
+    ([1, 2, 3], "it must be a dict with keys 'data' and 'labels'"),
+    ({"data": np.zeros((4, 3072), np.uint8), "labels": [0, 1, 2, 10]}, "a list of N labels 0-9"),
+    ({"data": np.zeros((4, 3072), np.uint8), "labels": [[0] * 3072] * 4}, "a list of N labels 0-9"),
+])
+def test_a_cifar_batch_that_is_not_official_is_refused_by_name(tmp_path, batch, match):
+    path = write_batch(tmp_path / "data_batch_1", batch)
+    with pytest.raises(ValueError, match=rf"{path} is not an official CIFAR-10 batch: .*{match}"):
+        data._read_cifar_batch(path)
+
+
+def test_a_cifar_batch_that_is_not_a_pickle_or_holds_code_is_refused_by_name(tmp_path):
+    import os as os_module
+    garbage = tmp_path / "garbage"
+    garbage.write_bytes(b"\x80\x02}q\x00(X\x04\x00")
+    with pytest.raises(ValueError, match=f"{garbage} is not an official CIFAR-10 batch"):
+        data._read_cifar_batch(garbage)
+    code = write_batch(tmp_path / "code", {"data": os_module.getcwd, "labels": []})
+    with pytest.raises(ValueError, match=f"{code} is not an official CIFAR-10 batch.*refusing to load"):
+        data._read_cifar_batch(code)
+
+
+def test_a_small_cifar_pickle_of_shared_references_is_refused_without_expanding(tmp_path):
+    import tracemalloc
+    row = list(range(3072))
+    few = write_batch(tmp_path / "few", {"data": np.zeros((2, 3072), np.uint8), "labels": [row] * 50_000})
+    many = write_batch(tmp_path / "many", {"data": [row] * 400_000, "labels": [0] * 400_000})
+    assert many.stat().st_size < 2 * 2**20
+    tracemalloc.start()
+    with pytest.raises(ValueError, match="a list of N labels 0-9"):
+        data._read_cifar_batch(few)
+    with pytest.raises(ValueError, match=r"its pickle takes [\d,]+ steps \(at most 100,000\)"):
+        data._read_cifar_batch(many)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 64 * 2**20
 
 
 def test_download_and_sources_validate_their_arguments():
@@ -330,5 +430,5 @@ def test_the_derived_cifar_subset_is_read_checked_and_named_as_such(tmp_path, ca
     (tmp_path / "cifar10_subset").mkdir()
     damaged = tmp_path / "cifar10_subset" / "cifar10_test_first1000.npz"
     damaged.write_bytes((SHARED / "cifar10_subset" / "cifar10_test_first1000.npz").read_bytes()[:-10] + b"0" * 10)
-    with pytest.raises(OSError, match="does not match the derived CIFAR-10 subset's MD5"):
+    with pytest.raises(ValueError, match="does not match the derived CIFAR-10 subset's MD5"):
         data.load("cifar10", "test", root=tmp_path, verbose=False)

@@ -320,3 +320,55 @@ def test_part_three_wrong_answers_get_a_hint(exercise, answer, hint):
     result = check(exercise, answer)
     assert not result.passed
     assert hint in result.message, result.message
+
+
+# --- the split the grader relies on: cases and results as plain data, judged elsewhere --------------
+
+ALL_ANSWERS = ([(e, a) for e, a, _ in [*test_typical_wrong_answers_fail_with_a_hint.pytestmark[0].args[1],
+                                        *test_part_one_wrong_answers_get_a_hint.pytestmark[0].args[1],
+                                        *test_part_two_wrong_answers_get_a_hint.pytestmark[0].args[1],
+                                        *test_part_three_wrong_answers_get_a_hint.pytestmark[0].args[1]]]
+               + [(e, a) for refs in (PART_ONE_REFERENCES, PART_TWO_REFERENCES, PART_THREE_REFERENCES)
+                  for e, a in refs.items()])
+
+
+def test_results_carried_as_plain_data_get_the_same_feedback_as_in_the_notebook():
+    """The grader judges the call step's records after a trip through JSON: same verdict, same words."""
+    from qrobust_lite.exercises import cases
+    from qrobust_lite.exercises.checking import CASES, SIGNATURES, _verdict
+    for exercise, answer in ALL_ANSWERS:
+        if exercise in SIGNATURES and not callable(answer):
+            continue
+        records = cases.call(answer, cases.loads(cases.dumps(CASES[exercise]())))
+        carried = cases.loads(cases.dumps({"state": "called", "records": records}))
+        assert _verdict(exercise, carried) == check(exercise, answer), exercise
+
+
+def test_cases_are_deterministic_plain_data():
+    from qrobust_lite.exercises import cases
+    from qrobust_lite.exercises.checking import CASES
+    for exercise, make in CASES.items():
+        assert cases.dumps(make()) == cases.dumps(make()), exercise
+
+
+@pytest.mark.parametrize("text", [
+    '["a", "O", [1], "AAAAAAAAAAA="]',            # an object array: what a pickle would need
+    '["a", "<f8", [1000000], ""]',                # a shape its bytes do not fill
+    '["a", "V8", [1], "AAAAAAAAAAA="]',           # raw bytes, not numbers
+    '["p", "gASVAAAAAAAAAAB9lC4="]',              # an unknown tag (here, a pickle)
+    '{"state": "called"}',                        # untagged
+])
+def test_the_plain_format_refuses_anything_else(text):
+    from qrobust_lite.exercises import cases
+    with pytest.raises(ValueError):
+        cases.loads(text)
+
+
+def test_the_call_step_keeps_plain_data_and_names_what_is_not():
+    from qrobust_lite.exercises import cases
+    assert "returned None, not numbers" in check("primer-born-rule", lambda a: None).message
+    assert "far more numbers" in check("primer-born-rule", lambda a: np.zeros(10 ** 6)).message
+    records = cases.call(lambda x: (x, {"k": np.float64(1.5)}, print), [cases.case(cases.tensor(np.ones(2)))])
+    value = records[0]["value"]
+    assert isinstance(value[0], np.ndarray) and value[1] == {"k": 1.5} and type(value[1]["k"]) is float
+    assert isinstance(value[2], cases.Opaque) and "print" in repr(value[2])

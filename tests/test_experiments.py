@@ -124,14 +124,98 @@ def test_two_processes_on_one_cache_never_see_a_torn_file(tmp_path):
 
 
 def test_bad_arguments_name_the_argument():
-    with pytest.raises(ValueError, match="n_jobs must be a positive integer or -1"):
+    with pytest.raises(ValueError, match="n_jobs must be -1 .all cores. or an integer from 1 to"):
         E.run_grid([], square, n_jobs=0)
-    with pytest.raises(ValueError, match="prefer must be 'threads' or 'processes'"):
+    with pytest.raises(ValueError, match=r"n_jobs must be .* cores \(each run takes one\), got 20000"):
+        E.run_grid([Square(1)], square, n_jobs=20000)
+    with pytest.raises(ValueError, match=r"prefer must be one of \['threads', 'processes'\]"):
         E.run_grid([], square, prefer="gpu")
     with pytest.raises(ValueError, match=r"executor must be one of \['local', 'dask'\]"):
         E.run_grid([], square, executor="ray")
-    with pytest.raises(ValueError, match="workers must be a positive integer"):
+    with pytest.raises(ValueError, match=r"workers must be -1 \(all cores\) or an integer from 1"):
         E.dask_client(workers=0)
+
+
+# --- grids that cannot produce silent garbage ---------------------------------------------------
+
+def square_but_three(config: Square) -> dict:
+    if config.x == 3:
+        raise ArithmeticError("three is not allowed")
+    return {"y": config.x ** 2}
+
+
+@pytest.mark.parametrize("prefer", ["threads", "processes"])
+def test_a_failing_run_is_named_and_every_other_result_is_kept(tmp_path, prefer):
+    grid = [Square(x) for x in range(6)]
+    with pytest.raises(E.GridError, match=r"1 run\(s\) of the grid failed \(5 others finished") as err:
+        E.run_grid(grid, square_but_three, cache=tmp_path, n_jobs=2, prefer=prefer, progress=False)
+    assert err.value.failures[0][0] == Square(3) and "ArithmeticError: three is not allowed" in str(err.value)
+    assert "Square(x=3, note=())" in str(err.value)
+    cache = E.ResultCache(tmp_path)
+    assert E.run_grid(grid, square, cache=cache, progress=False) == [{"y": x ** 2} for x in range(6)]
+    assert (cache.hits, cache.misses) == (5, 1)          # only the failed run is computed again
+
+
+def numpy_result(config: Square) -> dict:
+    import numpy as np
+    import torch
+    return {"acc": np.float32(0.1), "n": np.int64(config.x), "ok": np.bool_(True),
+            "curve": np.arange(3, dtype=np.float32) / 3, "t": torch.tensor([0.5, 0.25]), "pair": (1, 2)}
+
+
+def test_results_are_made_json_plain_exactly_and_a_cached_result_equals_a_fresh_one(tmp_path):
+    import numpy as np
+    fresh = E.run_grid([Square(2)], numpy_result, cache=tmp_path, progress=False)[0]
+    cached = E.run_grid([Square(2)], numpy_result, cache=tmp_path, progress=False)[0]
+    assert fresh == cached and json.loads(json.dumps(fresh)) == fresh
+    assert fresh["acc"] == float(np.float32(0.1)) and fresh["curve"][1] == float(np.float32(1) / 3)
+    assert fresh["n"] == 2 and type(fresh["n"]) is int and fresh["ok"] is True and fresh["pair"] == [1, 2]
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+@pytest.mark.parametrize("result,match", [
+    ({1: 0.5}, r"result has the key 1 \(int\); result keys must be strings"),
+    ({"a": {"b": {2, 3}}}, r"result\['a'\]\['b'\] is a set"),
+    ({"a": [object()]}, r"result\['a'\]\[0\] is a object"),
+])
+def test_a_result_json_cannot_hold_is_refused_by_where_it_sits(tmp_path, result, match):
+    with pytest.raises(E.GridError, match=match):
+        E.run_grid([Square(1)], lambda c: result, cache=tmp_path, progress=False)
+    assert not list(tmp_path.glob("*"))                  # nothing half-written
+
+
+def test_equal_configs_run_once_and_each_gets_its_own_copy():
+    calls = []
+
+    def counted(config: Square) -> dict:
+        calls.append(config.x)
+        return {"y": [config.x]}
+
+    out = E.run_grid([Square(1), Square(2), Square(1), Square(1)], counted, n_jobs=1, progress=False)
+    assert sorted(calls) == [1, 2] and out == [{"y": [1]}, {"y": [2]}, {"y": [1]}, {"y": [1]}]
+    out[0]["y"].append(9)
+    assert out[2] == {"y": [1]}
+
+
+def test_a_scheduler_address_is_checked_and_what_answers_there_is_named():
+    import http.server
+    import socket
+    import threading
+    web = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    with socket.socket() as silent, socket.socket() as closed:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        closed.bind(("127.0.0.1", 0))          # bound, not listening: connections are refused
+        cases = {f"tcp://127.0.0.1:{web.server_port}": "a web server answers there, not a Dask scheduler",
+                 f"tcp://127.0.0.1:{silent.getsockname()[1]}": "something listens there but sends nothing in 1 s",
+                 f"tcp://127.0.0.1:{closed.getsockname()[1]}": "cannot connect",
+                 "not-an-address": "scheduler must be an address like tcp://HOST:8786",
+                 "tcp://host:99999": "scheduler must be an address like"}
+        for address, message in cases.items():
+            with pytest.raises(ValueError, match=message):
+                E.check_scheduler(address, timeout=0.5)
+    web.shutdown()
 
 
 # --- a real Dask cluster on loopback ---------------------------------------------------------

@@ -127,7 +127,7 @@ def test_a_template_that_transforms_its_weights_is_refused():
     (lambda b: fp.apply_block(b, torch.rand(2, 2, 3), torch.ones(3, 4, dtype=torch.complex128)),
      r"weights must have shape \(1, 2, 3\)"),
     (lambda b: fp.angle_state(torch.rand(3, 2), "W"), "rotation must be"),
-    (lambda b: fp.angle_state(torch.rand(3), "Y"), r"angles must be a tensor of shape \(B, n\)"),
+    (lambda b: fp.angle_state(torch.rand(3), "Y"), r"angles must be a tensor of shape \(N, F\)"),
     (lambda b: fp.compile_block(qml.StronglyEntanglingLayers, (1, 2, 3), 0), "n_qubits must be"),
 ])
 def test_invalid_arguments_name_the_argument(call, match):

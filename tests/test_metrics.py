@@ -80,7 +80,7 @@ def test_attack_success_rate_on_hand_cases():
 @pytest.mark.parametrize("call,match", [
     (lambda: metrics.nll(torch.tensor([0, 1, 2]), torch.rand(3)), r"probs must have shape \(N, K\)"),
     (lambda: metrics.accuracy(torch.tensor([0, 1]), torch.eye(3)), "y_true and the prediction must have the same length"),
-    (lambda: metrics.accuracy(torch.eye(3), torch.tensor([0, 1, 2])), "y_true must be an integer tensor"),
+    (lambda: metrics.accuracy(torch.eye(3), torch.tensor([0, 1, 2])), "y_true must be a 1-D integer tensor"),
     (lambda: metrics.accuracy(torch.tensor([0, 1]), torch.tensor([0.2, float("nan")])), "must not contain NaN"),
     (lambda: metrics.nll(torch.tensor([0, 1, 2]), torch.eye(3) * 2), "probability vectors"),
     (lambda: metrics.brier_score(torch.tensor([0, 1, 3]), torch.eye(3)), r"y_true must be class indices in 0..2"),

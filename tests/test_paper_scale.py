@@ -46,6 +46,14 @@ def test_the_verdict_is_derived_from_the_stored_numbers(tmp_path, mlp, qnn, verd
     assert f"{qnn + 0.005:.3f}" in result.reasons[1]
 
 
+def test_a_damaged_results_file_is_named(tmp_path):
+    store(tmp_path, sweep(0.9, 0.1))
+    path = next(tmp_path.rglob("*.json"))
+    path.write_text('{"runs": [')
+    with pytest.raises(ValueError, match=rf"{path} is not a readable results file"):
+        paper_scale.load(tmp_path)
+
+
 def test_a_missing_dataset_or_alpha_is_named():
     with pytest.raises(ValueError, match="dataset 'spin chain'"):
         paper_scale.memorisation_verdict(sweep(0.9, 0.1), "spin chain")

@@ -51,7 +51,7 @@ def test_feature_randomisation_replaces_a_balanced_share_with_unit_vectors():
     (lambda: P.flip_labels(torch.tensor([0, 1]), True), r"alpha must be a number in \[0, 1\]"),
     (lambda: P.flip_labels(torch.tensor([0, 2]), 0.1), r"labels must be class indices in 0..1"),
     (lambda: P.flip_labels(torch.tensor([[0, 1]]), 0.1), "labels must be a 1-D integer tensor"),
-    (lambda: P.flip_labels(torch.tensor([0, 1]), 0.1, n_classes=1), "n_classes must be an integer >= 2"),
+    (lambda: P.flip_labels(torch.tensor([0, 1]), 0.1, n_classes=1), "n_classes must be an integer in 2..1000"),
     (lambda: P.RunConfig(model="CNN"), r"model must be one of \['QNN', 'MLP'\]"),
     (lambda: P.RunConfig(dataset="cifar10"), r"dataset must be one of \['mnist', 'spin chain', 'spin chain \(authors\)'\]"),
     (lambda: P.RunConfig(representation="complex"), "representation must be one of"),
@@ -59,7 +59,7 @@ def test_feature_randomisation_replaces_a_balanced_share_with_unit_vectors():
     (lambda: P.RunConfig(dataset=P.AUTHORS), "has the authors' 82 training and 84 validation states"),
     (lambda: P.RunConfig(epochs=0), "epochs must be a positive integer"),
     (lambda: P.grid("huge"), r"scale must be one of \['smoke', 'default', 'full'\]"),
-    (lambda: P.critical_alpha([0.0], [[1.0]]), "at least one seed and two alphas"),
+    (lambda: P.critical_alpha([0.0], [[1.0]]), r"alphas must be a list or tuple of at least 2 item"),
     (lambda: sc.phase_dataset(4, 5), "n_samples must be an even integer"),
     (lambda: sc.phase_dataset(4, 10, delta_range=(0.95, 2.0)), "must leave room on both sides"),
     (lambda: sc.ground_states(5, torch.tensor([0.5])), "n_qubits must be an even integer"),
@@ -68,8 +68,10 @@ def test_feature_randomisation_replaces_a_balanced_share_with_unit_vectors():
     (lambda: QNN(1), r"n_qubits must be an integer in 2..12"),
     (lambda: QNN(4, depth=0), "depth must be a positive integer"),
     (lambda: MLP(0), "n_features must be a positive integer"),
-    (lambda: MLP(4, hidden=0), "hidden must be a tuple of positive layer widths"),
-    (lambda: MLP(4, hidden=(8, 0)), "hidden must be a tuple of positive layer widths"),
+    (lambda: MLP(4, hidden=0), "hidden must be a list or tuple, got 0"),
+    (lambda: MLP(4, hidden=(8, 0)), r"hidden\[1\] must be a positive integer, got 0"),
+    (lambda: MLP(4, hidden=(-5,)), r"hidden\[0\] must be a positive integer, got -5"),
+    (lambda: MLP(4, hidden=16), "hidden must be a list or tuple, got 16"),
 ])
 def test_invalid_arguments_name_the_argument(call, match):
     with pytest.raises(ValueError, match=match):

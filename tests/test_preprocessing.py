@@ -48,7 +48,7 @@ def test_amplitude_normalise_pads_and_normalises():
     (lambda: pp.fit_angle_scaler(np.ones((3, 2)), 1.0, 0.0), "low < high"),
     (lambda: pp.amplitude_normalise(torch.rand(2, 9), 3), "3 qubits hold at most 8"),
     (lambda: pp.amplitude_normalise(torch.zeros(2, 4), 2), r"rows \[0, 1\] are all zero"),
-    (lambda: pp.amplitude_normalise(torch.rand(2, 4), 0), "n_qubits must be a positive integer"),
+    (lambda: pp.amplitude_normalise(torch.rand(2, 4), 0), "n_qubits must be an integer in 1..24"),
     (lambda: pp.amplitude_normalise(torch.rand(4), 2), r"features must be a tensor of shape \(N, F\)"),
 ])
 def test_invalid_arguments_name_the_argument(call, match):

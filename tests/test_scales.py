@@ -26,7 +26,7 @@ def test_bad_scales_name_the_variable_and_the_choices(monkeypatch):
     with pytest.raises(ValueError, match=r"\$QROBUST_SCALE must be one of \['smoke', 'default', 'full'\], got 'tiny'"):
         scales.chapter_scale()
     monkeypatch.delenv(scales.ENV_VAR)
-    with pytest.raises(ValueError, match=r"scale must be one of \['smoke', 'default', 'full'\], got 'huge'"):
+    with pytest.raises(ValueError, match=r"default must be one of \['smoke', 'default', 'full'\], got 'huge'"):
         scales.chapter_scale("huge")
 
 

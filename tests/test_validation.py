@@ -33,7 +33,7 @@ def test_circuits_refuse_integer_and_non_finite_features(x, match):
 def test_the_fast_path_refuses_integer_angles():
     with pytest.raises(ValueError, match="angles must be a floating-point tensor, got torch.int64"):
         fastpath.angle_state(torch.tensor([[1, 2]]))
-    with pytest.raises(ValueError, match="dtype must be a floating or complex dtype"):
+    with pytest.raises(ValueError, match=r"dtype must be one of \[torch.complex64, torch.complex128, torch.float32, torch.float64\]"):
         fastpath.angle_state(torch.tensor([[1.0, 2.0]]), dtype=torch.int64)
 
 
@@ -53,7 +53,7 @@ def test_training_stops_with_a_clear_error_when_the_loss_is_not_finite():
     x = torch.rand(20, 4, generator=g, dtype=torch.float64)
     y = torch.randint(2, (20,), generator=g)
     sets = {"retain": (x[:12], y[:12]), "forget": (x[12:16], 1 - y[12:16]), "val": (x[16:], y[16:])}
-    with pytest.raises(ValueError, match="weight must be a finite number, got inf"):
+    with pytest.raises(ValueError, match="weight must be a number >= 0, got inf"):
         unlearning.unlearn("gradient ascent", MLP(4), sets, epochs=2, weight=float("inf"))
     blows_up = lambda out, t: (out - t).sum() / 0.0  # noqa: E731
     with pytest.raises(FloatingPointError, match="training stopped: the loss became (-?inf|nan) in epoch 1"):
@@ -112,3 +112,53 @@ def test_doctor_names_a_bad_device_setting_without_a_traceback(monkeypatch, caps
 def test_templates_the_fast_path_cannot_follow_raise_not_compilable(template, shape, match):
     with pytest.raises(fastpath.NotCompilable, match=match):
         fastpath.compile_block(template, shape, 2)
+
+
+# --- declared constraints (validation.validate_params) ----------------------------------------------
+
+def test_an_argument_left_undeclared_or_misnamed_is_refused_when_the_function_is_defined():
+    from qrobust_lite.validation import COUNT, validate_params
+    with pytest.raises(TypeError, match=r"declare every argument once: undeclared \['b'\], not arguments \[\]"):
+        validate_params(a=COUNT)(lambda a, b: a)
+    with pytest.raises(TypeError, match=r"not arguments \['c'\]"):
+        validate_params(a=COUNT, b=COUNT, c=COUNT)(lambda a, b: a)
+
+
+def test_numpy_scalars_count_as_numbers_everywhere_they_are_declared():
+    from qrobust_lite.cnn import SmallCNN
+    assert MLP(np.int64(4), hidden=(np.int64(8),))(torch.rand(2, 4)).shape == (2,)
+    assert QNN(np.int64(2), depth=np.int64(1)).n_qubits == 2
+    assert SmallCNN(np.int64(3), dropout=np.float32(0.2)).head[0].p == pytest.approx(0.2)
+    assert fastpath.compile_block(qml.StronglyEntanglingLayers, (np.int64(1), 2, 3), np.int64(2)).n_qubits == 2
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda: MLP(4, hidden=(0,)), r"hidden\[0\] must be a positive integer"),
+    (lambda: MLP(4, hidden=(-5,)), r"hidden\[0\] must be a positive"),
+    (lambda: MLP(4, hidden=16), "hidden must be a list or tuple"),
+    (lambda: fastpath.angle_state(torch.rand(1, 40)),
+     "angles must have at most 20 columns"),
+    (lambda: fastpath.angle_state(torch.rand(4096, 20)),
+     r"angles of shape \(4096, 20\) make states of 64.0 GiB"),
+    (lambda: unlearning.unlearning_experiment(models=["CNN"]),
+     r"models\[0\] must be one of \['QNN', 'MLP'\]"),
+    (lambda: unlearning.unlearning_experiment(models=[]),
+     "models must be a list or tuple of at least 1"),
+    (lambda: unlearning.unlearning_experiment(datasets=[]),
+     "datasets must be a list or tuple of at least 1"),
+    (lambda: unlearning.membership_rate([], [0.1]),
+     "member_losses must hold at least one loss"),
+    (lambda: poisoning.curves(
+        [{"dataset": "mnist", "model": "MLP", "poison": "label flip", "seed": s, "alpha": a, "val_accuracy": 0.5}
+         for s, a in [(0, 0.0), (0, 0.1), (1, 0.0)]]), r"missing \[\(1, 0.1\)\]"),
+])
+def test_the_arguments_the_red_team_tried_are_refused_by_name(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_born_probabilities_names_a_feature_width_the_block_cannot_take():
+    block = fastpath.compile_block(qml.StronglyEntanglingLayers, (1, 2, 3), 2)
+    with pytest.raises(ValueError, match=r"features of shape \(4, 3\) encode to states of 8 amplitudes; the block acts on 2"):
+        fastpath.born_probabilities(block, torch.rand(1, 2, 3), torch.rand(4, 3, dtype=torch.float64),
+                                    fastpath.angle_state)

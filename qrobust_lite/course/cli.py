@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import sys
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -24,7 +25,8 @@ from typing import Callable
 import matplotlib
 import torch
 
-from .. import backend, data, experiments, scales, validation
+from .. import backend, data, experiments, scales
+from ..validation import COUNT, TEXT, FilePath, Folder, Instance, Optional, Options, Real, Sequence_, validate_params
 
 
 def _version(dist: str) -> str:
@@ -91,6 +93,12 @@ def _save_figure(figure, path: Path) -> Path:
     return path
 
 
+SCALE = Options(*scales.SCALES)
+ROOT = Optional(Folder())
+GRID = Instance(dict, "run_grid's options")
+
+
+@validate_params(scale=SCALE, root=ROOT, datasets=Sequence_(Options("mnist", "fashion_mnist"), distinct=True), grid=GRID)
 def run_label_refining(scale: str, root: str | None, datasets: list[str], grid: dict) -> tuple[dict, dict]:
     """Part I at ``scale``: results (every candidate label, the settings selected on the
     validation split, the trade-off) and the accuracy, ECE and trade-off figures of each dataset."""
@@ -117,6 +125,8 @@ def run_label_refining(scale: str, root: str | None, datasets: list[str], grid: 
     return {"results": results}, figures
 
 
+@validate_params(scale=SCALE, root=ROOT, datasets=Sequence_(Options("mnist", "fashion_mnist"), distinct=True), grid=GRID,
+                 student_epochs=Optional(COUNT))
 def run_label_refining_paper(scale: str, root: str | None, datasets: list[str], grid: dict,
                              student_epochs: int | None = None) -> tuple[dict, dict]:
     """Paper A as published at ``scale``: both teachers, M1-M4 and the classical-teacher control
@@ -126,13 +136,15 @@ def run_label_refining_paper(scale: str, root: str | None, datasets: list[str], 
 
     settings = dict(scales.settings("paper_methods", scale))
     if student_epochs is not None:
-        settings["student_epochs"] = validation.positive_int(student_epochs, "student_epochs")
+        settings["student_epochs"] = student_epochs
     results = {d: pm.paper_experiment(d, root=root, grid_options=grid, **settings) for d in datasets}
     summary = pm.summary(results)
     figures = {d: pm.plot_against_paper(summary, d).figure for d in datasets}
     return {"results": results, "summary": summary}, figures
 
 
+@validate_params(scale=SCALE, root=ROOT, datasets=Sequence_(Options("cifar10", "cinic10", "mnist"), distinct=True),
+                 grid=GRID)
 def run_quantum_patches(scale: str, root: str | None, datasets: list[str], grid: dict) -> tuple[dict, dict]:
     """Part II at ``scale``: the scale's model (the quanvolutional classifier) with every defence
     on CIFAR-10 and CINIC-10; undefended against the two patch recipes on MNIST (where the paper
@@ -164,6 +176,10 @@ PART_THREE_DATASETS = {"mnist": "mnist", "spin": "spin chain", "spin-authors": "
 PART_THREE_DEFAULT = ["mnist", "spin"]
 
 
+PART_THREE = Sequence_(Options(*PART_THREE_DATASETS), distinct=True)
+
+
+@validate_params(scale=SCALE, root=ROOT, datasets=PART_THREE, grid=GRID, alphas=Optional(Sequence_(Real(0, 1))))
 def run_poisoning(scale: str, root: str | None, datasets: list[str], grid: dict,
                   alphas: list[float] | None = None) -> tuple[dict, dict]:
     """Part III, chapter 1: :func:`~qrobust_lite.poisoning.chapter_grid` (label flips, and
@@ -182,6 +198,7 @@ def run_poisoning(scale: str, root: str | None, datasets: list[str], grid: dict,
     return {"summary": summary, "runs": runs}, {"": axes[0].figure}
 
 
+@validate_params(scale=SCALE, root=ROOT, datasets=PART_THREE, grid=GRID)
 def run_unlearning(scale: str, root: str | None, datasets: list[str], grid: dict) -> tuple[dict, dict]:
     """Part III, chapter 2: unlearning from models poisoned at alpha = 0.3, a figure per dataset."""
     from .. import unlearning
@@ -227,6 +244,7 @@ RUNNERS = {
 }
 
 
+@validate_params(name=Options(*RUNNERS), datasets=Sequence_(TEXT, distinct=True))
 def output_files(name: str, datasets: list[str]) -> dict[str, str]:
     """``{"json" | figure key: file name}`` of experiment ``name`` on ``datasets``:
     ``label_refining.json``, ``label_refining_mnist_accuracy.png``, ..."""
@@ -235,6 +253,8 @@ def output_files(name: str, datasets: list[str]) -> dict[str, str]:
     return {"json": f"{stem}.json", **({"summary": "summary.json"} if RUNNERS[name].summary_key else {}), **{k: f"{stem}_{k}.png" if k else f"{stem}.png" for k in keys}}
 
 
+@validate_params(name=Options(*RUNNERS), scale=SCALE, out=FilePath(), root=ROOT, datasets=Sequence_(TEXT, distinct=True),
+                 grid=GRID, alphas=Optional(Sequence_(Real(0, 1))), student_epochs=Optional(COUNT))
 def run_experiment(name: str, scale: str, out: Path, root: str | None, datasets: list[str],
                    grid: dict, alphas: list[float] | None = None, student_epochs: int | None = None) -> list[Path]:
     """Run experiment ``name`` through the runner table, its results cached under ``out/cache``
@@ -313,6 +333,29 @@ def _grade(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     return 0
 
 
+@validate_params(folder=FilePath())
+def unwritable(folder: Path) -> str | None:
+    """Why results cannot be written to ``folder`` (checked before any work), or None.
+
+    A folder that does not exist yet is judged by the nearest folder above it that does, by
+    creating and removing a temporary file there (``os.access`` says yes to root on a
+    read-only mount)."""
+    if folder.exists() and not folder.is_dir():
+        return "it is a file, not a folder"
+    probe = folder
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        return f"{probe} is a file, so the folder cannot be made"
+    try:
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as err:
+        return f"{probe} cannot be written ({err.strerror or err})"
+    return None
+
+
+@validate_params(argv=Optional(Sequence_(TEXT, min_len=0)))
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``qrobust-lite`` console script."""
     parser = argparse.ArgumentParser(prog="qrobust-lite", description=__doc__)
@@ -370,9 +413,9 @@ def main(argv: list[str] | None = None) -> int:
     experiment = RUNNERS[args.experiment]
     datasets = experiment.default_datasets() if args.datasets is None else [d.strip() for d in args.datasets.split(",")]
     wrong = [d for d in datasets if d not in experiment.datasets]
-    if wrong or not datasets:
+    if wrong or not datasets or len(set(datasets)) != len(datasets):
         parser.error(f"--datasets for {args.experiment} must be a comma-separated subset of "
-                     f"{','.join(experiment.datasets)}, got {args.datasets!r}")
+                     f"{','.join(experiment.datasets)}, each named once, got {args.datasets!r}")
     alphas = None
     if args.alphas is not None:
         from .. import poisoning
@@ -390,27 +433,38 @@ def main(argv: list[str] | None = None) -> int:
                      f"{args.student_epochs} for {args.experiment}")
     if args.scheduler is not None and args.executor != "dask":
         parser.error("--scheduler needs --executor dask")
-    if args.workers is not None and args.workers < 1:
-        parser.error(f"--workers must be a positive integer, got {args.workers}")
+    cores = os.cpu_count() or 1
+    if args.workers is not None and not 1 <= args.workers <= cores:
+        parser.error(f"--workers must be from 1 to this machine's {cores} cores (each run takes one core; "
+                     f"more workers only slow every run), got {args.workers}")
     if args.scheduler is not None and args.workers is not None:
         parser.error("--workers starts a local cluster; a running one (--scheduler) has its own workers")
     existing = [f for f in output_files(args.experiment, datasets).values() if (args.out / f).exists()]
     if existing and not args.force:
         parser.error(f"--out {args.out} already holds {', '.join(existing)}; pass --force to overwrite "
                      "or choose another --out")
-    args.out.mkdir(parents=True, exist_ok=True)
+    problem = unwritable(args.out)
+    if problem:
+        parser.error(f"--out {args.out}: {problem}; choose another --out")
     matplotlib.use("Agg")  # the runners write figures to files, never to a window
     with contextlib.ExitStack() as stack:
         grid = {"executor": args.executor, "n_jobs": args.workers or -1}
-        if args.scheduler is not None:
-            grid["client"] = stack.enter_context(experiments.dask_client(args.scheduler))
         try:
+            if args.scheduler is not None:
+                grid["client"] = stack.enter_context(experiments.dask_client(args.scheduler))
+            args.out.mkdir(parents=True, exist_ok=True)
             written = run_experiment(args.experiment, args.scale, args.out, args.data_root, datasets, grid, alphas,
                                      args.student_epochs)
-        except (ValueError, FileNotFoundError) as err:
-            print(f"qrobust-lite run {args.experiment}: {err}\n(from the command line: --data-root PATH "
-                  f"or set $QROBUST_DATA to a folder with the official files)", file=sys.stderr)
+        except FileNotFoundError as err:
+            print(f"qrobust-lite run {args.experiment}: {err} (from the command line: --data-root PATH, "
+                  "or $QROBUST_DATA, names a folder with the official files)", file=sys.stderr)
             return 2
+        except (ValueError, OSError) as err:       # a user's file, folder, address or setting
+            print(f"qrobust-lite run {args.experiment}: {err}", file=sys.stderr)
+            return 2
+        except experiments.GridError as err:       # every other run was kept in the cache
+            print(f"qrobust-lite run {args.experiment}: {err}", file=sys.stderr)
+            return 1
     print("wrote:", *written, sep="\n  ")
     return 0
 

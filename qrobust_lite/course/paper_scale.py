@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import defences, poisoning, spin_chain, validation
+from .. import defences, poisoning, spin_chain
+from ..validation import SHARE, TEXT, Anything, Bool, Folder, Instance, Options, Sequence_, validate_params
 
 #: Experiment -> (the folder under results/, the JSON file, the command that makes it).
 RUNS = {
@@ -52,14 +53,19 @@ MEMORISES = 0.8
 RESISTS = 0.2
 
 
+@validate_params(folder=Folder())
 def load(folder: str | Path) -> dict[str, dict | None]:
     """Every stored run of :data:`RUNS` under ``folder`` (the repository's ``results/``):
-    ``{experiment: its JSON, or None where it has not been run}``."""
-    root = validation.folder(str(folder), "folder")
+    ``{experiment: its JSON, or None where it has not been run}``. A file that is not JSON is
+    named in the error."""
     out = {}
     for name, (sub, file, _) in RUNS.items():
-        path = Path(root) / sub / file
-        out[name] = json.loads(path.read_text()) if path.exists() else None
+        path = Path(folder) / sub / file
+        try:
+            out[name] = json.loads(path.read_text()) if path.exists() else None
+        except ValueError as err:
+            raise ValueError(f"{path} is not a readable results file ({err}); run the experiment again "
+                             "or restore the file") from None
     return out
 
 
@@ -98,13 +104,19 @@ def _at_alpha(runs: list[dict], dataset: str, model: str, key: str, alpha: float
     return _by_seed(rows, lambda r: r[key], f"{model}'s {key} on {dataset} at alpha {alpha}")
 
 
+RUNS_OF = Sequence_(Instance(dict, "a stored run"), min_len=0)
+RESULTS = Instance(dict, "stored results, as load gives them")
+SEED_VALUES = Anything("one value per seed (a list or 1-D array); shapes and values are checked below")
+EFFECT = Instance(dict, "an entry of patch_effects")
+
+
+@validate_params(runs=RUNS_OF, dataset=TEXT, alpha=SHARE)
 def memorisation_verdict(runs: list[dict], dataset: str, alpha: float = ALPHA) -> Verdict:
     """Paper C's first claim on one dataset: under label flips the MLP memorises (reproduces at
     least :data:`MEMORISES` of the flipped labels at ``alpha``) while the QNN resists (at most
     :data:`RESISTS`). Both: "reproduced"; one: "partly"; neither: "not". The QNN's validation
     accuracy over alpha, and where it drops (:func:`~qrobust_lite.poisoning.critical_alpha`),
     are reported with it."""
-    validation.share(alpha, "alpha")
     mlp = _at_alpha(runs, dataset, "MLP", "memorised", alpha)
     qnn = _at_alpha(runs, dataset, "QNN", "memorised", alpha)
     numbers = {"MLP memorised": (mlp.mean(), mlp.std()), "QNN memorised": (qnn.mean(), qnn.std()),
@@ -140,6 +152,7 @@ def _representation_runs(runs: list[dict], representation: str) -> list[dict]:
             and (r["model"] == "QNN" or r.get("representation", "real") == representation)]
 
 
+@validate_params(runs=RUNS_OF, alpha=SHARE)
 def representation_verdicts(runs: list[dict], alpha: float = ALPHA) -> dict[str, Verdict]:
     """Paper C's first claim on the authors' quantum data, once per way the MLP is shown a state
     (:data:`~qrobust_lite.spin_chain.REPRESENTATIONS`): :func:`memorisation_verdict` on the QNN's
@@ -149,12 +162,14 @@ def representation_verdicts(runs: list[dict], alpha: float = ALPHA) -> dict[str,
             for rep in spin_chain.REPRESENTATIONS}
 
 
+@validate_params(runs=RUNS_OF)
 def representation_unlearning_verdicts(runs: list[dict]) -> dict[str, Verdict]:
     """:func:`unlearning_verdict` on the authors' quantum data, once per MLP representation."""
     return {rep: unlearning_verdict(_representation_runs(runs, rep), poisoning.AUTHORS)
             for rep in spin_chain.REPRESENTATIONS}
 
 
+@validate_params(verdicts=Instance(dict, "{representation: Verdict}"))
 def representation_finding(verdicts: dict[str, Verdict]) -> str:
     """One sentence, from the numbers of :func:`representation_verdicts`, on which way of showing
     a state the MLP's memorisation depends on.
@@ -193,6 +208,7 @@ def _final(runs: list[dict], dataset: str, model: str, method: str, key: str = "
     return _by_seed(rows, lambda r: r["history"][epoch][key], f"{model}'s {method} {key} on {dataset}")
 
 
+@validate_params(runs=RUNS_OF, dataset=TEXT)
 def unlearning_verdict(runs: list[dict], dataset: str) -> Verdict:
     """Paper C's second claim on one dataset: approximate unlearning removes the poison from the
     QNN, while the MLP keeps "stubborn memories". A model's **residual** is the forget accuracy
@@ -203,7 +219,8 @@ def unlearning_verdict(runs: list[dict], dataset: str) -> Verdict:
     took the poison in (its forget accuracy before unlearning already within :data:`RESIDUAL` of
     the reference) is said so: there was nothing to unlearn."""
     approximate = ("fine-tune", "gradient ascent", "SCRUB")
-    numbers, reasons, residual = {"seeds": len(_final(runs, dataset, "QNN", "retrain"))}, [], {}
+    numbers: dict = {"seeds": len(_final(runs, dataset, "QNN", "retrain"))}
+    reasons, residual = [], {}
     for model in ("QNN", "MLP"):
         reference = _final(runs, dataset, model, "retrain")
         finals = {m: _final(runs, dataset, model, m) for m in approximate}
@@ -229,6 +246,7 @@ def unlearning_verdict(runs: list[dict], dataset: str) -> Verdict:
 SEPARATION = 2.0
 
 
+@validate_params(a=SEED_VALUES, b=SEED_VALUES, higher_is_better=Bool())
 def beats(a: np.ndarray, b: np.ndarray, higher_is_better: bool) -> tuple[bool, float, float]:
     """Whether ``a`` beats ``b`` seed by seed (both ``(S,)``, same seeds in the same order):
     ``(won, mean gain, its standard error)``, the gain signed so that positive is better and
@@ -261,6 +279,7 @@ def _spread(values: np.ndarray) -> str:
     return "{:.3f} +- {:.3f}".format(*_mean_std(values))
 
 
+@validate_params(results=RESULTS)
 def refining_verdict(results: dict) -> Verdict:
     """Paper A's claim on one dataset's :func:`~qrobust_lite.label_refining.robustness_experiment`
     results: the CNN on quantum-refined labels is more robust (higher accuracy over the
@@ -318,6 +337,7 @@ def _per_seed(experiment: dict, defence: str, key: str, attack: str, k: int) -> 
                     f"the run's {key} of {defence!r}")
 
 
+@validate_params(experiment=RESULTS, epsilon=SHARE, attack=Options(*defences.ATTACKS))
 def patch_effects(experiment: dict, epsilon: float = PATCHES_EPSILON, attack: str = PATCHES_ATTACK) -> dict:
     """Each defence of one stored experiment against no defence, seed by seed (:func:`beats`):
     ``{defence: {"asr": (won, gain, error), "robust": (won, gain, error), "clean": (m, s)}}``.
@@ -344,12 +364,14 @@ def patch_effects(experiment: dict, epsilon: float = PATCHES_EPSILON, attack: st
     return effects
 
 
+@validate_params(effect=EFFECT)
 def resists(effect: dict) -> bool:
     """Whether one defence's entry of :func:`patch_effects` resists: a lower common-base ASR and
     a higher robust accuracy, both won seed by seed."""
     return bool(effect["asr"][0] and effect["robust"][0])
 
 
+@validate_params(name=TEXT, effect=EFFECT)
 def effect_line(name: str, effect: dict) -> str:
     """One defence's entry of :func:`patch_effects` as a line of text."""
     (asr_won, asr_gain, asr_err), (rob_won, rob_gain, rob_err) = effect["asr"], effect["robust"]
@@ -376,6 +398,7 @@ def _paper_budget_lines(experiment: dict, attack: str) -> list[str]:
     return lines
 
 
+@validate_params(results=RESULTS, epsilon=SHARE, attack=Options(*defences.ATTACKS))
 def patches_verdict(results: dict, epsilon: float = PATCHES_EPSILON, attack: str = PATCHES_ATTACK) -> Verdict:
     """Paper B's claim from a stored ``qrobust-lite run quantum-patches`` (its ``"results"``):
     training with quantum patches makes the model resist ``attack`` at ``epsilon`` on CIFAR-10
@@ -384,8 +407,6 @@ def patches_verdict(results: dict, epsilon: float = PATCHES_EPSILON, attack: str
     "partly"; none: "not". The judged recipe is :data:`PATCHES_DEFENCE`; the co-author's recipe,
     matched Gaussian noise and PGD training are reason lines, not counted (they answer whether
     the quantum part matters and how the effect compares with adversarial training)."""
-    validation.share(epsilon, "epsilon")
-    validation.choice(attack, "attack", defences.ATTACKS)
     for name in ("cifar10", "mnist"):
         if name not in results:
             raise ValueError(f"results must hold 'cifar10' and 'mnist'; they hold {sorted(results)}")
@@ -442,6 +463,7 @@ def _seed_means(table: dict, method: str, condition_names: list[str], where: str
     return values.mean(axis=0)
 
 
+@validate_params(summary=RESULTS, dataset=TEXT)
 def published_refining_verdict(summary: dict, dataset: str) -> Verdict:
     """Paper A's claims as published, on one dataset of a stored ``qrobust-lite run
     label-refining-paper`` summary (:func:`~qrobust_lite.paper_methods.summary`): the student on
@@ -521,6 +543,7 @@ def published_refining_verdict(summary: dict, dataset: str) -> Verdict:
     return Verdict(verdict, reasons, numbers)
 
 
+@validate_params(summary=RESULTS, dataset=TEXT)
 def paper_a_table(summary: dict, dataset: str) -> list[dict]:
     """Paper A's table for ``dataset`` beside the stored numbers: one row per method and
     condition of the paper's table, ``{"method", "condition", "paper", "mean", "std", "seeds"}``,

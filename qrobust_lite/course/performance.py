@@ -23,12 +23,18 @@ from typing import Callable
 import pennylane as qml
 import torch
 
-from .. import circuits, fastpath, quantum_patches, validation
+from .. import circuits, fastpath, quantum_patches
+from ..validation import CALLABLE, COUNT, FEATURES, IMAGE_BATCH, NON_NEGATIVE, SEED, Int, Options, validate_params
 
 METHODS = ("qrobust_lite", "default.qubit", "lightning.qubit", "per-sample loop")
 GPU_METHODS = ("lightning.gpu", "qrobust_lite (cuda)")
 
 
+QUBITS = Int(1, fastpath.MAX_QUBITS)
+ALL_METHODS = Options(*METHODS, *GPU_METHODS)
+
+
+@validate_params(work=CALLABLE, n_samples=COUNT, min_time=NON_NEGATIVE, max_repeats=COUNT)
 def samples_per_second(work: Callable[[], None], n_samples: int, min_time: float = 0.5,
                        max_repeats: int = 20) -> float:
     """Samples per second of ``work`` (which handles ``n_samples``), after one warm-up call."""
@@ -40,6 +46,7 @@ def samples_per_second(work: Callable[[], None], n_samples: int, min_time: float
     return n_samples * repeats / (time.perf_counter() - start)
 
 
+@validate_params(x=FEATURES)
 def encode_ry(x: torch.Tensor) -> torch.Tensor:
     """``qml.AngleEmbedding(rotation="Y")`` as a real product state, in x's precision."""
     return fastpath.angle_state(x, dtype=x.dtype)
@@ -59,21 +66,21 @@ def _qnode(device: str, n_qubits: int, diff_method: str | None, measure: str):
                      diff_method=diff_method)
 
 
+@validate_params(n_qubits=QUBITS, batch_size=COUNT, n_layers=COUNT, seed=SEED)
 def training_inputs(n_qubits: int, batch_size: int = 256, n_layers: int = 4,
                     seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The training step's data, the same for every method: angles x (B, n) in [0, pi),
     weights (n_layers, n, 3) in [0, 1) and the loss coefficients c (2**n,), float64. The
     weights are drawn first, so a smaller batch gets the same weights and the first rows of x."""
-    for value, name in ((n_qubits, "n_qubits"), (batch_size, "batch_size"), (n_layers, "n_layers")):
-        validation.positive_int(value, name)
-    gen = torch.Generator().manual_seed(validation.seed(seed))
+    gen = torch.Generator().manual_seed(seed)
     w = torch.rand((n_layers, n_qubits, 3), generator=gen, dtype=torch.float64)
     x = math.pi * torch.rand(batch_size, n_qubits, generator=gen, dtype=torch.float64)
     return x, w, torch.linspace(-1, 1, 2 ** n_qubits, dtype=torch.float64)
 
 
+@validate_params(method=ALL_METHODS, n_qubits=QUBITS, batch_size=COUNT, n_layers=COUNT, seed=SEED)
 def training_step(method: str, n_qubits: int, batch_size: int = 256, n_layers: int = 4,
-                  seed: int = 0) -> Callable[[], tuple[float, torch.Tensor]]:
+                  seed: int = 0) -> Callable[[], tuple[float, torch.Tensor | None]]:
     """One forward and backward pass of a batch: returns the closure that does it. The closure
     returns the loss, ``sum(probabilities @ c)`` over the batch, and its gradient w.r.t. the
     weights (n_layers, n, 3); the lightning methods use the sum of ``<Z_i>`` instead (adjoint
@@ -82,7 +89,7 @@ def training_step(method: str, n_qubits: int, batch_size: int = 256, n_layers: i
     w.requires_grad_()
     shape = tuple(w.shape)
 
-    def backward(loss: torch.Tensor, weights: torch.Tensor) -> tuple[float, torch.Tensor]:
+    def backward(loss: torch.Tensor, weights: torch.Tensor) -> tuple[float, torch.Tensor | None]:
         weights.grad = None
         loss.backward()
         return loss.item(), weights.grad
@@ -99,14 +106,13 @@ def training_step(method: str, n_qubits: int, batch_size: int = 256, n_layers: i
         qnode = _qnode("default.qubit", n_qubits, "backprop", "probs")
         # deliberately the slow way, for comparison: one circuit call per sample
         return lambda: backward(sum(qnode(x[i], w) @ coeff for i in range(batch_size)), w)
-    if method in ("lightning.qubit", "lightning.gpu"):
-        qnode = _qnode(method, n_qubits, "adjoint", "expval")
-        layer = qml.qnn.TorchLayer(qnode, {"weights": shape})
-        layer.weights.data = w.detach().clone()
-        return lambda: backward(layer(x).sum(), layer.weights)   # sum of <Z_i>
-    raise ValueError(f"method must be one of {list(METHODS + GPU_METHODS)}, got {method!r}")
+    qnode = _qnode(method, n_qubits, "adjoint", "expval")   # lightning.qubit or lightning.gpu
+    layer = qml.qnn.TorchLayer(qnode, {"weights": shape})
+    layer.weights.data = w.detach().clone()
+    return lambda: backward(layer(x).sum(), layer.weights)   # sum of <Z_i>
 
 
+@validate_params(method=ALL_METHODS, n_qubits=QUBITS, n_samples=COUNT, n_layers=COUNT, chunk=COUNT, seed=SEED)
 def label_forward(method: str, n_qubits: int, n_samples: int, n_layers: int = 4,
                   chunk: int = 4_096, seed: int = 0) -> Callable[[], torch.Tensor]:
     """Born-rule probabilities (n_samples, 2**n) without gradients (refining a dataset's
@@ -125,32 +131,32 @@ def label_forward(method: str, n_qubits: int, n_samples: int, n_layers: int = 4,
     if method == "per-sample loop":
         qnode = _qnode("default.qubit", n_qubits, None, "probs")
 
-        def forward():
+        def loop():
             return torch.stack([qnode(x[i], w) for i in range(n_samples)])   # the slow way
-        return forward
-    if method not in ("default.qubit", "lightning.qubit", "lightning.gpu"):
-        raise ValueError(f"method must be one of {list(METHODS + GPU_METHODS)}, got {method!r}")
+        return loop
     qnode = _qnode(method, n_qubits, None, "probs")
 
-    def forward():
+    def batched():
         with torch.no_grad():
             return torch.cat([qnode(part, w) for part in x.split(chunk)])
-    return forward
+    return batched
 
 
+@validate_params(n_images=COUNT, seed=SEED)
 def patch_inputs(n_images: int, seed: int = 0) -> torch.Tensor:
     """Random 3x32x32 images (N, 3, 32, 32), float32 in [0, 1), the same for every method."""
-    validation.positive_int(n_images, "n_images")
-    gen = torch.Generator().manual_seed(validation.seed(seed))
+    gen = torch.Generator().manual_seed(seed)
     return torch.rand(n_images, 3, 32, 32, generator=gen)
 
 
+@validate_params(images=IMAGE_BATCH)
 def patch_angles(images: torch.Tensor) -> torch.Tensor:
     """The encoding angles of every patch, (N * C * H/2 * W/2, 4) float64: pi times its pixels,
     patch by patch in :func:`~qrobust_lite.quantum_patches.extract_patches`' order."""
-    return math.pi * quantum_patches.extract_patches(validation.image_batch(images)).reshape(-1, 4).double()
+    return math.pi * quantum_patches.extract_patches(images).reshape(-1, 4).double()
 
 
+@validate_params(method=Options(*METHODS), n_images=COUNT, seed=SEED)
 def patch_forward(method: str, n_images: int, seed: int = 0) -> Callable[[], object]:
     """Random-circuit patch channels of ``n_images`` 3x32x32 images (768 circuits each) of
     :func:`patch_inputs`: (N, 12, 16, 16) for the fast path, the four lists of ``<Z_i>`` of
@@ -160,10 +166,7 @@ def patch_forward(method: str, n_images: int, seed: int = 0) -> Callable[[], obj
         return lambda: quantum_patches.rqc_patch_channels(images, seed=seed)
     weights = circuits.random_circuit_weights(1, 4, seed)
     patches = patch_angles(images)
-    device = {"default.qubit": "default.qubit", "lightning.qubit": "lightning.qubit",
-              "per-sample loop": "default.qubit"}.get(method)
-    if device is None:
-        raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
+    device = "default.qubit" if method == "per-sample loop" else method
 
     @qml.qnode(qml.device(device, wires=4), interface="torch", diff_method=None)
     def circuit(x):

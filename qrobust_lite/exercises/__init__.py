@@ -7,18 +7,29 @@ learner can act on. A checker never raises: the learner's own errors become feed
 
 - :mod:`~qrobust_lite.exercises.checking`: :class:`~qrobust_lite.exercises.checking.Feedback`,
   the registry and :func:`~qrobust_lite.exercises.checking.check`;
-- one module per chapter, named as the chapter's notebook, holding that chapter's checkers;
-  each reference answer is the package function the chapter teaches;
-- :mod:`~qrobust_lite.exercises.grading`: running learners' notebooks and collecting results.
+- :mod:`~qrobust_lite.exercises.cases`: a checker's cases and its call step, as plain data;
+- one module per chapter, named as the chapter's notebook, holding that chapter's checkers
+  (cases and judge); each reference answer is the package function the chapter teaches;
+- :mod:`~qrobust_lite.exercises.grading`: grading learners' notebooks, with
+  :mod:`~qrobust_lite.exercises.notebook_runner` (the worker that runs one) and
+  :mod:`~qrobust_lite.exercises.sandbox` (where it runs).
 
 >>> check("primer-born-rule", lambda amps: abs(amps) ** 2).passed
 True
 """
 
-from . import (attacking_quantum_classifier, cnn_on_refined_labels,  # noqa: F401  (register checkers)
-               defending_with_quantum_patches, performance, poisoning_classical_vs_quantum, primer,
-               quantum_machine_unlearning, random_circuit_pseudo_noise, soft_labels_calibration,
-               vqc_label_refining)
+from . import (  # noqa: F401  (register checkers)
+    attacking_quantum_classifier,
+    cnn_on_refined_labels,
+    defending_with_quantum_patches,
+    performance,
+    poisoning_classical_vs_quantum,
+    primer,
+    quantum_machine_unlearning,
+    random_circuit_pseudo_noise,
+    soft_labels_calibration,
+    vqc_label_refining,
+)
 from .checking import ANSWERS, CHECKERS, LEVELS, SIGNATURES, Feedback, check, checker
 from .grading import grade_batch, grade_notebook
 

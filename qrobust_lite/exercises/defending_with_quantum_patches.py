@@ -7,13 +7,15 @@ Each reference answer is the package function that the chapter teaches.
 from __future__ import annotations
 
 from .. import metrics
+from .cases import Outputs, case
 from .checking import checker
 
 
-@checker("defence-asr-reduction", "relative_reduction(asr_before, asr_after)", level=1)
-def _asr_reduction(relative_reduction) -> tuple[bool, str]:
+@checker("defence-asr-reduction", "relative_reduction(asr_before, asr_after)", level=1,
+         cases=lambda: [case(0.898, 0.6845, returns="float"), case(0.5, 0.6, returns="float")])
+def _asr_reduction(cases: list[dict], outputs: Outputs) -> tuple[bool, str]:
     """``relative_reduction(before, after)``: (before - after) / before."""
-    got = float(relative_reduction(0.898, 0.6845))
+    got = outputs[0]
     want = -metrics.relative_change(0.6845, 0.898)
     if abs(got - 0.2135) < 1e-6:
         return False, "that is the drop in percentage points; a relative reduction divides it by the starting ASR."
@@ -21,21 +23,25 @@ def _asr_reduction(relative_reduction) -> tuple[bool, str]:
         return False, "the sign is reversed: a lower ASR after the defence should give a positive reduction."
     if abs(got - 0.2135 / 0.6845) < 1e-6:
         return False, "divide by the ASR before the defence (0.898), not after."
-    if abs(got - want) > 1e-6 or abs(float(relative_reduction(0.5, 0.6)) + metrics.relative_change(0.6, 0.5)) > 1e-9:
+    if abs(got - want) > 1e-6 or abs(outputs[1] + metrics.relative_change(0.6, 0.5)) > 1e-9:
         return False, "expected (0.898 - 0.6845) / 0.898 = 0.238, and -0.2 when the ASR rises from 0.5 to 0.6."
     return True, "the paper's CIFAR-10 headline is a 24% relative (21 point) drop in attack success rate."
 
 
-@checker("defence-most-robust", "most_robust(runs, budget_index)", level=3)
-def _most_robust(most_robust) -> tuple[bool, str]:
-    """``most_robust(runs, budget_index)``: the defence with the highest PGD-restart robust
-    accuracy, mean over seeds."""
+def _most_robust_cases() -> list[dict]:
     def run(defence: str, seed: int, restart: list[float], fgsm: list[float]) -> dict:
         return {"defence": defence, "seed": seed, "robust_accuracy": {"PGD-restart": restart, "FGSM": fgsm}}
 
     runs = [run("a", 0, [0.30, 0.60], [0.0, 0.9]), run("a", 1, [0.30, 0.00], [0.0, 0.9]),
             run("b", 0, [0.25, 0.35], [0.9, 0.0]), run("b", 1, [0.25, 0.35], [0.9, 0.0])]
-    got = (most_robust(runs, 0), most_robust(runs, 1))
+    return [case(runs, 0), case(runs, 1)]
+
+
+@checker("defence-most-robust", "most_robust(runs, budget_index)", level=3, cases=_most_robust_cases)
+def _most_robust(cases: list[dict], outputs: Outputs) -> tuple[bool, str]:
+    """``most_robust(runs, budget_index)``: the defence with the highest PGD-restart robust
+    accuracy, mean over seeds."""
+    got = (outputs[0], outputs[1])
     if got == ("b", "a"):
         return False, ("that is the least robust defence at each budget: robust accuracy is better when "
                        "higher (or those are the FGSM results; the question asks about 'PGD-restart').")
@@ -49,13 +55,17 @@ def _most_robust(most_robust) -> tuple[bool, str]:
     return True, "highest mean robust accuracy at that budget; and check the spread before calling it a win."
 
 
-@checker("defence-training-cost", "cost_ratios(runs)", level=2)
-def _training_cost(cost_ratios) -> tuple[bool, str]:
-    """``cost_ratios(runs)``: {defence: mean train_seconds / mean train_seconds of "none"}."""
+def _training_cost_cases() -> list[dict]:
     runs = [{"defence": "none", "train_seconds": 2.0}, {"defence": "none", "train_seconds": 4.0},
             {"defence": "PGD training", "train_seconds": 6.0}, {"defence": "PGD training", "train_seconds": 12.0},
             {"defence": "quantum patches", "train_seconds": 3.0}, {"defence": "quantum patches", "train_seconds": 3.0}]
-    got = cost_ratios(runs)
+    return [case(runs)]
+
+
+@checker("defence-training-cost", "cost_ratios(runs)", level=2, cases=_training_cost_cases)
+def _training_cost(cases: list[dict], outputs: Outputs) -> tuple[bool, str]:
+    """``cost_ratios(runs)``: {defence: mean train_seconds / mean train_seconds of "none"}."""
+    got = outputs[0]
     if not isinstance(got, dict) or set(got) != {"none", "PGD training", "quantum patches"}:
         return False, "return a dict with one entry per defence, including 'none' (ratio 1)."
     got = {k: float(v) for k, v in got.items()}

@@ -1,35 +1,35 @@
-"""Runs one learner's notebook and takes its answers out (book: *For instructors*, section
-*Grading*). :func:`~qrobust_lite.exercises.grading.grade_notebook` starts it as a script,
-``python notebook_runner.py RESULT_FD FOLDER``, in a sandbox where Linux allows it: it imports
-only the standard library and nbclient (not the package: seconds per notebook), runs every code
-cell in a fresh kernel, pickles each answer into ``FOLDER/work/.answers`` and writes
-``{"status", "reason", "timed_out", "answers": {exercise: "pickled" | "missing" | why not}}``
-to the file descriptor ``RESULT_FD``.
+"""Runs one learner's notebook, then the grader's call step on each answer (book: *For
+instructors*, section *Grading*). :func:`~qrobust_lite.exercises.grading.grade_notebook` starts
+it as a script, ``python notebook_runner.py FOLDER RESULT_FD``, in the sandbox where Linux allows
+it (:mod:`~qrobust_lite.exercises.sandbox`); it imports only the standard library and nbclient,
+not the package (seconds per notebook).
+
+In a fresh kernel it runs every code cell of ``FOLDER/submission.ipynb``, then one cell per
+exercise that calls the answer on the cases in ``FOLDER/cases``
+(:func:`~qrobust_lite.exercises.cases.answer`), and writes to the file descriptor ``RESULT_FD`` one JSON object: ``{"nonce",
+"status", "reason", "timed_out", "exercises": {exercise: {"state", ...}}}``, a state being
+``"answered"`` (with ``"text"``, what the call step wrote), ``"timeout"``, ``"died"`` (the kernel
+died in that call) or ``"lost"`` (with ``"why"``). Everything in it is the learner's side's
+report: the grader checks what it can, and judges the answers itself.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
-_TAKE_ANSWERS = '''
-def __qrobust_take_answers(names, folder):
-    import os, cloudpickle
-    for exercise, name in names.items():
-        target = os.path.join(folder, exercise)
-        if name not in globals():
-            open(target + ".missing", "w").close()
-            continue
-        try:
-            with open(target + ".pkl", "wb") as handle:
-                cloudpickle.dump(globals()[name], handle)
-        except Exception as err:
-            with open(target + ".unpicklable", "w") as handle:
-                handle.write(type(err).__name__ + ": " + str(err))
-__qrobust_take_answers({names!r}, {folder!r})
+_CASES = Path(__file__).with_name("cases.py")
+_TIMEOUT = "CellTimeout"
+_CALL = '''
+def __qrobust_answer():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("qrobust_lite_grader_cases", {module!r})
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.answer(globals(), {name!r}, {function!r}, {cases!r}, {out!r})
+__qrobust_answer()
 '''
 
 # Seeds for random, NumPy and torch; torch is seeded when the notebook imports it (importing it
@@ -59,76 +59,85 @@ sys.meta_path.insert(0, __QrobustSeedTorch())
 '''
 
 
-def sandbox(work: Path, loopback: bool = True) -> None:
-    """Inside fresh namespaces: everything read-only but ``work``; loopback up (a kernel talks
-    to its client over it)."""
-    import fcntl
-    import socket
-    import struct
-    subprocess.run(["mount", "--bind", str(work), str(work)], check=True)
-    for line in Path("/proc/self/mounts").read_text().splitlines():
-        point = line.split()[1].replace("\\040", " ")
-        if point == str(work) or point in ("/dev", "/dev/pts") or point.startswith(("/proc", "/sys")):
-            continue
-        subprocess.run(["mount", "-o", "remount,bind,ro", point], capture_output=True)
-    if not loopback:
-        return
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        fcntl.ioctl(s, 0x8914, struct.pack("16sH", b"lo", 0x1 | 0x8 | 0x40))   # SIOCSIFFLAGS: up, running
-
-
-def run(result_fd: int, folder: Path) -> None:
-    """Run the submission in a kernel and take its answers out: writes ``{"status", "reason",
-    "timed_out", "answers": {exercise: "pickled" | "missing" | why not}}`` to ``result_fd``."""
+def run(folder: Path, result_fd: int) -> None:
+    """Run the submission in ``folder`` and the call steps, and write the result to ``result_fd``
+    (see the module's docstring)."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
 
     request = json.loads((folder / "request.json").read_text())
-    work = folder / "work"
-    if request["sandbox"]:
-        sandbox(work)
+    nonce, work = request["nonce"], folder / "work"
     answers = work / ".answers"
     answers.mkdir()
     try:
-        nb = nbformat.reads((work / "submission.ipynb").read_text(), as_version=4)
+        nb = nbformat.reads((folder / "submission.ipynb").read_text(), as_version=4)
         cells = [c for c in nb.cells if c.cell_type == "code"]
-    except Exception as err:                          # noqa: BLE001  (any malformed file is one reason)
-        _send(result_fd, {"status": "not a notebook", "reason": f"the file is not a Jupyter notebook ({err})"})
+    except Exception as err:                          # any malformed file is one reason
+        _send(result_fd, {"nonce": nonce, "status": "not a notebook",
+                          "reason": f"the file is not a Jupyter notebook ({err})"})
         return
     for cell in cells:
         cell.outputs, cell.execution_count, cell.metadata = [], None, {}
-    take = _TAKE_ANSWERS.format(names=request["answers"], folder=str(answers))
-    nb.cells = [nbformat.v4.new_code_cell(_SEED)] + cells + [nbformat.v4.new_code_cell(take)]
-    limit = request["cell_timeout"]
-    client = NotebookClient(nb, timeout=limit, kernel_name="python3", allow_errors=True,
-                            interrupt_on_timeout=True, skip_cells_with_tag="qrobust-grader-runs-every-cell",
-                            error_on_timeout={"ename": "CellTimeout", "traceback": [],
-                                              "evalue": f"the cell ran past its time limit of {limit:g} s"},
-                            resources={"metadata": {"path": str(work)}})
-    status, reason = "graded", ""
+    calls = {}
+    for exercise, (name, function) in request["exercises"].items():
+        source = _CALL.format(module=str(_CASES), name=name, function=function,
+                              cases=str(folder / "cases" / f"{exercise}.json"), out=str(answers / f"{exercise}.json"))
+        calls[exercise] = len(cells) + 1            # its index once the seed cell comes first
+        cells.append(nbformat.v4.new_code_cell(source, metadata={"qrobust-call-step": True}))
+    nb.cells = [nbformat.v4.new_code_cell(_SEED)] + cells
+    first_call = min(calls.values(), default=len(nb.cells))
+    timed_out, started = set(), []
+
+    def executed(cell, cell_index, execute_reply) -> None:
+        if execute_reply["content"].get("ename") == _TIMEOUT:        # nbclient's own timeout, never the learner's
+            timed_out.add(cell_index)
+
+    limit, check_limit = request["cell_timeout"], request["check_timeout"]
+    client = NotebookClient(nb, kernel_name="python3", allow_errors=True, interrupt_on_timeout=True,
+                            timeout_func=lambda cell: check_limit if cell.metadata.get("qrobust-call-step") else limit,
+                            skip_cells_with_tag="qrobust-grader-runs-every-cell",
+                            error_on_timeout={"ename": _TIMEOUT, "traceback": [],
+                                              "evalue": "the cell ran past its time limit"},
+                            on_cell_start=lambda cell, cell_index: started.append(cell_index),
+                            on_cell_executed=executed, resources={"metadata": {"path": str(work)}})
+    status, reason, died = "graded", "", None
     try:
         client.execute()
     except DeadKernelError:
-        status, reason = "kernel died", "the notebook's kernel died (the code ended its process, or ran out of memory)"
-    except Exception as err:                          # noqa: BLE001  (a kernel that cannot start, say)
+        died = started[-1] if started else 0
+        if died < first_call:
+            status = "kernel died"
+            reason = "the notebook's kernel died (the code ended its process, or ran out of memory)"
+    except Exception as err:                          # a kernel that cannot start, say
         status, reason = "kernel died", f"the notebook could not be run to the end: {type(err).__name__}: {err}"
-    errors = [o for c in nb.cells[1:-1] for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    learner = range(1, first_call)
+    errors = [o for i in learner if i not in timed_out for o in nb.cells[i].get("outputs", [])
+              if o.get("output_type") == "error"]
     if errors and status == "graded":
         first = errors[0]
         reason = f"{len(errors)} cell(s) raised an error; the first: {first.get('ename')}: {first.get('evalue')}"
-    taken = {}
-    for exercise in request["answers"]:
-        if (answers / f"{exercise}.pkl").exists():
-            taken[exercise] = "pickled"
-        elif (answers / f"{exercise}.missing").exists():
-            taken[exercise] = "missing"
-        elif (answers / f"{exercise}.unpicklable").exists():
-            taken[exercise] = (answers / f"{exercise}.unpicklable").read_text()
-    timed_out = any(o.get("ename") in ("CellTimeout", "KeyboardInterrupt") for o in errors)
-    if timed_out and status == "graded":
+    late = any(i in timed_out for i in learner)
+    if late and status == "graded":
         reason = f"a cell ran past its time limit of {limit:g} s and was interrupted; " + reason
-    _send(result_fd, {"status": status, "reason": reason, "answers": taken, "timed_out": timed_out})
+    exercises = {e: _state(nb.cells[i], i, answers / f"{e}.json", timed_out, died) for e, i in calls.items()}
+    _send(result_fd, {"nonce": nonce, "status": status, "reason": reason, "timed_out": late,
+                      "exercises": exercises})
+
+
+def _state(cell, index: int, out: Path, timed_out: set[int], died: int | None) -> dict:
+    """What became of one exercise's call step (see the module's docstring)."""
+    if out.exists():                      # written whole, even if the cell was interrupted after
+        return {"state": "answered", "text": out.read_text()}
+    if index in timed_out:
+        return {"state": "timeout"}
+    if died == index:
+        return {"state": "died"}
+    if died is not None and died < index:
+        return {"state": "lost", "why": "the notebook's kernel died before this answer was checked"}
+    error = next((o for o in cell.get("outputs", []) if o.get("output_type") == "error"), None)
+    why = f"{error.get('ename')}: {error.get('evalue')}" if error else "the call step wrote nothing"
+    return {"state": "lost", "why": why}
 
 
 def _send(fd: int, result: dict) -> None:
@@ -148,9 +157,9 @@ def _end_descendants() -> None:
 
 
 if __name__ == "__main__":
-    descriptor, where = int(sys.argv[1]), Path(sys.argv[2])
+    where, descriptor = Path(sys.argv[1]), int(sys.argv[2])
     try:
-        run(descriptor, where)
+        run(where, descriptor)
     finally:
         os.close(descriptor)
         if os.getpid() != 1:           # outside a sandbox; inside, its PID namespace ends them all

@@ -9,14 +9,17 @@ from __future__ import annotations
 import numpy as np
 import pennylane as qml
 
-from .checking import as_array, checker
+from .cases import Outputs, arguments, case
+from .checking import checker
 
 
-@checker("performance-kron-layer", "layer_matrix(a, b)", level=2)
-def _kron_layer(layer_matrix) -> tuple[bool, str]:
+@checker("performance-kron-layer", "layer_matrix(a, b)", level=2,
+         cases=lambda: [case(a, b, returns="array") for a, b in ((0.3, 1.1), (2.0, -0.7))])
+def _kron_layer(cases: list[dict], outputs: Outputs) -> tuple[bool, str]:
     """``layer_matrix(a, b)``: the 4x4 matrix of RX(a) on wire 0 and RZ(b) on wire 1."""
-    for a, b in ((0.3, 1.1), (2.0, -0.7)):
-        got = as_array(layer_matrix(a, b))
+    for i, spec in enumerate(cases):
+        a, b = arguments(spec)
+        got = outputs[i]
         rx, rz = qml.RX.compute_matrix(a), qml.RZ.compute_matrix(b)
         want = np.kron(rx, rz)
         if got.shape != (4, 4):
@@ -31,9 +34,10 @@ def _kron_layer(layer_matrix) -> tuple[bool, str]:
     return True, "a layer of gates on different wires is the Kronecker product of their matrices."
 
 
-@checker("performance-cnot-permutation", level=2, answer="cnot_perm")
-def _cnot_permutation(cnot_perm) -> tuple[bool, str]:
+@checker("performance-cnot-permutation", level=2, answer="cnot_perm", cases=lambda: [case(returns=None)])
+def _cnot_permutation(cases: list[dict], outputs: Outputs) -> tuple[bool, str]:
     """``cnot_perm[b]``: the basis state that |b> becomes under CNOT(wires=[0, 1])."""
+    cnot_perm = outputs[0]
     if cnot_perm is None:
         raise NotImplementedError
     try:
