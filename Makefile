@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export JUPYTER_PATH := $(CURDIR)/$(VENV)/share/jupyter
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: install book test test-full test-matrix student bench clean
+.PHONY: install check book test test-full test-matrix student bench clean
 
 install: $(STAMP)
 
@@ -17,6 +17,12 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -c constraints.txt -r requirements.txt -e .
 	touch $@
+
+# Lint, format and types of the package, tests, scripts and benchmarks, in seconds (before a commit).
+check: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 book: $(STAMP)
 	TQDM_DISABLE=1 $(BIN)/jupyter-book build . --all -W -n --keep-going

@@ -35,13 +35,15 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "chapter_times.json"
 README_START = "<!-- chapter times: written by benchmarks/chapter_times.py --docs -->"
 README_END = "<!-- end of chapter times -->"
-RUNNER = ("import resource, sys, time, nbformat\n"
-          "from nbclient import NotebookClient\n"
-          "nb = nbformat.read(sys.argv[1], as_version=4)\n"
-          "t = time.perf_counter()\n"
-          "NotebookClient(nb, timeout=1800, kernel_name='python3',"
-          " resources={'metadata': {'path': sys.argv[2]}}).execute()\n"
-          "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n")
+RUNNER = (
+    "import resource, sys, time, nbformat\n"
+    "from nbclient import NotebookClient\n"
+    "nb = nbformat.read(sys.argv[1], as_version=4)\n"
+    "t = time.perf_counter()\n"
+    "NotebookClient(nb, timeout=1800, kernel_name='python3',"
+    " resources={'metadata': {'path': sys.argv[2]}}).execute()\n"
+    "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+)
 
 
 def notebook_chapters() -> list[str]:
@@ -55,7 +57,7 @@ def measure(stem: str, cores: int | None) -> tuple[float, float]:
     """(seconds, kernel's peak MiB) for one chapter in a fresh kernel; ``cores=1`` pins it."""
     env = {k: v for k, v in os.environ.items() if k not in ("QROBUST_SCALE", "QROBUST_DEVICE")}
     with tempfile.TemporaryDirectory() as cache:
-        env["XDG_CACHE_HOME"] = cache            # empty: Part III's sweep runs, as on first use
+        env["XDG_CACHE_HOME"] = cache  # empty: Part III's sweep runs, as on first use
         command = [sys.executable, "-c", RUNNER, str(ROOT / "book" / f"{stem}.ipynb"), str(ROOT / "book")]
         if cores == 1:
             command = ["taskset", "-c", "0"] + command
@@ -68,19 +70,21 @@ def run(only: list[str] | None) -> dict:
     stems = [s for s in notebook_chapters() if not only or s in only]
     import torch
 
-    results = {"measured": datetime.date.today().isoformat(),
-               "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()}",
-               "python": platform.python_version(), "torch": torch.__version__,
-               "how": "alone, fresh kernel, default scale, empty cache; 1 core via taskset -c 0",
-               "chapters": {}}
+    results = {
+        "measured": datetime.date.today().isoformat(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()}",
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "how": "alone, fresh kernel, default scale, empty cache; 1 core via taskset -c 0",
+        "chapters": {},
+    }
     for stem in stems:
         row = {}
         for cores in (os.cpu_count(), 1):
             seconds, mib = measure(stem, cores)
             row[f"seconds_{'one_core' if cores == 1 else 'all_cores'}"] = round(seconds, 1)
             row["peak_mib"] = max(row.get("peak_mib", 0), round(mib))
-            print(f"{stem:<36} {'1 core ' if cores == 1 else 'all cores'} {seconds:6.0f} s  {mib:5.0f} MiB",
-                  flush=True)
+            print(f"{stem:<36} {'1 core ' if cores == 1 else 'all cores'} {seconds:6.0f} s  {mib:5.0f} MiB", flush=True)
         results["chapters"][stem] = row
     return results
 
@@ -92,15 +96,22 @@ def rounded(seconds: float) -> str:
 
 
 def readme_block(results: dict) -> str:
-    rows = [README_START, "",
-            f"Measured {results['measured']} on this project's machine ({results['machine']}, "
-            f"Python {results['python']}, torch {results['torch']}): each chapter alone, in a fresh "
-            "kernel, at its default scale, with an empty cache, on both cores and pinned to one "
-            "(Colab's usual share). A second program busy on the same cores makes these slower.", "",
-            "| chapter | 2 cores | 1 core | peak memory |", "| --- | ---: | ---: | ---: |"]
+    rows = [
+        README_START,
+        "",
+        f"Measured {results['measured']} on this project's machine ({results['machine']}, "
+        f"Python {results['python']}, torch {results['torch']}): each chapter alone, in a fresh "
+        "kernel, at its default scale, with an empty cache, on both cores and pinned to one "
+        "(Colab's usual share). A second program busy on the same cores makes these slower.",
+        "",
+        "| chapter | 2 cores | 1 core | peak memory |",
+        "| --- | ---: | ---: | ---: |",
+    ]
     for stem, row in results["chapters"].items():
-        rows.append(f"| `{stem}` | {rounded(row['seconds_all_cores'])} | {rounded(row['seconds_one_core'])} "
-                    f"| {row['peak_mib']} MiB |")
+        rows.append(
+            f"| `{stem}` | {rounded(row['seconds_all_cores'])} | {rounded(row['seconds_one_core'])} "
+            f"| {row['peak_mib']} MiB |"
+        )
     total = [sum(r[k] for r in results["chapters"].values()) for k in ("seconds_all_cores", "seconds_one_core")]
     rows += [f"| all chapters | {rounded(total[0])} | {rounded(total[1])} | |", "", README_END]
     return "\n".join(rows)
@@ -135,8 +146,11 @@ def main() -> int:
             parser.error("taskset (util-linux) is needed to pin a chapter to one core")
         results = run(args.only)
         if args.only and RESULTS.exists():
-            results = {**json.loads(RESULTS.read_text()), **{k: v for k, v in results.items() if k != "chapters"},
-                       "chapters": {**json.loads(RESULTS.read_text())["chapters"], **results["chapters"]}}
+            results = {
+                **json.loads(RESULTS.read_text()),
+                **{k: v for k, v in results.items() if k != "chapters"},
+                "chapters": {**json.loads(RESULTS.read_text())["chapters"], **results["chapters"]},
+            }
         RESULTS.write_text(json.dumps(results, indent=1) + "\n")
         print(f"wrote {RESULTS.relative_to(ROOT)}")
     write_docs(json.loads(RESULTS.read_text()))

@@ -47,13 +47,16 @@ README_END = "<!-- end of fast path -->"
 
 # ---- in the worker processes ---------------------------------------------------------------
 
+
 def first_call(work) -> tuple[object, float]:
     """``work()`` and the peak memory of that first call above the process's memory before it
     (MiB): Linux's high-water mark of resident memory, reset just before the call. The first
     call includes what a method builds once (a compiled program, a traced block)."""
+
     def status(key: str) -> float:
         with open("/proc/self/status") as handle:
             return next(int(line.split()[1]) for line in handle if line.startswith(key)) / 1024
+
     before = status("VmRSS")
     with open("/proc/self/clear_refs", "w") as handle:
         handle.write("5")
@@ -68,12 +71,12 @@ def torch_worker(job: dict) -> dict:
 
     from qrobust_lite.course import performance as pf
 
-    def as_patches(out) -> "np.ndarray":      # any method's patch output -> (patches, 4)
-        if isinstance(out, torch.Tensor):      # the fast path: (N, 12, 16, 16) channels
+    def as_patches(out) -> "np.ndarray":  # any method's patch output -> (patches, 4)
+        if isinstance(out, torch.Tensor):  # the fast path: (N, 12, 16, 16) channels
             n = out.shape[0]
             return out.reshape(n, 3, 4, 16, 16).permute(0, 1, 3, 4, 2).reshape(-1, 4).double().numpy()
         if isinstance(out[0], torch.Tensor) and out[0].ndim == 1 and len(out) == 4:
-            return torch.stack(out, 1).double().numpy()       # four lists of <Z_i>
+            return torch.stack(out, 1).double().numpy()  # four lists of <Z_i>
         return torch.stack([torch.stack(list(o)) for o in out]).double().numpy()  # per sample
 
     method, results = job["method"], []
@@ -85,11 +88,11 @@ def torch_worker(job: dict) -> dict:
         elif job["workload"] == "labels":
             work = pf.label_forward(method, case["n_qubits"], case["batch"])
             out, memory = first_call(work)
-            check = {"values": out[:case["check_rows"]].detach().cpu().double().tolist()}
+            check = {"values": out[: case["check_rows"]].detach().cpu().double().tolist()}
         else:
             work = pf.patch_forward(method, case["batch"])
             out, memory = first_call(work)
-            check = {"values": as_patches(out)[:case["check_rows"]].tolist()}
+            check = {"values": as_patches(out)[: case["check_rows"]].tolist()}
         rate = pf.samples_per_second(work, case["batch"], job["min_time"], max_repeats=job["max_repeats"])
         results.append({"size": case["size"], "rate": rate, "check": check, "first_call_mib": memory})
         del work
@@ -97,6 +100,7 @@ def torch_worker(job: dict) -> dict:
 
 
 # ---- in the parent process -----------------------------------------------------------------
+
 
 def gate_list(template, weights_shape: tuple, n_qubits: int, weights=None) -> list:
     """The circuit ``AngleEmbedding(x, rotation="Y")`` + ``template`` as plain gates for the
@@ -139,8 +143,7 @@ def run_worker(job: dict) -> dict:
 def max_difference(a: dict, b: dict) -> float:
     import numpy as np
 
-    return max(float(np.max(np.abs(np.asarray(a[k], dtype=float) - np.asarray(b[k], dtype=float))))
-               for k in b)
+    return max(float(np.max(np.abs(np.asarray(a[k], dtype=float) - np.asarray(b[k], dtype=float)))) for k in b)
 
 
 def peer_inputs(folder: Path, qubits: list[int], n_labels: int, n_images: int) -> tuple[Path, dict]:
@@ -160,8 +163,9 @@ def peer_inputs(folder: Path, qubits: list[int], n_labels: int, n_images: int) -
     gates["labels"] = gate_list(circuits.entangling_ansatz, tuple(w.shape), 8)
     arrays.update({"xp": pf.patch_angles(pf.patch_inputs(n_images)).numpy(), "wp": np.zeros(1)})
     weights = circuits.random_circuit_weights(1, 4, 0)
-    gates["patches"] = gate_list(lambda w, wires: circuits.random_circuit(w, wires, 0), tuple(weights.shape), 4,
-                                 weights=weights)
+    gates["patches"] = gate_list(
+        lambda w, wires: circuits.random_circuit(w, wires, 0), tuple(weights.shape), 4, weights=weights
+    )
     path = folder / "inputs.npz"
     np.savez(path, **arrays)
     return path, gates
@@ -179,49 +183,89 @@ def table(title: str, header: list[str], rows: list[list[str]]) -> None:
 def machine() -> dict:
     import torch
 
-    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                  if line.startswith("model name")), platform.processor())
-    return {"cpu": model, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "python": platform.python_version(), "torch": torch.__version__,
-            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+    model = next(
+        (line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+        platform.processor(),
+    )
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
 
 
 def readme_block(results: dict) -> str:
     """The README's speed table, from a stored run (``--docs`` is its only writer)."""
     where, versions = results["machine"], results.get("peer_versions") or {}
-    columns = [m for m in ("qrobust_lite", PEER, REFERENCE, "lightning.qubit", "per-sample loop")
-               if m in results["training"]]
-    names = {"qrobust_lite": "fast path", PEER: PEER, REFERENCE: REFERENCE,
-             "lightning.qubit": "lightning.qubit adjoint", "per-sample loop": "per-sample loop"}
+    columns = [
+        m for m in ("qrobust_lite", PEER, REFERENCE, "lightning.qubit", "per-sample loop") if m in results["training"]
+    ]
+    names = {
+        "qrobust_lite": "fast path",
+        PEER: PEER,
+        REFERENCE: REFERENCE,
+        "lightning.qubit": "lightning.qubit adjoint",
+        "per-sample loop": "per-sample loop",
+    }
     ratios = [m for m in (PEER, REFERENCE) if m in columns]
-    lines = [README_START, "",
-             f"Measured {where['date']} on this machine ({where['cpu']}, {where['cores']} cores, torch "
-             f"{where['torch']}" + (f"; {PEER} {versions['tensorcircuit-ng']} on JAX {versions['jax']}" if versions else "")
-             + "), samples/s, each method in its own process; every compared method's outputs are within "
-             f"{results['tolerance']:g} of {REFERENCE}'s:", "",
-             "| workload | " + " | ".join(names[m] for m in columns) + " | "
-             + " | ".join(f"fast / {names[m]}" for m in ratios) + " |",
-             "| --- |" + " ---: |" * (len(columns) + len(ratios))]
+    lines = [
+        README_START,
+        "",
+        f"Measured {where['date']} on this machine ({where['cpu']}, {where['cores']} cores, torch "
+        f"{where['torch']}"
+        + (f"; {PEER} {versions['tensorcircuit-ng']} on JAX {versions['jax']}" if versions else "")
+        + "), samples/s, each method in its own process; every compared method's outputs are within "
+        f"{results['tolerance']:g} of {REFERENCE}'s:",
+        "",
+        "| workload | "
+        + " | ".join(names[m] for m in columns)
+        + " | "
+        + " | ".join(f"fast / {names[m]}" for m in ratios)
+        + " |",
+        "| --- |" + " ---: |" * (len(columns) + len(ratios)),
+    ]
 
     def row(label: str, rates: dict, full: int | None = None) -> str:
-        cells = [f"{rates[m]:,.0f}" + (f" ({full / rates[m]:,.1f} s)" if full and m in ("qrobust_lite", PEER, REFERENCE)
-                                        else "") for m in columns]
-        return (f"| {label} | " + " | ".join(cells) + " | "
-                + " | ".join(f"{rates['qrobust_lite'] / rates[m]:.2f}x" for m in ratios) + " |")
+        cells = [
+            f"{rates[m]:,.0f}"
+            + (f" ({full / rates[m]:,.1f} s)" if full and m in ("qrobust_lite", PEER, REFERENCE) else "")
+            for m in columns
+        ]
+        return (
+            f"| {label} | "
+            + " | ".join(cells)
+            + " | "
+            + " | ".join(f"{rates['qrobust_lite'] / rates[m]:.2f}x" for m in ratios)
+            + " |"
+        )
 
     for i, n in enumerate(results["training"]["qrobust_lite"]):
         label = f"training step, batch 256, {n} qubits" if i == 0 else f"training step, {n} qubits"
         lines.append(row(label, {m: results["training"][m][n]["rate"] for m in columns}))
-    for workload, label, full in (("labels", "soft labels, 60,000 images at 8 qubits", 60_000),
-                                  ("patches", "RQC patches, 10,000 3x32x32 images", 10_000)):
+    for workload, label, full in (
+        ("labels", "soft labels, 60,000 images at 8 qubits", 60_000),
+        ("patches", "RQC patches, 10,000 3x32x32 images", 10_000),
+    ):
         lines.append(row(label, {m: next(iter(results[workload][m].values()))["rate"] for m in columns}, full))
-    memory = [f"{n} qubits: " + ", ".join(f"{names[m]} {results['training'][m][n]['first_call_mib']:,.0f} MiB"
-                                            for m in ("qrobust_lite", PEER, REFERENCE) if m in columns)
-              for n in ("10", "12") if n in results["training"]["qrobust_lite"]]
+    memory = [
+        f"{n} qubits: "
+        + ", ".join(
+            f"{names[m]} {results['training'][m][n]['first_call_mib']:,.0f} MiB"
+            for m in ("qrobust_lite", PEER, REFERENCE)
+            if m in columns
+        )
+        for n in ("10", "12")
+        if n in results["training"]["qrobust_lite"]
+    ]
     if memory:
-        lines += ["", "Memory of a training step (batch 256): the peak of its first call (which builds what "
-                  "the method compiles or traces) above the memory before it: "
-                  + "; ".join(memory) + "."]
+        lines += [
+            "",
+            "Memory of a training step (batch 256): the peak of its first call (which builds what "
+            "the method compiles or traces) above the memory before it: " + "; ".join(memory) + ".",
+        ]
     return "\n".join(lines + ["", README_END])
 
 
@@ -247,35 +291,62 @@ def main() -> None:
     peer = [PEER] if importlib.util.find_spec("tensorcircuit") and importlib.util.find_spec("jax") else []
     methods = list(pf.METHODS) + peer + gpu
     info = machine()
-    print(f"{info['cpu']}, {info['cores']} cores, torch {info['torch']} ({info['torch_threads']} threads), "
-          f"{info['date']}; peer: {peer or 'not installed (pip install qrobust-lite[bench])'}; GPU: {gpu or 'none'}")
+    print(
+        f"{info['cpu']}, {info['cores']} cores, torch {info['torch']} ({info['torch_threads']} threads), "
+        f"{info['date']}; peer: {peer or 'not installed (pip install qrobust-lite[bench])'}; GPU: {gpu or 'none'}"
+    )
     min_time = 0.3 if args.quick else 1.0
     qubits = [4, 6, 8] if args.quick else [4, 6, 8, 10, 12]
     n_labels, n_images = (6_000, 1_000) if args.quick else (60_000, 10_000)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
         inputs, gates = peer_inputs(Path(folder), qubits, n_labels, n_images)
-        sizes = {"training": {m: {n: 256 if m not in SLOW else (16 if n <= 8 else 8) for n in qubits}
-                              for m in methods},
-                 "labels": {m: {8: {"qrobust_lite": n_labels, "default.qubit": 3_000, PEER: n_labels,
-                                    "qrobust_lite (cuda)": n_labels}.get(m, 200)} for m in methods},
-                 "patches": {m: {4: {"qrobust_lite": n_images, "default.qubit": 100, PEER: n_images,
-                                     "lightning.qubit": 2}.get(m, 1)} for m in methods
-                             if m not in ("lightning.gpu", "qrobust_lite (cuda)")}}
+        sizes = {
+            "training": {m: {n: 256 if m not in SLOW else (16 if n <= 8 else 8) for n in qubits} for m in methods},
+            "labels": {
+                m: {
+                    8: {
+                        "qrobust_lite": n_labels,
+                        "default.qubit": 3_000,
+                        PEER: n_labels,
+                        "qrobust_lite (cuda)": n_labels,
+                    }.get(m, 200)
+                }
+                for m in methods
+            },
+            "patches": {
+                m: {4: {"qrobust_lite": n_images, "default.qubit": 100, PEER: n_images, "lightning.qubit": 2}.get(m, 1)}
+                for m in methods
+                if m not in ("lightning.gpu", "qrobust_lite (cuda)")
+            },
+        }
         results = {"machine": info, "tolerance": TOLERANCE}
         for workload, per_method in sizes.items():
             out = {}
             for method, cases in per_method.items():
-                job = {"method": method, "workload": workload, "min_time": min_time,
-                       "max_repeats": 20 if workload == "training" else 3, "inputs": str(inputs), "cases": []}
+                job = {
+                    "method": method,
+                    "workload": workload,
+                    "min_time": min_time,
+                    "max_repeats": 20 if workload == "training" else 3,
+                    "inputs": str(inputs),
+                    "cases": [],
+                }
                 for size, batch in cases.items():
-                    job["cases"].append({"size": size, "n_qubits": size, "batch": batch,
-                                         "gates": gates[size if workload == "training" else workload],
-                                         "readout": "z" if workload == "patches" else "probs",
-                                         "x": {"training": f"x{size}", "labels": "xl", "patches": "xp"}[workload],
-                                         "w": {"training": f"w{size}", "labels": "wl", "patches": "wp"}[workload],
-                                         "coeff": f"c{size}", "chunk": 4_096 if workload == "labels" else 16_384,
-                                         "check_rows": 64})
+                    job["cases"].append(
+                        {
+                            "size": size,
+                            "n_qubits": size,
+                            "batch": batch,
+                            "gates": gates[size if workload == "training" else workload],
+                            "readout": "z" if workload == "patches" else "probs",
+                            "x": {"training": f"x{size}", "labels": "xl", "patches": "xp"}[workload],
+                            "w": {"training": f"w{size}", "labels": "wl", "patches": "wp"}[workload],
+                            "coeff": f"c{size}",
+                            "chunk": 4_096 if workload == "labels" else 16_384,
+                            "check_rows": 64,
+                        }
+                    )
                 print(f"  {workload}: {method} ...", flush=True)
                 answer = run_worker(job)
                 out[method] = {r["size"]: r for r in answer["results"]}
@@ -284,7 +355,7 @@ def main() -> None:
             report(workload, out, qubits, n_labels, n_images)
             results[workload] = out
     print(f"\n(measured in {time.perf_counter() - start:.0f} s)")
-    if args.json:                 # rates, differences and memory; not the compared outputs
+    if args.json:  # rates, differences and memory; not the compared outputs
         for workload in sizes:
             for per_size in results[workload].values():
                 for result in per_size.values():
@@ -298,7 +369,7 @@ def agreement(out: dict, method: str, size) -> str:
         return "reference"
     mine, ref = out[method][size]["check"], out[REFERENCE][size]["check"]
     if method in ("lightning.qubit", "lightning.gpu") and "loss" in ref:
-        return "other loss"           # sum of <Z_i>: adjoint gradients need expectations
+        return "other loss"  # sum of <Z_i>: adjoint gradients need expectations
     if "loss" in ref and method in SLOW:
         return "other batch"
     rows = min(len(mine.get("values", [])), len(ref.get("values", []))) if "values" in ref else None
@@ -323,17 +394,29 @@ def report(workload: str, out: dict, qubits: list[int], n_labels: int, n_images:
             row.append(", ".join(f"{m}: {a}" for m, a in checked.items() if a not in ("other loss", "other batch")))
             rows.append(row)
         header = ["qubits"] + methods + ["fast / default.qubit"] + (["fast / peer"] if PEER in methods else [])
-        table("Training step, batch 256 (samples/s; slow methods timed on 8-16 samples, and not compared:\n"
-              "other batches, and lightning's adjoint gradients need a loss of expectation values)",
-              header + ["largest difference from default.qubit"], rows)
+        table(
+            "Training step, batch 256 (samples/s; slow methods timed on 8-16 samples, and not compared:\n"
+            "other batches, and lightning's adjoint gradients need a loss of expectation values)",
+            header + ["largest difference from default.qubit"],
+            rows,
+        )
         return
     size = next(iter(out[REFERENCE]))
     full = n_labels if workload == "labels" else n_images
-    title = {"labels": f"Soft labels: probabilities of {n_labels:,} images at 8 qubits",
-             "patches": f"Random-circuit patches of {n_images:,} 3x32x32 images (768 circuits each)"}[workload]
-    rows = [[m, f"{out[m][size]['rate']:,.0f}", f"{full / out[m][size]['rate']:,.1f}",
-             f"{out['qrobust_lite'][size]['rate'] / out[m][size]['rate']:.2f}x", agreement(out, m, size)]
-            for m in methods]
+    title = {
+        "labels": f"Soft labels: probabilities of {n_labels:,} images at 8 qubits",
+        "patches": f"Random-circuit patches of {n_images:,} 3x32x32 images (768 circuits each)",
+    }[workload]
+    rows = [
+        [
+            m,
+            f"{out[m][size]['rate']:,.0f}",
+            f"{full / out[m][size]['rate']:,.1f}",
+            f"{out['qrobust_lite'][size]['rate'] / out[m][size]['rate']:.2f}x",
+            agreement(out, m, size),
+        ]
+        for m in methods
+    ]
     table(title, ["method", "images/s", f"seconds for {full:,}", "fast / method", "agreement"], rows)
 
 

@@ -41,7 +41,7 @@ def main() -> None:
     parser.add_argument("--scheduler", help="address of a running Dask scheduler")
     args = parser.parse_args()
     configs = grid(args.runs)
-    poisoning.load_pair(configs[0])          # the data, loaded once before timing
+    poisoning.load_pair(configs[0])  # the data, loaded once before timing
     print(f"{args.runs} poisoning runs (MNIST, QNN, default scale); {os.cpu_count()} cores here")
     print(f"{'executor':<16}{'workers':>8}{'seconds':>9}{'speed-up':>10}{'efficiency':>11}{'MiB/worker':>12}")
     base = timed(configs, n_jobs=1)
@@ -49,15 +49,17 @@ def main() -> None:
     for n in args.workers:
         seconds = timed(configs, n_jobs=n)
         print(f"{'joblib threads':<16}{n:>8}{seconds:>9.1f}{base / seconds:>10.2f}{base / seconds / n:>11.2f}{'':>12}")
-    for n in ([None] if args.scheduler else args.workers):
+    for n in [None] if args.scheduler else args.workers:
         with experiments.dask_client(args.scheduler, workers=n or 1) as client:
-            client.run(poisoning.load_pair, configs[0])                  # start-up and data, untimed
+            client.run(poisoning.load_pair, configs[0])  # start-up and data, untimed
             seconds = timed(configs, executor="dask", client=client)
             workers = len(client.scheduler_info()["workers"])
-            rss = client.run(lambda: psutil.Process().memory_info().rss / 2 ** 20)
+            rss = client.run(lambda: psutil.Process().memory_info().rss / 2**20)
         mib = sum(rss.values()) / len(rss)
-        print(f"{'dask':<16}{workers:>8}{seconds:>9.1f}{base / seconds:>10.2f}"
-              f"{base / seconds / workers:>11.2f}{mib:>12.0f}")
+        print(
+            f"{'dask':<16}{workers:>8}{seconds:>9.1f}{base / seconds:>10.2f}"
+            f"{base / seconds / workers:>11.2f}{mib:>12.0f}"
+        )
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ def circuit_function(tc, backend, n_qubits: int, gates: list, readout: str):
         c = tc.Circuit(n_qubits)
         for name, wires, params in gates:
             v = [value(p, x, w) for p in params]
-            if name == "Rot":                      # RZ(omega) RY(theta) RZ(phi)
+            if name == "Rot":  # RZ(omega) RY(theta) RZ(phi)
                 c.rz(wires[0], theta=v[0])
                 c.ry(wires[0], theta=v[1])
                 c.rz(wires[0], theta=v[2])
@@ -56,8 +56,6 @@ def circuit_function(tc, backend, n_qubits: int, gates: list, readout: str):
         return backend.stack([backend.real(c.expectation_ps(z=[i])) for i in range(n_qubits)])
 
     return f
-
-
 
 
 def rate(work, n_samples: int, min_time: float) -> float:
@@ -88,17 +86,19 @@ def main(job: dict) -> dict:
             def work():
                 loss, grad = step(w, x)
                 return float(loss), grad.block_until_ready()
+
             (loss, grad), memory = first_call(work)
             out = {"loss": loss, "grad": np.asarray(grad).tolist()}
         else:
             forward, chunk = jax.jit(batched), case["chunk"]
-            parts = [x[i:i + chunk] for i in range(0, len(x), chunk)]
+            parts = [x[i : i + chunk] for i in range(0, len(x), chunk)]
 
             def work():
                 return [forward(part, w).block_until_ready() for part in parts]
+
             values, memory = first_call(work)
-            out = {"values": np.asarray(values[0][:case["check_rows"]]).tolist()}
-        speed = rate(work, case["batch"], job["min_time"])      # batch: samples (images) x holds
+            out = {"values": np.asarray(values[0][: case["check_rows"]]).tolist()}
+        speed = rate(work, case["batch"], job["min_time"])  # batch: samples (images) x holds
         results.append({"size": case["size"], "rate": speed, "check": out, "first_call_mib": memory})
     return {"versions": {"tensorcircuit-ng": tc.__version__, "jax": jax.__version__}, "results": results}
 

@@ -46,7 +46,7 @@ LOSSES = ("logits", "probs")
 
 
 LOSS = Options(*LOSSES)
-EPSILON = SHARE              # in pixel units: images are in [0, 1]
+EPSILON = SHARE  # in pixel units: images are in [0, 1]
 
 
 @validate_params(outputs=Array("features", ndim=2), labels=LABELS, loss=LOSS)
@@ -87,24 +87,43 @@ def project(adversarial: torch.Tensor, images: torch.Tensor, epsilon: float) -> 
     """The nearest point to ``adversarial`` (any finite values, such as a step past the pixel range)
     with ``|x - images| <= epsilon`` per pixel, clipped to [0, 1]."""
     if adversarial.shape != images.shape:
-        raise ValueError(f"adversarial must have the images' shape {tuple(images.shape)}, "
-                         f"got {tuple(adversarial.shape)}")
+        raise ValueError(
+            f"adversarial must have the images' shape {tuple(images.shape)}, got {tuple(adversarial.shape)}"
+        )
     return torch.min(torch.max(adversarial, images - epsilon), images + epsilon).clamp(0.0, 1.0)
 
 
 @validate_params(model=MODEL, images=IMAGES, labels=LABELS, epsilon=EPSILON, loss=LOSS)
-def fgsm(model, images: torch.Tensor, labels: torch.Tensor, epsilon: float,
-         loss: str = "logits") -> torch.Tensor:
+def fgsm(model, images: torch.Tensor, labels: torch.Tensor, epsilon: float, loss: str = "logits") -> torch.Tensor:
     """Fast gradient sign method: :func:`fgsm_step` along the gradient of the loss."""
     _check(images, labels)
     return fgsm_step(images, input_gradient(model, images, labels, loss), epsilon).detach()
 
 
-@validate_params(model=MODEL, images=IMAGES, labels=LABELS, epsilon=EPSILON, step_size=Optional(POSITIVE),
-                 steps=COUNT, random_start=Bool(), seed=SEED, loss=LOSS, restarts=Int(0))
-def pgd(model, images: torch.Tensor, labels: torch.Tensor, epsilon: float,
-        step_size: float | None = None, steps: int = 10, random_start: bool = False,
-        seed: int = 0, loss: str = "logits", restarts: int = 0) -> torch.Tensor:
+@validate_params(
+    model=MODEL,
+    images=IMAGES,
+    labels=LABELS,
+    epsilon=EPSILON,
+    step_size=Optional(POSITIVE),
+    steps=COUNT,
+    random_start=Bool(),
+    seed=SEED,
+    loss=LOSS,
+    restarts=Int(0),
+)
+def pgd(
+    model,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    epsilon: float,
+    step_size: float | None = None,
+    steps: int = 10,
+    random_start: bool = False,
+    seed: int = 0,
+    loss: str = "logits",
+    restarts: int = 0,
+) -> torch.Tensor:
     """Projected gradient descent in the L-infinity ball of radius ``epsilon``.
 
     Each of ``steps`` steps adds ``step_size * sign(grad)`` (default ``2.5 epsilon / steps``),
@@ -119,7 +138,7 @@ def pgd(model, images: torch.Tensor, labels: torch.Tensor, epsilon: float,
     if epsilon == 0:
         return images.detach().clone()
     best = _pgd_run(model, images, labels, epsilon, step_size, steps, random_start, seed, loss)
-    for r in range(1, restarts + 1):            # a loop over restarts, each one batched
+    for r in range(1, restarts + 1):  # a loop over restarts, each one batched
         with torch.no_grad():
             resisted = model(best).argmax(dim=1) == labels
         if not resisted.any():
@@ -135,8 +154,17 @@ def pgd(model, images: torch.Tensor, labels: torch.Tensor, epsilon: float,
     return best
 
 
-def _pgd_run(model, images: torch.Tensor, labels: torch.Tensor, epsilon: float, step_size: float | None,
-             steps: int, random_start: bool, seed: int, loss: str) -> torch.Tensor:
+def _pgd_run(
+    model,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    epsilon: float,
+    step_size: float | None,
+    steps: int,
+    random_start: bool,
+    seed: int,
+    loss: str,
+) -> torch.Tensor:
     """One PGD run of :func:`pgd` (its arguments already checked)."""
     step_size = 2.5 * epsilon / steps if step_size is None else step_size
     x = images.detach().clone()

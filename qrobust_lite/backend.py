@@ -11,8 +11,9 @@ Two choices, each reported with its reason:
    large torch operations. Lightning devices, ``lightning.gpu`` included, run a broadcast batch
    one sample at a time: measured on 2 CPU cores, a training step (batch 256) on
    ``lightning.qubit`` with adjoint gradients is 28-310x slower than on the fast path at 4-12
-   qubits (``benchmarks/fast_path.py``; a GPU was not available to measure ``lightning.gpu``). So a GPU's presence alone does not pick
-   ``lightning.gpu``: with CUDA, the fast path runs on the GPU instead (see below).
+   qubits (``benchmarks/fast_path.py``; a GPU was not available to measure ``lightning.gpu``).
+   So a GPU's presence alone does not pick ``lightning.gpu``: with CUDA, the fast path runs on
+   the GPU instead (see below).
 3. From 13 qubits on, backprop's memory grows with the batch, so adjoint gradients are
    chosen: ``lightning.gpu`` when it is installed and runs a one-gate circuit on a CUDA GPU,
    else ``lightning.qubit``, else ``default.qubit``.
@@ -58,8 +59,10 @@ class DeviceChoice:
 
 
 def _plugin_installed(name: str) -> bool:
-    module = {"lightning.gpu": "pennylane_lightning.lightning_gpu",
-              "lightning.qubit": "pennylane_lightning.lightning_qubit"}[name]
+    module = {
+        "lightning.gpu": "pennylane_lightning.lightning_gpu",
+        "lightning.qubit": "pennylane_lightning.lightning_qubit",
+    }[name]
     try:
         return importlib.util.find_spec(module) is not None
     except ImportError:
@@ -85,9 +88,11 @@ def probe_lightning_gpu() -> str | None:
     return None
 
 
-FAST_PATH_REASON = ("up to {max} qubits the circuit runs on qrobust_lite's fast path ({where}), "
-                    "a whole batch in a few torch operations; lightning devices run a batch one "
-                    "sample at a time: 28-310x slower on a training step, measured on 2 CPU cores")
+FAST_PATH_REASON = (
+    "up to {max} qubits the circuit runs on qrobust_lite's fast path ({where}), "
+    "a whole batch in a few torch operations; lightning devices run a batch one "
+    "sample at a time: 28-310x slower on a training step, measured on 2 CPU cores"
+)
 
 
 def _adjoint_choice(n_qubits: int) -> DeviceChoice:
@@ -123,8 +128,9 @@ def choose_device(n_qubits: int = 4) -> DeviceChoice:
         return DeviceChoice("default.qubit", "backprop", f"{problem}; fell back from ${ENV_VAR}")
     if n_qubits > BACKPROP_MAX_QUBITS:
         return _adjoint_choice(n_qubits)
-    return DeviceChoice("default.qubit", "backprop",
-                        FAST_PATH_REASON.format(max=BACKPROP_MAX_QUBITS, where=torch_device_reason()))
+    return DeviceChoice(
+        "default.qubit", "backprop", FAST_PATH_REASON.format(max=BACKPROP_MAX_QUBITS, where=torch_device_reason())
+    )
 
 
 @functools.cache
@@ -132,8 +138,9 @@ def _warn_once(message: str) -> None:
     warnings.warn(message, RuntimeWarning, stacklevel=3)
 
 
-@validate_params(n_qubits=Int(1, 24),
-                 choice=Optional(Either(Instance(DeviceChoice, "a DeviceChoice"), Options(*DEVICES))))
+@validate_params(
+    n_qubits=Int(1, 24), choice=Optional(Either(Instance(DeviceChoice, "a DeviceChoice"), Options(*DEVICES)))
+)
 def make_device(n_qubits: int, choice: DeviceChoice | str | None = None):
     """A PennyLane device on ``n_qubits`` wires: ``choice`` may be a name, a choice or None (auto)."""
     if choice is None:
@@ -154,8 +161,10 @@ def torch_device() -> torch.device:
     if override not in ("auto", "cpu", "cuda"):
         raise ValueError(f"${TORCH_ENV_VAR} must be one of ['auto', 'cpu', 'cuda'], got {override!r}")
     if override == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"${TORCH_ENV_VAR}=cuda but torch {torch.__version__} sees no CUDA GPU "
-                         "(a CPU build of torch, or no driver); unset it to use the CPU")
+        raise ValueError(
+            f"${TORCH_ENV_VAR}=cuda but torch {torch.__version__} sees no CUDA GPU "
+            "(a CPU build of torch, or no driver); unset it to use the CPU"
+        )
     if override == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(override)

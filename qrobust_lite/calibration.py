@@ -14,10 +14,14 @@ from .metrics import expected_calibration_error, reliability_bins
 from .validation import COUNT, LABELS, PROBABILITIES, Anything, Array, Instance, Optional, validate_params
 
 
-@validate_params(y_true=LABELS, probs=PROBABILITIES, ax=Anything("a Matplotlib Axes, or None for the current one"),
-                 n_bins=COUNT, label=Optional(Instance(str, "a string")))
-def reliability_diagram(y_true: torch.Tensor, probs: torch.Tensor, ax=None, n_bins: int = 15,
-                        label: str | None = None):
+@validate_params(
+    y_true=LABELS,
+    probs=PROBABILITIES,
+    ax=Anything("a Matplotlib Axes, or None for the current one"),
+    n_bins=COUNT,
+    label=Optional(Instance(str, "a string")),
+)
+def reliability_diagram(y_true: torch.Tensor, probs: torch.Tensor, ax=None, n_bins: int = 15, label: str | None = None):
     """Plot accuracy against confidence per bin (marker area ~ bin size); the diagonal is
     perfect calibration."""
     import matplotlib.pyplot as plt
@@ -28,7 +32,7 @@ def reliability_diagram(y_true: torch.Tensor, probs: torch.Tensor, ax=None, n_bi
     keep = counts > 0
     ax.plot([0, 1], [0, 1], ":", color="gray", lw=1)
     ece = expected_calibration_error(y_true, probs, n_bins)
-    line, = ax.plot(conf[keep], acc[keep], "-", lw=1, label=f"{label or 'model'} (ECE {ece:.3f})")
+    (line,) = ax.plot(conf[keep], acc[keep], "-", lw=1, label=f"{label or 'model'} (ECE {ece:.3f})")
     ax.scatter(conf[keep], acc[keep], s=400 * counts[keep] / counts.sum(), color=line.get_color())
     ax.set(xlabel="confidence", ylabel="accuracy", xlim=(0, 1), ylim=(0, 1))
     return ax

@@ -57,13 +57,19 @@ ROTATIONS = ("X", "Y", "Z")
 WEIGHTS = Anything("a block's weights: their shape is checked by the block (they may be traced in a QNode)")
 
 
-@validate_params(features=Anything("inside a QNode: the model that calls it checks its inputs"), wires=Anything("wires of a QNode"), rotation=Options(*ROTATIONS))
+@validate_params(
+    features=Anything("inside a QNode: the model that calls it checks its inputs"),
+    wires=Anything("wires of a QNode"),
+    rotation=Options(*ROTATIONS),
+)
 def angle_encoding(features: torch.Tensor, wires: Sequence[int], rotation: str = "Y") -> None:
     """One rotation per wire: features (n,) or (B, n), in radians, n <= len(wires)."""
     qml.AngleEmbedding(features, wires=wires, rotation=rotation)
 
 
-@validate_params(features=Anything("inside a QNode: the model that calls it checks its inputs"), wires=Anything("wires of a QNode"))
+@validate_params(
+    features=Anything("inside a QNode: the model that calls it checks its inputs"), wires=Anything("wires of a QNode")
+)
 def amplitude_encoding(features: torch.Tensor, wires: Sequence[int]) -> None:
     """Features (F,) or (B, F), F <= 2**len(wires), zero-padded and L2-normalised into amplitudes."""
     qml.AmplitudeEmbedding(features, wires=wires, normalize=True, pad_with=0.0)
@@ -73,8 +79,9 @@ def _check_weights(block: str, weights, wires: Sequence[int], per_wire: int) -> 
     """Weights of a layered block must be (L, len(wires), per_wire)."""
     shape = tuple(getattr(weights, "shape", ()))
     if len(shape) != 3 or shape[1:] != (len(wires), per_wire) or shape[0] < 1:
-        raise ValueError(f"{block}: weights must have shape (n_layers, {len(wires)}, {per_wire}) for "
-                         f"{len(wires)} wires, got {shape}")
+        raise ValueError(
+            f"{block}: weights must have shape (n_layers, {len(wires)}, {per_wire}) for {len(wires)} wires, got {shape}"
+        )
 
 
 @validate_params(weights=WEIGHTS, wires=Anything("wires of a QNode"))
@@ -210,9 +217,9 @@ def outcome_to_class(n_qubits: int, n_classes: int) -> torch.Tensor:
             [0., 0., 1.],
             [1., 0., 0.]], dtype=torch.float64)
     """
-    if n_classes > 2 ** n_qubits:
-        raise ValueError(f"n_classes must be an integer in 2..{2 ** n_qubits} (2**n_qubits), got {n_classes!r}")
-    outcomes = torch.arange(2 ** n_qubits)
+    if n_classes > 2**n_qubits:
+        raise ValueError(f"n_classes must be an integer in 2..{2**n_qubits} (2**n_qubits), got {n_classes!r}")
+    outcomes = torch.arange(2**n_qubits)
     return nn.functional.one_hot(outcomes % n_classes, n_classes).double()
 
 
@@ -223,15 +230,21 @@ def class_probabilities(outcome_probs: torch.Tensor, n_classes: int) -> torch.Te
         raise ValueError("outcome_probs must be a tensor of shape (2**n,) or (B, 2**n)")
     dim = outcome_probs.shape[-1]
     n_qubits = int(math.log2(dim)) if dim > 0 else 0
-    if dim < 2 or 2 ** n_qubits != dim:
+    if dim < 2 or 2**n_qubits != dim:
         raise ValueError(f"outcome_probs must have 2**n columns, got {dim}")
     validation.probabilities(outcome_probs.reshape(-1, dim), "outcome_probs")
     return outcome_probs @ outcome_to_class(n_qubits, n_classes).to(outcome_probs.dtype)
 
 
-@validate_params(n_qubits=Int(1, 16), n_layers=COUNT, n_classes=N_CLASSES, encoding=Options(*ENCODINGS),
-                 device=Optional(Either(Instance(DeviceChoice, "a DeviceChoice"), Options(*DEVICES))), seed=SEED,
-                 fast=Optional(Bool()))
+@validate_params(
+    n_qubits=Int(1, 16),
+    n_layers=COUNT,
+    n_classes=N_CLASSES,
+    encoding=Options(*ENCODINGS),
+    device=Optional(Either(Instance(DeviceChoice, "a DeviceChoice"), Options(*DEVICES))),
+    seed=SEED,
+    fast=Optional(Bool()),
+)
 class VQC(nn.Module):
     """Variational quantum classifier: encoding, entangling ansatz, Born-rule class probabilities.
 
@@ -256,28 +269,44 @@ class VQC(nn.Module):
     torch.Size([8, 2])
     """
 
-    def __init__(self, n_qubits: int, n_layers: int, n_classes: int, encoding: str = "angle",
-                 device: str | DeviceChoice | None = None, seed: int = 0,
-                 fast: bool | None = None) -> None:
+    def __init__(
+        self,
+        n_qubits: int,
+        n_layers: int,
+        n_classes: int,
+        encoding: str = "angle",
+        device: str | DeviceChoice | None = None,
+        seed: int = 0,
+        fast: bool | None = None,
+    ) -> None:
         super().__init__()
         shape = ansatz_shape(n_layers, n_qubits)
         class_map = outcome_to_class(n_qubits, n_classes)
         self.register_buffer("class_map", class_map)
         self.n_qubits, self.n_classes, self.encoding = n_qubits, n_classes, encoding
-        self.n_features = n_qubits if encoding == "angle" else 2 ** n_qubits
+        self.n_features = n_qubits if encoding == "angle" else 2**n_qubits
         generator = torch.Generator().manual_seed(seed)
         self.weights = nn.Parameter(2 * math.pi * torch.rand(shape, generator=generator))
-        self.device_choice = device if isinstance(device, DeviceChoice) else (
-            choose_device(n_qubits) if device is None
-            else DeviceChoice(device, DIFF_METHOD.get(device, "best"), "chosen by the caller"))
+        self.device_choice = (
+            device
+            if isinstance(device, DeviceChoice)
+            else (
+                choose_device(n_qubits)
+                if device is None
+                else DeviceChoice(device, DIFF_METHOD.get(device, "best"), "chosen by the caller")
+            )
+        )
         wires = list(range(n_qubits))
         encode = angle_encoding if encoding == "angle" else amplitude_encoding
 
         # Adjoint gradients (lightning devices) need expectation values, so there the class
         # probabilities are measured directly as <P_k>, P_k the projector onto class k's outcomes.
         self.measures_classes = self.device_choice.diff_method == "adjoint"
-        projectors = [qml.Hermitian(torch.diag(class_map[:, k]).numpy(), wires=wires)
-                      for k in range(n_classes)] if self.measures_classes else []
+        projectors = (
+            [qml.Hermitian(torch.diag(class_map[:, k]).numpy(), wires=wires) for k in range(n_classes)]
+            if self.measures_classes
+            else []
+        )
 
         def circuit(x, weights):
             encode(x, wires=wires)
@@ -286,13 +315,17 @@ class VQC(nn.Module):
                 return [qml.expval(p) for p in projectors]
             return qml.probs(wires=wires)
 
-        self.qnode = qml.QNode(circuit, make_device(n_qubits, self.device_choice),
-                               interface="torch", diff_method=self.device_choice.diff_method)
+        self.qnode = qml.QNode(
+            circuit,
+            make_device(n_qubits, self.device_choice),
+            interface="torch",
+            diff_method=self.device_choice.diff_method,
+        )
         if fast is None:
             fast = self.device_choice.name == "default.qubit"
         self.block = fastpath.compile_block(entangling_ansatz, shape, n_qubits) if fast else None
         if self.block is not None:
-            place(self)   # the fast path computes on the GPU when torch sees one
+            place(self)  # the fast path computes on the GPU when torch sees one
 
     def _encode(self, x: torch.Tensor) -> torch.Tensor:
         """The encoded states (B, 2**n) of features x, in x's precision (real for RY)."""
@@ -303,9 +336,11 @@ class VQC(nn.Module):
     def describe(self) -> str:
         """How forward() evaluates the circuit, for the learner."""
         if self.block is not None:
-            return (f"{self.n_qubits}-qubit circuit on qrobust_lite's fast path (torch, exact, "
-                    f"equal to default.qubit), {torch_device_reason()}; device choice: "
-                    f"{self.device_choice}")
+            return (
+                f"{self.n_qubits}-qubit circuit on qrobust_lite's fast path (torch, exact, "
+                f"equal to default.qubit), {torch_device_reason()}; device choice: "
+                f"{self.device_choice}"
+            )
         return f"{self.n_qubits}-qubit circuit on PennyLane {self.device_choice}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -317,9 +352,8 @@ class VQC(nn.Module):
             raise ValueError(f"x must have {self.n_qubits} columns (one angle per qubit), got {x.shape[1]}")
         if self.encoding == "amplitude" and not 1 <= x.shape[1] <= self.n_features:
             raise ValueError(f"x must have 1..{self.n_features} columns for amplitude encoding, got {x.shape[1]}")
-        if self.block is not None:     # computed on the module's device, returned on x's
-            probs = fastpath.born_probabilities(self.block, self.weights, x.to(self.weights.device),
-                                                self._encode)
+        if self.block is not None:  # computed on the module's device, returned on x's
+            probs = fastpath.born_probabilities(self.block, self.weights, x.to(self.weights.device), self._encode)
             return (probs @ self.class_map.to(probs.dtype)).to(x.device, x.dtype)
         out = self.qnode(x, self.weights)
         if self.measures_classes:

@@ -22,8 +22,10 @@ from .training import Dropout
 from .validation import COUNT, N_CLASSES, SEED, Instance, Real, validate_params
 
 
-@validate_params(layer=Instance((nn.Conv2d, nn.Linear), "an nn.Conv2d or nn.Linear"),
-                 generator=Instance(torch.Generator, "a torch.Generator"))
+@validate_params(
+    layer=Instance((nn.Conv2d, nn.Linear), "an nn.Conv2d or nn.Linear"),
+    generator=Instance(torch.Generator, "a torch.Generator"),
+)
 def init_like_torch(layer: nn.Conv2d | nn.Linear, generator: torch.Generator) -> nn.Module:
     """PyTorch's default initialisation of ``layer``, drawn from ``generator``; returns ``layer``.
 
@@ -32,7 +34,7 @@ def init_like_torch(layer: nn.Conv2d | nn.Linear, generator: torch.Generator) ->
     weights as ``torch.manual_seed(seed)`` before building the layers would.
     """
     nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
-    bound = 1 / math.sqrt(layer.weight[0].numel())   # 1 / sqrt(fan_in)
+    bound = 1 / math.sqrt(layer.weight[0].numel())  # 1 / sqrt(fan_in)
     if layer.bias is not None:
         with torch.no_grad():
             layer.bias.uniform_(-bound, bound, generator=generator)
@@ -43,17 +45,22 @@ def init_like_torch(layer: nn.Conv2d | nn.Linear, generator: torch.Generator) ->
 class SmallCNN(nn.Module):
     """(N, C, 28, 28) images -> (N, K) logits. ``dropout`` before the read-out, in [0, 1)."""
 
-    def __init__(self, n_classes: int = 10, in_channels: int = 1, dropout: float = 0.2,
-                 seed: int = 0) -> None:
+    def __init__(self, n_classes: int = 10, in_channels: int = 1, dropout: float = 0.2, seed: int = 0) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten())
+            nn.Conv2d(in_channels, 8, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(8, 16, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+        )
         self.head = nn.Sequential(Dropout(dropout), nn.Linear(16 * 7 * 7, n_classes))
         generator = torch.Generator().manual_seed(seed)
         for layer in (self.features[0], self.features[3], self.head[1]):
             init_like_torch(layer, generator)
-        place(self)   # on the GPU when torch sees one; forward() returns on the input's device
+        place(self)  # on the GPU when torch sees one; forward() returns on the input's device
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if images.ndim != 4 or tuple(images.shape[-2:]) != (28, 28):
@@ -76,10 +83,17 @@ class LeNet5(nn.Module):
     def __init__(self, n_classes: int = 10, seed: int = 0) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten())
-        self.head = nn.Sequential(nn.Linear(16 * 4 * 4, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
-                                  nn.Linear(84, n_classes))
+            nn.Conv2d(1, 6, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(6, 16, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+        )
+        self.head = nn.Sequential(
+            nn.Linear(16 * 4 * 4, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, n_classes)
+        )
         generator = torch.Generator().manual_seed(seed)
         for layer in (self.features[0], self.features[3], self.head[0], self.head[2], self.head[4]):
             init_like_torch(layer, generator)

@@ -83,5 +83,6 @@ def rotation(images: torch.Tensor, severity: int, seed: int = 0) -> torch.Tensor
 @validate_params(images=IMAGE_BATCH, kind=Options(*KINDS), severity=SEVERITY, seed=SEED)
 def corrupt(images: torch.Tensor, kind: str, severity: int, seed: int = 0) -> torch.Tensor:
     """Apply corruption ``kind`` (one of ``KINDS``) at ``severity`` 0-5."""
-    return {"gaussian_noise": gaussian_noise, "salt_and_pepper": salt_and_pepper,
-            "rotation": rotation}[kind](images, severity, seed)
+    return {"gaussian_noise": gaussian_noise, "salt_and_pepper": salt_and_pepper, "rotation": rotation}[kind](
+        images, severity, seed
+    )

@@ -62,12 +62,28 @@ ROOT = Optional(Folder())
 CLASS_NAMES = {
     "mnist": tuple(str(d) for d in range(10)),
     "fashion_mnist": (
-        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
     ),
     "cifar10": (
-        "airplane", "automobile", "bird", "cat", "deer",
-        "dog", "frog", "horse", "ship", "truck",
+        "airplane",
+        "automobile",
+        "bird",
+        "cat",
+        "deer",
+        "dog",
+        "frog",
+        "horse",
+        "ship",
+        "truck",
     ),
 }
 CLASS_NAMES["cinic10"] = CLASS_NAMES["cifar10"]
@@ -101,8 +117,10 @@ _CIFAR_BATCHES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["t
 # batches' layout. Read only where the official batches are absent, checked against these MD5s
 # (the subset's own; no publisher gives one), and always named "a derived subset".
 _CIFAR_SUBSET_FOLDER = "cifar10_subset"
-_CIFAR_SUBSET_FILES = {"train": ("cifar10_train_first1000_per_batch.npz", "0a6bab271ea819ec275f5b7c7bf189db"),
-                       "test": ("cifar10_test_first1000.npz", "4a1915c7c3952a62c946a5db188bb2e8")}
+_CIFAR_SUBSET_FILES = {
+    "train": ("cifar10_train_first1000_per_batch.npz", "0a6bab271ea819ec275f5b7c7bf189db"),
+    "test": ("cifar10_test_first1000.npz", "4a1915c7c3952a62c946a5db188bb2e8"),
+}
 _CINIC_FOLDERS = ("CINIC-10", "cinic-10", "cinic10")
 _CINIC_SPLIT = {"train": "train", "test": "test"}
 
@@ -161,26 +179,32 @@ def read_idx(path: Path, kind: str) -> np.ndarray:
             if len(head) < 4 or head[:3] != b"\x00\x00\x08":
                 raise ValueError(f"{path} is not an unsigned-byte IDX file; {_REFETCH}")
             if head[3] != ndim:
-                raise ValueError(f"{path} holds a {head[3]}-dimensional array; expected {ndim} dimensions "
-                                 f"({'images (N, 28, 28)' if kind == 'images' else 'labels (N,)'}); "
-                                 f"{_REFETCH}")
+                raise ValueError(
+                    f"{path} holds a {head[3]}-dimensional array; expected {ndim} dimensions "
+                    f"({'images (N, 28, 28)' if kind == 'images' else 'labels (N,)'}); "
+                    f"{_REFETCH}"
+                )
             dims = f.read(4 * ndim)
             if len(dims) < 4 * ndim:
                 raise ValueError(f"{path} ends inside its header; {_REFETCH}")
-            shape = tuple(int.from_bytes(dims[4 * i: 4 * i + 4], "big") for i in range(ndim))
+            shape = tuple(int.from_bytes(dims[4 * i : 4 * i + 4], "big") for i in range(ndim))
             if shape[1:] != tail or not 0 < shape[0] <= MAX_IDX_ITEMS:
-                raise ValueError(f"{path}: its header says {kind} of shape {shape}; an official file holds "
-                                 f"1 to {MAX_IDX_ITEMS:,} {kind}" + (" of 28x28 pixels" if tail else "")
-                                 + f"; {_REFETCH}")
+                raise ValueError(
+                    f"{path}: its header says {kind} of shape {shape}; an official file holds "
+                    f"1 to {MAX_IDX_ITEMS:,} {kind}" + (" of 28x28 pixels" if tail else "") + f"; {_REFETCH}"
+                )
             size = int(np.prod(shape))
             raw = f.read(size)
             extra = f.read(1)
     except (gzip.BadGzipFile, EOFError, OSError) as err:
-        raise ValueError(f"{path} cannot be read ({type(err).__name__}: {err}): it is truncated or not "
-                         f"what its name says; {_REFETCH}") from err
+        raise ValueError(
+            f"{path} cannot be read ({type(err).__name__}: {err}): it is truncated or not "
+            f"what its name says; {_REFETCH}"
+        ) from err
     if len(raw) != size or extra:
-        raise ValueError(f"{path} holds {'more' if extra else len(raw)} values where its header says "
-                         f"{shape} ({size:,}); {_REFETCH}")
+        raise ValueError(
+            f"{path} holds {'more' if extra else len(raw)} values where its header says {shape} ({size:,}); {_REFETCH}"
+        )
     data = np.frombuffer(raw, dtype=np.uint8).reshape(shape)
     if kind == "labels" and data.max() > 9:
         raise ValueError(f"{path} holds label {int(data.max())}; official labels are 0-9; {_REFETCH}")
@@ -191,8 +215,10 @@ class _ArraysOnlyUnpickler(pickle.Unpickler):
     """Unpickles CIFAR-10's batches and refuses every class but NumPy's array rebuilders."""
 
     _ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"), ("numpy", "dtype"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
     }
 
     def find_class(self, module: str, name: str):
@@ -208,6 +234,7 @@ def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     file expand), unpickled by :class:`_ArraysOnlyUnpickler`, then checked as the official
     layout: ``data`` a uint8 array of N rows of 3072 values, ``labels`` N integers 0-9.
     """
+
     def bad(what: str) -> ValueError:
         return ValueError(f"{path} is not an official CIFAR-10 batch: {what}; {_REFETCH}")
 
@@ -219,8 +246,7 @@ def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
         if n_ops > MAX_CIFAR_PICKLE_OPS:
             raise bad(f"its pickle takes {n_ops:,} steps (at most {MAX_CIFAR_PICKLE_OPS:,})")
         batch = _ArraysOnlyUnpickler(io.BytesIO(raw), encoding="latin1").load()
-    except (pickle.UnpicklingError, ValueError, EOFError, TypeError, AttributeError,
-            IndexError, KeyError) as err:
+    except (pickle.UnpicklingError, ValueError, EOFError, TypeError, AttributeError, IndexError, KeyError) as err:
         if str(path) in str(err):
             raise
         raise bad(f"{type(err).__name__}: {err}") from err
@@ -230,11 +256,16 @@ def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
         shown = f"{data.dtype} {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
         raise bad(f"'data' is {shown}; official batches hold a uint8 array of N rows of 3072 values 0-255")
-    if not isinstance(labels, list) or len(labels) != len(data) or \
-            not all(type(v) is int and 0 <= v <= 9 for v in labels):
-        raise bad(f"it holds {data.shape} image data and "
-                  f"{len(labels) if isinstance(labels, list) else type(labels).__name__} labels; "
-                  "official batches hold N rows of 3072 values and a list of N labels 0-9")
+    if (
+        not isinstance(labels, list)
+        or len(labels) != len(data)
+        or not all(type(v) is int and 0 <= v <= 9 for v in labels)
+    ):
+        raise bad(
+            f"it holds {data.shape} image data and "
+            f"{len(labels) if isinstance(labels, list) else type(labels).__name__} labels; "
+            "official batches hold N rows of 3072 values and a list of N labels 0-9"
+        )
     return data.reshape(-1, 3, 32, 32), np.asarray(labels, dtype=np.int64)
 
 
@@ -247,6 +278,7 @@ def _sha256(data: bytes) -> str:
 
 
 # --- where each dataset's official files live under a root -----------------------------
+
 
 def _idx_paths(root: Path, name: str, split: str) -> tuple[Path, Path] | None:
     folder = root / _IDX_FOLDER[name] / "raw"
@@ -274,13 +306,17 @@ def _cifar_subset_path(root: Path, split: str) -> Path | None:
 def _read_cifar_subset(path: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     """The derived subset's images (N, 3, 32, 32) uint8 and labels, after its MD5 check."""
     if _md5(path) != _CIFAR_SUBSET_FILES[split][1]:
-        raise ValueError(f"{path} does not match the derived CIFAR-10 subset's MD5 "
-                         f"{_CIFAR_SUBSET_FILES[split][1]}; it is damaged or another file: copy it again")
+        raise ValueError(
+            f"{path} does not match the derived CIFAR-10 subset's MD5 "
+            f"{_CIFAR_SUBSET_FILES[split][1]}; it is damaged or another file: copy it again"
+        )
     with np.load(path, allow_pickle=False) as z:
         data, labels = z["data"], z["labels"].astype(np.int64)
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(labels) != len(data):
-        raise ValueError(f"{path} holds {data.dtype} {data.shape} image data and {len(labels)} labels; the "
-                         "subset has N uint8 rows of 3072 values and N labels")
+        raise ValueError(
+            f"{path} holds {data.dtype} {data.shape} image data and {len(labels)} labels; the "
+            "subset has N uint8 rows of 3072 values and N labels"
+        )
     return data.reshape(-1, 3, 32, 32), labels
 
 
@@ -304,12 +340,14 @@ def _expected_files(name: str) -> str:
     if name in _IDX_FOLDER:
         return f"{_IDX_FOLDER[name]}/raw/{{train,t10k}}-{{images-idx3,labels-idx1}}-ubyte[.gz]"
     if name == "cifar10":
-        return (f"{_CIFAR_FOLDER}/{{data_batch_1..5,test_batch}}, or the derived subset "
-                f"{_CIFAR_SUBSET_FOLDER}/{{{','.join(f for f, _ in _CIFAR_SUBSET_FILES.values())}}}")
+        return (
+            f"{_CIFAR_FOLDER}/{{data_batch_1..5,test_batch}}, or the derived subset "
+            f"{_CIFAR_SUBSET_FOLDER}/{{{','.join(f for f, _ in _CIFAR_SUBSET_FILES.values())}}}"
+        )
     return "CINIC-10/{train,valid,test}/<class>/*.png"
 
 
-_WARNED: set[str] = set()   # $QROBUST_DATA values already warned about (say it once)
+_WARNED: set[str] = set()  # $QROBUST_DATA values already warned about (say it once)
 
 
 @validate_params(root=ROOT)
@@ -329,12 +367,13 @@ def candidate_roots(root: str | os.PathLike | None = None) -> list[tuple[str, Pa
 
 
 @validate_params(name=Options(*DATASETS), split=Options(*SPLITS), root=ROOT)
-def available_sources(name: str, split: str = "train",
-                      root: str | os.PathLike | None = None) -> list[str]:
+def available_sources(name: str, split: str = "train", root: str | os.PathLike | None = None) -> list[str]:
     """Which sources could serve ``name``/``split`` now, best first (used by the doctor)."""
-    found = [f"{label} ({path}" + (", a derived subset)" if name == "cifar10" and _cifar_paths(path, split) is None
-                                   else ")")
-             for label, path in candidate_roots(root) if _available(path, name, split)]
+    found = [
+        f"{label} ({path}" + (", a derived subset)" if name == "cifar10" and _cifar_paths(path, split) is None else ")")
+        for label, path in candidate_roots(root)
+        if _available(path, name, split)
+    ]
     if name in _BUNDLED_PER_CLASS:
         found.append("bundled subset")
     return found
@@ -342,13 +381,15 @@ def available_sources(name: str, split: str = "train",
 
 # --- downloads (only when asked) -------------------------------------------------------
 
+
 def _fetch(url: str, dest: Path, md5: str) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     if dest.exists():
         if _md5(dest) == md5:
             return
-        raise FileExistsError(f"{dest} exists but is not the official file (MD5 differs); "
-                              "move it away to download a fresh copy")
+        raise FileExistsError(
+            f"{dest} exists but is not the official file (MD5 differs); move it away to download a fresh copy"
+        )
     tmp = dest.with_name(dest.name + ".part")
     with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as out:
         out.write(response.read())
@@ -402,9 +443,10 @@ def _load_bundled(name: str, split: str) -> tuple[np.ndarray, np.ndarray]:
 
 # --- reading one source ----------------------------------------------------------------
 
-def _read_official(root: Path, name: str, split: str, classes: list[int],
-                   per_class: list[int] | None, rng: np.random.Generator
-                   ) -> tuple[np.ndarray, np.ndarray]:
+
+def _read_official(
+    root: Path, name: str, split: str, classes: list[int], per_class: list[int] | None, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     # only sources that _available found are read, so the paths below exist
     if name in _IDX_FOLDER:
         paths = _idx_paths(root, name, split)
@@ -412,8 +454,10 @@ def _read_official(root: Path, name: str, split: str, classes: list[int],
         img_path, lab_path = paths
         images, labels = read_idx(img_path, "images"), read_idx(lab_path, "labels").astype(np.int64)
         if len(images) != len(labels):
-            raise ValueError(f"{img_path} holds {len(images)} images but {lab_path} {len(labels)} labels; "
-                             "the two files must come from the same official release")
+            raise ValueError(
+                f"{img_path} holds {len(images)} images but {lab_path} {len(labels)} labels; "
+                "the two files must come from the same official release"
+            )
         return images, labels
     if name == "cifar10":
         batches = _cifar_paths(root, split)
@@ -433,8 +477,9 @@ def _wanted(per_class: list[int] | None, k: int) -> list[int | None]:
     return list(per_class) if per_class is not None else [None] * k
 
 
-def _read_cinic(folder: Path, classes: list[int], per_class: list[int] | None,
-                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _read_cinic(
+    folder: Path, classes: list[int], per_class: list[int] | None, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Decode only the PNGs that will be kept (CINIC-10 has 90,000 per split)."""
     from PIL import Image
 
@@ -444,24 +489,28 @@ def _read_cinic(folder: Path, classes: list[int], per_class: list[int] | None,
         files = sorted((folder / name).glob("*.png"))
         if want is not None:
             if want > len(files):
-                raise ValueError(f"n_samples asks for {want} images of class {name!r} but "
-                                 f"{folder} has {len(files)}")
+                raise ValueError(f"n_samples asks for {want} images of class {name!r} but {folder} has {len(files)}")
             files = [files[i] for i in np.sort(rng.choice(len(files), size=want, replace=False))]
         for f in files:
             try:
                 with Image.open(f) as im:
                     if im.size != (32, 32):
-                        raise ValueError(f"{f} is {im.size[0]}x{im.size[1]} pixels; CINIC-10 images are "
-                                         "32x32; replace it with the file from the official archive")
+                        raise ValueError(
+                            f"{f} is {im.size[0]}x{im.size[1]} pixels; CINIC-10 images are "
+                            "32x32; replace it with the file from the official archive"
+                        )
                     images.append(np.asarray(im.convert("RGB"), dtype=np.uint8).transpose(2, 0, 1))
             except (OSError, Image.DecompressionBombError) as err:
-                raise ValueError(f"{f} cannot be read as a PNG ({type(err).__name__}); replace it with "
-                                 "the file from the official archive") from err
+                raise ValueError(
+                    f"{f} cannot be read as a PNG ({type(err).__name__}); replace it with "
+                    "the file from the official archive"
+                ) from err
         labels += [c] * len(files)
     return np.stack(images), np.asarray(labels, dtype=np.int64)
 
 
 # --- the entry point -------------------------------------------------------------------
+
 
 def _class_indices(name: str, classes: Sequence[int | str] | None) -> list[int]:
     names = CLASS_NAMES[name]
@@ -474,8 +523,9 @@ def _class_indices(name: str, classes: Sequence[int | str] | None) -> list[int]:
         elif isinstance(c, int) and c < len(names):
             out.append(c)
         else:
-            raise ValueError(f"classes: {c!r} is not a class of {name}; allowed: 0..{len(names) - 1} "
-                             f"or one of {list(names)}")
+            raise ValueError(
+                f"classes: {c!r} is not a class of {name}; allowed: 0..{len(names) - 1} or one of {list(names)}"
+            )
     if len(set(out)) != len(out):
         raise ValueError(f"classes must not repeat a class, got {list(classes)}")
     return out
@@ -486,16 +536,16 @@ def _split_counts(n_samples: int | None, k: int) -> list[int] | None:
     if n_samples is None:
         return None
     if n_samples < k:
-        raise ValueError(f"n_samples must be an integer >= the number of classes ({k}) or None, "
-                         f"got {n_samples!r}")
+        raise ValueError(f"n_samples must be an integer >= the number of classes ({k}) or None, got {n_samples!r}")
     return [n_samples // k + (i < n_samples % k) for i in range(k)]
 
 
-def _select(labels: np.ndarray, classes: list[int], per_class: list[int] | None,
-            rng: np.random.Generator, source: str) -> np.ndarray:
+def _select(
+    labels: np.ndarray, classes: list[int], per_class: list[int] | None, rng: np.random.Generator, source: str
+) -> np.ndarray:
     selection = np.flatnonzero(np.isin(labels, classes))
     if per_class is not None and sum(per_class) == len(selection):
-        return selection          # every image asked for: kept however the classes fall
+        return selection  # every image asked for: kept however the classes fall
     keep = []
     for c, want in zip(classes, _wanted(per_class, len(classes))):
         idx = np.flatnonzero(labels == c)
@@ -503,19 +553,33 @@ def _select(labels: np.ndarray, classes: list[int], per_class: list[int] | None,
             if want > len(idx):
                 raise ValueError(
                     f"n_samples asks for {want} images of class {c} but the {source} holds "
-                    f"{len(idx)}; ask for fewer, or pass root= with the full dataset")
+                    f"{len(idx)}; ask for fewer, or pass root= with the full dataset"
+                )
             idx = np.sort(rng.choice(idx, size=want, replace=False))
         keep.append(idx)
     return np.sort(np.concatenate(keep))
 
 
-@validate_params(name=Options(*DATASETS), split=Options(*SPLITS), n_samples=Optional(COUNT),
-                 classes=Optional(Sequence_(Either(SEED, Instance(str, "a class name")))), seed=SEED, root=ROOT,
-                 download=Bool(), verbose=Bool())
-def load(name: str, split: str = "train", n_samples: int | None = None,
-         classes: Sequence[int | str] | None = None, seed: int = 0,
-         root: str | os.PathLike | None = None, download: bool = False,
-         verbose: bool = True) -> Dataset:
+@validate_params(
+    name=Options(*DATASETS),
+    split=Options(*SPLITS),
+    n_samples=Optional(COUNT),
+    classes=Optional(Sequence_(Either(SEED, Instance(str, "a class name")))),
+    seed=SEED,
+    root=ROOT,
+    download=Bool(),
+    verbose=Bool(),
+)
+def load(
+    name: str,
+    split: str = "train",
+    n_samples: int | None = None,
+    classes: Sequence[int | str] | None = None,
+    seed: int = 0,
+    root: str | os.PathLike | None = None,
+    download: bool = False,
+    verbose: bool = True,
+) -> Dataset:
     """Load a class-balanced sample of a real image dataset as tensors.
 
     Args:
@@ -548,11 +612,14 @@ def load(name: str, split: str = "train", n_samples: int | None = None,
     if root is not None and source_path is None and not download:
         raise FileNotFoundError(
             f"root {str(root)!r} does not hold the official {name} {split} files "
-            f"(expected {_expected_files(name)}); pass download=True to fetch them there")
+            f"(expected {_expected_files(name)}); pass download=True to fetch them there"
+        )
     if source_path is None and download:
         if name == "cinic10":
-            raise ValueError("download: CINIC-10 is not downloaded by qrobust-lite; get a copy "
-                             "and pass root= (layout CINIC-10/{train,valid,test}/<class>/*.png)")
+            raise ValueError(
+                "download: CINIC-10 is not downloaded by qrobust-lite; get a copy "
+                "and pass root= (layout CINIC-10/{train,valid,test}/<class>/*.png)"
+            )
         source_path = download_dataset(name, root)
 
     rng = np.random.default_rng(seed)
@@ -560,17 +627,19 @@ def load(name: str, split: str = "train", n_samples: int | None = None,
         images, labels = _read_official(source_path, name, split, cls, per_class, rng)
         origin = source = f"official files in {source_path}"
         if name == "cifar10" and _cifar_paths(source_path, split) is None:
-            origin = source = (f"derived subset (the first 1,000 images of each official batch, "
-                               f"not an official file) in {source_path / _CIFAR_SUBSET_FOLDER}")
+            origin = source = (
+                f"derived subset (the first 1,000 images of each official batch, "
+                f"not an official file) in {source_path / _CIFAR_SUBSET_FOLDER}"
+            )
     elif name in _BUNDLED_PER_CLASS:
         images, labels = _load_bundled(name, split)
         origin = "bundled subset"
-        source = (f"{origin}, {_BUNDLED_PER_CLASS[name][split]} per class "
-                  f"(full set: root= or ${ENV_VAR})")
+        source = f"{origin}, {_BUNDLED_PER_CLASS[name][split]} per class (full set: root= or ${ENV_VAR})"
     else:
         raise FileNotFoundError(
             f"{name} is not bundled and no local copy was found in {[str(p) for _, p in candidate_roots(root)]}; "
-            f"pass root= to a folder holding {_expected_files(name)}")
+            f"pass root= to a folder holding {_expected_files(name)}"
+        )
 
     if name == "cinic10":  # already sampled while decoding
         keep = np.arange(len(labels))

@@ -87,18 +87,40 @@ MODELS = {"quantum": 0.05, "hybrid": 0.01, "quanvolution": 1e-3}
 LOSS = Options(*attacks.LOSSES)
 RESULTS = Instance(dict, "the dict defence_experiment returns")
 CIRCUIT_SEEDS = Sequence_(SEED)
-BUDGETS = Sequence_(Real(0, 1, low_open=True))          # attack budgets, pixel units
+BUDGETS = Sequence_(Real(0, 1, low_open=True))  # attack budgets, pixel units
 ATTACK_NAMES = Sequence_(Options(*ATTACKS), distinct=True)
 
 
-@validate_params(defence=Options(*DEFENCES), model=MODEL, images=IMAGE_BATCH, labels=LABELS, generator=GENERATOR,
-                 fraction=SHARE, sigma=POSITIVE, strength=SHARE, circuit_seeds=CIRCUIT_SEEDS, epsilon=NON_NEGATIVE,
-                 pgd_steps=COUNT, loss=LOSS, half_res_strength=SHARE)
-def perturb_batch(defence: str, model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
-                  generator: torch.Generator, fraction: float = 0.5, sigma: float = 0.1,
-                  strength: float = 0.5, circuit_seeds: tuple[int, ...] = (100, 101, 102, 103),
-                  epsilon: float = 8 / 255, pgd_steps: int = 3, loss: str = "probs",
-                  half_res_strength: float = 1.0) -> torch.Tensor:
+@validate_params(
+    defence=Options(*DEFENCES),
+    model=MODEL,
+    images=IMAGE_BATCH,
+    labels=LABELS,
+    generator=GENERATOR,
+    fraction=SHARE,
+    sigma=POSITIVE,
+    strength=SHARE,
+    circuit_seeds=CIRCUIT_SEEDS,
+    epsilon=NON_NEGATIVE,
+    pgd_steps=COUNT,
+    loss=LOSS,
+    half_res_strength=SHARE,
+)
+def perturb_batch(
+    defence: str,
+    model: torch.nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    generator: torch.Generator,
+    fraction: float = 0.5,
+    sigma: float = 0.1,
+    strength: float = 0.5,
+    circuit_seeds: tuple[int, ...] = (100, 101, 102, 103),
+    epsilon: float = 8 / 255,
+    pgd_steps: int = 3,
+    loss: str = "probs",
+    half_res_strength: float = 1.0,
+) -> torch.Tensor:
     """A training batch (B, C, H, W) in [0, 1] with its first ``fraction`` perturbed by ``defence``.
 
     ``sigma``: Gaussian standard deviation (pixel units); ``strength`` and ``circuit_seeds``:
@@ -117,22 +139,45 @@ def perturb_batch(defence: str, model: torch.nn.Module, images: torch.Tensor, la
         out[:k] = (part + sigma * noise).clamp(0.0, 1.0)
     elif defence in ("quantum patches", "co-author patches"):
         pick = int(torch.randint(len(circuit_seeds), (1,), generator=generator))
-        out[:k] = (quantum_patch(part, seed=circuit_seeds[pick], strength=strength) if defence == "quantum patches"
-                   else half_resolution_patch(part, circuit_seeds[pick], half_res_strength, generator))
+        out[:k] = (
+            quantum_patch(part, seed=circuit_seeds[pick], strength=strength)
+            if defence == "quantum patches"
+            else half_resolution_patch(part, circuit_seeds[pick], half_res_strength, generator)
+        )
     else:
-        start = int(torch.randint(2 ** 31 - 1, (1,), generator=generator))
-        out[:k] = attacks.pgd(model, part, labels[:k], epsilon, steps=pgd_steps,
-                              random_start=True, seed=start, loss=loss)
+        start = int(torch.randint(2**31 - 1, (1,), generator=generator))
+        out[:k] = attacks.pgd(
+            model, part, labels[:k], epsilon, steps=pgd_steps, random_start=True, seed=start, loss=loss
+        )
     return out
 
 
-@validate_params(model=MODEL, images=IMAGE_BATCH, labels=LABELS, defence=Options(*DEFENCES), epochs=COUNT,
-                 batch_size=COUNT, lr=POSITIVE, seed=SEED, loss=LOSS, progress=Bool(),
-                 defence_options=Anything("options of perturb_batch, which checks them"))
-def train_with_defence(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
-                       defence: str = "none", epochs: int = 10, batch_size: int = 64,
-                       lr: float = 0.05, seed: int = 0, loss: str = "probs", progress: bool = True,
-                       **defence_options) -> list[float]:
+@validate_params(
+    model=MODEL,
+    images=IMAGE_BATCH,
+    labels=LABELS,
+    defence=Options(*DEFENCES),
+    epochs=COUNT,
+    batch_size=COUNT,
+    lr=POSITIVE,
+    seed=SEED,
+    loss=LOSS,
+    progress=Bool(),
+    defence_options=Anything("options of perturb_batch, which checks them"),
+)
+def train_with_defence(
+    model: torch.nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    defence: str = "none",
+    epochs: int = 10,
+    batch_size: int = 64,
+    lr: float = 0.05,
+    seed: int = 0,
+    loss: str = "probs",
+    progress: bool = True,
+    **defence_options,
+) -> list[float]:
     """:func:`~qrobust_lite.training.fit` with each batch passed through :func:`perturb_batch`
     (the loop's ``transform`` hook: PGD training needs the model as it is at each step);
     returns each epoch's mean loss.
@@ -149,16 +194,43 @@ def train_with_defence(model: torch.nn.Module, images: torch.Tensor, labels: tor
     def transform(model: torch.nn.Module, batch: torch.Tensor, batch_labels: torch.Tensor) -> torch.Tensor:
         return perturb_batch(defence, model, batch, batch_labels, generator, loss=loss, **defence_options)
 
-    return fit(model, images, labels, lambda out, y: attacks.classification_loss(out, y, loss),
-               epochs=epochs, batch_size=batch_size, lr=lr, generator=generator, transform=transform,
-               progress=progress, desc=f"training ({defence})")
+    return fit(
+        model,
+        images,
+        labels,
+        lambda out, y: attacks.classification_loss(out, y, loss),
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        generator=generator,
+        transform=transform,
+        progress=progress,
+        desc=f"training ({defence})",
+    )
 
 
-@validate_params(model=MODEL, images=IMAGE_BATCH, labels=LABELS, epsilons=BUDGETS, pgd_steps=COUNT, loss=LOSS,
-                 restarts=Int(0), seed=SEED, attack_names=ATTACK_NAMES)
-def evaluate_attacks(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
-                     epsilons=EPSILONS, pgd_steps: int = 10, loss: str = "probs", restarts: int = 1,
-                     seed: int = 0, attack_names=ATTACKS) -> dict:
+@validate_params(
+    model=MODEL,
+    images=IMAGE_BATCH,
+    labels=LABELS,
+    epsilons=BUDGETS,
+    pgd_steps=COUNT,
+    loss=LOSS,
+    restarts=Int(0),
+    seed=SEED,
+    attack_names=ATTACK_NAMES,
+)
+def evaluate_attacks(
+    model: torch.nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    epsilons=EPSILONS,
+    pgd_steps: int = 10,
+    loss: str = "probs",
+    restarts: int = 1,
+    seed: int = 0,
+    attack_names=ATTACKS,
+) -> dict:
     """Clean accuracy, and ASR and robust accuracy per attack and budget (lists along ``epsilons``).
 
     ``attack_names``: a selection of :data:`ATTACKS`; ``restarts`` and ``seed`` set
@@ -171,8 +243,14 @@ def evaluate_attacks(model: torch.nn.Module, images: torch.Tensor, labels: torch
     validation.same_length("images", images, "labels", labels)
     with torch.no_grad():
         clean = model(images).argmax(dim=1)
-    result = {"clean_accuracy": metrics.accuracy(labels, clean), "epsilons": list(epsilons),
-              "clean_correct": _mask_text(clean == labels), "asr": {}, "robust_accuracy": {}, "robust_correct": {}}
+    result = {
+        "clean_accuracy": metrics.accuracy(labels, clean),
+        "epsilons": list(epsilons),
+        "clean_correct": _mask_text(clean == labels),
+        "asr": {},
+        "robust_accuracy": {},
+        "robust_correct": {},
+    }
     for name in attack_names:
         for key in ("asr", "robust_accuracy", "robust_correct"):
             result[key][name] = []
@@ -180,8 +258,17 @@ def evaluate_attacks(model: torch.nn.Module, images: torch.Tensor, labels: torch
             if name == "FGSM":
                 adv = attacks.fgsm(model, images, labels, eps, loss=loss)
             else:
-                adv = attacks.pgd(model, images, labels, eps, steps=pgd_steps, loss=loss, seed=seed,
-                                  random_start=name == "PGD-restart", restarts=restarts if name == "PGD-restart" else 0)
+                adv = attacks.pgd(
+                    model,
+                    images,
+                    labels,
+                    eps,
+                    steps=pgd_steps,
+                    loss=loss,
+                    seed=seed,
+                    random_start=name == "PGD-restart",
+                    restarts=restarts if name == "PGD-restart" else 0,
+                )
             with torch.no_grad():
                 pred = model(adv).argmax(dim=1)
             result["asr"][name].append(metrics.attack_success_rate(labels, clean, pred))
@@ -217,8 +304,9 @@ def common_base(results: dict, attack: str = "PGD-restart", defences=None) -> di
     seeds = sorted({seed for _, seed in runs})
     missing = [(d, s) for d in defences for s in seeds if (d, s) not in runs]
     if missing:
-        raise ValueError(f"results lack the runs (defence, seed) {missing}; common_base needs every "
-                         "defence at every seed")
+        raise ValueError(
+            f"results lack the runs (defence, seed) {missing}; common_base needs every defence at every seed"
+        )
     asr = {d: np.full((len(seeds), len(results["config"]["epsilons"])), math.nan) for d in defences}
     base = np.zeros(len(seeds), dtype=int)
     for i, seed in enumerate(seeds):
@@ -233,13 +321,13 @@ def common_base(results: dict, attack: str = "PGD-restart", defences=None) -> di
 
 
 @validate_params(images=IMAGE_BATCH, strength=SHARE, circuit_seeds=CIRCUIT_SEEDS)
-def matched_sigma(images: torch.Tensor, strength: float = 0.5,
-                  circuit_seeds: tuple[int, ...] = (100, 101, 102, 103)) -> float:
+def matched_sigma(
+    images: torch.Tensor, strength: float = 0.5, circuit_seeds: tuple[int, ...] = (100, 101, 102, 103)
+) -> float:
     """The Gaussian standard deviation of **matched strength**: the root-mean-square pixel change
     that quantum patches make to ``images`` (N, C, H, W), over ``circuit_seeds``, in pixel units."""
     validation.non_empty(images, "images")
-    changes = torch.stack([quantum_patch(images, seed=s, strength=strength) - images
-                           for s in circuit_seeds])
+    changes = torch.stack([quantum_patch(images, seed=s, strength=strength) - images for s in circuit_seeds])
     return float(changes.square().mean().sqrt())
 
 
@@ -257,7 +345,7 @@ class DefenceRun:
     epochs: int = 10
     epsilons: tuple[float, ...] = EPSILONS
     n_layers: int = 4
-    root: str | None = None   # None: $QROBUST_DATA, the cache, else the bundled subset
+    root: str | None = None  # None: $QROBUST_DATA, the cache, else the bundled subset
     options: tuple = ()
     model: str = "quantum"
     attack_names: tuple[str, ...] = ATTACKS
@@ -278,8 +366,10 @@ class DefenceRun:
 @functools.lru_cache(maxsize=4)
 def _experiment_data(dataset: str, n_train: int, n_test: int, root: str | None, data_env: str) -> tuple:
     """(train, test) of one experiment, loaded once per process and data source."""
-    return (data.load(dataset, "train", n_samples=n_train, root=root, verbose=False),
-            data.load(dataset, "test", n_samples=n_test, root=root, verbose=False))
+    return (
+        data.load(dataset, "train", n_samples=n_train, root=root, verbose=False),
+        data.load(dataset, "test", n_samples=n_test, root=root, verbose=False),
+    )
 
 
 def _data_args(config: DefenceRun) -> tuple:
@@ -314,41 +404,90 @@ def defence_run(config: DefenceRun) -> dict:
     shape, n_classes = tuple(x_train.shape[1:]), len(train.class_names)
     model = build_model(config.model, shape, n_classes, config.seed, POOL[config.dataset], config.n_layers)
     start = time.perf_counter()
-    train_with_defence(model, x_train, y_train, config.defence, epochs=config.epochs, lr=MODELS[config.model],
-                       seed=config.seed, progress=False, **dict(config.options))
+    train_with_defence(
+        model,
+        x_train,
+        y_train,
+        config.defence,
+        epochs=config.epochs,
+        lr=MODELS[config.model],
+        seed=config.seed,
+        progress=False,
+        **dict(config.options),
+    )
     seconds = time.perf_counter() - start
-    return {"model": config.model, "defence": config.defence, "seed": config.seed, "train_seconds": seconds,
-            **evaluate_attacks(model.eval(), x_test, y_test, config.epsilons, pgd_steps=config.attack_steps,
-                               seed=config.seed, attack_names=config.attack_names)}
+    return {
+        "model": config.model,
+        "defence": config.defence,
+        "seed": config.seed,
+        "train_seconds": seconds,
+        **evaluate_attacks(
+            model.eval(),
+            x_test,
+            y_test,
+            config.epsilons,
+            pgd_steps=config.attack_steps,
+            seed=config.seed,
+            attack_names=config.attack_names,
+        ),
+    }
 
 
-@validate_params(name=Options(*MODELS), image_shape=IMAGE_SHAPE, n_classes=N_CLASSES, seed=SEED, pool=COUNT,
-                 n_layers=COUNT)
-def build_model(name: str, image_shape: tuple[int, int, int], n_classes: int = 10, seed: int = 0,
-                pool: int = 4, n_layers: int = 4) -> torch.nn.Module:
+@validate_params(
+    name=Options(*MODELS), image_shape=IMAGE_SHAPE, n_classes=N_CLASSES, seed=SEED, pool=COUNT, n_layers=COUNT
+)
+def build_model(
+    name: str, image_shape: tuple[int, int, int], n_classes: int = 10, seed: int = 0, pool: int = 4, n_layers: int = 4
+) -> torch.nn.Module:
     """One of :data:`MODELS`, seeded: ``pool`` and ``n_layers`` set the two circuit classifiers
     (checked always, unused by the quanvolution, whose circuit is fixed: one random layer,
     circuit seed 0). Circuits run on
     ``default.qubit``'s batched path, the fastest here for 8 qubits and backpropagation."""
     if name == "quantum":
-        return QuantumImageClassifier(image_shape, pool=pool, n_layers=n_layers, n_classes=n_classes, seed=seed,
-                                      device="default.qubit")
+        return QuantumImageClassifier(
+            image_shape, pool=pool, n_layers=n_layers, n_classes=n_classes, seed=seed, device="default.qubit"
+        )
     if name == "hybrid":
-        return HybridImageClassifier(image_shape, n_layers=n_layers, n_classes=n_classes, seed=seed,
-                                     device="default.qubit")
+        return HybridImageClassifier(
+            image_shape, n_layers=n_layers, n_classes=n_classes, seed=seed, device="default.qubit"
+        )
     return QuanvolutionClassifier(image_shape, n_classes=n_classes, seed=seed)
 
 
-@validate_params(dataset=Options(*POOL), defences=Sequence_(Options(*DEFENCES), distinct=True), n_train=COUNT,
-                 n_test=COUNT, seeds=Sequence_(SEED, distinct=True), epochs=COUNT, epsilons=BUDGETS, n_layers=COUNT,
-                 root=Optional(Folder()), progress=Bool(), grid_options=Optional(Instance(dict, "a dict")),
-                 model=Options(*MODELS), attack_names=ATTACK_NAMES, attack_steps=COUNT,
-                 defence_options=Anything("options of perturb_batch, which checks them"))
-def defence_experiment(dataset: str = "cifar10", defences=DEFENCES, n_train: int = 1500,
-                       n_test: int = 500, seeds=(0, 1, 2), epochs: int = 10, epsilons=EPSILONS,
-                       n_layers: int = 4, root: str | None = None, progress: bool = True,
-                       grid_options: dict | None = None, model: str = "quantum", attack_names=ATTACKS,
-                       attack_steps: int = 10, **defence_options) -> dict:
+@validate_params(
+    dataset=Options(*POOL),
+    defences=Sequence_(Options(*DEFENCES), distinct=True),
+    n_train=COUNT,
+    n_test=COUNT,
+    seeds=Sequence_(SEED, distinct=True),
+    epochs=COUNT,
+    epsilons=BUDGETS,
+    n_layers=COUNT,
+    root=Optional(Folder()),
+    progress=Bool(),
+    grid_options=Optional(Instance(dict, "a dict")),
+    model=Options(*MODELS),
+    attack_names=ATTACK_NAMES,
+    attack_steps=COUNT,
+    defence_options=Anything("options of perturb_batch, which checks them"),
+)
+def defence_experiment(
+    dataset: str = "cifar10",
+    defences=DEFENCES,
+    n_train: int = 1500,
+    n_test: int = 500,
+    seeds=(0, 1, 2),
+    epochs: int = 10,
+    epsilons=EPSILONS,
+    n_layers: int = 4,
+    root: str | None = None,
+    progress: bool = True,
+    grid_options: dict | None = None,
+    model: str = "quantum",
+    attack_names=ATTACKS,
+    attack_steps: int = 10,
+    **defence_options,
+) -> dict:
     """Train ``model`` (one of :data:`MODELS`: the
     :class:`~qrobust_lite.quantum_classifier.QuantumImageClassifier` or the
     :class:`~qrobust_lite.quantum_classifier.HybridImageClassifier`) with each defence and seed.
@@ -367,20 +506,58 @@ def defence_experiment(dataset: str = "cifar10", defences=DEFENCES, n_train: int
     train, test = _experiment_data(dataset, n_train, n_test, root, os.environ.get(data.ENV_VAR, ""))
     if "gaussian noise" in defences and "sigma" not in defence_options:
         sample = torch.as_tensor(train.images[:256])
-        defence_options["sigma"] = round(matched_sigma(sample, defence_options.get("strength", 0.5),
-                                                       tuple(defence_options.get("circuit_seeds",
-                                                                                 (100, 101, 102, 103)))), 4)
-    config = {"dataset": dataset, "model": model, "defences": list(defences), "n_train": len(train),
-              "n_test": len(test), "seeds": list(seeds), "epochs": epochs,
-              "epsilons": list(epsilons), "n_layers": n_layers, "pool": POOL[dataset], "attacks": list(attack_names),
-              "attack_steps": attack_steps,
-              "data_source": train.source, **defence_options}
+        defence_options["sigma"] = round(
+            matched_sigma(
+                sample,
+                defence_options.get("strength", 0.5),
+                tuple(defence_options.get("circuit_seeds", (100, 101, 102, 103))),
+            ),
+            4,
+        )
+    config = {
+        "dataset": dataset,
+        "model": model,
+        "defences": list(defences),
+        "n_train": len(train),
+        "n_test": len(test),
+        "seeds": list(seeds),
+        "epochs": epochs,
+        "epsilons": list(epsilons),
+        "n_layers": n_layers,
+        "pool": POOL[dataset],
+        "attacks": list(attack_names),
+        "attack_steps": attack_steps,
+        "data_source": train.source,
+        **defence_options,
+    }
     options = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in defence_options.items()))
-    configs = [DefenceRun(dataset, d, s, n_train, n_test, epochs, tuple(epsilons), n_layers, root, options, model,
-                          tuple(attack_names), attack_steps) for d in defences for s in seeds]
-    runs = experiments.run_grid(configs, defence_run, key=defence_key, progress=progress,
-                                desc=f"{dataset}, {model}: defences x seeds",
-                                **{"n_jobs": 1, **(grid_options or {})})
+    configs = [
+        DefenceRun(
+            dataset,
+            d,
+            s,
+            n_train,
+            n_test,
+            epochs,
+            tuple(epsilons),
+            n_layers,
+            root,
+            options,
+            model,
+            tuple(attack_names),
+            attack_steps,
+        )
+        for d in defences
+        for s in seeds
+    ]
+    runs = experiments.run_grid(
+        configs,
+        defence_run,
+        key=defence_key,
+        progress=progress,
+        desc=f"{dataset}, {model}: defences x seeds",
+        **{"n_jobs": 1, **(grid_options or {})},
+    )
     return {"config": config, "runs": runs}
 
 
@@ -391,11 +568,14 @@ def summarise(results: dict) -> dict:
     "common_base_asr": {...}}}``, lists along the budgets (the common base over all the run's
     defences, :func:`common_base`). One seed: the spread is NaN.
     """
+
     def stats(values) -> tuple[float, float]:
         values = np.asarray(values, dtype=float)
         values = values[~np.isnan(values)]
-        return (float(values.mean()) if len(values) else math.nan,
-                float(values.std(ddof=1)) if len(values) > 1 else math.nan)
+        return (
+            float(values.mean()) if len(values) else math.nan,
+            float(values.std(ddof=1)) if len(values) > 1 else math.nan,
+        )
 
     attacks_run = results["config"].get("attacks", list(ATTACKS))
     bases = {a: common_base(results, a) for a in attacks_run}
@@ -405,8 +585,10 @@ def summarise(results: dict) -> dict:
         table[defence] = {
             "clean_accuracy": stats([r["clean_accuracy"] for r in rows]),
             "train_seconds": stats([r["train_seconds"] for r in rows]),
-            **{key: {a: [stats(v) for v in zip(*(r[key][a] for r in rows))] for a in attacks_run}
-               for key in ("asr", "robust_accuracy")},
+            **{
+                key: {a: [stats(v) for v in zip(*(r[key][a] for r in rows))] for a in attacks_run}
+                for key in ("asr", "robust_accuracy")
+            },
             "common_base_asr": {a: [stats(v) for v in bases[a]["asr"][defence].T] for a in attacks_run},
         }
     return table
@@ -444,8 +626,11 @@ def plot_attack_success(results: dict, attack: str = "PGD-restart", axes=None):
     eps = np.array(results["config"]["epsilons"]) * 255
     if axes is None:
         _, axes = plt.subplots(1, len(TABLE_METRICS), figsize=(10, 3.6), sharey=True)
-    titles = {"asr": "attack success rate", "robust_accuracy": "robust accuracy",
-              "common_base_asr": "ASR on the common base"}
+    titles = {
+        "asr": "attack success rate",
+        "robust_accuracy": "robust accuracy",
+        "common_base_asr": "ASR on the common base",
+    }
     for ax, metric in zip(axes, ("robust_accuracy", "asr", "common_base_asr")):
         for defence, row in table.items():
             mean, std = np.array(row[metric][attack]).T
@@ -453,6 +638,7 @@ def plot_attack_success(results: dict, attack: str = "PGD-restart", axes=None):
         ax.set(title=f"{titles[metric]} ({attack})", xlabel="budget epsilon (x 1/255)", xticks=eps)
         ax.grid(alpha=0.3)
     handles, labels = axes[0].get_legend_handles_labels()
-    axes[0].figure.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(labels),
-                          fontsize=9, frameon=False)
+    axes[0].figure.legend(
+        handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(labels), fontsize=9, frameon=False
+    )
     return axes

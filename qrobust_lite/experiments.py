@@ -84,15 +84,26 @@ class Workers(Constraint):
 
     def check(self, value, arg: str) -> int:
         cores = os.cpu_count() or 1
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
-                or not (value == -1 or 1 <= int(value) <= cores):
-            raise ValueError(f"{arg} must be -1 (all cores) or an integer from 1 to this machine's {cores} "
-                             f"cores (each run takes one), got {value!r}")
+        if (
+            isinstance(value, (bool, np.bool_))
+            or not isinstance(value, numbers.Integral)
+            or not (value == -1 or 1 <= int(value) <= cores)
+        ):
+            raise ValueError(
+                f"{arg} must be -1 (all cores) or an integer from 1 to this machine's {cores} "
+                f"cores (each run takes one), got {value!r}"
+            )
         return int(value)
 
     def bad_values(self) -> dict:
-        return {"zero": 0, "below -1": -2, "more than the cores": (os.cpu_count() or 1) + 1, "fractional": 1.5,
-                "bool": True, "string": "2"}
+        return {
+            "zero": 0,
+            "below -1": -2,
+            "more than the cores": (os.cpu_count() or 1) + 1,
+            "fractional": 1.5,
+            "bool": True,
+            "string": "2",
+        }
 
 
 CONFIG = Anything("a run's config: a dataclass")
@@ -102,7 +113,8 @@ CONFIG = Anything("a run's config: a dataclass")
 def fingerprint(*arrays: torch.Tensor | np.ndarray) -> str:
     """A short content hash of arrays (their shapes, dtypes and bytes): the data a run used.
 
-    >>> fingerprint(torch.zeros(3)) == fingerprint(torch.zeros(3)), fingerprint(torch.zeros(3)) == fingerprint(torch.ones(3))
+    >>> zeros = fingerprint(torch.zeros(3))
+    >>> zeros == fingerprint(torch.zeros(3)), zeros == fingerprint(torch.ones(3))
     (True, False)
     """
     digest = hashlib.sha256()
@@ -122,8 +134,7 @@ def _plain(config) -> dict:
 def config_key(config, data_fingerprint: str = "") -> str:
     """The cache key of a run: a hash of the whole config, the data fingerprint and
     :data:`CODE_VERSION`. Any change to any of them gives a new key."""
-    payload = json.dumps({"config": _plain(config), "data": data_fingerprint, "code": CODE_VERSION},
-                         sort_keys=True)
+    payload = json.dumps({"config": _plain(config), "data": data_fingerprint, "code": CODE_VERSION}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 
@@ -136,8 +147,10 @@ class GridError(RuntimeError):
         self.failures = failures
         lines = [f"  {config!r}: {error.strip().splitlines()[-1]}" for config, error in failures[:5]]
         more = f"\n  ... and {len(failures) - 5} more" if len(failures) > 5 else ""
-        super().__init__(f"{len(failures)} run(s) of the grid failed ({done} others finished and were "
-                         "kept):\n" + "\n".join(lines) + more + f"\nfirst traceback:\n{failures[0][1]}")
+        super().__init__(
+            f"{len(failures)} run(s) of the grid failed ({done} others finished and were "
+            "kept):\n" + "\n".join(lines) + more + f"\nfirst traceback:\n{failures[0][1]}"
+        )
 
 
 @validate_params(result=Anything("what a run returned: it is the check"), where=TEXT)
@@ -163,8 +176,10 @@ def plain_result(result: Any, where: str = "result") -> Any:
     if isinstance(result, dict):
         bad = [k for k in result if not isinstance(k, str)]
         if bad:
-            raise TypeError(f"{where} has the key {bad[0]!r} ({type(bad[0]).__name__}); result keys must be "
-                            "strings, as JSON keeps them")
+            raise TypeError(
+                f"{where} has the key {bad[0]!r} ({type(bad[0]).__name__}); result keys must be "
+                "strings, as JSON keeps them"
+            )
         return {k: plain_result(v, f"{where}[{k!r}]") for k, v in result.items()}
     if isinstance(result, (list, tuple)):
         return [plain_result(v, f"{where}[{i}]") for i, v in enumerate(result)]
@@ -208,7 +223,7 @@ class ResultCache:
                 raise ValueError("it answers another configuration")
             if not isinstance(stored.get("result"), dict):
                 raise ValueError("it holds no result")
-        except (OSError, ValueError) as err:   # JSONDecodeError is a ValueError
+        except (OSError, ValueError) as err:  # JSONDecodeError is a ValueError
             warnings.warn(f"cache file {path} is unusable ({err}); recomputing that run", stacklevel=3)
             self.rejected += 1
             return None
@@ -228,8 +243,10 @@ class ResultCache:
             os.replace(tmp, self.path(key))
         except OSError as err:
             self.unwritable = True
-            warnings.warn(f"cannot write results to the cache folder {self.folder} ({err}); "
-                          "results are returned but not kept", stacklevel=3)
+            warnings.warn(
+                f"cannot write results to the cache folder {self.folder} ({err}); results are returned but not kept",
+                stacklevel=3,
+            )
             if tmp is not None and os.path.exists(tmp):
                 os.unlink(tmp)
 
@@ -248,7 +265,7 @@ class _WithThreads:
         try:
             with threadpool_limits(limits=self.threads):
                 return plain_result(self.run(config))
-        except Exception:           # reported with its config by run_grid, after the others
+        except Exception:  # reported with its config by run_grid, after the others
             return _Failure(traceback.format_exc())
 
 
@@ -270,8 +287,13 @@ def check_scheduler(address: str, timeout: float = 10.0) -> None:
     """
     scheme, sep, rest = address.rpartition("://")
     host, colon, port = rest.rpartition(":")
-    if (sep and scheme not in ("tcp", "tls")) or not colon or not host or not port.isdigit() \
-            or not 0 < int(port) < 65536:
+    if (
+        (sep and scheme not in ("tcp", "tls"))
+        or not colon
+        or not host
+        or not port.isdigit()
+        or not 0 < int(port) < 65536
+    ):
         raise ValueError(f"scheduler must be an address like tcp://HOST:8786, got {address!r}")
     if scheme == "tls":
         return
@@ -280,26 +302,33 @@ def check_scheduler(address: str, timeout: float = 10.0) -> None:
             conn.settimeout(timeout)
             try:
                 first = conn.recv(256)
-            except socket.timeout:      # not Dask; a web server answers a request
+            except socket.timeout:  # not Dask; a web server answers a request
                 conn.sendall(b"HEAD / HTTP/1.0\r\n\r\n")
                 try:
                     first = conn.recv(256) or b"(nothing)"
                 except socket.timeout:
                     first = b"(nothing)"
     except OSError as err:
-        raise ValueError(f"scheduler {address}: cannot connect ({err.strerror or err}); is the scheduler "
-                         "running, and is this its address?") from None
+        raise ValueError(
+            f"scheduler {address}: cannot connect ({err.strerror or err}); is the scheduler "
+            "running, and is this its address?"
+        ) from None
     if b"compression" not in first:
-        found = ("a web server answers there" if first.startswith(b"HTTP/") else
-                 f"something listens there but sends nothing in {2 * timeout:g} s" if first == b"(nothing)"
-                 else f"something answers there ({first[:24]!r})")
-        raise ValueError(f"scheduler {address}: {found}, not a Dask scheduler (a scheduler's port is "
-                         "usually 8786, its dashboard's 8787)")
+        found = (
+            "a web server answers there"
+            if first.startswith(b"HTTP/")
+            else f"something listens there but sends nothing in {2 * timeout:g} s"
+            if first == b"(nothing)"
+            else f"something answers there ({first[:24]!r})"
+        )
+        raise ValueError(
+            f"scheduler {address}: {found}, not a Dask scheduler (a scheduler's port is "
+            "usually 8786, its dashboard's 8787)"
+        )
 
 
 @validate_params(scheduler=Optional(TEXT), workers=Workers(), processes=Bool(), timeout=POSITIVE)
-def dask_client(scheduler: str | None = None, workers: int = 2, processes: bool = True,
-                timeout: float = 10.0):
+def dask_client(scheduler: str | None = None, workers: int = 2, processes: bool = True, timeout: float = 10.0):
     """A ``dask.distributed.Client``: connected to ``scheduler`` (``"tcp://host:8786"``), or to a
     ``LocalCluster`` of ``workers`` single-threaded workers on this machine (loopback only):
     processes, or with ``processes=False`` threads of this process (no start-up cost: each
@@ -322,8 +351,9 @@ def dask_client(scheduler: str | None = None, workers: int = 2, processes: bool 
     # Given no address, Client starts a LocalCluster of its own and closes it with itself.
     # Workers in threads talk in-process; in processes, over TCP on loopback only.
     network = {"host": "127.0.0.1"} if processes else {}
-    return Client(n_workers=workers, threads_per_worker=1, processes=processes,
-                  dashboard_address="127.0.0.1:0", **network)
+    return Client(
+        n_workers=workers, threads_per_worker=1, processes=processes, dashboard_address="127.0.0.1:0", **network
+    )
 
 
 @validate_params(client=Anything("a dask.distributed.Client"))
@@ -336,15 +366,33 @@ def dashboard_link(client) -> str | None:
     return f"http://127.0.0.1:{port}/status" if client.cluster is not None else client.dashboard_link
 
 
-@validate_params(configs=Sequence_(CONFIG, min_len=0), run=CALLABLE, key=CALLABLE,
-                 cache=Optional(Either(Instance(ResultCache, "a ResultCache"), FilePath())),
-                 executor=Options("local", "dask"), n_jobs=Workers(), prefer=Options("threads", "processes"),
-                 client=Anything("a dask.distributed.Client, or None"), threads=Optional(COUNT), progress=Bool(),
-                 desc=TEXT)
-def run_grid(configs: Sequence, run: Callable[[Any], dict], *, key: Callable[[Any], str] = config_key,
-             cache: ResultCache | str | Path | None = None, executor: str = "local", n_jobs: int = 2,
-             prefer: str = "threads", client=None, threads: int | None = None, progress: bool = True,
-             desc: str = "runs") -> list[dict]:
+@validate_params(
+    configs=Sequence_(CONFIG, min_len=0),
+    run=CALLABLE,
+    key=CALLABLE,
+    cache=Optional(Either(Instance(ResultCache, "a ResultCache"), FilePath())),
+    executor=Options("local", "dask"),
+    n_jobs=Workers(),
+    prefer=Options("threads", "processes"),
+    client=Anything("a dask.distributed.Client, or None"),
+    threads=Optional(COUNT),
+    progress=Bool(),
+    desc=TEXT,
+)
+def run_grid(
+    configs: Sequence,
+    run: Callable[[Any], dict],
+    *,
+    key: Callable[[Any], str] = config_key,
+    cache: ResultCache | str | Path | None = None,
+    executor: str = "local",
+    n_jobs: int = 2,
+    prefer: str = "threads",
+    client=None,
+    threads: int | None = None,
+    progress: bool = True,
+    desc: str = "runs",
+) -> list[dict]:
     """``[run(c) for c in configs]``, cached and in parallel; results in the grid's order.
 
     ``key(config)``: the cache key (default :func:`config_key` without a data fingerprint; pass
@@ -373,7 +421,7 @@ def run_grid(configs: Sequence, run: Callable[[Any], dict], *, key: Callable[[An
         threads = torch.get_num_threads() if executor == "local" and n_jobs == 1 else 1
     if isinstance(cache, (str, Path)):
         cache = ResultCache(Path(cache))
-    first: dict[str, int] = {}          # each distinct config's first place in the grid
+    first: dict[str, int] = {}  # each distinct config's first place in the grid
     for i, config in enumerate(configs):
         first.setdefault(json.dumps(_plain(config), sort_keys=True), i)
     unique = sorted(first.values())
@@ -392,9 +440,19 @@ def run_grid(configs: Sequence, run: Callable[[Any], dict], *, key: Callable[[An
     failures = []
     if todo:
         workers = min(cores if n_jobs == -1 else int(n_jobs), len(todo))
-        for i, result in bar(EXECUTORS[executor](_WithThreads(run, threads), [configs[i] for i in todo], todo,
-                                                 n_jobs=workers, prefer=prefer, client=client),
-                             progress, total=len(todo), desc=desc):
+        for i, result in bar(
+            EXECUTORS[executor](
+                _WithThreads(run, threads),
+                [configs[i] for i in todo],
+                todo,
+                n_jobs=workers,
+                prefer=prefer,
+                client=client,
+            ),
+            progress,
+            total=len(todo),
+            desc=desc,
+        ):
             if isinstance(result, _Failure):
                 failures.append((configs[i], result.error))
                 continue
@@ -414,7 +472,7 @@ def _local(run, configs, indices, *, n_jobs, prefer, client):
         jobs = Parallel(n_jobs=n_jobs, prefer=prefer, return_as="generator")(delayed(run)(c) for c in configs)
         yield from zip(indices, jobs)
     finally:
-        torch.set_num_threads(threads)     # thread workers set it in this process
+        torch.set_num_threads(threads)  # thread workers set it in this process
 
 
 def _dask(run, configs, indices, *, n_jobs, prefer, client):

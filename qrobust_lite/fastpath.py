@@ -145,8 +145,10 @@ def _traced_gates(tape):
         try:
             gates = list(_gates(op))
         except Exception as err:
-            raise NotCompilable(f"{op.name} on wires {list(op.wires)} cannot be decomposed into gates "
-                                f"with matrices ({type(err).__name__}: {str(err) or 'no message'})") from err
+            raise NotCompilable(
+                f"{op.name} on wires {list(op.wires)} cannot be decomposed into gates "
+                f"with matrices ({type(err).__name__}: {str(err) or 'no message'})"
+            ) from err
         yield from gates
 
 
@@ -155,7 +157,7 @@ Z_ROTATIONS = (qml.RZ, qml.IsingZZ, qml.MultiRZ)
 
 def _z_string_signs(wires: Sequence[int], n_qubits: int) -> np.ndarray:
     """(2**n,) eigenvalues +-1 of Z on every wire in ``wires``, for each basis state."""
-    idx = np.arange(2 ** n_qubits)
+    idx = np.arange(2**n_qubits)
     parity = ((idx[:, None] >> (n_qubits - 1 - np.asarray(wires, dtype=np.int64))) & 1).sum(axis=1)
     return (1 - 2 * (parity % 2)).astype(np.float64)
 
@@ -167,10 +169,10 @@ def _monomial(matrix: np.ndarray) -> bool:
 def _fixed_map(matrix: np.ndarray, wires: Sequence[int], n_qubits: int) -> tuple[np.ndarray, np.ndarray]:
     """The (perm, phase) of a monomial gate acting on ``wires`` of an n-qubit register."""
     k = len(wires)
-    idx = np.arange(2 ** n_qubits)
-    bits = (idx[:, None] >> (n_qubits - 1 - np.asarray(wires))[None, :]) & 1      # (2**n, k)
-    sub = bits @ (1 << np.arange(k - 1, -1, -1))                                  # row of the small matrix
-    src_sub = np.abs(matrix).argmax(axis=1)[sub]                                  # column it reads
+    idx = np.arange(2**n_qubits)
+    bits = (idx[:, None] >> (n_qubits - 1 - np.asarray(wires))[None, :]) & 1  # (2**n, k)
+    sub = bits @ (1 << np.arange(k - 1, -1, -1))  # row of the small matrix
+    src_sub = np.abs(matrix).argmax(axis=1)[sub]  # column it reads
     src_bits = (src_sub[:, None] >> np.arange(k - 1, -1, -1)[None, :]) & 1
     clear = idx & ~np.bitwise_or.reduce(1 << (n_qubits - 1 - np.asarray(wires)))
     perm = clear | (src_bits << (n_qubits - 1 - np.asarray(wires))[None, :]).sum(axis=1)
@@ -183,9 +185,13 @@ def _fixed_map(matrix: np.ndarray, wires: Sequence[int], n_qubits: int) -> tuple
 _TRACING = threading.Lock()
 
 
-@validate_params(template=Anything("a PennyLane template or function of (weights, wires); NotCompilable says "
-                                   "when it cannot be traced"),
-                 weight_shape=Sequence_(COUNT), n_qubits=Int(1, MAX_QUBITS))
+@validate_params(
+    template=Anything(
+        "a PennyLane template or function of (weights, wires); NotCompilable says when it cannot be traced"
+    ),
+    weight_shape=Sequence_(COUNT),
+    n_qubits=Int(1, MAX_QUBITS),
+)
 def compile_block(template: Callable, weight_shape: Sequence[int], n_qubits: int) -> Block:
     """Trace ``template(weights, wires=range(n_qubits))`` into layers (see the module doc).
 
@@ -198,32 +204,41 @@ def compile_block(template: Callable, weight_shape: Sequence[int], n_qubits: int
             return _compile(template, tuple(weight_shape), n_qubits)
         except NotCompilable:
             raise
-        except Exception as err:   # a gate PennyLane cannot decompose or give a matrix for
-            raise NotCompilable(f"{getattr(template, '__name__', template)!s} cannot be traced: "
-                                f"{type(err).__name__}: {str(err) or 'no message'}") from err
+        except Exception as err:  # a gate PennyLane cannot decompose or give a matrix for
+            raise NotCompilable(
+                f"{getattr(template, '__name__', template)!s} cannot be traced: "
+                f"{type(err).__name__}: {str(err) or 'no message'}"
+            ) from err
 
 
 def _compile(template: Callable, shape: tuple[int, ...], n_qubits: int) -> Block:
     tags = torch.arange(int(np.prod(shape)), dtype=torch.float64).reshape(shape)
     tape = qml.tape.make_qscript(template)(tags, wires=range(n_qubits))
     layers: list = []
-    pending: dict | None = None      # the layer being filled: class, wires, indices
+    pending: dict | None = None  # the layer being filled: class, wires, indices
     fixed: tuple[np.ndarray, np.ndarray] | None = None
-    groups: dict[type, list] = {}    # gate class -> the indices of all its gates, in order
+    groups: dict[type, list] = {}  # gate class -> the indices of all its gates, in order
 
     def flush():
         nonlocal pending, fixed
         if pending is not None and pending["cls"] is DiagonalLayer:
             signs = np.stack([_z_string_signs(ws, n_qubits) for ws in pending["wires"]], axis=1)
-            layers.append(DiagonalLayer(torch.tensor([i[0] for i in pending["index"]], dtype=torch.long),
-                                        torch.from_numpy(signs)))
+            layers.append(
+                DiagonalLayer(torch.tensor([i[0] for i in pending["index"]], dtype=torch.long), torch.from_numpy(signs))
+            )
             pending = None
         elif pending is not None:
             wires = tuple(pending["wires"])
             group = groups.setdefault(pending["cls"], [])
-            layers.append(ParamLayer(pending["cls"], wires,
-                                     torch.tensor(pending["index"], dtype=torch.long),
-                                     einsum_expression(wires, n_qubits), start=len(group)))
+            layers.append(
+                ParamLayer(
+                    pending["cls"],
+                    wires,
+                    torch.tensor(pending["index"], dtype=torch.long),
+                    einsum_expression(wires, n_qubits),
+                    start=len(group),
+                )
+            )
             group += pending["index"]
             pending = None
         if fixed is not None:
@@ -240,8 +255,7 @@ def _compile(template: Callable, shape: tuple[int, ...], n_qubits: int) -> Block
                 raise NotCompilable(f"{gate.name} on wires {list(wires)} has no matrix: {err}") from err
             if not _monomial(matrix):
                 flush()
-                layers.append(DenseGate(torch.from_numpy(matrix), wires,
-                                        einsum_expression([wires], n_qubits)))
+                layers.append(DenseGate(torch.from_numpy(matrix), wires, einsum_expression([wires], n_qubits)))
                 continue
             if pending is not None:
                 flush()
@@ -254,31 +268,40 @@ def _compile(template: Callable, shape: tuple[int, ...], n_qubits: int) -> Block
         values = [float(p) for p in gate.parameters]
         if any(v != int(v) or not 0 <= v < tags.numel() for v in values):
             raise NotCompilable(f"{gate.name} on wires {wires} does not take plain weight entries")
-        try:      # the fast path builds the matrices from the angles alone, as here
+        try:  # the fast path builds the matrices from the angles alone, as here
             _gate_matrices(type(gate), torch.zeros(1, len(values), dtype=torch.float64))
         except Exception as err:
-            raise NotCompilable(f"{gate.name} on wires {list(wires)} cannot build its matrix from its angles "
-                                f"alone ({type(err).__name__}: {str(err) or 'no message'})") from err
+            raise NotCompilable(
+                f"{gate.name} on wires {list(wires)} cannot build its matrix from its angles "
+                f"alone ({type(err).__name__}: {str(err) or 'no message'})"
+            ) from err
         if fixed is not None:
             flush()
-        if type(gate) in Z_ROTATIONS:     # diagonal: merge with the Z rotations before it
+        if type(gate) in Z_ROTATIONS:  # diagonal: merge with the Z rotations before it
             if pending is None or pending["cls"] is not DiagonalLayer:
                 flush()
                 pending = {"cls": DiagonalLayer, "wires": [], "index": []}
             pending["wires"].append(wires)
             pending["index"].append([int(v) for v in values])
             continue
-        joins = (pending is not None and pending["cls"] is type(gate)
-                 and not set(wires) & {w for ws in pending["wires"] for w in ws})
+        joins = (
+            pending is not None
+            and pending["cls"] is type(gate)
+            and not set(wires) & {w for ws in pending["wires"] for w in ws}
+        )
         if not joins:
             flush()
             pending = {"cls": type(gate), "wires": [], "index": []}
-        assert pending is not None        # it joins the pending layer, or one was just opened
+        assert pending is not None  # it joins the pending layer, or one was just opened
         pending["wires"].append(wires)
         pending["index"].append([int(v) for v in values])
     flush()
-    block = Block(n_qubits, shape, tuple(layers),
-                  tuple((cls, torch.tensor(index, dtype=torch.long)) for cls, index in groups.items()))
+    block = Block(
+        n_qubits,
+        shape,
+        tuple(layers),
+        tuple((cls, torch.tensor(index, dtype=torch.long)) for cls, index in groups.items()),
+    )
     _verify(block, template)
     return block
 
@@ -294,7 +317,7 @@ def _verify(block: Block, template: Callable) -> None:
     n = block.n_qubits
     gen = torch.Generator().manual_seed(1234)
     weights = (torch.rand(block.weight_shape, generator=gen, dtype=torch.float64) - 0.5) * 6 * np.pi
-    states = torch.randn(2, 2 ** n, 2, generator=gen, dtype=torch.float64)
+    states = torch.randn(2, 2**n, 2, generator=gen, dtype=torch.float64)
     states = torch.view_as_complex(states)
     states = states / states.norm(dim=1, keepdim=True)
 
@@ -304,10 +327,11 @@ def _verify(block: Block, template: Callable) -> None:
         template(w, wires=range(n))
         return qml.state()
 
-    expected = reference(states, weights)                 # both states in one broadcast call
+    expected = reference(states, weights)  # both states in one broadcast call
     if not torch.allclose(apply_layers(block, weights, states), expected, atol=1e-8):
-        raise NotCompilable("the traced gates do not reproduce the template; its gates must take "
-                            "plain entries of the weights")
+        raise NotCompilable(
+            "the traced gates do not reproduce the template; its gates must take plain entries of the weights"
+        )
 
 
 def _trig_table(a: list, left: list, right: list, sign: list) -> tuple[torch.Tensor, ...]:
@@ -326,9 +350,17 @@ _ROTATIONS = {
     qml.RZ: _trig_table(_ONE_ANGLE, [0, 1, 0, 0, 0, 0, 0, 1], [2] * 8, [1, -1, 0, 0, 0, 0, 1, 1]),
     # Rot(phi, theta, omega) = RZ(omega) RY(theta) RZ(phi): t = (cos a, sin a, cos b, sin b,
     # cos h, sin h) with a = (phi + omega) / 2, b = (phi - omega) / 2, h = theta / 2
-    qml.Rot: _trig_table([[0.5, 0.5, 0.5, 0.5, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0, 0.5, 0.5],
-                          [0.5, 0.5, -0.5, -0.5, 0.0, 0.0], [0.0, -_H, 0.0, -_H, 0.0, -_H]],
-                         [0, 1, 2, 3, 2, 3, 0, 1], [4, 4, 5, 5, 5, 5, 4, 4], [1, -1, -1, -1, 1, -1, 1, 1]),
+    qml.Rot: _trig_table(
+        [
+            [0.5, 0.5, 0.5, 0.5, 0.0, 0.0],
+            [0.0, 0.0, 0.0, 0.0, 0.5, 0.5],
+            [0.5, 0.5, -0.5, -0.5, 0.0, 0.0],
+            [0.0, -_H, 0.0, -_H, 0.0, -_H],
+        ],
+        [0, 1, 2, 3, 2, 3, 0, 1],
+        [4, 4, 5, 5, 5, 5, 4, 4],
+        [1, -1, -1, -1, 1, -1, 1, 1],
+    ),
 }
 
 
@@ -349,8 +381,7 @@ def _rotation_matrices(op_class: type, params: torch.Tensor) -> torch.Tensor | N
 def _rotation_table(op_class: type, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, ...]:
     """:data:`_ROTATIONS`' table of ``op_class`` in ``dtype`` on ``device`` (made once)."""
     a, shift, left, right, sign = _ROTATIONS[op_class]
-    return (a.to(device, dtype), shift.to(device, dtype), left.to(device), right.to(device),
-            sign.to(device, dtype))
+    return (a.to(device, dtype), shift.to(device, dtype), left.to(device), right.to(device), sign.to(device, dtype))
 
 
 def _gate_matrices(op_class: type, params: torch.Tensor) -> torch.Tensor:
@@ -381,13 +412,14 @@ def einsum_expression(wires: Sequence[tuple[int, ...]], n_qubits: int) -> str:
     return ",".join([batch + "".join(axis)] + subscripts) + "->" + batch + "".join(current)
 
 
-def _apply_matrices(state: torch.Tensor, mats: torch.Tensor, wires: Sequence[tuple[int, ...]],
-                    n_qubits: int, expr: str) -> torch.Tensor:
+def _apply_matrices(
+    state: torch.Tensor, mats: torch.Tensor, wires: Sequence[tuple[int, ...]], n_qubits: int, expr: str
+) -> torch.Tensor:
     """Apply gates ``mats[g]`` (2**k, 2**k) on ``wires[g]`` to states (M, 2**n) in one einsum."""
     m = state.shape[0]
     operands = [mats[g].reshape((2,) * (2 * len(ws))) for g, ws in enumerate(wires)]
     out = torch.einsum(expr, state.reshape((m,) + (2,) * n_qubits), *operands)
-    return out.reshape(m, 2 ** n_qubits)
+    return out.reshape(m, 2**n_qubits)
 
 
 @validate_params(n_qubits=Int(1, MAX_QUBITS))
@@ -419,14 +451,13 @@ def _chunk_krons(runs: torch.Tensor, n_qubits: int) -> list[tuple[torch.Tensor, 
     return out
 
 
-def _apply_chunk(state: torch.Tensor, kron: torch.Tensor, start: int, stop: int,
-                 n_qubits: int) -> torch.Tensor:
+def _apply_chunk(state: torch.Tensor, kron: torch.Tensor, start: int, stop: int, n_qubits: int) -> torch.Tensor:
     """Apply ``kron`` (2**k, 2**k) on wires start..stop-1 to states (M, 2**n)."""
     m = state.shape[0]
-    if stop == n_qubits:          # the chunk's wires are the last axis: one matrix product
-        return (state.reshape(-1, 2 ** (stop - start)) @ kron.T).reshape(m, 2 ** n_qubits)
-    view = state.reshape(m * 2 ** start, 2 ** (stop - start), 2 ** (n_qubits - stop))
-    return torch.einsum("ajb,ij->aib", view, kron).reshape(m, 2 ** n_qubits)
+    if stop == n_qubits:  # the chunk's wires are the last axis: one matrix product
+        return (state.reshape(-1, 2 ** (stop - start)) @ kron.T).reshape(m, 2**n_qubits)
+    view = state.reshape(m * 2**start, 2 ** (stop - start), 2 ** (n_qubits - stop))
+    return torch.einsum("ajb,ij->aib", view, kron).reshape(m, 2**n_qubits)
 
 
 @validate_params(block=BLOCK, weights=TENSOR, state=TENSOR)
@@ -442,20 +473,19 @@ def apply_layers(block: Block, weights: torch.Tensor, state: torch.Tensor) -> to
     """
     n = block.n_qubits
     flat = weights.reshape(-1).to(state.real.dtype)
-    mats = {cls: _gate_matrices(cls, flat[index.to(flat.device)]).to(state.dtype)
-            for cls, index in block.groups}
+    mats = {cls: _gate_matrices(cls, flat[index.to(flat.device)]).to(state.dtype) for cls, index in block.groups}
     all_wires = tuple((w,) for w in range(n))
-    runs: list[torch.Tensor] = []          # (n, 2, 2) per run of single-qubit layers
-    program: list = []                      # layers, and (run number, wires it touches)
+    runs: list[torch.Tensor] = []  # (n, 2, 2) per run of single-qubit layers
+    program: list = []  # layers, and (run number, wires it touches)
     for layer in block.layers:
         if isinstance(layer, ParamLayer) and all(len(ws) == 1 for ws in layer.wires):
-            gates = mats[layer.op_class][layer.start:layer.start + len(layer.wires)]
-            if layer.wires != all_wires:     # identity on the wires without a gate
+            gates = mats[layer.op_class][layer.start : layer.start + len(layer.wires)]
+            if layer.wires != all_wires:  # identity on the wires without a gate
                 eye = torch.eye(2, dtype=state.dtype, device=state.device).expand(n, 2, 2)
                 wires = torch.tensor([w for (w,) in layer.wires], device=state.device)
                 gates = eye.index_copy(0, wires, gates)
             touched = {w for (w,) in layer.wires}
-            if program and isinstance(program[-1], tuple):      # join the run before it
+            if program and isinstance(program[-1], tuple):  # join the run before it
                 number, before = program[-1]
                 runs[number] = gates @ runs[number]
                 program[-1] = (number, before | touched)
@@ -476,22 +506,21 @@ def apply_layers(block: Block, weights: torch.Tensor, state: torch.Tensor) -> to
             if step.phase is not None:
                 state = state * step.phase.to(state.device, state.dtype)
         elif isinstance(step, DiagonalLayer):
-            angles = step.signs.to(flat.device, flat.dtype) @ flat[step.index.to(flat.device)]   # (2**n,)
+            angles = step.signs.to(flat.device, flat.dtype) @ flat[step.index.to(flat.device)]  # (2**n,)
             state = state * torch.polar(torch.ones_like(angles), -0.5 * angles)
         elif isinstance(step, DenseGate):
             gate = step.matrix.to(state.device, state.dtype)[None]
             state = _apply_matrices(state, gate, [step.wires], n, step.expr)
         else:
-            gates = mats[step.op_class][step.start:step.start + len(step.wires)]
+            gates = mats[step.op_class][step.start : step.start + len(step.wires)]
             state = _apply_matrices(state, gates, step.wires, n, step.expr)
     return state
 
 
 @validate_params(block=BLOCK, weights=TENSOR, dtype=Options(torch.complex64, torch.complex128))
-def block_unitary_transpose(block: Block, weights: torch.Tensor,
-                            dtype: torch.dtype = torch.complex128) -> torch.Tensor:
+def block_unitary_transpose(block: Block, weights: torch.Tensor, dtype: torch.dtype = torch.complex128) -> torch.Tensor:
     """U.T (2**n, 2**n) of the block: row j is U applied to basis state j."""
-    eye = torch.eye(2 ** block.n_qubits, dtype=dtype, device=weights.device)
+    eye = torch.eye(2**block.n_qubits, dtype=dtype, device=weights.device)
     return apply_layers(block, weights, eye)
 
 
@@ -504,15 +533,14 @@ def choose_strategy(n_qubits: int, batch_size: int) -> str:
     B x 2**n amplitudes per layer. Measured here, U pays off once the batch is about four
     times the dimension 2**n (see ``benchmarks/fast_path.py``).
     """
-    return "unitary" if batch_size >= 4 * 2 ** n_qubits else "direct"
+    return "unitary" if batch_size >= 4 * 2**n_qubits else "direct"
 
 
 @validate_params(block=BLOCK, weights=TENSOR, state=TENSOR, strategy=Options(*STRATEGIES))
-def apply_block(block: Block, weights: torch.Tensor, state: torch.Tensor,
-                strategy: str = "auto") -> torch.Tensor:
+def apply_block(block: Block, weights: torch.Tensor, state: torch.Tensor, strategy: str = "auto") -> torch.Tensor:
     """Output states (B, 2**n) of the block on input states (B, 2**n), real or complex."""
-    if state.ndim != 2 or state.shape[1] != 2 ** block.n_qubits:
-        raise ValueError(f"state must have shape (B, {2 ** block.n_qubits}), got {tuple(state.shape)}")
+    if state.ndim != 2 or state.shape[1] != 2**block.n_qubits:
+        raise ValueError(f"state must have shape (B, {2**block.n_qubits}), got {tuple(state.shape)}")
     if tuple(weights.shape) != block.weight_shape:
         raise ValueError(f"weights must have shape {block.weight_shape}, got {tuple(weights.shape)}")
     if not state.is_complex():
@@ -525,8 +553,9 @@ def apply_block(block: Block, weights: torch.Tensor, state: torch.Tensor,
 
 
 @validate_params(states=TENSOR, u_t=TENSOR, readout=Optional(TENSOR))
-def real_state_probabilities(states: torch.Tensor, u_t: torch.Tensor,
-                             readout: torch.Tensor | None = None) -> torch.Tensor:
+def real_state_probabilities(
+    states: torch.Tensor, u_t: torch.Tensor, readout: torch.Tensor | None = None
+) -> torch.Tensor:
     """Born probabilities ``|psi @ U.T|**2`` (B, 2**n) for real states psi (B, 2**n).
 
     For real psi, psi @ U.T = psi @ Re(U.T) + i psi @ Im(U.T): one real matrix product with
@@ -535,19 +564,29 @@ def real_state_probabilities(states: torch.Tensor, u_t: torch.Tensor,
     matrix), folding the sum of the two squared halves into that product.
     """
     d = u_t.shape[0]
-    parts = torch.view_as_real(u_t.resolve_conj()).permute(0, 2, 1).reshape(d, 2 * d)   # [Re | Im]
+    parts = torch.view_as_real(u_t.resolve_conj()).permute(0, 2, 1).reshape(d, 2 * d)  # [Re | Im]
     squares = (states @ parts.to(states.dtype)).square()
     if readout is None:
         return squares.view(-1, 2, d).sum(dim=1)
     return squares @ torch.cat([readout, readout]).to(states.dtype)
 
 
-@validate_params(block=BLOCK, weights=TENSOR, features=Array("features", ndim=2),
-                 encode=Anything("a function: a (b, F) slice of features -> states (b, 2**n)"),
-                 strategy=Options(*STRATEGIES), chunk=Optional(COUNT))
-def born_probabilities(block: Block, weights: torch.Tensor, features: torch.Tensor,
-                       encode: Callable[[torch.Tensor], torch.Tensor],
-                       strategy: str = "auto", chunk: int | None = None) -> torch.Tensor:
+@validate_params(
+    block=BLOCK,
+    weights=TENSOR,
+    features=Array("features", ndim=2),
+    encode=Anything("a function: a (b, F) slice of features -> states (b, 2**n)"),
+    strategy=Options(*STRATEGIES),
+    chunk=Optional(COUNT),
+)
+def born_probabilities(
+    block: Block,
+    weights: torch.Tensor,
+    features: torch.Tensor,
+    encode: Callable[[torch.Tensor], torch.Tensor],
+    strategy: str = "auto",
+    chunk: int | None = None,
+) -> torch.Tensor:
     """Born-rule outcome probabilities (B, 2**n) of ``encode(features)`` followed by the block.
 
     ``encode`` maps a (b, F) slice of ``features`` to states (b, 2**n), real or complex
@@ -560,9 +599,11 @@ def born_probabilities(block: Block, weights: torch.Tensor, features: torch.Tens
         raise ValueError(f"weights must have shape {block.weight_shape}, got {tuple(weights.shape)}")
     complex_dtype = torch.complex64 if features.dtype == torch.float32 else torch.complex128
     width = encode(features[:1]).shape[-1]
-    if width != 2 ** block.n_qubits:
-        raise ValueError(f"features of shape {tuple(features.shape)} encode to states of {width} amplitudes; the block "
-                         f"acts on {block.n_qubits} qubits, 2**{block.n_qubits} = {2 ** block.n_qubits} amplitudes")
+    if width != 2**block.n_qubits:
+        raise ValueError(
+            f"features of shape {tuple(features.shape)} encode to states of {width} amplitudes; the block "
+            f"acts on {block.n_qubits} qubits, 2**{block.n_qubits} = {2**block.n_qubits} amplitudes"
+        )
     if not len(features):
         return torch.zeros(0, width, dtype=complex_dtype.to_real(), device=features.device)
     size = len(features) if chunk is None else min(chunk, len(features))
@@ -583,10 +624,12 @@ def born_probabilities(block: Block, weights: torch.Tensor, features: torch.Tens
     return out[0] if len(out) == 1 else torch.cat(out)
 
 
-@validate_params(angles=Array("features", ndim=2, max_width=MAX_QUBITS), rotation=Options("X", "Y", "Z"),
-                 dtype=Options(torch.complex64, torch.complex128, torch.float32, torch.float64))
-def angle_state(angles: torch.Tensor, rotation: str = "Y",
-                dtype: torch.dtype = torch.complex128) -> torch.Tensor:
+@validate_params(
+    angles=Array("features", ndim=2, max_width=MAX_QUBITS),
+    rotation=Options("X", "Y", "Z"),
+    dtype=Options(torch.complex64, torch.complex128, torch.float32, torch.float64),
+)
+def angle_state(angles: torch.Tensor, rotation: str = "Y", dtype: torch.dtype = torch.complex128) -> torch.Tensor:
     """The product state of ``qml.AngleEmbedding``: angles (B, n) radians -> (B, 2**n) complex.
 
     Each wire holds R(angle)|0>: RY gives (cos a/2, sin a/2), RX (cos a/2, -i sin a/2),
@@ -597,8 +640,10 @@ def angle_state(angles: torch.Tensor, rotation: str = "Y",
         raise ValueError(f"dtype must be complex for rotation {rotation!r}; only RY states are real")
     size = len(angles) * 2 ** angles.shape[1] * torch.empty((), dtype=dtype).element_size()
     if size > MAX_STATE_BYTES:
-        raise ValueError(f"angles of shape {tuple(angles.shape)} make states of {size / 2**30:.1f} GiB (B x 2**n "
-                         f"amplitudes); at most {MAX_STATE_BYTES / 2**30:g} GiB at once: pass fewer rows at a time")
+        raise ValueError(
+            f"angles of shape {tuple(angles.shape)} make states of {size / 2**30:.1f} GiB (B x 2**n "
+            f"amplitudes); at most {MAX_STATE_BYTES / 2**30:g} GiB at once: pass fewer rows at a time"
+        )
     half = angles.to(dtype.to_real() if dtype.is_complex else dtype) / 2
     c, s = torch.cos(half), torch.sin(half)
     if rotation == "Y":

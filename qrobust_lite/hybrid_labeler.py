@@ -70,8 +70,16 @@ def _linear(n_in: int, n_out: int, generator: torch.Generator) -> nn.Linear:
     return init_like_torch(nn.Linear(n_in, n_out), generator)
 
 
-@validate_params(n_classes=N_CLASSES, n_qubits=Int(1, 12), n_layers=COUNT, rotation=Options("Y", "Rot"),
-                 circuit=Options(*CIRCUITS), readout=Options(*READOUTS), hidden_units=COUNT, seed=SEED)
+@validate_params(
+    n_classes=N_CLASSES,
+    n_qubits=Int(1, 12),
+    n_layers=COUNT,
+    rotation=Options("Y", "Rot"),
+    circuit=Options(*CIRCUITS),
+    readout=Options(*READOUTS),
+    hidden_units=COUNT,
+    seed=SEED,
+)
 class HybridLabeler(nn.Module):
     """Pre-network, circuit (or its classical control) and post-network: images -> logits (N, K).
 
@@ -86,28 +94,43 @@ class HybridLabeler(nn.Module):
         seed: seeds every initial weight (circuit angles uniform in [0, 2 pi)).
     """
 
-    z_signs: torch.Tensor        # a buffer: (2**n, n), <Z_i> = probabilities @ z_signs
+    z_signs: torch.Tensor  # a buffer: (2**n, n), <Z_i> = probabilities @ z_signs
 
-    def __init__(self, n_classes: int = 10, n_qubits: int = 10, n_layers: int = 3, rotation: str = "Y",
-                 circuit: str = "quantum", readout: str = "outcomes", hidden_units: int = 128, seed: int = 0) -> None:
+    def __init__(
+        self,
+        n_classes: int = 10,
+        n_qubits: int = 10,
+        n_layers: int = 3,
+        rotation: str = "Y",
+        circuit: str = "quantum",
+        readout: str = "outcomes",
+        hidden_units: int = 128,
+        seed: int = 0,
+    ) -> None:
         super().__init__()
         shape = rotation_cz_shape(n_layers, n_qubits, rotation)
         self.circuit, self.readout = circuit, readout
         generator = torch.Generator().manual_seed(seed)
         self.n_qubits, self.n_classes = n_qubits, n_classes
-        self.pre = nn.Sequential(nn.Flatten(), _linear(784, hidden_units, generator), nn.ReLU(),
-                                 _linear(hidden_units, hidden_units, generator), nn.ReLU(),
-                                 _linear(hidden_units, n_qubits, generator))
+        self.pre = nn.Sequential(
+            nn.Flatten(),
+            _linear(784, hidden_units, generator),
+            nn.ReLU(),
+            _linear(hidden_units, hidden_units, generator),
+            nn.ReLU(),
+            _linear(hidden_units, n_qubits, generator),
+        )
         if circuit == "quantum":
             self.weights = nn.Parameter(2 * math.pi * torch.rand(shape, generator=generator))
             self.block = fastpath.compile_block(rotation_cz_layers, shape, n_qubits)
         else:
-            self.mixer = _linear(n_qubits, 2 ** n_qubits, generator)
-        width = 2 ** n_qubits if readout == "outcomes" else n_qubits
-        self.post = nn.Sequential(_linear(width, hidden_units, generator), nn.ReLU(),
-                                  _linear(hidden_units, n_classes, generator))
-        bits = (torch.arange(2 ** n_qubits)[:, None] >> torch.arange(n_qubits - 1, -1, -1)) & 1
-        self.register_buffer("z_signs", 1.0 - 2.0 * bits.float())     # <Z_i> = probs @ z_signs
+            self.mixer = _linear(n_qubits, 2**n_qubits, generator)
+        width = 2**n_qubits if readout == "outcomes" else n_qubits
+        self.post = nn.Sequential(
+            _linear(width, hidden_units, generator), nn.ReLU(), _linear(hidden_units, n_classes, generator)
+        )
+        bits = (torch.arange(2**n_qubits)[:, None] >> torch.arange(n_qubits - 1, -1, -1)) & 1
+        self.register_buffer("z_signs", 1.0 - 2.0 * bits.float())  # <Z_i> = probs @ z_signs
 
     def angles(self, images: torch.Tensor) -> torch.Tensor:
         """The pre-network's angles (N, n), radians in [0, pi]."""
@@ -120,8 +143,9 @@ class HybridLabeler(nn.Module):
         angles = self.angles(images)
         if self.circuit == "classical":
             return torch.softmax(self.mixer(angles), dim=1)
-        return fastpath.born_probabilities(self.block, self.weights.to(angles.dtype), angles,
-                                           lambda a: fastpath.angle_state(a, dtype=a.dtype))
+        return fastpath.born_probabilities(
+            self.block, self.weights.to(angles.dtype), angles, lambda a: fastpath.angle_state(a, dtype=a.dtype)
+        )
 
     def read(self, outcome_probs: torch.Tensor) -> torch.Tensor:
         """The post-network: outcome probabilities or frequencies (N, 2**n) -> logits (N, K)."""
@@ -133,12 +157,32 @@ class HybridLabeler(nn.Module):
         return self.read(self.outcome_probabilities(images))
 
 
-@validate_params(images=IMAGE_BATCH, labels=LABELS, n_classes=N_CLASSES, n_layers=COUNT, epochs=COUNT,
-                 circuit=Options(*CIRCUITS), rotation=Options("Y", "Rot"), readout=Options(*READOUTS),
-                 n_qubits=Int(1, 12), seed=SEED, progress=Bool())
-def fit_labeler(images: torch.Tensor, labels: torch.Tensor, n_classes: int = 10, n_layers: int = 3,
-                epochs: int = 5, circuit: str = "quantum", rotation: str = "Y", readout: str = "outcomes",
-                n_qubits: int = 10, seed: int = 0, progress: bool = True) -> HybridLabeler:
+@validate_params(
+    images=IMAGE_BATCH,
+    labels=LABELS,
+    n_classes=N_CLASSES,
+    n_layers=COUNT,
+    epochs=COUNT,
+    circuit=Options(*CIRCUITS),
+    rotation=Options("Y", "Rot"),
+    readout=Options(*READOUTS),
+    n_qubits=Int(1, 12),
+    seed=SEED,
+    progress=Bool(),
+)
+def fit_labeler(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    n_classes: int = 10,
+    n_layers: int = 3,
+    epochs: int = 5,
+    circuit: str = "quantum",
+    rotation: str = "Y",
+    readout: str = "outcomes",
+    n_qubits: int = 10,
+    seed: int = 0,
+    progress: bool = True,
+) -> HybridLabeler:
     """Train a :class:`HybridLabeler` on one-hot labels with the paper's schedule (cross-entropy,
     Adam 1e-3 divided by 10 after epoch 3 when there are more than 3 epochs, batch 64).
 
@@ -150,17 +194,33 @@ def fit_labeler(images: torch.Tensor, labels: torch.Tensor, n_classes: int = 10,
     validation.same_length("images", images, "labels", labels)
     labeler = HybridLabeler(n_classes, n_qubits, n_layers, rotation, circuit, readout, seed=seed)
     drops = tuple(e for e in LR_DROPS if e < epochs)
-    labeler.history = fit(labeler, images, labels, F.cross_entropy, epochs=epochs, batch_size=BATCH_SIZE,
-                          lr=LR, lr_drops=drops, generator=torch.Generator().manual_seed(seed),
-                          progress=progress, desc=f"{circuit} labeler (seed {seed})")
+    labeler.history = fit(
+        labeler,
+        images,
+        labels,
+        F.cross_entropy,
+        epochs=epochs,
+        batch_size=BATCH_SIZE,
+        lr=LR,
+        lr_drops=drops,
+        generator=torch.Generator().manual_seed(seed),
+        progress=progress,
+        desc=f"{circuit} labeler (seed {seed})",
+    )
     return labeler
 
 
 @torch.no_grad()
-@validate_params(labeler=Instance(HybridLabeler, "a HybridLabeler"), images=IMAGE_BATCH, shots=Optional(COUNT), seed=SEED,
-                 chunk=COUNT)
-def soft_labels(labeler: HybridLabeler, images: torch.Tensor, shots: int | None = None, seed: int = 0,
-                chunk: int = 4096) -> torch.Tensor:
+@validate_params(
+    labeler=Instance(HybridLabeler, "a HybridLabeler"),
+    images=IMAGE_BATCH,
+    shots=Optional(COUNT),
+    seed=SEED,
+    chunk=COUNT,
+)
+def soft_labels(
+    labeler: HybridLabeler, images: torch.Tensor, shots: int | None = None, seed: int = 0, chunk: int = 4096
+) -> torch.Tensor:
     """The labeler's class distributions (N, K), float64, rows summing to 1: the soft labels.
 
     ``shots=None``: from the exact outcome probabilities. ``shots=M``: from M measurements per
@@ -176,7 +236,7 @@ def soft_labels(labeler: HybridLabeler, images: torch.Tensor, shots: int | None 
     for part in images.split(chunk):
         probs = labeler.outcome_probabilities(part).double()
         if shots is not None:
-            p = probs.clamp_min(0).cpu().numpy()       # round-off can leave -1e-17
+            p = probs.clamp_min(0).cpu().numpy()  # round-off can leave -1e-17
             counts = rng.multinomial(shots, p / p.sum(axis=1, keepdims=True))
             probs = torch.from_numpy(counts / shots).to(probs.device)
         out.append(torch.softmax(labeler.read(probs).double(), dim=1))

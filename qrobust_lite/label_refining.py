@@ -95,7 +95,7 @@ class LabelRefiner:
         no direction to normalise) still encodes, as the uniform superposition.
         """
         if self.encoding == "angle":
-            assert self.pca is not None and self.scaler is not None   # fitted with the refiner
+            assert self.pca is not None and self.scaler is not None  # fitted with the refiner
             x = self.scaler.transform(self.pca.transform(images.flatten(1).numpy()))
             return torch.as_tensor(x, dtype=torch.float32)
         return preprocessing.downsample(images, self.size).flatten(1) + 1e-6
@@ -106,12 +106,32 @@ class LabelRefiner:
         return torch.cat([self.vqc(self.features(part)) for part in images.split(chunk)])
 
 
-@validate_params(images=IMAGE_BATCH, labels=LABELS, n_classes=N_CLASSES, n_qubits=Int(1, 16), n_layers=COUNT,
-                 encoding=Options("angle", "amplitude"), epochs=COUNT, batch_size=COUNT, lr=POSITIVE, seed=SEED,
-                 progress=Bool())
-def fit_refiner(images: torch.Tensor, labels: torch.Tensor, n_classes: int, n_qubits: int = 8,
-                n_layers: int = 4, encoding: str = "angle", epochs: int = 8, batch_size: int = 128,
-                lr: float = 0.05, seed: int = 0, progress: bool = True) -> LabelRefiner:
+@validate_params(
+    images=IMAGE_BATCH,
+    labels=LABELS,
+    n_classes=N_CLASSES,
+    n_qubits=Int(1, 16),
+    n_layers=COUNT,
+    encoding=Options("angle", "amplitude"),
+    epochs=COUNT,
+    batch_size=COUNT,
+    lr=POSITIVE,
+    seed=SEED,
+    progress=Bool(),
+)
+def fit_refiner(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    n_classes: int,
+    n_qubits: int = 8,
+    n_layers: int = 4,
+    encoding: str = "angle",
+    epochs: int = 8,
+    batch_size: int = 128,
+    lr: float = 0.05,
+    seed: int = 0,
+    progress: bool = True,
+) -> LabelRefiner:
     """Train a VQC to predict ``labels`` from ``images`` (N, 1, H, W) by cross-entropy.
 
     ``encoding="angle"``: PCA to ``n_qubits`` features, scaled to [0, pi]. ``"amplitude"``:
@@ -126,10 +146,19 @@ def fit_refiner(images: torch.Tensor, labels: torch.Tensor, n_classes: int, n_qu
         scaler = preprocessing.fit_angle_scaler(pca.transform(images.flatten(1).numpy()))
         refiner = LabelRefiner(vqc, encoding, pca=pca, scaler=scaler)
     else:
-        refiner = LabelRefiner(vqc, encoding, size=int(math.isqrt(2 ** n_qubits)))
-    refiner.history = fit(refiner.vqc, refiner.features(images), labels, born_nll, epochs=epochs,
-                          batch_size=batch_size, lr=lr, generator=torch.Generator().manual_seed(seed),
-                          progress=progress, desc=f"VQC ({encoding}, seed {seed})")
+        refiner = LabelRefiner(vqc, encoding, size=int(math.isqrt(2**n_qubits)))
+    refiner.history = fit(
+        refiner.vqc,
+        refiner.features(images),
+        labels,
+        born_nll,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        generator=torch.Generator().manual_seed(seed),
+        progress=progress,
+        desc=f"VQC ({encoding}, seed {seed})",
+    )
     return refiner
 
 
@@ -172,15 +201,14 @@ class RefiningRun:
     smoothings: tuple[float, ...] = SMOOTHINGS
     temperatures: tuple[float, ...] = TEMPERATURES
     mixes: tuple[float, ...] = MIXES
-    root: str | None = None   # None: $QROBUST_DATA, the cache, else the bundled subset
+    root: str | None = None  # None: $QROBUST_DATA, the cache, else the bundled subset
 
     def __post_init__(self) -> None:
         validation.choice(self.dataset, "dataset", DATASETS)
         validation.seed(self.seed)
         # 10% of the training images, stratified, are the validation split: one per class at least
         if validation.positive_int(self.n_train, "n_train") < 100:
-            raise ValueError(f"n_train must be at least 100 (10% is held out, stratified by class), "
-                             f"got {self.n_train}")
+            raise ValueError(f"n_train must be at least 100 (10% is held out, stratified by class), got {self.n_train}")
         for name in ("n_test", "epochs", "vqc_epochs"):
             validation.positive_int(getattr(self, name), name)
         for name, grid in (("smoothings", SHARES), ("temperatures", TEMPERATURE_GRID), ("mixes", SHARES)):
@@ -189,8 +217,11 @@ class RefiningRun:
 
     def candidates(self) -> list[tuple[str, dict]]:
         """(method, params) of every CNN this run trains: one-hot first."""
-        return ([("one-hot", {})] + [("label smoothing", {"smoothing": e}) for e in self.smoothings]
-                + [("quantum-refined", {"temperature": t, "mix": m}) for t in self.temperatures for m in self.mixes])
+        return (
+            [("one-hot", {})]
+            + [("label smoothing", {"smoothing": e}) for e in self.smoothings]
+            + [("quantum-refined", {"temperature": t, "mix": m}) for t in self.temperatures for m in self.mixes]
+        )
 
 
 @functools.lru_cache(maxsize=4)
@@ -236,8 +267,9 @@ def refining_run(config: RefiningRun, progress: bool = False) -> dict:
     """
     train, test, tests = _data_of(config)
     seed, n_classes = config.seed, len(train.class_names)
-    idx_fit, idx_val = train_test_split(np.arange(len(train)), test_size=0.1,
-                                        stratify=train.labels.numpy(), random_state=seed)
+    idx_fit, idx_val = train_test_split(
+        np.arange(len(train)), test_size=0.1, stratify=train.labels.numpy(), random_state=seed
+    )
     x, y = train.images[idx_fit], train.labels[idx_fit]
     x_val, y_val = train.images[idx_val], train.labels[idx_val]
     refiner = fit_refiner(x, y, n_classes, epochs=config.vqc_epochs, seed=seed, progress=progress)
@@ -248,19 +280,30 @@ def refining_run(config: RefiningRun, progress: bool = False) -> dict:
         val_nll = metrics.nll(y_val, torch.softmax(val_logits.double(), dim=1))
         for (kind, severity), images in tests.items():
             probs = torch.softmax(logits_of(images).double(), dim=1)
-            runs.append({"seed": seed, "method": method, "params": params, "val_nll": val_nll, "kind": kind,
-                         "severity": severity, "accuracy": metrics.accuracy(test.labels, probs),
-                         "ece": metrics.expected_calibration_error(test.labels, probs),
-                         "nll": metrics.nll(test.labels, probs)})
+            runs.append(
+                {
+                    "seed": seed,
+                    "method": method,
+                    "params": params,
+                    "val_nll": val_nll,
+                    "kind": kind,
+                    "severity": severity,
+                    "accuracy": metrics.accuracy(test.labels, probs),
+                    "ece": metrics.expected_calibration_error(test.labels, probs),
+                    "nll": metrics.nll(test.labels, probs),
+                }
+            )
 
     for method, params in config.candidates():
-        target = {"one-hot": lambda: y,
-                  "label smoothing": lambda: smooth_labels(y, n_classes, params.get("smoothing", 0.0)),
-                  "quantum-refined": lambda: refine_labels(q, y, params.get("temperature", 1.0),
-                                                           params.get("mix", 0.0))}[method]()
+        target = {
+            "one-hot": lambda: y,
+            "label smoothing": lambda: smooth_labels(y, n_classes, params.get("smoothing", 0.0)),
+            "quantum-refined": lambda: refine_labels(q, y, params.get("temperature", 1.0), params.get("mix", 0.0)),
+        }[method]()
         model = SmallCNN(n_classes, seed=seed)
-        train_classifier(model, x, target, epochs=config.epochs, seed=seed, progress=progress,
-                         desc=f"CNN, {method} {params}")
+        train_classifier(
+            model, x, target, epochs=config.epochs, seed=seed, progress=progress, desc=f"CNN, {method} {params}"
+        )
         val_logits = predict_logits(model, x_val)
         logits_of = functools.partial(predict_logits, model)
         score(method, params, val_logits, logits_of)
@@ -270,13 +313,34 @@ def refining_run(config: RefiningRun, progress: bool = False) -> dict:
     return {"runs": runs}
 
 
-@validate_params(dataset=Options(*DATASETS), n_train=Int(100), n_test=COUNT, seeds=Sequence_(SEED, distinct=True),
-                 epochs=COUNT, vqc_epochs=COUNT, smoothings=SHARES, temperatures=TEMPERATURE_GRID, mixes=SHARES,
-                 root=Optional(Folder()), progress=Bool(), grid_options=Optional(Instance(dict, "a dict")))
-def robustness_experiment(dataset: str = "mnist", n_train: int = 2000, n_test: int = 1000,
-                          seeds=(0, 1, 2), epochs: int = 8, vqc_epochs: int = 8,
-                          smoothings=SMOOTHINGS, temperatures=TEMPERATURES, mixes=MIXES,
-                          root=None, progress: bool = True, grid_options: dict | None = None) -> dict:
+@validate_params(
+    dataset=Options(*DATASETS),
+    n_train=Int(100),
+    n_test=COUNT,
+    seeds=Sequence_(SEED, distinct=True),
+    epochs=COUNT,
+    vqc_epochs=COUNT,
+    smoothings=SHARES,
+    temperatures=TEMPERATURE_GRID,
+    mixes=SHARES,
+    root=Optional(Folder()),
+    progress=Bool(),
+    grid_options=Optional(Instance(dict, "a dict")),
+)
+def robustness_experiment(
+    dataset: str = "mnist",
+    n_train: int = 2000,
+    n_test: int = 1000,
+    seeds=(0, 1, 2),
+    epochs: int = 8,
+    vqc_epochs: int = 8,
+    smoothings=SMOOTHINGS,
+    temperatures=TEMPERATURES,
+    mixes=MIXES,
+    root=None,
+    progress: bool = True,
+    grid_options: dict | None = None,
+) -> dict:
     """Train the CNN on every candidate label for each seed; evaluate clean and corrupted.
 
     One :class:`RefiningRun` per seed, run by :func:`~qrobust_lite.experiments.run_grid`
@@ -285,21 +349,47 @@ def robustness_experiment(dataset: str = "mnist", n_train: int = 2000, n_test: i
     Returns ``{"config": ..., "runs": [rows of refining_run], "selected": select(...)}``.
     """
     seeds = list(seeds)
-    configs = [RefiningRun(dataset, seed, n_train, n_test, epochs, vqc_epochs, tuple(smoothings),
-                           tuple(temperatures), tuple(mixes), None if root is None else str(root))
-               for seed in seeds]
+    configs = [
+        RefiningRun(
+            dataset,
+            seed,
+            n_train,
+            n_test,
+            epochs,
+            vqc_epochs,
+            tuple(smoothings),
+            tuple(temperatures),
+            tuple(mixes),
+            None if root is None else str(root),
+        )
+        for seed in seeds
+    ]
     first = configs[0]
-    config = {"dataset": dataset, "n_train": n_train, "n_test": n_test, "seeds": seeds, "epochs": epochs,
-              "vqc_epochs": vqc_epochs, "smoothings": list(first.smoothings),
-              "temperatures": list(first.temperatures), "mixes": list(first.mixes),
-              "rule": "lowest mean NLL on the validation split"}
-    if progress:                                      # say where the data comes from
+    config = {
+        "dataset": dataset,
+        "n_train": n_train,
+        "n_test": n_test,
+        "seeds": seeds,
+        "epochs": epochs,
+        "vqc_epochs": vqc_epochs,
+        "smoothings": list(first.smoothings),
+        "temperatures": list(first.temperatures),
+        "mixes": list(first.mixes),
+        "rule": "lowest mean NLL on the validation split",
+    }
+    if progress:  # say where the data comes from
         train, test, _ = _data_of(first)
         print(data.notice(dataset, "train", train), data.notice(dataset, "test", test), sep="\n")
     grid_options = {"n_jobs": 1, **(grid_options or {})}
     inner = progress and grid_options["n_jobs"] == 1 and grid_options.get("executor", "local") == "local"
-    results = experiments.run_grid(configs, functools.partial(refining_run, progress=inner), key=refining_key,
-                                   progress=progress, desc=f"{dataset}: seeds", **grid_options)
+    results = experiments.run_grid(
+        configs,
+        functools.partial(refining_run, progress=inner),
+        key=refining_key,
+        progress=progress,
+        desc=f"{dataset}: seeds",
+        **grid_options,
+    )
     out = {"config": config, "runs": [row for result in results for row in result["runs"]]}
     return {**out, "selected": select(out)}
 
@@ -357,8 +447,9 @@ def _table(rows: list[dict], metric: str) -> dict:
     for kind in corruptions.KINDS:
         table[kind] = {0: _mean_std(clean)}
         for severity in corruptions.SEVERITIES[1:]:
-            table[kind][severity] = _mean_std([r[metric] for r in rows if r["kind"] == kind
-                                               and r["severity"] == severity])
+            table[kind][severity] = _mean_std(
+                [r[metric] for r in rows if r["kind"] == kind and r["severity"] == severity]
+            )
     return table
 
 
@@ -384,8 +475,11 @@ def per_seed(results: dict) -> dict[tuple[str, tuple], dict[str, np.ndarray]]:
         seeds = sorted({r["seed"] for r in rows})
         corrupted = [np.mean([r["accuracy"] for r in rows if r["seed"] == s and r["kind"] != "clean"]) for s in seeds]
         ece = [r["ece"] for s in seeds for r in rows if r["seed"] == s and r["kind"] == "clean"]
-        out[key] = {"seeds": np.asarray(seeds), "corrupted accuracy": np.asarray(corrupted, dtype=float),
-                    "clean ece": np.asarray(ece, dtype=float)}
+        out[key] = {
+            "seeds": np.asarray(seeds),
+            "corrupted accuracy": np.asarray(corrupted, dtype=float),
+            "clean ece": np.asarray(ece, dtype=float),
+        }
     return out
 
 
@@ -394,7 +488,9 @@ def tradeoff(results: dict) -> dict[tuple[str, tuple], dict[str, tuple[float, fl
     """Every candidate as the chapter's trade-off figure draws it: ``{(method, setting):
     {"corrupted accuracy": (mean, std), "clean ece": (mean, std)}}`` over the seeds of
     :func:`per_seed`."""
-    return {key: {k: _mean_std(v[k]) for k in ("corrupted accuracy", "clean ece")} for key, v in per_seed(results).items()}
+    return {
+        key: {k: _mean_std(v[k]) for k in ("corrupted accuracy", "clean ece")} for key, v in per_seed(results).items()
+    }
 
 
 @validate_params(results=RESULTS, baseline=Options(*METHODS))
@@ -405,8 +501,13 @@ def robust_and_calibrated(results: dict, baseline: str = "one-hot") -> list[tupl
     validation.choice(baseline, "baseline", METHODS)
     points = tradeoff(results)
     ref = points[(baseline, _setting(results["selected"][baseline]))]
-    both = [(k, p) for k, p in points.items() if k[0] != baseline
-            and p["corrupted accuracy"][0] > ref["corrupted accuracy"][0] and p["clean ece"][0] < ref["clean ece"][0]]
+    both = [
+        (k, p)
+        for k, p in points.items()
+        if k[0] != baseline
+        and p["corrupted accuracy"][0] > ref["corrupted accuracy"][0]
+        and p["clean ece"][0] < ref["clean ece"][0]
+    ]
     both.sort(key=lambda kp: -kp[1]["corrupted accuracy"][0])
     return [(method, dict(setting)) for (method, setting), _ in both]
 
@@ -416,8 +517,11 @@ def best_relative_gain(results: dict, method: str, baseline: str = "one-hot") ->
     """The largest (acc_method - acc_baseline) / acc_baseline over corrupted sets (mean over seeds),
     with the corruption kind and severity where it occurs; both at their selected settings."""
     table = summarise(results)
-    return max((metrics.relative_change(table[method][k][s][0], table[baseline][k][s][0]), k, s)
-               for k in corruptions.KINDS for s in corruptions.SEVERITIES[1:])
+    return max(
+        (metrics.relative_change(table[method][k][s][0], table[baseline][k][s][0]), k, s)
+        for k in corruptions.KINDS
+        for s in corruptions.SEVERITIES[1:]
+    )
 
 
 @validate_params(method=Options(*METHODS), params=Instance(dict, "a dict of a candidate's settings"))
@@ -441,8 +545,10 @@ def plot_tradeoff(results: dict, ax=None):
     points, chosen, config = tradeoff(results), results["selected"], results["config"]
     origin = points[("one-hot", ())]
     lines: list[tuple[str, list[tuple]]] = [("label smoothing", [(("smoothing", e),) for e in config["smoothings"]])]
-    lines += [(f"quantum-refined, T {t:g}", [(("mix", m), ("temperature", t)) for m in config["mixes"]])
-              for t in config["temperatures"]]
+    lines += [
+        (f"quantum-refined, T {t:g}", [(("mix", m), ("temperature", t)) for m in config["mixes"]])
+        for t in config["temperatures"]
+    ]
     for i, (label, settings) in enumerate(lines):
         method = label.split(",")[0]
         pts = [origin] + [points[(method, s)] for s in settings]
@@ -457,9 +563,18 @@ def plot_tradeoff(results: dict, ax=None):
                 ax.plot(xi, yi, "o", ms=12, mfc="none", mec="black")
     for method, marker in (("one-hot", "s"), ("temperature scaling", "D")):
         p = points[(method, ())]
-        ax.errorbar(p["clean ece"][0], p["corrupted accuracy"][0], xerr=p["clean ece"][1],
-                    yerr=p["corrupted accuracy"][1], marker=marker, ms=6, color="C0" if method == "one-hot" else "0.4",
-                    capsize=2, ls="none", label=method)
+        ax.errorbar(
+            p["clean ece"][0],
+            p["corrupted accuracy"][0],
+            xerr=p["clean ece"][1],
+            yerr=p["corrupted accuracy"][1],
+            marker=marker,
+            ms=6,
+            color="C0" if method == "one-hot" else "0.4",
+            capsize=2,
+            ls="none",
+            label=method,
+        )
     ax.set(xlabel="clean ECE (lower is better)", ylabel="mean accuracy on the 15 corrupted sets")
     ax.plot([], [], "o", ms=10, mfc="none", mec="black", label="selected (lowest validation NLL)")
     ax.legend(fontsize=7)
@@ -481,8 +596,9 @@ def plot_accuracy_vs_severity(results: dict, axes=None, metric: str = "accuracy"
             sev = list(corruptions.SEVERITIES)
             mean = np.array([table[method][kind][s][0] for s in sev])
             std = np.array([table[method][kind][s][1] for s in sev])
-            ax.errorbar(sev, mean, yerr=std, marker="o", ms=3, capsize=2,
-                        label=label_name(method, results["selected"][method]))
+            ax.errorbar(
+                sev, mean, yerr=std, marker="o", ms=3, capsize=2, label=label_name(method, results["selected"][method])
+            )
         ax.set(title=kind.replace("_", " "), xlabel="severity")
     axes[0].set_ylabel(metric)
     axes[-1].legend(fontsize=7)

@@ -89,13 +89,16 @@ def brier_score(y_true: torch.Tensor, probs: torch.Tensor) -> float:
 
 
 @validate_params(confidence=TENSOR, correct=TENSOR, n_bins=COUNT)
-def confidence_bins(confidence: torch.Tensor, correct: torch.Tensor, n_bins: int = 15
-                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def confidence_bins(
+    confidence: torch.Tensor, correct: torch.Tensor, n_bins: int = 15
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Predictions' confidence (N,) in [0, 1] and correctness (N,) (0/1 or bool) -> per bin
     (lo, hi] of ``n_bins`` equal-width bins: mean confidence, accuracy and count (empty bins NaN)."""
     if confidence.ndim != 1 or correct.shape != confidence.shape:
-        raise ValueError(f"confidence and correct must both have shape (N,), got {tuple(confidence.shape)} "
-                         f"and {tuple(correct.shape)}")
+        raise ValueError(
+            f"confidence and correct must both have shape (N,), got {tuple(confidence.shape)} "
+            f"and {tuple(correct.shape)}"
+        )
     edges = torch.linspace(0, 1, n_bins + 1, dtype=confidence.dtype)
     which = torch.bucketize(confidence, edges[1:-1], right=True)  # bins (lo, hi], like torchmetrics
     counts = torch.bincount(which, minlength=n_bins).double()
@@ -120,8 +123,9 @@ def calibration_error(confidence: torch.Tensor, correct: torch.Tensor, n_bins: i
 
 
 @validate_params(y_true=LABELS, probs=PROBABILITIES, n_bins=COUNT)
-def reliability_bins(y_true: torch.Tensor, probs: torch.Tensor, n_bins: int = 15
-                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def reliability_bins(
+    y_true: torch.Tensor, probs: torch.Tensor, n_bins: int = 15
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per confidence bin: mean confidence, accuracy and count (empty bins give NaN)."""
     _check_probs(y_true, probs)
     confidence, predicted = probs.max(1)
@@ -154,8 +158,12 @@ def relative_change(value: float, baseline: float) -> float:
 def evaluate(y_true: torch.Tensor, probs: torch.Tensor) -> dict[str, float]:
     """Accuracy, NLL, Brier score and ECE in one dictionary."""
     _check_probs(y_true, probs)
-    return {"accuracy": accuracy(y_true, probs), "nll": nll(y_true, probs),
-            "brier": brier_score(y_true, probs), "ece": expected_calibration_error(y_true, probs)}
+    return {
+        "accuracy": accuracy(y_true, probs),
+        "nll": nll(y_true, probs),
+        "brier": brier_score(y_true, probs),
+        "ece": expected_calibration_error(y_true, probs),
+    }
 
 
 @validate_params(y_true=LABELS, clean_pred=PREDICTION, adversarial_pred=PREDICTION)
@@ -170,8 +178,10 @@ def attack_success_rate(y_true: torch.Tensor, clean_pred: torch.Tensor, adversar
     _check_length(y_true, clean_pred)
     clean, adversarial = predicted_classes(clean_pred), predicted_classes(adversarial_pred)
     if clean.shape != adversarial.shape:
-        raise ValueError(f"clean_pred and adversarial_pred must have the same shape, got "
-                         f"{tuple(clean_pred.shape)} and {tuple(adversarial_pred.shape)}")
+        raise ValueError(
+            f"clean_pred and adversarial_pred must have the same shape, got "
+            f"{tuple(clean_pred.shape)} and {tuple(adversarial_pred.shape)}"
+        )
     correct = clean == y_true
     if not correct.any():
         return math.nan
@@ -193,8 +203,10 @@ def common_base_asr(clean_correct, adversarial_correct) -> list[float]:
     clean = [torch.as_tensor(m) for m in clean_correct]
     adversarial = [torch.as_tensor(m) for m in adversarial_correct]
     if not clean or len(clean) != len(adversarial):
-        raise ValueError(f"clean_correct and adversarial_correct must hold one mask per model, at least one; "
-                         f"got {len(clean)} and {len(adversarial)}")
+        raise ValueError(
+            f"clean_correct and adversarial_correct must hold one mask per model, at least one; "
+            f"got {len(clean)} and {len(adversarial)}"
+        )
     shape = clean[0].shape
     if any(m.dtype != torch.bool or m.ndim != 1 or m.shape != shape for m in clean + adversarial):
         raise ValueError(f"every mask must be a boolean tensor of shape {tuple(shape)} (one entry per image)")

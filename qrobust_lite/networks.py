@@ -44,8 +44,8 @@ class QNN(nn.Module):
         gen = torch.Generator().manual_seed(seed)
         self.weights = nn.Parameter(0.01 * torch.randn(shape, generator=gen, dtype=torch.float64))
         self.block = fastpath.compile_block(qnn_layers, shape, n_qubits)
-        b = torch.arange(2 ** n_qubits)
-        self.register_buffer("z_last", (1 - 2 * (b & 1)).double())   # <Z> of the last wire
+        b = torch.arange(2**n_qubits)
+        self.register_buffer("z_last", (1 - 2 * (b & 1)).double())  # <Z> of the last wire
         wires = list(range(n_qubits))
 
         @qml.qnode(qml.device("default.qubit", wires=n_qubits), interface="torch")
@@ -55,7 +55,7 @@ class QNN(nn.Module):
             return qml.expval(qml.PauliZ(wires[-1]))
 
         self.qnode = circuit
-        place(self)   # on the GPU when torch sees one; forward() returns on the input's device
+        place(self)  # on the GPU when torch sees one; forward() returns on the input's device
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Inputs (B, F) -> P(y = 1) (B,), float64.
@@ -63,13 +63,11 @@ class QNN(nn.Module):
         Simulated in single precision (complex64; errors about 1e-7, a test compares with the
         QNode): it halves the time of every training step.
         """
-        if x.ndim != 2 or not 1 <= x.shape[1] <= 2 ** self.n_qubits:
-            raise ValueError(f"x must have shape (B, F) with 1 <= F <= {2 ** self.n_qubits}, "
-                             f"got {tuple(x.shape)}")
+        if x.ndim != 2 or not 1 <= x.shape[1] <= 2**self.n_qubits:
+            raise ValueError(f"x must have shape (B, F) with 1 <= F <= {2**self.n_qubits}, got {tuple(x.shape)}")
         validation.finite_floats(x, "x")
         encode = lambda part: fastpath.amplitude_state(part, self.n_qubits)  # noqa: E731
-        probs = fastpath.born_probabilities(self.block, self.weights, x.to(self.weights.device).float(),
-                                            encode)
+        probs = fastpath.born_probabilities(self.block, self.weights, x.to(self.weights.device).float(), encode)
         return torch.sigmoid(self.SCALE * probs.double() @ self.z_last).to(x.device)
 
 
@@ -89,7 +87,7 @@ class MLP(nn.Module):
         for a, b in zip(sizes[:-1], sizes[1:]):
             layers += [init_like_torch(nn.Linear(a, b, dtype=torch.float64), generator), nn.ReLU()]
         self.net = nn.Sequential(*layers[:-1])
-        place(self)   # on the GPU when torch sees one; forward() returns on the input's device
+        place(self)  # on the GPU when torch sees one; forward() returns on the input's device
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.net(x.to(device_of(self), torch.float64))).squeeze(-1).to(x.device)

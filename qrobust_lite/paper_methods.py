@@ -57,8 +57,12 @@ DATASETS = ("mnist", "fashion_mnist")
 #: The methods as the stored summary names them (M1-M4, then the classical-teacher control).
 METHODS = ("one-hot", "smoothing", "quantum", "quantum-confident", "classical-teacher", "classical-teacher-confident")
 #: Which teacher's soft labels each method trains on.
-TEACHER_OF = {"quantum": "quantum", "quantum-confident": "quantum", "classical-teacher": "classical",
-              "classical-teacher-confident": "classical"}
+TEACHER_OF = {
+    "quantum": "quantum",
+    "quantum-confident": "quantum",
+    "classical-teacher": "classical",
+    "classical-teacher-confident": "classical",
+}
 #: The paper's noise levels (standard deviations in pixel units).
 NOISE_LEVELS = (0.1, 0.2, 0.3, 0.4, 0.5)
 #: The paper's fixed rotation of the turned test sets, in degrees.
@@ -79,18 +83,54 @@ STUDENT_BATCH = 64
 #: The paper's Tables 1-3, test accuracy in %, typed in once (M1-M4 by this module's names).
 PAPER_TABLES = {
     "mnist": {
-        "one-hot": {"noise-0.1": 99.14, "noise-0.2": 98.12, "noise-0.3": 85.50, "noise-0.4": 62.59, "noise-0.5": 37.68,
-                    "noise-0.1+rot20": 95.24, "noise-0.2+rot20": 91.58, "noise-0.3+rot20": 79.52,
-                    "noise-0.4+rot20": 36.03, "noise-0.5+rot20": 31.14},
-        "smoothing": {"noise-0.1": 99.30, "noise-0.2": 98.60, "noise-0.3": 73.51, "noise-0.4": 51.01,
-                      "noise-0.5": 23.32, "noise-0.1+rot20": 96.81, "noise-0.2+rot20": 91.15,
-                      "noise-0.3+rot20": 60.04, "noise-0.4+rot20": 26.21, "noise-0.5+rot20": 24.83},
-        "quantum": {"noise-0.1": 97.87, "noise-0.2": 97.35, "noise-0.3": 95.76, "noise-0.4": 81.34, "noise-0.5": 70.13,
-                    "noise-0.1+rot20": 91.56, "noise-0.2+rot20": 90.74, "noise-0.3+rot20": 85.52,
-                    "noise-0.4+rot20": 76.57, "noise-0.5+rot20": 61.03},
-        "quantum-confident": {"noise-0.1": 97.95, "noise-0.2": 97.82, "noise-0.3": 96.05, "noise-0.4": 80.66,
-                              "noise-0.5": 52.82, "noise-0.1+rot20": 92.18, "noise-0.2+rot20": 91.14,
-                              "noise-0.3+rot20": 83.71, "noise-0.4+rot20": 66.20, "noise-0.5+rot20": 58.35},
+        "one-hot": {
+            "noise-0.1": 99.14,
+            "noise-0.2": 98.12,
+            "noise-0.3": 85.50,
+            "noise-0.4": 62.59,
+            "noise-0.5": 37.68,
+            "noise-0.1+rot20": 95.24,
+            "noise-0.2+rot20": 91.58,
+            "noise-0.3+rot20": 79.52,
+            "noise-0.4+rot20": 36.03,
+            "noise-0.5+rot20": 31.14,
+        },
+        "smoothing": {
+            "noise-0.1": 99.30,
+            "noise-0.2": 98.60,
+            "noise-0.3": 73.51,
+            "noise-0.4": 51.01,
+            "noise-0.5": 23.32,
+            "noise-0.1+rot20": 96.81,
+            "noise-0.2+rot20": 91.15,
+            "noise-0.3+rot20": 60.04,
+            "noise-0.4+rot20": 26.21,
+            "noise-0.5+rot20": 24.83,
+        },
+        "quantum": {
+            "noise-0.1": 97.87,
+            "noise-0.2": 97.35,
+            "noise-0.3": 95.76,
+            "noise-0.4": 81.34,
+            "noise-0.5": 70.13,
+            "noise-0.1+rot20": 91.56,
+            "noise-0.2+rot20": 90.74,
+            "noise-0.3+rot20": 85.52,
+            "noise-0.4+rot20": 76.57,
+            "noise-0.5+rot20": 61.03,
+        },
+        "quantum-confident": {
+            "noise-0.1": 97.95,
+            "noise-0.2": 97.82,
+            "noise-0.3": 96.05,
+            "noise-0.4": 80.66,
+            "noise-0.5": 52.82,
+            "noise-0.1+rot20": 92.18,
+            "noise-0.2+rot20": 91.14,
+            "noise-0.3+rot20": 83.71,
+            "noise-0.4+rot20": 66.20,
+            "noise-0.5+rot20": 58.35,
+        },
     },
     "fashion_mnist": {
         "one-hot": {"clean": 91.32, "noise-0.1": 84.55, "noise-0.2": 70.88, "noise-0.3": 49.80},
@@ -126,8 +166,11 @@ def test_conditions(images: torch.Tensor, seed: int = 0) -> dict[str, torch.Tens
     (['clean', 'noise-0.1', 'noise-0.2'], 0.0)
     """
     turned = corruptions.rotate(images, DEGREES)
-    noisy = [corruptions.add_noise(base, sigma, seed * 100 + i) for base in (images, turned)
-             for i, sigma in enumerate(NOISE_LEVELS)]
+    noisy = [
+        corruptions.add_noise(base, sigma, seed * 100 + i)
+        for base in (images, turned)
+        for i, sigma in enumerate(NOISE_LEVELS)
+    ]
     return dict(zip(conditions(), [images] + noisy))
 
 
@@ -152,7 +195,7 @@ class PaperRun:
     labeler_layers: int | None = None
     shots: int | None = SHOTS
     smoothings: tuple[float, ...] = SMOOTHINGS
-    root: str | None = None   # None: $QROBUST_DATA, the cache, else the bundled subset
+    root: str | None = None  # None: $QROBUST_DATA, the cache, else the bundled subset
 
     def __post_init__(self) -> None:
         validation.choice(self.dataset, "dataset", DATASETS)
@@ -178,8 +221,10 @@ class PaperRun:
 @functools.lru_cache(maxsize=2)
 def _data(dataset: str, n_train: int | None, n_test: int | None, root: str | None, data_env: str) -> tuple:
     """(train, test) of one experiment, loaded once per process and data source."""
-    return (data.load(dataset, "train", n_train, seed=0, root=root, verbose=False),
-            data.load(dataset, "test", n_test, seed=0, root=root, verbose=False))
+    return (
+        data.load(dataset, "train", n_train, seed=0, root=root, verbose=False),
+        data.load(dataset, "test", n_test, seed=0, root=root, verbose=False),
+    )
 
 
 def _data_args(config: PaperRun) -> tuple:
@@ -202,20 +247,35 @@ def _teacher(config: PaperRun, circuit: str, x: torch.Tensor, y: torch.Tensor, t
     """Train one teacher; return (its record, its soft labels on x)."""
     n_classes = len(test.class_names)
     start = time.perf_counter()
-    labeler = fit_labeler(x, y, n_classes, config.layers_of_labeler, config.epochs_of_labeler, circuit=circuit,
-                          seed=config.seed, progress=progress)
+    labeler = fit_labeler(
+        x,
+        y,
+        n_classes,
+        config.layers_of_labeler,
+        config.epochs_of_labeler,
+        circuit=circuit,
+        seed=config.seed,
+        progress=progress,
+    )
     seconds = time.perf_counter() - start
     exact = soft_labels(labeler, x)
     soft = exact if config.shots is None else soft_labels(labeler, x, config.shots, seed=config.seed)
     on_test = soft_labels(labeler, test.images)
-    record = {"test_accuracy": metrics.accuracy(test.labels, on_test),
-              "test_accuracy_shots": (None if config.shots is None else metrics.accuracy(
-                  test.labels, soft_labels(labeler, test.images, config.shots, seed=config.seed))),
-              "train_accuracy": metrics.accuracy(y, soft),
-              "kept": int(confident(soft, CONFIDENCE).sum()), "n_train": len(x),
-              "train_seconds": seconds, "samples_per_second": len(x) * config.epochs_of_labeler / seconds,
-              "shots_vs_exact_tv": float(0.5 * (soft - exact).abs().sum(1).mean()),
-              "mean_true_class_probability": float(soft[torch.arange(len(y)), y].mean())}
+    record = {
+        "test_accuracy": metrics.accuracy(test.labels, on_test),
+        "test_accuracy_shots": (
+            None
+            if config.shots is None
+            else metrics.accuracy(test.labels, soft_labels(labeler, test.images, config.shots, seed=config.seed))
+        ),
+        "train_accuracy": metrics.accuracy(y, soft),
+        "kept": int(confident(soft, CONFIDENCE).sum()),
+        "n_train": len(x),
+        "train_seconds": seconds,
+        "samples_per_second": len(x) * config.epochs_of_labeler / seconds,
+        "shots_vs_exact_tv": float(0.5 * (soft - exact).abs().sum(1).mean()),
+        "mean_true_class_probability": float(soft[torch.arange(len(y)), y].mean()),
+    }
     return record, soft
 
 
@@ -230,8 +290,9 @@ def paper_run(config: PaperRun, progress: bool = False) -> dict:
     """
     train, test = _data(*_data_args(config))
     seed, n_classes = config.seed, len(train.class_names)
-    idx_fit, idx_val = train_test_split(np.arange(len(train)), test_size=0.1,
-                                        stratify=train.labels.numpy(), random_state=seed)
+    idx_fit, idx_val = train_test_split(
+        np.arange(len(train)), test_size=0.1, stratify=train.labels.numpy(), random_state=seed
+    )
     x, y = train.images[idx_fit], train.labels[idx_fit]
     x_val, y_val = train.images[idx_val], train.labels[idx_val]
     tests = test_conditions(test.images, seed)
@@ -241,49 +302,118 @@ def paper_run(config: PaperRun, progress: bool = False) -> dict:
     students: list[tuple[str, dict, torch.Tensor, torch.Tensor]] = [("one-hot", {}, x, y)]
     students += [("smoothing", {"smoothing": e}, x, smooth_labels(y, n_classes, e)) for e in config.smoothings]
     for method, teacher in TEACHER_OF.items():
-        keep = confident(soft[teacher], CONFIDENCE) if method.endswith("confident") else torch.ones(len(y), dtype=torch.bool)
+        keep = (
+            confident(soft[teacher], CONFIDENCE)
+            if method.endswith("confident")
+            else torch.ones(len(y), dtype=torch.bool)
+        )
         students.append((method, {}, x[keep], soft[teacher][keep]))
     rows = []
     for method, params, images, targets in students:
-        if not len(images):     # M4 with no confident image: nothing to train on
+        if not len(images):  # M4 with no confident image: nothing to train on
             continue
         model = LeNet5(n_classes, seed=seed)
-        train_classifier(model, images, targets, epochs=config.student_epochs, batch_size=STUDENT_BATCH,
-                         lr=STUDENT_LR, seed=seed, progress=progress, desc=f"LeNet-5, {method} {params}")
+        train_classifier(
+            model,
+            images,
+            targets,
+            epochs=config.student_epochs,
+            batch_size=STUDENT_BATCH,
+            lr=STUDENT_LR,
+            seed=seed,
+            progress=progress,
+            desc=f"LeNet-5, {method} {params}",
+        )
         val_nll = metrics.nll(y_val, torch.softmax(predict_logits(model, x_val).double(), dim=1))
         for name, images_c in tests.items():
             probs = torch.softmax(predict_logits(model, images_c).double(), dim=1)
-            rows.append({"method": method, "params": params, "n_images": len(images), "val_nll": val_nll,
-                         "condition": name, "accuracy": metrics.accuracy(test.labels, probs),
-                         "ece": metrics.expected_calibration_error(test.labels, probs),
-                         "nll": metrics.nll(test.labels, probs)})
+            rows.append(
+                {
+                    "method": method,
+                    "params": params,
+                    "n_images": len(images),
+                    "val_nll": val_nll,
+                    "condition": name,
+                    "accuracy": metrics.accuracy(test.labels, probs),
+                    "ece": metrics.expected_calibration_error(test.labels, probs),
+                    "nll": metrics.nll(test.labels, probs),
+                }
+            )
     return {"seed": seed, "teachers": teachers, "rows": rows}
 
 
-@validate_params(dataset=Options(*DATASETS), n_train=Optional(Int(100)), n_test=Optional(COUNT),
-                 seeds=Sequence_(SEED, distinct=True), student_epochs=COUNT, labeler_epochs=Optional(COUNT),
-                 labeler_layers=Optional(COUNT), shots=Optional(COUNT), smoothings=SHARES, root=Optional(Folder()),
-                 progress=Bool(), grid_options=Optional(Instance(dict, "a dict")))
-def paper_experiment(dataset: str = "mnist", n_train: int | None = 2000, n_test: int | None = 1000,
-                     seeds=(0, 1, 2), student_epochs: int = 10, labeler_epochs: int | None = None,
-                     labeler_layers: int | None = None, shots: int | None = SHOTS, smoothings=SMOOTHINGS,
-                     root=None, progress: bool = True, grid_options: dict | None = None) -> dict:
+@validate_params(
+    dataset=Options(*DATASETS),
+    n_train=Optional(Int(100)),
+    n_test=Optional(COUNT),
+    seeds=Sequence_(SEED, distinct=True),
+    student_epochs=COUNT,
+    labeler_epochs=Optional(COUNT),
+    labeler_layers=Optional(COUNT),
+    shots=Optional(COUNT),
+    smoothings=SHARES,
+    root=Optional(Folder()),
+    progress=Bool(),
+    grid_options=Optional(Instance(dict, "a dict")),
+)
+def paper_experiment(
+    dataset: str = "mnist",
+    n_train: int | None = 2000,
+    n_test: int | None = 1000,
+    seeds=(0, 1, 2),
+    student_epochs: int = 10,
+    labeler_epochs: int | None = None,
+    labeler_layers: int | None = None,
+    shots: int | None = SHOTS,
+    smoothings=SMOOTHINGS,
+    root=None,
+    progress: bool = True,
+    grid_options: dict | None = None,
+) -> dict:
     """:func:`paper_run` for each seed, through :func:`~qrobust_lite.experiments.run_grid`
     (``grid_options`` as there; by default one seed at a time). Returns ``{"config": ...,
     "runs": [one paper_run result per seed]}``."""
     seeds = list(seeds)
-    configs = [PaperRun(dataset, seed, n_train, n_test, student_epochs, labeler_epochs, labeler_layers, shots,
-                        tuple(smoothings), None if root is None else str(root)) for seed in seeds]
+    configs = [
+        PaperRun(
+            dataset,
+            seed,
+            n_train,
+            n_test,
+            student_epochs,
+            labeler_epochs,
+            labeler_layers,
+            shots,
+            tuple(smoothings),
+            None if root is None else str(root),
+        )
+        for seed in seeds
+    ]
     first = configs[0]
-    config = {"dataset": dataset, "n_train": n_train, "n_test": n_test, "seeds": seeds,
-              "student_epochs": student_epochs, "labeler_epochs": first.epochs_of_labeler,
-              "labeler_layers": first.layers_of_labeler, "shots": shots, "smoothings": list(first.smoothings),
-              "confidence": CONFIDENCE, "validation": "10% of the training images, stratified",
-              "rule": "smoothing epsilon with the lowest mean validation NLL"}
+    config = {
+        "dataset": dataset,
+        "n_train": n_train,
+        "n_test": n_test,
+        "seeds": seeds,
+        "student_epochs": student_epochs,
+        "labeler_epochs": first.epochs_of_labeler,
+        "labeler_layers": first.layers_of_labeler,
+        "shots": shots,
+        "smoothings": list(first.smoothings),
+        "confidence": CONFIDENCE,
+        "validation": "10% of the training images, stratified",
+        "rule": "smoothing epsilon with the lowest mean validation NLL",
+    }
     grid_options = {"n_jobs": 1, **(grid_options or {})}
     inner = progress and grid_options["n_jobs"] == 1 and grid_options.get("executor", "local") == "local"
-    runs = experiments.run_grid(configs, functools.partial(paper_run, progress=inner), key=paper_key,
-                                progress=progress, desc=f"{dataset}: seeds", **grid_options)
+    runs = experiments.run_grid(
+        configs,
+        functools.partial(paper_run, progress=inner),
+        key=paper_key,
+        progress=progress,
+        desc=f"{dataset}: seeds",
+        **grid_options,
+    )
     return {"config": config, "runs": list(runs)}
 
 
@@ -308,12 +438,19 @@ def per_seed(results: dict, metric: str = "accuracy") -> dict[str, dict[str, lis
     runs = sorted(results["runs"], key=lambda run: run["seed"])
     out: dict[str, dict[str, list[float]]] = {}
     for method in METHODS:
-        rows = [[r for r in run["rows"] if r["method"] == method
-                 and (method != "smoothing" or r["params"]["smoothing"] == eps)] for run in runs]
+        rows = [
+            [
+                r
+                for r in run["rows"]
+                if r["method"] == method and (method != "smoothing" or r["params"]["smoothing"] == eps)
+            ]
+            for run in runs
+        ]
         if not all(rows):
             continue
-        out[method] = {c: [next(r[metric] for r in seed_rows if r["condition"] == c) for seed_rows in rows]
-                       for c in conditions()}
+        out[method] = {
+            c: [next(r[metric] for r in seed_rows if r["condition"] == c) for seed_rows in rows] for c in conditions()
+        }
     return out
 
 
@@ -326,20 +463,25 @@ def summary(by_dataset: dict[str, dict]) -> dict:
     out = {}
     for dataset, results in by_dataset.items():
         runs = sorted(results["runs"], key=lambda run: run["seed"])
-        teachers = {c: {k: [run["teachers"][c][k] for run in runs] for k in runs[0]["teachers"][c]}
-                    for c in ("quantum", "classical")}
-        out[dataset] = {"teacher_accuracy": {c: float(np.mean(teachers[c]["test_accuracy"])) for c in teachers},
-                        "kept_by_confidence": int(round(np.mean(teachers["quantum"]["kept"]))),
-                        "n_train": runs[0]["teachers"]["quantum"]["n_train"],
-                        "seeds": [run["seed"] for run in runs],
-                        "smoothing_epsilon": chosen_smoothing(results),
-                        **{m: per_seed(results, m) for m in ("accuracy", "ece", "nll")},
-                        "teachers_per_seed": teachers}
+        teachers = {
+            c: {k: [run["teachers"][c][k] for run in runs] for k in runs[0]["teachers"][c]}
+            for c in ("quantum", "classical")
+        }
+        out[dataset] = {
+            "teacher_accuracy": {c: float(np.mean(teachers[c]["test_accuracy"])) for c in teachers},
+            "kept_by_confidence": int(round(np.mean(teachers["quantum"]["kept"]))),
+            "n_train": runs[0]["teachers"]["quantum"]["n_train"],
+            "seeds": [run["seed"] for run in runs],
+            "smoothing_epsilon": chosen_smoothing(results),
+            **{m: per_seed(results, m) for m in ("accuracy", "ece", "nll")},
+            "teachers_per_seed": teachers,
+        }
     return out
 
 
-@validate_params(summary_=Instance(dict, "the dict summary returns"), dataset=TEXT,
-                 axes=Anything("two Matplotlib Axes, or None"))
+@validate_params(
+    summary_=Instance(dict, "the dict summary returns"), dataset=TEXT, axes=Anything("two Matplotlib Axes, or None")
+)
 def plot_against_paper(summary_: dict, dataset: str, axes=None):
     """Test accuracy against the noise's standard deviation, without and with the 20 degree
     turn: every method's mean +- std over seeds (solid), the paper's values where it gives them
@@ -358,16 +500,27 @@ def plot_against_paper(summary_: dict, dataset: str, axes=None):
         for i, method in enumerate(m for m in METHODS if m in accuracy):
             keys = ["clean"] + chosen
             values = np.array([accuracy[method][k] for k in keys], dtype=float)
-            if turned:      # no clean-and-turned set: start at the first noise level
+            if turned:  # no clean-and-turned set: start at the first noise level
                 sigma_m, values = sigma[1:], values[1:]
             else:
                 sigma_m = sigma
-            ax.errorbar(sigma_m, values.mean(axis=1), yerr=values.std(axis=1), marker="o", ms=4, capsize=2,
-                        color=f"C{i}", label=method)
+            ax.errorbar(
+                sigma_m,
+                values.mean(axis=1),
+                yerr=values.std(axis=1),
+                marker="o",
+                ms=4,
+                capsize=2,
+                color=f"C{i}",
+                label=method,
+            )
             shown = [(s, paper[method][k] / 100) for s, k in zip(sigma, keys) if k in paper.get(method, {})]
             if shown:
                 ax.plot(*zip(*shown), ls="--", marker="o", mfc="none", color=f"C{i}", alpha=0.7)
-        ax.set(xlabel="noise standard deviation", title=f"{dataset}: noise" + (f" + {DEGREES:g} deg turn" if turned else ""))
+        ax.set(
+            xlabel="noise standard deviation",
+            title=f"{dataset}: noise" + (f" + {DEGREES:g} deg turn" if turned else ""),
+        )
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("test accuracy")
     axes[0].plot([], [], ls="--", marker="o", mfc="none", color="0.4", label="the paper (one run)")

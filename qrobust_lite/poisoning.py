@@ -67,6 +67,7 @@ POISONS = ("label flip", "feature randomisation")
 #: What :func:`run` measures, in [0, 1].
 METRICS = ("train_accuracy", "memorised", "val_accuracy")
 
+
 def _balanced_choice(labels: torch.Tensor, alpha: float, seed: int) -> torch.Tensor:
     """A boolean mask choosing round(alpha * n_c) samples of every class c, at random."""
     gen = torch.Generator().manual_seed(seed)
@@ -79,8 +80,9 @@ def _balanced_choice(labels: torch.Tensor, alpha: float, seed: int) -> torch.Ten
 
 
 @validate_params(labels=LABELS, alpha=SHARE, n_classes=N_CLASSES, seed=SEED)
-def flip_labels(labels: torch.Tensor, alpha: float, n_classes: int = 2,
-                seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def flip_labels(
+    labels: torch.Tensor, alpha: float, n_classes: int = 2, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Flip round(alpha * n_c) labels of every class c: (poisoned labels (N,), flipped mask (N,)).
 
     Binary labels flip to the other class; with K > 2 classes a flipped label moves to one of
@@ -100,8 +102,9 @@ def flip_labels(labels: torch.Tensor, alpha: float, n_classes: int = 2,
 
 
 @validate_params(features=Array("features", ndim=2), labels=LABELS, alpha=SHARE, seed=SEED)
-def randomise_features(features: torch.Tensor, labels: torch.Tensor, alpha: float,
-                       seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def randomise_features(
+    features: torch.Tensor, labels: torch.Tensor, alpha: float, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Replace round(alpha * n_c) inputs of every class c by Gaussian vectors of unit L2 norm.
 
     Returns (new features (N, F), replaced mask (N,)); the labels stay, so the replaced
@@ -116,8 +119,9 @@ def randomise_features(features: torch.Tensor, labels: torch.Tensor, alpha: floa
 
 
 @validate_params(n_train=COUNT, n_val=COUNT, pool=Options(1, 2, 4, 7, 14, 28), seed=SEED, root=Optional(Folder()))
-def mnist_pair(n_train: int = 500, n_val: int = 500, pool: int = 2, seed: int = 0,
-               root: str | None = None) -> dict[str, torch.Tensor]:
+def mnist_pair(
+    n_train: int = 500, n_val: int = 500, pool: int = 2, seed: int = 0, root: str | None = None
+) -> dict[str, torch.Tensor]:
     """MNIST 1 (label 0) vs 9 (label 1): pooled pixels, L2-normalised, as float64 features.
 
     ``pool`` 2 gives 196 features (8 qubits), 1 the paper's 784 (10 qubits). Training and
@@ -127,8 +131,7 @@ def mnist_pair(n_train: int = 500, n_val: int = 500, pool: int = 2, seed: int = 
     ds = data.load("mnist", "train", n_samples=n_train + n_val, classes=[1, 9], seed=seed, root=root, verbose=False)
     x = F.avg_pool2d(ds.images, pool).flatten(1).double() if pool > 1 else ds.images.flatten(1).double()
     x = x / x.norm(dim=1, keepdim=True)
-    x_tr, x_va, y_tr, y_va = train_test_split(x, ds.labels, train_size=n_train, stratify=ds.labels,
-                                              random_state=seed)
+    x_tr, x_va, y_tr, y_va = train_test_split(x, ds.labels, train_size=n_train, stratify=ds.labels, random_state=seed)
     return {"x_train": x_tr, "y_train": y_tr, "x_val": x_va, "y_val": y_va}
 
 
@@ -136,8 +139,12 @@ def mnist_pair(n_train: int = 500, n_val: int = 500, pool: int = 2, seed: int = 
 def spin_pair(n_train: int = 500, n_val: int = 500, n_qubits: int = 8, seed: int = 0) -> dict[str, torch.Tensor]:
     """XXZ ground states in the two phases (:mod:`~qrobust_lite.spin_chain`), as features."""
     states, labels, _ = spin_chain.phase_dataset(n_qubits, n_train + n_val, seed=seed)
-    return {"x_train": states[:n_train], "y_train": labels[:n_train],
-            "x_val": states[n_train:], "y_val": labels[n_train:]}
+    return {
+        "x_train": states[:n_train],
+        "y_train": labels[:n_train],
+        "x_val": states[n_train:],
+        "y_val": labels[n_train:],
+    }
 
 
 @dataclass(frozen=True)
@@ -172,11 +179,15 @@ class RunConfig:
         validation.folder(self.data_root, "data_root")
         validation.choice(self.representation, "representation", spin_chain.REPRESENTATIONS)
         if self.representation != "real" and (self.dataset != AUTHORS or self.model != "MLP"):
-            raise ValueError(f"representation {self.representation!r} is for the MLP on {AUTHORS!r} only (the "
-                             f"QNN is blind to a state's global phase); got {self.model} on {self.dataset!r}")
+            raise ValueError(
+                f"representation {self.representation!r} is for the MLP on {AUTHORS!r} only (the "
+                f"QNN is blind to a state's global phase); got {self.model} on {self.dataset!r}"
+            )
         if self.dataset == AUTHORS and (self.n_train, self.n_val) != (82, 84):
-            raise ValueError(f"{AUTHORS!r} has the authors' 82 training and 84 validation states; got "
-                             f"n_train={self.n_train}, n_val={self.n_val}")
+            raise ValueError(
+                f"{AUTHORS!r} has the authors' 82 training and 84 validation states; got "
+                f"n_train={self.n_train}, n_val={self.n_val}"
+            )
 
 
 CONFIG = Instance(RunConfig, "a RunConfig")
@@ -192,8 +203,15 @@ def load_pair(config: RunConfig) -> dict[str, torch.Tensor]:
 
 
 def _pair_args(config: RunConfig) -> tuple:
-    return (config.dataset, config.n_train, config.n_val, config.pool, config.spin_qubits,
-            config.data_root, os.environ.get(data.ENV_VAR, ""))
+    return (
+        config.dataset,
+        config.n_train,
+        config.n_val,
+        config.pool,
+        config.spin_qubits,
+        config.data_root,
+        os.environ.get(data.ENV_VAR, ""),
+    )
 
 
 @functools.lru_cache(maxsize=8)
@@ -217,8 +235,9 @@ def run_key(config: RunConfig) -> str:
 
 
 @functools.lru_cache(maxsize=8)
-def _pair(dataset: str, n_train: int, n_val: int, pool: int, spin_qubits: int,
-          data_root: str | None, data_env: str) -> dict[str, torch.Tensor]:
+def _pair(
+    dataset: str, n_train: int, n_val: int, pool: int, spin_qubits: int, data_root: str | None, data_env: str
+) -> dict[str, torch.Tensor]:
     if dataset == "mnist":
         return mnist_pair(n_train, n_val, pool, seed=0, root=data_root)
     if dataset == AUTHORS:
@@ -255,15 +274,31 @@ def predict(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 @validate_params(model=MODEL, x=FEATURES, y=LABELS, epochs=COUNT, lr=POSITIVE, batch_size=COUNT, seed=SEED)
-def train_binary(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int,
-                 lr: float = 5e-3, batch_size: int = 64, seed: int = 0) -> list[float]:
+def train_binary(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    epochs: int,
+    lr: float = 5e-3,
+    batch_size: int = 64,
+    seed: int = 0,
+) -> list[float]:
     """:func:`~qrobust_lite.training.fit` on binary cross-entropy of P(y=1); returns each
     epoch's mean loss."""
     validation.non_empty(x, "x")
     validation.below(y, 2, "y")
     validation.same_length("x", x, "y", y)
-    return fit(model, x, y.double(), F.binary_cross_entropy, epochs=epochs, batch_size=batch_size,
-               lr=lr, generator=torch.Generator().manual_seed(seed), progress=False)
+    return fit(
+        model,
+        x,
+        y.double(),
+        F.binary_cross_entropy,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        generator=torch.Generator().manual_seed(seed),
+        progress=False,
+    )
 
 
 @validate_params(config=CONFIG, pair=PAIR)
@@ -281,11 +316,11 @@ class PoisonedRun(NamedTuple):
     """A model trained on a poisoned training set, with that set and the clean data."""
 
     model: torch.nn.Module
-    x: torch.Tensor          # training inputs (some randomised, for feature randomisation)
-    labels: torch.Tensor     # training labels (some flipped, for label flips)
+    x: torch.Tensor  # training inputs (some randomised, for feature randomisation)
+    labels: torch.Tensor  # training labels (some flipped, for label flips)
     poisoned: torch.Tensor  # (N,) bool: which training samples were poisoned
-    pair: dict               # the clean data of :func:`load_pair`
-    seconds: float           # training time
+    pair: dict  # the clean data of :func:`load_pair`
+    seconds: float  # training time
 
 
 @validate_params(config=CONFIG)
@@ -309,16 +344,31 @@ def run(config: RunConfig) -> dict:
     """
     model, x, y, mask, pair, seconds = train_poisoned(config)
     p_train = predict(model, x)
-    return {**asdict(config), "train_accuracy": metrics.accuracy(y, p_train),
-            "memorised": metrics.accuracy(y[mask], p_train[mask]),
-            "val_accuracy": metrics.accuracy(pair["y_val"], predict(model, pair["x_val"])), "seconds": seconds}
+    return {
+        **asdict(config),
+        "train_accuracy": metrics.accuracy(y, p_train),
+        "memorised": metrics.accuracy(y[mask], p_train[mask]),
+        "val_accuracy": metrics.accuracy(pair["y_val"], predict(model, pair["x_val"])),
+        "seconds": seconds,
+    }
 
 
-@validate_params(scale=Options(*scales.SCALES), datasets=Sequence_(Options(*DATASETS), distinct=True),
-                 models=Sequence_(Options(*MODELS), distinct=True), poisons=Sequence_(Options(*POISONS), distinct=True),
-                 alphas=Optional(Sequence_(SHARE, distinct=True)), data_root=Optional(Folder()))
-def grid(scale: str = "default", datasets=COURSE_DATASETS, models=MODELS,
-         poisons=("label flip",), alphas=None, data_root: str | None = None) -> list[RunConfig]:
+@validate_params(
+    scale=Options(*scales.SCALES),
+    datasets=Sequence_(Options(*DATASETS), distinct=True),
+    models=Sequence_(Options(*MODELS), distinct=True),
+    poisons=Sequence_(Options(*POISONS), distinct=True),
+    alphas=Optional(Sequence_(SHARE, distinct=True)),
+    data_root=Optional(Folder()),
+)
+def grid(
+    scale: str = "default",
+    datasets=COURSE_DATASETS,
+    models=MODELS,
+    poisons=("label flip",),
+    alphas=None,
+    data_root: str | None = None,
+) -> list[RunConfig]:
     """Every (dataset, model, poison, alpha, seed) of a scale, as run configs; on the authors'
     data with their schedules (the scale's ``"authors"`` settings) and one MLP per
     representation.
@@ -332,19 +382,39 @@ def grid(scale: str = "default", datasets=COURSE_DATASETS, models=MODELS,
         own = {**s, **s["authors"], "n_train": 82, "n_val": 84} if d == AUTHORS else s
         for m in models:
             representations = spin_chain.REPRESENTATIONS if d == AUTHORS and m == "MLP" else ("real",)
-            configs += [RunConfig(dataset=d, model=m, poison=c, alpha=a, seed=seed, n_train=own["n_train"],
-                                  n_val=own["n_val"], batch_size=own["batch_size"], pool=s["pool"],
-                                  spin_qubits=own["spin_qubits"], data_root=data_root, representation=r,
-                                  **own["schedules"][m])
-                        for c in poisons for a in (s["alphas"] if alphas is None else alphas)
-                        for seed in s["seeds"] for r in representations]
+            configs += [
+                RunConfig(
+                    dataset=d,
+                    model=m,
+                    poison=c,
+                    alpha=a,
+                    seed=seed,
+                    n_train=own["n_train"],
+                    n_val=own["n_val"],
+                    batch_size=own["batch_size"],
+                    pool=s["pool"],
+                    spin_qubits=own["spin_qubits"],
+                    data_root=data_root,
+                    representation=r,
+                    **own["schedules"][m],
+                )
+                for c in poisons
+                for a in (s["alphas"] if alphas is None else alphas)
+                for seed in s["seeds"]
+                for r in representations
+            ]
     return configs
 
 
-@validate_params(scale=Options(*scales.SCALES), datasets=Sequence_(Options(*DATASETS), distinct=True),
-                 data_root=Optional(Folder()), alphas=Optional(Sequence_(SHARE, distinct=True)))
-def chapter_grid(scale: str = "default", datasets=COURSE_DATASETS, data_root: str | None = None,
-                 alphas=None) -> list[RunConfig]:
+@validate_params(
+    scale=Options(*scales.SCALES),
+    datasets=Sequence_(Options(*DATASETS), distinct=True),
+    data_root=Optional(Folder()),
+    alphas=Optional(Sequence_(SHARE, distinct=True)),
+)
+def chapter_grid(
+    scale: str = "default", datasets=COURSE_DATASETS, data_root: str | None = None, alphas=None
+) -> list[RunConfig]:
     """The poisoning chapter's sweep: label flips at every alpha of the scale on ``datasets``, and
     feature randomisation on MNIST (when chosen) at the scale's ``randomisation_alphas``; with
     ``alphas``, only those of them (each one of the scale's).
@@ -354,13 +424,19 @@ def chapter_grid(scale: str = "default", datasets=COURSE_DATASETS, data_root: st
     """
     s = scales.settings("poisoning", scale)
     if alphas is not None and any(a not in s["alphas"] for a in alphas):
-        raise ValueError(f"alphas must be a non-empty subset of the {scale} scale's {list(s['alphas'])}, "
-                         f"got {list(alphas)!r}")
+        raise ValueError(
+            f"alphas must be a non-empty subset of the {scale} scale's {list(s['alphas'])}, got {list(alphas)!r}"
+        )
     chosen = lambda values: [a for a in values if alphas is None or a in alphas]  # noqa: E731
     configs = grid(scale, datasets=datasets, alphas=chosen(s["alphas"]), data_root=data_root)
     if "mnist" in datasets:
-        configs += grid(scale, datasets=["mnist"], poisons=["feature randomisation"],
-                        alphas=chosen(s["randomisation_alphas"]), data_root=data_root)
+        configs += grid(
+            scale,
+            datasets=["mnist"],
+            poisons=["feature randomisation"],
+            alphas=chosen(s["randomisation_alphas"]),
+            data_root=data_root,
+        )
     return configs
 
 
@@ -385,15 +461,20 @@ def curves(results: list[dict], metric: str = "val_accuracy") -> dict:
         table = {(r["seed"], r["alpha"]): r[metric] for r in rows}
         missing = [(s, a) for s in seeds for a in alphas if (s, a) not in table]
         if missing or len(table) != len(rows):
-            raise ValueError(f"results of {key} must hold each (seed, alpha) once, for every seed and alpha; "
-                             f"missing {missing[:5]}, {len(rows) - len(table)} repeated")
+            raise ValueError(
+                f"results of {key} must hold each (seed, alpha) once, for every seed and alpha; "
+                f"missing {missing[:5]}, {len(rows) - len(table)} repeated"
+            )
         out[key] = (np.array(alphas), np.array([[table[(s, a)] for a in alphas] for s in seeds]))
     return out
 
 
-@validate_params(alphas=Sequence_(Real(), min_len=2),
-                 values=Anything("a (seeds, alphas) table of numbers: its shape and values are checked below"),
-                 n_boot=Int(1, 100_000), seed=SEED)
+@validate_params(
+    alphas=Sequence_(Real(), min_len=2),
+    values=Anything("a (seeds, alphas) table of numbers: its shape and values are checked below"),
+    n_boot=Int(1, 100_000),
+    seed=SEED,
+)
 def critical_alpha(alphas, values, n_boot: int = 1000, seed: int = 0) -> tuple[float, float]:
     """Where the mean curve drops most steeply: (alpha_c, its bootstrap standard deviation).
 
@@ -407,8 +488,10 @@ def critical_alpha(alphas, values, n_boot: int = 1000, seed: int = 0) -> tuple[f
     """
     alphas, values = np.asarray(alphas, dtype=float), np.asarray(values, dtype=float)
     if values.ndim != 2 or values.shape[1] != len(alphas) or len(alphas) < 2 or not len(values):
-        raise ValueError(f"values must be (seeds, alphas) with at least one seed and two alphas, "
-                         f"got shape {values.shape} for {len(alphas)} alphas")
+        raise ValueError(
+            f"values must be (seeds, alphas) with at least one seed and two alphas, "
+            f"got shape {values.shape} for {len(alphas)} alphas"
+        )
     if not np.isfinite(alphas).all() or not (np.diff(alphas) > 0).all():
         raise ValueError(f"alphas must be finite and strictly increasing, got {alphas.tolist()}")
     if not np.isfinite(values).all():
@@ -442,13 +525,21 @@ def plot_curves(results: list[dict], metrics=("train_accuracy", "val_accuracy"),
             if (d, c) != (dataset, poison):
                 continue
             for metric in metrics:
-                _, v = curves([r for r in results if (r["dataset"], model_label(r), r["poison"]) == (d, model, c)],
-                              metric)[(d, model, c)]
-                keep = ~np.isnan(v).all(axis=0)     # memorisation is undefined at alpha = 0
-                ax.errorbar(alphas[keep], np.nanmean(v[:, keep], 0), yerr=np.nanstd(v[:, keep], 0), capsize=2,
-                            linestyle=styles.get(metric, "-"), marker="o", markersize=3,
-                            color=colours.setdefault(model, f"C{len(colours)}"),
-                            label=f"{model} {metric.replace('_', ' ')}")
+                _, v = curves(
+                    [r for r in results if (r["dataset"], model_label(r), r["poison"]) == (d, model, c)], metric
+                )[(d, model, c)]
+                keep = ~np.isnan(v).all(axis=0)  # memorisation is undefined at alpha = 0
+                ax.errorbar(
+                    alphas[keep],
+                    np.nanmean(v[:, keep], 0),
+                    yerr=np.nanstd(v[:, keep], 0),
+                    capsize=2,
+                    linestyle=styles.get(metric, "-"),
+                    marker="o",
+                    markersize=3,
+                    color=colours.setdefault(model, f"C{len(colours)}"),
+                    label=f"{model} {metric.replace('_', ' ')}",
+                )
         ax.set(title=f"{dataset}: {poison}", xlabel="alpha", ylim=(-0.02, 1.02))
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("accuracy")

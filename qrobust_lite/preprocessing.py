@@ -67,10 +67,9 @@ def amplitude_normalise(features: torch.Tensor, n_qubits: int) -> torch.Tensor:
     >>> amplitude_normalise(torch.tensor([[3.0, 4.0]]), 1)
     tensor([[0.6000, 0.8000]])
     """
-    dim = 2 ** n_qubits
+    dim = 2**n_qubits
     if features.shape[1] > dim:
-        raise ValueError(f"features has {features.shape[1]} columns; {n_qubits} qubits hold at "
-                         f"most {dim} amplitudes")
+        raise ValueError(f"features has {features.shape[1]} columns; {n_qubits} qubits hold at most {dim} amplitudes")
     norms = features.norm(dim=1, keepdim=True)
     if (norms == 0).any():
         rows = torch.nonzero(norms.squeeze(1) == 0).flatten().tolist()

@@ -23,8 +23,9 @@ from tqdm.auto import tqdm
 from .validation import Anything, Bool, validate_params
 
 
-@validate_params(iterable=Anything("anything tqdm can iterate"), enabled=Bool(),
-                 options=Anything("tqdm's keyword arguments"))
+@validate_params(
+    iterable=Anything("anything tqdm can iterate"), enabled=Bool(), options=Anything("tqdm's keyword arguments")
+)
 def bar(iterable: Iterable, enabled: bool = True, **options) -> Iterable:
     """``iterable`` behind a tqdm bar (``options`` go to tqdm: ``desc``, ``total``, ``leave``),
     or as it is when ``enabled`` is false or ``$TQDM_DISABLE`` is set."""

@@ -5,9 +5,10 @@ quantum classifier* and *Defending with quantum patches*).
 and classified by a :class:`~qrobust_lite.circuits.VQC` through its Born-rule class
 probabilities. :class:`HybridImageClassifier`: a small CNN front end turns the image into 8
 angles for the same kind of circuit (an option of :data:`~qrobust_lite.defences.MODELS`, for
-asking whether a defence's effect depends on how much the circuit classifier learns). :class:`QuanvolutionClassifier`: the closest public design to
-the quantum-patches paper's model, a fixed random quanvolution (4 qubits per 2x2 patch) feeding
-a small CNN. Attacks differentiate through the circuit (and front end).
+asking whether a defence's effect depends on how much the circuit classifier learns).
+:class:`QuanvolutionClassifier`: the closest public design to the quantum-patches paper's
+model, a fixed random quanvolution (4 qubits per 2x2 patch) feeding a small CNN. Attacks
+differentiate through the circuit (and front end).
 """
 
 from __future__ import annotations
@@ -30,8 +31,7 @@ DEVICE = Optional(Either(Instance(DeviceChoice, "a DeviceChoice"), Options(*DEVI
 
 def _check_images(images: torch.Tensor, image_shape: tuple[int, ...]) -> None:
     if images.ndim != 4 or tuple(images.shape[1:]) != image_shape:
-        raise ValueError(f"images must have shape (N, {', '.join(map(str, image_shape))}), "
-                         f"got {tuple(images.shape)}")
+        raise ValueError(f"images must have shape (N, {', '.join(map(str, image_shape))}), got {tuple(images.shape)}")
 
 
 @validate_params(image_shape=IMAGE_SHAPE, pool=COUNT, n_layers=COUNT, n_classes=N_CLASSES, seed=SEED, device=DEVICE)
@@ -52,19 +52,25 @@ class QuantumImageClassifier(nn.Module):
 
     AMPLITUDE_OFFSET = 1e-6
 
-    def __init__(self, image_shape: tuple[int, int, int], pool: int = 4, n_layers: int = 4,
-                 n_classes: int = 10, seed: int = 0,
-                 device: str | DeviceChoice | None = None) -> None:
+    def __init__(
+        self,
+        image_shape: tuple[int, int, int],
+        pool: int = 4,
+        n_layers: int = 4,
+        n_classes: int = 10,
+        seed: int = 0,
+        device: str | DeviceChoice | None = None,
+    ) -> None:
         super().__init__()
         c, h, w = image_shape
         if h % pool or w % pool:
-            raise ValueError(f"pool must be a positive integer dividing the height {h} and width {w}, "
-                             f"got {pool!r}")
+            raise ValueError(f"pool must be a positive integer dividing the height {h} and width {w}, got {pool!r}")
         n_pixels = c * (h // pool) * (w // pool)
         n_qubits = max(1, math.ceil(math.log2(n_pixels)))
         if n_qubits > 12:
-            raise ValueError(f"{n_pixels} pooled pixels need {n_qubits} qubits; use a larger pool "
-                             "(at most 4096 pixels, 12 qubits)")
+            raise ValueError(
+                f"{n_pixels} pooled pixels need {n_qubits} qubits; use a larger pool (at most 4096 pixels, 12 qubits)"
+            )
         self.image_shape, self.pool, self.n_qubits = tuple(image_shape), pool, n_qubits
         self.vqc = VQC(n_qubits, n_layers, n_classes, encoding="amplitude", device=device, seed=seed)
 
@@ -77,8 +83,9 @@ class QuantumImageClassifier(nn.Module):
         return self.vqc(self.features(images))
 
 
-@validate_params(image_shape=IMAGE_SHAPE, n_qubits=Int(1, 16), n_layers=COUNT, n_classes=N_CLASSES, seed=SEED,
-                 device=DEVICE)
+@validate_params(
+    image_shape=IMAGE_SHAPE, n_qubits=Int(1, 16), n_layers=COUNT, n_classes=N_CLASSES, seed=SEED, device=DEVICE
+)
 class HybridImageClassifier(nn.Module):
     """Images (N, C, H, W) in [0, 1] -> class probabilities (N, K): a small CNN front end, then
     a VQC.
@@ -95,9 +102,15 @@ class HybridImageClassifier(nn.Module):
     ((2, 10), 8)
     """
 
-    def __init__(self, image_shape: tuple[int, int, int], n_qubits: int = 8, n_layers: int = 4,
-                 n_classes: int = 10, seed: int = 0,
-                 device: str | DeviceChoice | None = None) -> None:
+    def __init__(
+        self,
+        image_shape: tuple[int, int, int],
+        n_qubits: int = 8,
+        n_layers: int = 4,
+        n_classes: int = 10,
+        seed: int = 0,
+        device: str | DeviceChoice | None = None,
+    ) -> None:
         super().__init__()
         c, _, _ = image_shape
         self.image_shape, self.n_qubits = tuple(image_shape), n_qubits
@@ -105,10 +118,15 @@ class HybridImageClassifier(nn.Module):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.front = nn.Sequential(
-                nn.Conv2d(c, 16, 3, stride=2, padding=1), nn.ReLU(),
-                nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(),
-                nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(32 * 16, n_qubits),
-                nn.LayerNorm(n_qubits, elementwise_affine=False))
+                nn.Conv2d(c, 16, 3, stride=2, padding=1),
+                nn.ReLU(),
+                nn.Conv2d(16, 32, 3, stride=2, padding=1),
+                nn.ReLU(),
+                nn.AdaptiveAvgPool2d(4),
+                nn.Flatten(),
+                nn.Linear(32 * 16, n_qubits),
+                nn.LayerNorm(n_qubits, elementwise_affine=False),
+            )
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
         """The circuit's input: the front end's angles, (N, n_qubits), in radians."""
@@ -119,8 +137,14 @@ class HybridImageClassifier(nn.Module):
         return self.vqc(self.features(images))
 
 
-@validate_params(image_shape=IMAGE_SHAPE, n_classes=N_CLASSES, width=COUNT, encoding=Options(*ENCODINGS),
-                 circuit_seed=SEED, seed=SEED)
+@validate_params(
+    image_shape=IMAGE_SHAPE,
+    n_classes=N_CLASSES,
+    width=COUNT,
+    encoding=Options(*ENCODINGS),
+    circuit_seed=SEED,
+    seed=SEED,
+)
 class QuanvolutionClassifier(nn.Module):
     """Images (N, C, H, W) in [0, 1] -> class probabilities (N, K): a quanvolution front end,
     then a small CNN (Part II's closest public design {Henderson et al. 2020}).
@@ -138,22 +162,38 @@ class QuanvolutionClassifier(nn.Module):
     (2, 10)
     """
 
-    def __init__(self, image_shape: tuple[int, int, int], n_classes: int = 10, width: int = 48,
-                 encoding: str = "RXRY", circuit_seed: int = 0, seed: int = 0) -> None:
+    def __init__(
+        self,
+        image_shape: tuple[int, int, int],
+        n_classes: int = 10,
+        width: int = 48,
+        encoding: str = "RXRY",
+        circuit_seed: int = 0,
+        seed: int = 0,
+    ) -> None:
         super().__init__()
         c, h, w = image_shape
         if h % 4 or w % 4:
-            raise ValueError(f"image_shape's height and width must be multiples of 4 (2x2 patches, then "
-                             f"two 2x2 pools), got {h}x{w}")
+            raise ValueError(
+                f"image_shape's height and width must be multiples of 4 (2x2 patches, then two 2x2 pools), got {h}x{w}"
+            )
         self.image_shape = tuple(image_shape)
         self.encoding, self.circuit_seed = encoding, circuit_seed
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.cnn = nn.Sequential(
-                nn.Conv2d(4 * c, width, 3, padding=1), nn.ReLU(),
-                nn.Conv2d(width, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                nn.Conv2d(width, 2 * width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                nn.Flatten(), nn.Dropout(0.3), nn.Linear(2 * width * (h // 8) * (w // 8), n_classes))
+                nn.Conv2d(4 * c, width, 3, padding=1),
+                nn.ReLU(),
+                nn.Conv2d(width, width, 3, padding=1),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+                nn.Conv2d(width, 2 * width, 3, padding=1),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+                nn.Flatten(),
+                nn.Dropout(0.3),
+                nn.Linear(2 * width * (h // 8) * (w // 8), n_classes),
+            )
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
         """The quanvolution's channels (N, 4C, H/2, W/2) in [-1, 1]."""

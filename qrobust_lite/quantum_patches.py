@@ -68,15 +68,14 @@ def circuit_unitary_transpose(n_layers: int, n_rotations: int, seed: int) -> tor
     """U.T (16, 16), complex64, of the seeded random circuit; cached, as training asks for the
     same few circuits batch after batch (tracing and verifying one takes about 10 ms)."""
     weights = random_circuit_weights(n_layers, n_rotations, seed)
-    block = fastpath.compile_block(lambda w, wires: random_circuit(w, wires, seed),
-                                   tuple(weights.shape), N_WIRES)
+    block = fastpath.compile_block(lambda w, wires: random_circuit(w, wires, seed), tuple(weights.shape), N_WIRES)
     return fastpath.block_unitary_transpose(block, weights, torch.complex64)
 
 
 @validate_params(n_qubits=Int(1, 24))
 def z_signs(n_qubits: int) -> torch.Tensor:
     """(2**n, n) matrix with entry (b, i) = +1 if bit i of outcome b is 0, else -1: <Z_i> = p @ it."""
-    b = torch.arange(2 ** n_qubits)[:, None]
+    b = torch.arange(2**n_qubits)[:, None]
     bits = (b >> (n_qubits - 1 - torch.arange(n_qubits))[None, :]) & 1
     return (1 - 2 * bits).double()
 
@@ -87,17 +86,24 @@ def rxry_state(x: torch.Tensor) -> torch.Tensor:
     complex64 (wire 0 most significant). With c = cos(pi x / 2), s = sin(pi x / 2), one wire
     holds ``RY RX |0> = (c^2 + i s^2, c s - i c s)``."""
     c, s = torch.cos(math.pi * x.float() / 2), torch.sin(math.pi * x.float() / 2)
-    wire = torch.stack([torch.complex(c * c, s * s), torch.complex(c * s, -c * s)], dim=-1)   # (B, n, 2)
+    wire = torch.stack([torch.complex(c * c, s * s), torch.complex(c * s, -c * s)], dim=-1)  # (B, n, 2)
     state = wire[:, 0]
     for i in range(1, x.shape[1]):
         state = (state[:, :, None] * wire[:, i, None, :]).reshape(len(x), 2 ** (i + 1))
     return state
 
 
-@validate_params(images=IMAGE_BATCH, n_layers=COUNT, n_rotations=COUNT, seed=SEED, chunk=COUNT,
-                 encoding=Options(*ENCODINGS))
-def rqc_patch_channels(images: torch.Tensor, n_layers: int = 1, n_rotations: int = 4,
-                       seed: int = 0, chunk: int = 16_384, encoding: str = "RY") -> torch.Tensor:
+@validate_params(
+    images=IMAGE_BATCH, n_layers=COUNT, n_rotations=COUNT, seed=SEED, chunk=COUNT, encoding=Options(*ENCODINGS)
+)
+def rqc_patch_channels(
+    images: torch.Tensor,
+    n_layers: int = 1,
+    n_rotations: int = 4,
+    seed: int = 0,
+    chunk: int = 16_384,
+    encoding: str = "RY",
+) -> torch.Tensor:
     """Random-circuit patch channels: images (N, C, H, W) in [0, 1] -> (N, 4C, H/2, W/2) in [-1, 1].
 
     Channel ``4 * c + i`` is ``<Z_i>`` of the circuit on colour channel c's patches, each pixel
@@ -109,12 +115,15 @@ def rqc_patch_channels(images: torch.Tensor, n_layers: int = 1, n_rotations: int
     # One 16x16 unitary for all patches. RY encodings give real states, so the real-state
     # shortcut applies; RX then RY gives complex ones. float32 arithmetic: errors about 1e-7.
     u_t = circuit_unitary_transpose(n_layers, n_rotations, seed).to(images.device)
-    signs = z_signs(N_WIRES).float().to(images.device)          # (16, 4): <Z_i> = probs @ signs
+    signs = z_signs(N_WIRES).float().to(images.device)  # (16, 4): <Z_i> = probs @ signs
     flat = patches.reshape(-1, N_WIRES)
     if encoding == "RY":
-        parts = [fastpath.real_state_probabilities(
-                     fastpath.angle_state(math.pi * part.float(), dtype=torch.float32), u_t, signs)
-                 for part in flat.split(chunk)]
+        parts = [
+            fastpath.real_state_probabilities(
+                fastpath.angle_state(math.pi * part.float(), dtype=torch.float32), u_t, signs
+            )
+            for part in flat.split(chunk)
+        ]
     else:
         parts = [(rxry_state(part) @ u_t).abs().square() @ signs for part in flat.split(chunk)]
     out = torch.cat(parts) if parts else flat.new_zeros(0, N_WIRES, dtype=torch.float32)
@@ -146,8 +155,7 @@ def minmax_scale(channels: torch.Tensor) -> torch.Tensor:
 
 
 @validate_params(images=IMAGE_BATCH, seed=SEED, strength=SHARE, n_layers=COUNT)
-def quantum_patch(images: torch.Tensor, seed: int = 0, strength: float = 0.5,
-                  n_layers: int = 1) -> torch.Tensor:
+def quantum_patch(images: torch.Tensor, seed: int = 0, strength: float = 0.5, n_layers: int = 1) -> torch.Tensor:
     """RQC pseudo-noise: ``images * (1 - strength + strength * mask)``, same shape, in [0, 1].
 
     ``strength`` in [0, 1]: 0 leaves the images unchanged, 1 multiplies by the mask itself.
@@ -158,8 +166,9 @@ def quantum_patch(images: torch.Tensor, seed: int = 0, strength: float = 0.5,
 
 
 @validate_params(images=IMAGE_BATCH, seed=SEED, strength=SHARE, generator=GENERATOR)
-def half_resolution_patch(images: torch.Tensor, seed: int = 0, strength: float = 1.0,
-                          generator: torch.Generator | None = None) -> torch.Tensor:
+def half_resolution_patch(
+    images: torch.Tensor, seed: int = 0, strength: float = 1.0, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """The co-author's patch recipe: images (N, C, H, W) in [0, 1] -> same shape, in [0, 1].
 
     The RXRY quanvolution (:func:`rqc_patch_channels`) gives 4 channels per colour channel at

@@ -45,8 +45,9 @@ def sharpen(probs: torch.Tensor, temperature: float) -> torch.Tensor:
 
 
 @validate_params(quantum_probs=PROBABILITIES, labels=LABELS, temperature=POSITIVE, mix=SHARE)
-def refine_labels(quantum_probs: torch.Tensor, labels: torch.Tensor, temperature: float = 1.0,
-                  mix: float = 0.5) -> torch.Tensor:
+def refine_labels(
+    quantum_probs: torch.Tensor, labels: torch.Tensor, temperature: float = 1.0, mix: float = 0.5
+) -> torch.Tensor:
     """Quantum-refined soft labels (N, K): (1 - mix) one_hot + mix sharpen(quantum_probs, T).
 
     ``quantum_probs`` are a VQC's Born-rule class probabilities for each input; ``mix`` = 0
@@ -66,6 +67,7 @@ def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Ten
     because the book derives it.)
     """
     if logits.shape != targets.shape or logits.ndim != 2:
-        raise ValueError(f"logits and targets must both have shape (N, K), got "
-                         f"{tuple(logits.shape)} and {tuple(targets.shape)}")
+        raise ValueError(
+            f"logits and targets must both have shape (N, K), got {tuple(logits.shape)} and {tuple(targets.shape)}"
+        )
     return -(targets * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()

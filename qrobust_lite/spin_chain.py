@@ -42,8 +42,7 @@ CRITICAL_DELTA = 1.0
 @validate_params(n_qubits=Int(2, 16), delta=Real())
 def xxz_hamiltonian(n_qubits: int, delta: float) -> qml.operation.Operator:
     """The periodic XXZ chain on ``n_qubits`` spins (2..16) with anisotropy ``delta``."""
-    return qml.spin.heisenberg("chain", [n_qubits], coupling=[1.0, 1.0, delta],
-                               boundary_condition=n_qubits > 2)
+    return qml.spin.heisenberg("chain", [n_qubits], coupling=[1.0, 1.0, delta], boundary_condition=n_qubits > 2)
 
 
 @validate_params(n_qubits=Int(2, 16))
@@ -51,7 +50,7 @@ def zero_magnetisation_basis(n_qubits: int) -> torch.Tensor:
     """Indices of the basis states with as many 0s as 1s (C(n, n/2) of them); n even."""
     if n_qubits % 2:
         raise ValueError(f"n_qubits must be even (as many 0s as 1s), got {n_qubits}")
-    b = torch.arange(2 ** n_qubits)
+    b = torch.arange(2**n_qubits)
     ones = ((b[:, None] >> torch.arange(n_qubits)) & 1).sum(dim=1)
     return torch.nonzero(2 * ones == n_qubits).flatten()
 
@@ -68,8 +67,9 @@ def _parts(n_qubits: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return block(real(h_xy)), block(real(h_full) - real(h_xy)), idx
 
 
-@validate_params(n_qubits=Int(2, 12), deltas=Either(Array("features", ndim=1), Sequence_(Real(), min_len=0)),
-                 chunk=COUNT)
+@validate_params(
+    n_qubits=Int(2, 12), deltas=Either(Array("features", ndim=1), Sequence_(Real(), min_len=0)), chunk=COUNT
+)
 def ground_states(n_qubits: int, deltas: torch.Tensor, chunk: int = 64) -> torch.Tensor:
     """Ground states (N, 2**n), real float64 unit vectors, of H(Delta) for every Delta in ``deltas`` (N,).
 
@@ -82,19 +82,28 @@ def ground_states(n_qubits: int, deltas: torch.Tensor, chunk: int = 64) -> torch
     if deltas.numel() and deltas.min() <= -1:
         raise ValueError("deltas must be > -1 (where the ground state has zero magnetisation)")
     h_xy, h_zz, idx = _parts(n_qubits)
-    states = torch.zeros(len(deltas), 2 ** n_qubits, dtype=torch.float64)
+    states = torch.zeros(len(deltas), 2**n_qubits, dtype=torch.float64)
     for start in range(0, len(deltas), chunk):
-        part = deltas[start:start + chunk]
-        _, vectors = torch.linalg.eigh(h_xy + part[:, None, None] * h_zz)   # (n, d, d), d = C(n, n/2); ascending
-        states[start:start + chunk, idx] = vectors[:, :, 0]
+        part = deltas[start : start + chunk]
+        _, vectors = torch.linalg.eigh(h_xy + part[:, None, None] * h_zz)  # (n, d, d), d = C(n, n/2); ascending
+        states[start : start + chunk, idx] = vectors[:, :, 0]
     return states
 
 
-@validate_params(n_qubits=Int(2, 12), n_samples=Int(2), seed=SEED, delta_range=Sequence_(Real(), min_len=2, max_len=2),
-                 margin=NON_NEGATIVE)
-def phase_dataset(n_qubits: int = 8, n_samples: int = 500, seed: int = 0,
-                  delta_range: tuple[float, float] = (0.0, 2.0),
-                  margin: float = 0.1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+@validate_params(
+    n_qubits=Int(2, 12),
+    n_samples=Int(2),
+    seed=SEED,
+    delta_range=Sequence_(Real(), min_len=2, max_len=2),
+    margin=NON_NEGATIVE,
+)
+def phase_dataset(
+    n_qubits: int = 8,
+    n_samples: int = 500,
+    seed: int = 0,
+    delta_range: tuple[float, float] = (0.0, 2.0),
+    margin: float = 0.1,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Balanced ground-state data: (states (N, 2**n), labels (N,) 1 if Delta > 1, deltas (N,)).
 
     Half the samples draw Delta uniformly from ``[delta_range[0], 1 - margin]``, half from
@@ -102,15 +111,16 @@ def phase_dataset(n_qubits: int = 8, n_samples: int = 500, seed: int = 0,
     """
     low, high = delta_range
     if not (low < 1 - margin and 1 + margin < high):
-        raise ValueError(f"delta_range {delta_range!r} and margin {margin!r} must leave room on both "
-                         f"sides of Delta = 1: delta_range[0] < 1 - margin and 1 + margin < delta_range[1]")
+        raise ValueError(
+            f"delta_range {delta_range!r} and margin {margin!r} must leave room on both "
+            f"sides of Delta = 1: delta_range[0] < 1 - margin and 1 + margin < delta_range[1]"
+        )
     if n_samples % 2:
         raise ValueError(f"n_samples must be an even integer >= 2 (half per phase), got {n_samples!r}")
     gen = torch.Generator().manual_seed(seed)
     u = torch.rand(n_samples, generator=gen, dtype=torch.float64)
     half = n_samples // 2
-    deltas = torch.cat([low + u[:half] * (1 - margin - low),
-                        1 + margin + u[half:] * (high - 1 - margin)])
+    deltas = torch.cat([low + u[:half] * (1 - margin - low), 1 + margin + u[half:] * (high - 1 - margin)])
     order = torch.randperm(n_samples, generator=gen)
     deltas = deltas[order]
     labels = (deltas > CRITICAL_DELTA).long()
@@ -178,7 +188,7 @@ def fix_gauge(states: torch.Tensor) -> torch.Tensor:
     z = states.to(torch.complex128)
     size = z.abs()
     tied = size >= (1 - 1e-9) * size.max(dim=1, keepdim=True).values
-    lead = z.gather(1, tied.to(torch.int8).argmax(dim=1, keepdim=True))   # the first tied index
+    lead = z.gather(1, tied.to(torch.int8).argmax(dim=1, keepdim=True))  # the first tied index
     return z * (lead.abs() / lead)
 
 
@@ -192,6 +202,9 @@ def represent(states: torch.Tensor, representation: str, seed: int = 0) -> torch
     - ``"gauge-fixed"``: after :func:`fix_gauge` (real again, every sign fixed);
     - ``"eigensolver-phase"``: after :func:`global_phase` with ``seed``.
     """
-    z = {"real": lambda s: s.to(torch.complex128), "gauge-fixed": fix_gauge,
-         "eigensolver-phase": lambda s: global_phase(s, seed)}[representation](states)
+    z = {
+        "real": lambda s: s.to(torch.complex128),
+        "gauge-fixed": fix_gauge,
+        "eigensolver-phase": lambda s: global_phase(s, seed),
+    }[representation](states)
     return torch.cat([z.real, z.imag], dim=1)

@@ -74,16 +74,39 @@ class Dropout(nn.Module):
         return f"p={self.p}"
 
 
-@validate_params(model=MODEL, inputs=TENSOR, targets=TENSOR, loss=CALLABLE, epochs=COUNT, batch_size=COUNT,
-                 lr=POSITIVE, generator=Instance(torch.Generator, "a torch.Generator"), transform=Optional(CALLABLE),
-                 penalty=Optional(CALLABLE), after_epoch=Optional(CALLABLE), lr_drops=Sequence_(COUNT, min_len=0),
-                 progress=Bool(), desc=TEXT)
-def fit(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, loss: Loss, *, epochs: int,
-        batch_size: int, lr: float, generator: torch.Generator,
-        transform: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-        penalty: Callable[[nn.Module, int], torch.Tensor] | None = None,
-        after_epoch: Callable[[int, float], None] | None = None,
-        lr_drops: tuple[int, ...] = (), progress: bool = True, desc: str = "training") -> list[float]:
+@validate_params(
+    model=MODEL,
+    inputs=TENSOR,
+    targets=TENSOR,
+    loss=CALLABLE,
+    epochs=COUNT,
+    batch_size=COUNT,
+    lr=POSITIVE,
+    generator=Instance(torch.Generator, "a torch.Generator"),
+    transform=Optional(CALLABLE),
+    penalty=Optional(CALLABLE),
+    after_epoch=Optional(CALLABLE),
+    lr_drops=Sequence_(COUNT, min_len=0),
+    progress=Bool(),
+    desc=TEXT,
+)
+def fit(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    loss: Loss,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    generator: torch.Generator,
+    transform: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    penalty: Callable[[nn.Module, int], torch.Tensor] | None = None,
+    after_epoch: Callable[[int, float], None] | None = None,
+    lr_drops: tuple[int, ...] = (),
+    progress: bool = True,
+    desc: str = "training",
+) -> list[float]:
     """Train ``model`` with Adam on mini-batches; returns the mean loss of each epoch.
 
     ``inputs`` (N, ...) and ``targets`` (N, ...) are split into shuffled batches of
@@ -105,8 +128,9 @@ def fit(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, loss: Los
     if len(inputs) == 0:
         raise ValueError("inputs must hold at least one sample, got none")
     if any(e >= epochs for e in lr_drops):
-        raise ValueError(f"lr_drops must hold epochs in 1..{epochs - 1} (after which lr is divided by 10), "
-                         f"got {lr_drops!r}")
+        raise ValueError(
+            f"lr_drops must hold epochs in 1..{epochs - 1} (after which lr is divided by 10), got {lr_drops!r}"
+        )
     dropouts = [m for m in model.modules() if isinstance(m, Dropout)]
     for layer in dropouts:
         layer.generator = generator
@@ -125,8 +149,10 @@ def fit(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, loss: Los
                 if penalty is not None:
                     value = value + penalty(model, len(idx))
                 if not torch.isfinite(value):
-                    raise FloatingPointError(f"training stopped: the loss became {value.item()} in epoch {epoch} "
-                                             f"(lr={lr}); lower lr, or check the inputs and the loss's weights")
+                    raise FloatingPointError(
+                        f"training stopped: the loss became {value.item()} in epoch {epoch} "
+                        f"(lr={lr}); lower lr, or check the inputs and the loss's weights"
+                    )
                 opt.zero_grad()
                 value.backward()
                 opt.step()
@@ -143,11 +169,28 @@ def fit(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, loss: Los
     return history
 
 
-@validate_params(model=MODEL, images=IMAGE_BATCH, targets=TENSOR, epochs=COUNT, batch_size=COUNT, lr=POSITIVE,
-                 seed=SEED, progress=Bool(), desc=TEXT)
-def train_classifier(model: nn.Module, images: torch.Tensor, targets: torch.Tensor,
-                     epochs: int = 5, batch_size: int = 64, lr: float = 1e-3, seed: int = 0,
-                     progress: bool = True, desc: str = "training") -> list[float]:
+@validate_params(
+    model=MODEL,
+    images=IMAGE_BATCH,
+    targets=TENSOR,
+    epochs=COUNT,
+    batch_size=COUNT,
+    lr=POSITIVE,
+    seed=SEED,
+    progress=Bool(),
+    desc=TEXT,
+)
+def train_classifier(
+    model: nn.Module,
+    images: torch.Tensor,
+    targets: torch.Tensor,
+    epochs: int = 5,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    seed: int = 0,
+    progress: bool = True,
+    desc: str = "training",
+) -> list[float]:
     """:func:`fit` on soft-target cross-entropy; returns the mean loss of each epoch.
 
     ``targets`` are labels (N,) or probability vectors (N, K). ``seed`` drives the batch
@@ -162,9 +205,18 @@ def train_classifier(model: nn.Module, images: torch.Tensor, targets: torch.Tens
         targets = one_hot(validation.below(targets, n_classes, "targets"), n_classes)
     else:
         validation.probabilities(targets, "targets")
-    return fit(model, images, targets.to(images.dtype), soft_cross_entropy, epochs=epochs,
-               batch_size=batch_size, lr=lr, generator=torch.Generator().manual_seed(seed),
-               progress=progress, desc=desc)
+    return fit(
+        model,
+        images,
+        targets.to(images.dtype),
+        soft_cross_entropy,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        generator=torch.Generator().manual_seed(seed),
+        progress=progress,
+        desc=desc,
+    )
 
 
 @torch.no_grad()
@@ -179,7 +231,8 @@ def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 512
 
 @torch.no_grad()
 @validate_params(model=MODEL, images=IMAGES, temperature=POSITIVE, batch_size=COUNT)
-def predict_proba(model: nn.Module, images: torch.Tensor, temperature: float = 1.0,
-                  batch_size: int = 512) -> torch.Tensor:
+def predict_proba(
+    model: nn.Module, images: torch.Tensor, temperature: float = 1.0, batch_size: int = 512
+) -> torch.Tensor:
     """Class probabilities (N, K): softmax(logits / temperature)."""
     return torch.softmax(predict_logits(model, images, batch_size) / temperature, dim=1)

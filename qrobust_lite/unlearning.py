@@ -60,12 +60,12 @@ from .validation import (
 )
 
 METHODS = ("retrain", "fine-tune", "gradient ascent", "SCRUB")
-FORGET_WEIGHT = 0.2   # the paper's weight of the forget-set term
+FORGET_WEIGHT = 0.2  # the paper's weight of the forget-set term
 
 
 SETS = Instance(dict, "named sets {name: (x, y)}")
-PAIR = Sequence_(TENSOR, min_len=2, max_len=2)       # (x, y)
-LOSSES = Sequence_(Real(0), min_len=0)                # per-sample losses (N,), an array or a list
+PAIR = Sequence_(TENSOR, min_len=2, max_len=2)  # (x, y)
+LOSSES = Sequence_(Real(0), min_len=0)  # per-sample losses (N,), an array or a list
 RESULTS = Instance(dict, "the dict unlearning_experiment returns")
 
 
@@ -88,11 +88,28 @@ def evaluate(model: torch.nn.Module, sets: dict) -> dict[str, float]:
     return {name: metrics.accuracy(y, predict(model, x)) for name, (x, y) in sets.items()}
 
 
-@validate_params(method=Options(*METHODS), model=MODEL, sets=SETS, epochs=COUNT, lr=POSITIVE, batch_size=COUNT,
-                 weight=NON_NEGATIVE, seed=SEED, fresh_model=Optional(MODEL))
-def unlearn(method: str, model: torch.nn.Module, sets: dict, epochs: int = 20, lr: float = 0.03,
-            batch_size: int = 256, weight: float = FORGET_WEIGHT, seed: int = 0,
-            fresh_model: torch.nn.Module | None = None) -> tuple[torch.nn.Module, list[dict]]:
+@validate_params(
+    method=Options(*METHODS),
+    model=MODEL,
+    sets=SETS,
+    epochs=COUNT,
+    lr=POSITIVE,
+    batch_size=COUNT,
+    weight=NON_NEGATIVE,
+    seed=SEED,
+    fresh_model=Optional(MODEL),
+)
+def unlearn(
+    method: str,
+    model: torch.nn.Module,
+    sets: dict,
+    epochs: int = 20,
+    lr: float = 0.03,
+    batch_size: int = 256,
+    weight: float = FORGET_WEIGHT,
+    seed: int = 0,
+    fresh_model: torch.nn.Module | None = None,
+) -> tuple[torch.nn.Module, list[dict]]:
     """Run one unlearning method: (the unlearned model, metrics before (epoch 0) and after
     every epoch).
 
@@ -126,14 +143,25 @@ def unlearn(method: str, model: torch.nn.Module, sets: dict, epochs: int = 20, l
     def record(epoch: int, seconds: float) -> None:
         history.append({"epoch": epoch, "seconds": history[-1]["seconds"] + seconds, **evaluate(model, sets)})
 
-    fit(model, x_r, y_r.double(), F.binary_cross_entropy, epochs=epochs, batch_size=batch_size, lr=lr,
-        generator=generator, penalty=forget_term if method in ("gradient ascent", "SCRUB") and len(x_f) else None,
-        after_epoch=record, progress=False)
+    fit(
+        model,
+        x_r,
+        y_r.double(),
+        F.binary_cross_entropy,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        generator=generator,
+        penalty=forget_term if method in ("gradient ascent", "SCRUB") and len(x_f) else None,
+        after_epoch=record,
+        progress=False,
+    )
     return model, history
 
 
-@validate_params(history=Sequence_(Instance(dict, "a row of a history from unlearn"), min_len=0), target=SHARE,
-                 key=TEXT)
+@validate_params(
+    history=Sequence_(Instance(dict, "a row of a history from unlearn"), min_len=0), target=SHARE, key=TEXT
+)
 def epochs_to_target(history: list[dict], target: float, key: str = "val") -> tuple[int, float] | None:
     """The first (epoch, seconds) at which ``history[key] >= target``; None if never."""
     for row in history:
@@ -182,8 +210,12 @@ def poisoned_sets(config: RunConfig) -> tuple[torch.nn.Module, dict, float, torc
     """
     model, x, y_bad, flipped, pair, seconds = poisoning.train_poisoned(config)
     twin = poisoning.make_model(RunConfig(**{**config.__dict__, "seed": config.seed + 1000}), x.shape[1])
-    sets = {"retain": (x[~flipped], y_bad[~flipped]), "forget": (x[flipped], y_bad[flipped]),
-            "val": (pair["x_val"], pair["y_val"]), "val (flipped)": (pair["x_val"], 1 - pair["y_val"])}
+    sets = {
+        "retain": (x[~flipped], y_bad[~flipped]),
+        "forget": (x[flipped], y_bad[flipped]),
+        "val": (pair["x_val"], pair["y_val"]),
+        "val (flipped)": (pair["x_val"], 1 - pair["y_val"]),
+    }
     return model, sets, seconds, twin
 
 
@@ -215,27 +247,56 @@ def unlearning_run(config: UnlearningRun) -> dict:
     mia_before = membership_inference(model, sets["retain"], sets["forget"])
     runs = []
     for method in config.methods:
-        unlearned, history = unlearn(method, model, eval_sets, epochs=config.epochs, lr=poisoned.lr,
-                                     batch_size=poisoned.batch_size, weight=config.forget_weight,
-                                     seed=poisoned.seed, fresh_model=twin)
-        runs.append({"dataset": poisoned.dataset, "model": poisoned.model, "seed": poisoned.seed,
-                     "representation": poisoned.representation,
-                     "method": method, "history": history, "poison_seconds": seconds,
-                     "mia_before": mia_before,
-                     "mia_after": membership_inference(unlearned, sets["retain"], sets["forget"]),
-                     "mia_reference": membership_inference(unlearned, sets["retain"], sets["val (flipped)"])})
+        unlearned, history = unlearn(
+            method,
+            model,
+            eval_sets,
+            epochs=config.epochs,
+            lr=poisoned.lr,
+            batch_size=poisoned.batch_size,
+            weight=config.forget_weight,
+            seed=poisoned.seed,
+            fresh_model=twin,
+        )
+        runs.append(
+            {
+                "dataset": poisoned.dataset,
+                "model": poisoned.model,
+                "seed": poisoned.seed,
+                "representation": poisoned.representation,
+                "method": method,
+                "history": history,
+                "poison_seconds": seconds,
+                "mia_before": mia_before,
+                "mia_after": membership_inference(unlearned, sets["retain"], sets["forget"]),
+                "mia_reference": membership_inference(unlearned, sets["retain"], sets["val (flipped)"]),
+            }
+        )
     return {"runs": runs}
 
 
-@validate_params(scale=Options(*scales.SCALES), models=Sequence_(Options(*poisoning.MODELS), distinct=True),
-                 methods=Sequence_(Options(*METHODS), distinct=True),
-                 datasets=Optional(Sequence_(Options(*poisoning.DATASETS), distinct=True)), epochs=Optional(COUNT),
-                 seeds=Optional(Sequence_(SEED, distinct=True)), data_root=Optional(Folder()), progress=Bool(),
-                 grid_options=Optional(Instance(dict, "a dict")))
-def unlearning_experiment(scale: str = "default", models=poisoning.MODELS, methods=METHODS,
-                          datasets=None, epochs: int | None = None, seeds=None,
-                          data_root: str | None = None, progress: bool = True,
-                          grid_options: dict | None = None) -> dict:
+@validate_params(
+    scale=Options(*scales.SCALES),
+    models=Sequence_(Options(*poisoning.MODELS), distinct=True),
+    methods=Sequence_(Options(*METHODS), distinct=True),
+    datasets=Optional(Sequence_(Options(*poisoning.DATASETS), distinct=True)),
+    epochs=Optional(COUNT),
+    seeds=Optional(Sequence_(SEED, distinct=True)),
+    data_root=Optional(Folder()),
+    progress=Bool(),
+    grid_options=Optional(Instance(dict, "a dict")),
+)
+def unlearning_experiment(
+    scale: str = "default",
+    models=poisoning.MODELS,
+    methods=METHODS,
+    datasets=None,
+    epochs: int | None = None,
+    seeds=None,
+    data_root: str | None = None,
+    progress: bool = True,
+    grid_options: dict | None = None,
+) -> dict:
     """Poison at alpha (0.3), then unlearn with every method: per-epoch histories and MIA.
 
     One :class:`UnlearningRun` per (dataset, model, seed), run by
@@ -250,27 +311,50 @@ def unlearning_experiment(scale: str = "default", models=poisoning.MODELS, metho
     datasets = settings["datasets"] if datasets is None else datasets
     seeds = settings["seeds"] if seeds is None else seeds
     if set(seeds) - set(settings["seeds"]):
-        raise ValueError(f"seeds must be a non-empty selection of the {scale} scale's seeds "
-                         f"{list(settings['seeds'])}, got {list(seeds)!r}")
+        raise ValueError(
+            f"seeds must be a non-empty selection of the {scale} scale's seeds "
+            f"{list(settings['seeds'])}, got {list(seeds)!r}"
+        )
     epochs = settings["epochs"] if epochs is None else epochs
-    configs = [UnlearningRun(c, tuple(methods), epochs)
-               for c in poisoning.grid(scale, datasets=datasets, models=models,
-                                       alphas=[settings["alpha"]], data_root=data_root)
-               if c.seed in seeds]
-    results = experiments.run_grid(configs, unlearning_run, key=unlearning_key, progress=progress,
-                                   desc="poisoned models",
-                                   **{"n_jobs": 1, **(grid_options or {})})
-    return {"config": {"scale": scale, "alpha": settings["alpha"], "epochs": epochs, "seeds": list(seeds),
-                       "datasets": list(datasets), "models": list(models), "methods": list(methods),
-                       "forget_weight": FORGET_WEIGHT}, "runs": [r for result in results for r in result["runs"]]}
+    configs = [
+        UnlearningRun(c, tuple(methods), epochs)
+        for c in poisoning.grid(
+            scale, datasets=datasets, models=models, alphas=[settings["alpha"]], data_root=data_root
+        )
+        if c.seed in seeds
+    ]
+    results = experiments.run_grid(
+        configs,
+        unlearning_run,
+        key=unlearning_key,
+        progress=progress,
+        desc="poisoned models",
+        **{"n_jobs": 1, **(grid_options or {})},
+    )
+    return {
+        "config": {
+            "scale": scale,
+            "alpha": settings["alpha"],
+            "epochs": epochs,
+            "seeds": list(seeds),
+            "datasets": list(datasets),
+            "models": list(models),
+            "methods": list(methods),
+            "forget_weight": FORGET_WEIGHT,
+        },
+        "runs": [r for result in results for r in result["runs"]],
+    }
 
 
 @validate_params(results=RESULTS, dataset=TEXT, model=TEXT, method=Options(*METHODS), key=TEXT)
 def mean_history(results: dict, dataset: str, model: str, method: str, key: str) -> tuple[np.ndarray, np.ndarray]:
     """(mean, std) over seeds of ``key`` per epoch for one (dataset, model, method); ``model`` as
     :func:`~qrobust_lite.poisoning.model_label` names it."""
-    rows = [r["history"] for r in results["runs"]
-            if (r["dataset"], poisoning.model_label(r), r["method"]) == (dataset, model, method)]
+    rows = [
+        r["history"]
+        for r in results["runs"]
+        if (r["dataset"], poisoning.model_label(r), r["method"]) == (dataset, model, method)
+    ]
     if not rows:
         raise ValueError(f"results hold no {method} run of {model!r} on {dataset!r}")
     values = np.array([[h[key] for h in history] for history in rows])
@@ -284,8 +368,9 @@ def plot_histories(results: dict, dataset: str = "mnist", keys=("forget", "retai
 
     labels = {poisoning.model_label(r) for r in results["runs"] if r["dataset"] == dataset}
     models = sorted(labels, key=lambda label: (label != "QNN", label))
-    fig, axes = plt.subplots(len(models), len(keys), figsize=(3.3 * len(keys), 2.6 * len(models)),
-                             squeeze=False, sharex=True, sharey=True)
+    fig, axes = plt.subplots(
+        len(models), len(keys), figsize=(3.3 * len(keys), 2.6 * len(models)), squeeze=False, sharex=True, sharey=True
+    )
     for row, model in zip(axes, models):
         for ax, key in zip(row, keys):
             for i, method in enumerate(results["config"]["methods"]):

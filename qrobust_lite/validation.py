@@ -107,8 +107,9 @@ def labels(y, arg: str = "labels") -> torch.Tensor:
     """Class labels: a 1-D integer tensor of values >= 0."""
     tensor(y, arg)
     if y.ndim != 1 or y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
-        raise ValueError(f"{arg} must be a 1-D integer tensor of class indices, got {y.dtype} of shape "
-                         f"{tuple(y.shape)}")
+        raise ValueError(
+            f"{arg} must be a 1-D integer tensor of class indices, got {y.dtype} of shape {tuple(y.shape)}"
+        )
     if y.numel() and int(y.min()) < 0:
         raise ValueError(f"{arg} must be class indices >= 0, got {int(y.min())}")
     return y
@@ -130,8 +131,10 @@ def probabilities(p, arg: str = "probs") -> torch.Tensor:
     if p.numel() and p.min() < 0:
         raise ValueError(f"{arg} rows must be probability vectors, entries >= 0; got {p.min().item():.3g}")
     if p.numel() and (p.sum(1) - 1).abs().max() > 1e-4:
-        raise ValueError(f"{arg} rows must be probability vectors summing to 1, got sums in [{p.sum(1).min().item():.4g}, "
-                         f"{p.sum(1).max().item():.4g}]")
+        raise ValueError(
+            f"{arg} rows must be probability vectors summing to 1, got sums in [{p.sum(1).min().item():.4g}, "
+            f"{p.sum(1).max().item():.4g}]"
+        )
     return p
 
 
@@ -153,7 +156,7 @@ def finite_floats(x: torch.Tensor, arg: str) -> torch.Tensor:
     tensor(x, arg)
     if not (x.is_floating_point() or x.is_complex()):
         raise ValueError(f"{arg} must be a floating-point tensor, got {x.dtype} (convert with .float())")
-    if not x.numel() or x.device.type == "meta":     # meta tensors have shapes, no values
+    if not x.numel() or x.device.type == "meta":  # meta tensors have shapes, no values
         return x
     bad = int((~torch.isfinite(x)).sum())
     if bad:
@@ -185,6 +188,7 @@ def image_batch(x: torch.Tensor, arg: str = "images") -> torch.Tensor:
 # every argument, the decorator checks the arguments a caller passes before the body runs, and
 # the common test suite (``tests/test_api_contract.py``) takes its bad values from the same
 # declarations, so an argument cannot be added without saying what it may be.
+
 
 class Constraint:
     """What one argument may be. ``check(value, arg)`` returns the value (NumPy scalars as Python
@@ -251,8 +255,12 @@ class Int(Constraint):
         return f"an integer {_bounds(self.low, self.high)}".rstrip()
 
     def check(self, value, arg: str) -> int:
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
-                or (self.low is not None and int(value) < self.low) or (self.high is not None and int(value) > self.high):
+        if (
+            isinstance(value, (bool, np.bool_))
+            or not isinstance(value, numbers.Integral)
+            or (self.low is not None and int(value) < self.low)
+            or (self.high is not None and int(value) > self.high)
+        ):
             raise ValueError(f"{arg} must be {self.describe()}, got {value!r}")
         return int(value)
 
@@ -271,8 +279,9 @@ class Int(Constraint):
 class Real(Constraint):
     """A finite real number (Python or NumPy, not a bool) in the range; returned as ``float``."""
 
-    def __init__(self, low: float | None = None, high: float | None = None, low_open: bool = False,
-                 high_open: bool = False) -> None:
+    def __init__(
+        self, low: float | None = None, high: float | None = None, low_open: bool = False, high_open: bool = False
+    ) -> None:
         self.low, self.high, self.low_open, self.high_open = low, high, low_open, high_open
 
     def describe(self) -> str:
@@ -284,14 +293,16 @@ class Real(Constraint):
         return f"a number {bounds}" if bounds else "a finite number"
 
     def check(self, value, arg: str) -> float:
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) \
-                or not self._within(float(value)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not self._within(float(value)):
             raise ValueError(f"{arg} must be {self.describe()}, got {value!r}")
         return float(value)
 
     def _within(self, v: float) -> bool:
-        return math.isfinite(v) and (self.low is None or (v > self.low if self.low_open else v >= self.low)) \
+        return (
+            math.isfinite(v)
+            and (self.low is None or (v > self.low if self.low_open else v >= self.low))
             and (self.high is None or (v < self.high if self.high_open else v <= self.high))
+        )
 
     def bad_values(self) -> dict:
         bad = {"NaN": float("nan"), "inf": float("inf"), "string": "0.5", "bool": True}
@@ -316,8 +327,11 @@ class Options(Constraint):
         self.allowed = allowed
 
     def check(self, value, arg: str):
-        if isinstance(value, (torch.Tensor, np.ndarray)) or not isinstance(value, Hashable) \
-                or value not in self.allowed:
+        if (
+            isinstance(value, (torch.Tensor, np.ndarray))
+            or not isinstance(value, Hashable)
+            or value not in self.allowed
+        ):
             raise ValueError(f"{arg} must be one of {list(self.allowed)}, got {value!r}")
         return value
 
@@ -425,10 +439,18 @@ class Sequence_(Constraint):
     def check(self, value, arg: str) -> tuple:
         if isinstance(value, (np.ndarray, range)):
             value = list(value.tolist() if isinstance(value, np.ndarray) else value)
-        if not isinstance(value, (list, tuple)) or len(value) < self.min_len \
-                or (self.max_len is not None and len(value) > self.max_len):
-            size = (f" of {self.min_len} item(s)" if self.max_len == self.min_len else
-                    f" of at least {self.min_len} item(s)" if self.min_len else "")
+        if (
+            not isinstance(value, (list, tuple))
+            or len(value) < self.min_len
+            or (self.max_len is not None and len(value) > self.max_len)
+        ):
+            size = (
+                f" of {self.min_len} item(s)"
+                if self.max_len == self.min_len
+                else f" of at least {self.min_len} item(s)"
+                if self.min_len
+                else ""
+            )
             raise ValueError(f"{arg} must be a list or tuple{size}, got {value!r}")
         items = tuple(self.item.check(v, f"{arg}[{i}]") for i, v in enumerate(value))
         if self.distinct and len(set(items)) != len(items):
@@ -499,23 +521,39 @@ class Array(Constraint):
         common = {"list": lambda x: x.tolist(), "empty": lambda x: x[:0]}
         nan_inf = {"NaN": _with_nan, "inf": _with_inf}
         if self.kind in ("images", "image_batch"):
-            return {**nan_inf, **common, "integer": lambda x: (x * 255).to(torch.uint8),
-                    "above 1": lambda x: x + 1.0, "negative": lambda x: x - 1.0, "no batch axis": lambda x: x[0, 0, 0]}
+            return {
+                **nan_inf,
+                **common,
+                "integer": lambda x: (x * 255).to(torch.uint8),
+                "above 1": lambda x: x + 1.0,
+                "negative": lambda x: x - 1.0,
+                "no batch axis": lambda x: x[0, 0, 0],
+            }
         if self.kind in ("features", "table"):
             bad = {**nan_inf, **common}
-            if self.kind == "features":          # a table takes integers as floats
+            if self.kind == "features":  # a table takes integers as floats
                 bad["integer"] = lambda x: x.round().long()
             width = self.max_width
             if width is not None:
                 bad["too wide"] = lambda x: torch.rand(1, width + 1, dtype=x.dtype)
             return bad
         if self.kind == "probabilities":
-            return {"NaN": _with_nan, "negative": lambda p: p - 1.0, "not summing to 1": lambda p: p * 0.5,
-                    "integer": lambda p: p.round().long(), "empty": lambda p: p[:0]}
+            return {
+                "NaN": _with_nan,
+                "negative": lambda p: p - 1.0,
+                "not summing to 1": lambda p: p * 0.5,
+                "integer": lambda p: p.round().long(),
+                "empty": lambda p: p[:0],
+            }
         if self.kind == "labels":
-            return {**common, "fractional": lambda y: y.double() + 0.5, "negative": lambda y: y - 5,
-                    "too large": lambda y: y + 100, "two-dimensional": lambda y: y[:, None].repeat(1, 2),
-                    "one too few": lambda y: y[:-1]}
+            return {
+                **common,
+                "fractional": lambda y: y.double() + 0.5,
+                "negative": lambda y: y - 5,
+                "too large": lambda y: y + 100,
+                "two-dimensional": lambda y: y[:, None].repeat(1, 2),
+                "one too few": lambda y: y[:-1],
+            }
         return {"list": lambda x: x.tolist()}
 
     def __repr__(self) -> str:
@@ -554,7 +592,7 @@ def _with_inf(x: torch.Tensor) -> torch.Tensor:
 
 #: Common declarations, named as the book names them.
 COUNT = Int(1)
-N_CLASSES = Int(2, 1000)     # the course's datasets have 10; a one-hot row per sample must fit
+N_CLASSES = Int(2, 1000)  # the course's datasets have 10; a one-hot row per sample must fit
 SEED = Int(0)
 SHARE = Real(0, 1)
 POSITIVE = Real(0, None, low_open=True)
@@ -590,6 +628,7 @@ def validate_params(**constraints: Constraint):
         ...
     ValueError: n_qubits must be an integer in 1..20, got 0
     """
+
     def decorate(func):
         target = func.__init__ if isinstance(func, type) else func
         signature = inspect.signature(target)
@@ -597,25 +636,34 @@ def validate_params(**constraints: Constraint):
         undeclared = sorted(set(names) - set(constraints))
         unknown = sorted(set(constraints) - set(names))
         if undeclared or unknown:
-            raise TypeError(f"{func.__qualname__}: declare every argument once: undeclared {undeclared}, "
-                            f"not arguments {unknown}")
+            raise TypeError(
+                f"{func.__qualname__}: declare every argument once: undeclared {undeclared}, not arguments {unknown}"
+            )
 
-        positional = [p.name for p in signature.parameters.values()
-                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        positional = [
+            p.name for p in signature.parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
         variadic = {p.name for p in signature.parameters.values() if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
 
         @functools.wraps(target)
         def checked(*args, **kwargs):
-            if variadic:                # rare: bind to see which values belong to which name
+            if variadic:  # rare: bind to see which values belong to which name
                 bound = signature.bind_partial(*args, **kwargs)
                 for name, value in bound.arguments.items():
                     if name != "self" and name not in variadic:
                         bound.arguments[name] = constraints[name].check(value, name)
                 return target(*bound.args, **bound.kwargs)
-            args = tuple(value if name == "self" else constraints[name].check(value, name)
-                         for name, value in zip(positional, args)) + args[len(positional):]
-            kwargs = {name: constraints[name].check(value, name) if name in constraints else value
-                      for name, value in kwargs.items()}
+            args = (
+                tuple(
+                    value if name == "self" else constraints[name].check(value, name)
+                    for name, value in zip(positional, args)
+                )
+                + args[len(positional) :]
+            )
+            kwargs = {
+                name: constraints[name].check(value, name) if name in constraints else value
+                for name, value in kwargs.items()
+            }
             return target(*args, **kwargs)
 
         checked.constraints = constraints
@@ -624,4 +672,5 @@ def validate_params(**constraints: Constraint):
             func.constraints = constraints
             return func
         return checked
+
     return decorate

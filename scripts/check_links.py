@@ -118,8 +118,9 @@ def stray_stderr(root: Path) -> list[str]:
     for path in _pages(root):
         parser = _Stderr()
         parser.feed(path.read_text(encoding="utf-8", errors="replace"))
-        problems += [f"{path.relative_to(root)}: stderr output: {' '.join(text.split())[:200]}"
-                     for text in parser.found]
+        problems += [
+            f"{path.relative_to(root)}: stderr output: {' '.join(text.split())[:200]}" for text in parser.found
+        ]
     return problems
 
 
@@ -146,14 +147,20 @@ def main() -> int:
         print(f"{root} is not a folder; build the book first", file=sys.stderr)
         return 2
     here = (str(Path(__file__).resolve().parents[1]), str(Path.cwd().resolve()))
-    broken = (broken_links(root) + missing_launch_buttons(root) + stray_stderr(root)
-              + build_debris(root, tuple(sorted(set(here)))))
+    broken = (
+        broken_links(root)
+        + missing_launch_buttons(root)
+        + stray_stderr(root)
+        + build_debris(root, tuple(sorted(set(here))))
+    )
     n_pages = len(_pages(root))
     if broken:
         print(f"{len(broken)} problems in {n_pages} pages:", *broken, sep="\n  ")
         return 1
-    print(f"internal links: all resolve ({n_pages} pages); every notebook chapter has its "
-          f"Binder and Colab buttons; no stray stderr output; no build debris")
+    print(
+        f"internal links: all resolve ({n_pages} pages); every notebook chapter has its "
+        f"Binder and Colab buttons; no stray stderr output; no build debris"
+    )
     return 0
 
 

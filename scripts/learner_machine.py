@@ -35,8 +35,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # The primer and one chapter of each Part.
-CHAPTERS = ("primer", "soft_labels_calibration", "attacking_quantum_classifier",
-            "poisoning_classical_vs_quantum")
+CHAPTERS = ("primer", "soft_labels_calibration", "attacking_quantum_classifier", "poisoning_classical_vs_quantum")
 PREINSTALLED = ("ipykernel", "nbclient", "nbformat")
 # Runs inside the learner's environment: execute each notebook in a fresh kernel.
 RUNNER = """
@@ -69,11 +68,14 @@ def find_python(spec: str) -> str:
     """An interpreter: a path, a command on PATH, or a version such as ``3.12`` (also looked
     up among pyenv's installed versions)."""
     if re.fullmatch(r"3\.\d+", spec):
-        candidates = [shutil.which(f"python{spec}"),
-                      *map(str, sorted(Path.home().glob(f".pyenv/versions/{spec}.*/bin/python{spec}")))]
+        candidates = [
+            shutil.which(f"python{spec}"),
+            *map(str, sorted(Path.home().glob(f".pyenv/versions/{spec}.*/bin/python{spec}"))),
+        ]
         # a pyenv shim is on PATH even where that version is not selected: it runs but fails
-        found = next((c for c in candidates if c and subprocess.run([c, "-c", ""], capture_output=True).returncode == 0),
-                     None)
+        found = next(
+            (c for c in candidates if c and subprocess.run([c, "-c", ""], capture_output=True).returncode == 0), None
+        )
         if found is None:
             raise SystemExit(f"FAILED: --python {spec}: no python{spec} on PATH or under ~/.pyenv/versions")
         return found
@@ -82,8 +84,13 @@ def find_python(spec: str) -> str:
 
 def build_wheel(out: Path, python: str) -> Path:
     """Build from a copy of the files git would commit, so the checkout gets no build folders."""
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-                           cwd=ROOT, capture_output=True, text=True, check=True).stdout.split("\0")
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\0")
     source = out.parent / "source"
     for name in filter(None, files):
         if (ROOT / name).is_file():
@@ -104,30 +111,42 @@ def build_wheel(out: Path, python: str) -> Path:
 
 def installed(python: Path) -> dict[str, str]:
     """``{name: version}`` of every distribution in the environment of ``python``."""
-    out = subprocess.run([str(python), "-m", "pip", "list", "--format", "json"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [str(python), "-m", "pip", "list", "--format", "json"], capture_output=True, text=True, check=True
+    ).stdout
     return {d["name"].lower().replace("_", "-"): d["version"] for d in json.loads(out)}
 
 
 def learner_environment(work: Path) -> dict[str, str]:
     """The environment a chapter runs in: nothing from the repository or its .venv."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("JUPYTER_PATH", "PYTHONPATH", "VIRTUAL_ENV", "QROBUST_DATA", "QROBUST_DEVICE")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("JUPYTER_PATH", "PYTHONPATH", "VIRTUAL_ENV", "QROBUST_DATA", "QROBUST_DEVICE")
+    }
     ipython = work / "ipython"
     (ipython / "profile_default" / "startup").mkdir(parents=True)
     (ipython / "profile_default" / "startup" / "00-colab.py").write_text(FAKE_COLAB)
-    env.update(IPYTHONDIR=str(ipython), JUPYTER_CONFIG_DIR=str(work / "jupyter-config"),
-               JUPYTER_DATA_DIR=str(work / "jupyter-data"), XDG_CACHE_HOME=str(work / "cache"),
-               MPLBACKEND="Agg", QROBUST_SCALE="smoke", PIP_NO_INPUT="1")
+    env.update(
+        IPYTHONDIR=str(ipython),
+        JUPYTER_CONFIG_DIR=str(work / "jupyter-config"),
+        JUPYTER_DATA_DIR=str(work / "jupyter-data"),
+        XDG_CACHE_HOME=str(work / "cache"),
+        MPLBACKEND="Agg",
+        QROBUST_SCALE="smoke",
+        PIP_NO_INPUT="1",
+    )
     return env
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--python", default=sys.executable,
-                        help="the learner's Python: a path, a command or a version such as 3.12")
-    parser.add_argument("--torch", default="torch==2.13.0",
-                        help="what the learner's machine already has (pip requirement)")
+    parser.add_argument(
+        "--python", default=sys.executable, help="the learner's Python: a path, a command or a version such as 3.12"
+    )
+    parser.add_argument(
+        "--torch", default="torch==2.13.0", help="what the learner's machine already has (pip requirement)"
+    )
     parser.add_argument("--chapters", nargs="+", default=list(CHAPTERS), choices=None)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args(argv)
@@ -144,8 +163,10 @@ def main(argv: list[str] | None = None) -> int:
         python = venv / "bin" / "python"
         version = step("read its Python version", [str(python), "-c", "import sys; print(sys.version.split()[0])"])
         print(f"  Python {version.stdout.strip()}")
-        step(f"preinstall the machine's own torch ({args.torch}) and notebook kernel",
-             [str(python), "-m", "pip", "install", "--quiet", args.torch, *PREINSTALLED])
+        step(
+            f"preinstall the machine's own torch ({args.torch}) and notebook kernel",
+            [str(python), "-m", "pip", "install", "--quiet", args.torch, *PREINSTALLED],
+        )
         before = installed(python)
         chapters = work / "chapters"
         chapters.mkdir()
@@ -155,9 +176,12 @@ def main(argv: list[str] | None = None) -> int:
         env["QROBUST_INSTALL_FROM"] = wheel.as_uri()
         runner = work / "run_chapters.py"
         runner.write_text(RUNNER)
-        result = step(f"run {len(args.chapters)} chapters; the first cell installs the wheel",
-                      [str(python), str(runner), *[str(chapters / f"{c}.ipynb") for c in args.chapters]],
-                      cwd=chapters, env=env)
+        result = step(
+            f"run {len(args.chapters)} chapters; the first cell installs the wheel",
+            [str(python), str(runner), *[str(chapters / f"{c}.ipynb") for c in args.chapters]],
+            cwd=chapters,
+            env=env,
+        )
         print(result.stdout.rstrip())
         after = installed(python)
         if after.get("qrobust-lite") is None:
@@ -169,8 +193,10 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"FAILED: the install pulled CUDA packages: {cuda}")
         added = sorted(set(after) - set(before))
         print(f"- the install kept torch {after['torch']} and added {len(added)} packages, no CUDA ones")
-        print(f"OK: {len(args.chapters)} chapters ran on Python {version.stdout.strip()} "
-              f"in {time.perf_counter() - started:.0f} s in all")
+        print(
+            f"OK: {len(args.chapters)} chapters ran on Python {version.stdout.strip()} "
+            f"in {time.perf_counter() - started:.0f} s in all"
+        )
         return 0
     finally:
         if args.keep:

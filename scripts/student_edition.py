@@ -44,8 +44,9 @@ def unlink_instructor_pages(text: str) -> str:
 def is_solution_marker(cell) -> bool:
     """The markdown cells that open and close a gated solution."""
     text = cell.source.lstrip()
-    return cell.cell_type == "markdown" and (text.startswith(":::{solution-start}")
-                                             or text.startswith(":::{solution-end}"))
+    return cell.cell_type == "markdown" and (
+        text.startswith(":::{solution-start}") or text.startswith(":::{solution-end}")
+    )
 
 
 def is_solution(cell) -> bool:
@@ -84,14 +85,17 @@ def student_book_source(nb):
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "student", help="output folder")
-    parser.add_argument("--no-execute", action="store_true",
-                        help="sources whose book builds without executing the notebooks (a quick link check)")
+    parser.add_argument(
+        "--no-execute",
+        action="store_true",
+        help="sources whose book builds without executing the notebooks (a quick link check)",
+    )
     args = parser.parse_args(argv)
     out = args.out.resolve()
     if out == ROOT or ROOT.is_relative_to(out):
         raise SystemExit(f"--out {out} would contain the repository; choose a folder inside it or elsewhere")
     for sub in ("notebooks", "src"):
-        shutil.rmtree(out / sub, ignore_errors=True)   # only what this script wrote before
+        shutil.rmtree(out / sub, ignore_errors=True)  # only what this script wrote before
     (out / "notebooks").mkdir(parents=True)
     src = out / "src"
     shutil.copytree(ROOT / "book", src / "book", ignore=shutil.ignore_patterns("_build", ".ipynb_checkpoints"))

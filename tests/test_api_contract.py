@@ -38,8 +38,10 @@ def public_callables() -> dict[str, object]:
     for name in MODULES:
         module = importlib.import_module(name)
         names = getattr(module, "__all__", None) or [
-            n for n, v in vars(module).items()
-            if not n.startswith("_") and (inspect.isfunction(v) or inspect.isclass(v)) and v.__module__ == name]
+            n
+            for n, v in vars(module).items()
+            if not n.startswith("_") and (inspect.isfunction(v) or inspect.isclass(v)) and v.__module__ == name
+        ]
         for n in names:
             obj = getattr(module, n)
             if (inspect.isfunction(obj) or inspect.isclass(obj)) and obj.__module__ == name:
@@ -66,22 +68,31 @@ def kind_of(constraint):
 
 # --- valid calls -----------------------------------------------------------------------------------
 
+
 def world() -> dict:
     """Small valid arguments, consistent with each other: 4 samples, 2 classes, 8x8 images."""
     g = torch.Generator().manual_seed(0)
     from qrobust_lite.networks import MLP, QNN
+
     return {
-        "images": torch.rand(4, 1, 8, 8, generator=g), "labels": torch.tensor([0, 1, 0, 1]),
-        "probs": torch.softmax(torch.randn(4, 2, generator=g), 1), "features": torch.rand(4, 4, generator=g),
-        "features64": torch.rand(4, 4, generator=g, dtype=torch.float64), "logits": torch.randn(4, 2, generator=g),
-        "images28": torch.rand(4, 1, 28, 28, generator=g), "cifar": torch.rand(4, 3, 8, 8, generator=g),
+        "images": torch.rand(4, 1, 8, 8, generator=g),
+        "labels": torch.tensor([0, 1, 0, 1]),
+        "probs": torch.softmax(torch.randn(4, 2, generator=g), 1),
+        "features": torch.rand(4, 4, generator=g),
+        "features64": torch.rand(4, 4, generator=g, dtype=torch.float64),
+        "logits": torch.randn(4, 2, generator=g),
+        "images28": torch.rand(4, 1, 28, 28, generator=g),
+        "cifar": torch.rand(4, 3, 8, 8, generator=g),
         "linear": torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 2)),
-        "mlp": MLP(4), "qnn": QNN(2, depth=1), "generator": g,
+        "mlp": MLP(4),
+        "qnn": QNN(2, depth=1),
+        "generator": g,
     }
 
 
 def _labeler():
     from qrobust_lite.hybrid_labeler import HybridLabeler
+
     return HybridLabeler(n_classes=2, n_qubits=2, n_layers=1)
 
 
@@ -89,11 +100,13 @@ def _block():
     import pennylane as qml
 
     from qrobust_lite import fastpath
+
     return fastpath.compile_block(qml.StronglyEntanglingLayers, (1, 2, 3), 2)
 
 
 def _angle_state(x):
     from qrobust_lite import fastpath
+
     return fastpath.angle_state(x)
 
 
@@ -109,9 +122,21 @@ CALLS = {
     "course.performance.patch_inputs": lambda w: {"n_images": 1},
     "course.performance.patch_angles": lambda w: {"images": w["cifar"]},
     "course.paper_scale.memorisation_verdict": lambda w: {
-        "runs": [{"dataset": "mnist", "model": m, "poison": "label flip", "alpha": a, "seed": 0,
-                  "memorised": 0.5, "val_accuracy": 0.9} for m in ("MLP", "QNN") for a in (0.0, 0.3)],
-        "dataset": "mnist"},
+        "runs": [
+            {
+                "dataset": "mnist",
+                "model": m,
+                "poison": "label flip",
+                "alpha": a,
+                "seed": 0,
+                "memorised": 0.5,
+                "val_accuracy": 0.9,
+            }
+            for m in ("MLP", "QNN")
+            for a in (0.0, 0.3)
+        ],
+        "dataset": "mnist",
+    },
     "data.available_sources": lambda w: {"name": "mnist"},
     "data.candidate_roots": lambda w: {},
     "scales.check_scale": lambda w: {"scale": "smoke"},
@@ -138,8 +163,13 @@ CALLS = {
     "validation.image_batch": lambda w: {"x": w["images"], "arg": "x"},
     "validation.probabilities": lambda w: {"p": w["probs"]},
     "training.Dropout": lambda w: {"p": 0.5},
-    "training.train_classifier": lambda w: {"model": w["linear"], "images": w["images"], "targets": w["labels"],
-                                            "epochs": 1, "progress": False},
+    "training.train_classifier": lambda w: {
+        "model": w["linear"],
+        "images": w["images"],
+        "targets": w["labels"],
+        "epochs": 1,
+        "progress": False,
+    },
     "training.predict_logits": lambda w: {"model": w["linear"], "images": w["images"]},
     "training.predict_proba": lambda w: {"model": w["linear"], "images": w["images"]},
     "metrics.nll": lambda w: {"y_true": w["labels"], "probs": w["probs"]},
@@ -147,10 +177,16 @@ CALLS = {
     "metrics.reliability_bins": lambda w: {"y_true": w["labels"], "probs": w["probs"], "n_bins": 5},
     "metrics.expected_calibration_error": lambda w: {"y_true": w["labels"], "probs": w["probs"], "n_bins": 5},
     "metrics.evaluate": lambda w: {"y_true": w["labels"], "probs": w["probs"]},
-    "metrics.confidence_bins": lambda w: {"confidence": w["probs"].max(1).values,
-                                          "correct": torch.tensor([1.0, 0.0, 1.0, 1.0]), "n_bins": 5},
-    "metrics.calibration_error": lambda w: {"confidence": w["probs"].max(1).values,
-                                            "correct": torch.tensor([1.0, 0.0, 1.0, 1.0]), "n_bins": 5},
+    "metrics.confidence_bins": lambda w: {
+        "confidence": w["probs"].max(1).values,
+        "correct": torch.tensor([1.0, 0.0, 1.0, 1.0]),
+        "n_bins": 5,
+    },
+    "metrics.calibration_error": lambda w: {
+        "confidence": w["probs"].max(1).values,
+        "correct": torch.tensor([1.0, 0.0, 1.0, 1.0]),
+        "n_bins": 5,
+    },
     "soft_labels.one_hot": lambda w: {"labels": w["labels"], "n_classes": 2},
     "soft_labels.smooth_labels": lambda w: {"labels": w["labels"], "n_classes": 2},
     "soft_labels.sharpen": lambda w: {"probs": w["probs"], "temperature": 0.5},
@@ -167,30 +203,67 @@ CALLS = {
     "corruptions.rotate": lambda w: {"images": w["images"], "degrees": 20.0},
     "circuits.rotation_cz_shape": lambda w: {"n_layers": 1, "n_qubits": 2},
     "hybrid_labeler.HybridLabeler": lambda w: {"n_classes": 2, "n_qubits": 2, "n_layers": 1},
-    "hybrid_labeler.fit_labeler": lambda w: {"images": w["images28"], "labels": w["labels"], "n_classes": 2,
-                                             "n_layers": 1, "epochs": 1, "n_qubits": 2, "progress": False},
+    "hybrid_labeler.fit_labeler": lambda w: {
+        "images": w["images28"],
+        "labels": w["labels"],
+        "n_classes": 2,
+        "n_layers": 1,
+        "epochs": 1,
+        "n_qubits": 2,
+        "progress": False,
+    },
     "hybrid_labeler.soft_labels": lambda w: {"labeler": _labeler(), "images": w["images28"], "shots": 10},
     "paper_methods.test_conditions": lambda w: {"images": w["images"]},
     "paper_methods.PaperRun": lambda w: {},
-    "paper_methods.paper_experiment": lambda w: {"n_train": 100, "n_test": 10, "seeds": (0,), "student_epochs": 1,
-                                                 "labeler_epochs": 1, "labeler_layers": 1, "progress": False},
-    "label_refining.fit_refiner": lambda w: {"images": w["images"], "labels": w["labels"], "n_classes": 2,
-                                             "n_qubits": 2, "n_layers": 1, "epochs": 1, "progress": False},
+    "paper_methods.paper_experiment": lambda w: {
+        "n_train": 100,
+        "n_test": 10,
+        "seeds": (0,),
+        "student_epochs": 1,
+        "labeler_epochs": 1,
+        "labeler_layers": 1,
+        "progress": False,
+    },
+    "label_refining.fit_refiner": lambda w: {
+        "images": w["images"],
+        "labels": w["labels"],
+        "n_classes": 2,
+        "n_qubits": 2,
+        "n_layers": 1,
+        "epochs": 1,
+        "progress": False,
+    },
     "label_refining.born_nll": lambda w: {"probs": w["probs"], "labels": w["labels"]},
     "label_refining.corrupted_test_sets": lambda w: {"images": w["images"]},
     "label_refining.RefiningRun": lambda w: {},
-    "label_refining.robustness_experiment": lambda w: {"n_train": 100, "n_test": 10, "seeds": (0,), "epochs": 1,
-                                                       "vqc_epochs": 1, "progress": False},
-    "quantum_classifier.QuantumImageClassifier": lambda w: {"image_shape": (1, 8, 8), "pool": 4, "n_layers": 1,
-                                                            "n_classes": 2},
+    "label_refining.robustness_experiment": lambda w: {
+        "n_train": 100,
+        "n_test": 10,
+        "seeds": (0,),
+        "epochs": 1,
+        "vqc_epochs": 1,
+        "progress": False,
+    },
+    "quantum_classifier.QuantumImageClassifier": lambda w: {
+        "image_shape": (1, 8, 8),
+        "pool": 4,
+        "n_layers": 1,
+        "n_classes": 2,
+    },
     "quantum_classifier.HybridImageClassifier": lambda w: {"image_shape": (1, 8, 8), "n_layers": 1, "n_classes": 2},
     "attacks.classification_loss": lambda w: {"outputs": w["probs"], "labels": w["labels"], "loss": "probs"},
     "attacks.input_gradient": lambda w: {"model": w["linear"], "images": w["images"], "labels": w["labels"]},
     "attacks.fgsm_step": lambda w: {"images": w["images"], "gradient": torch.randn(4, 1, 8, 8), "epsilon": 0.1},
     "attacks.project": lambda w: {"adversarial": w["images"].flip(0), "images": w["images"], "epsilon": 0.1},
     "attacks.fgsm": lambda w: {"model": w["linear"], "images": w["images"], "labels": w["labels"], "epsilon": 0.1},
-    "attacks.pgd": lambda w: {"model": w["linear"], "images": w["images"], "labels": w["labels"], "epsilon": 0.1,
-                              "step_size": 0.02, "steps": 2},
+    "attacks.pgd": lambda w: {
+        "model": w["linear"],
+        "images": w["images"],
+        "labels": w["labels"],
+        "epsilon": 0.1,
+        "step_size": 0.02,
+        "steps": 2,
+    },
     "quantum_patches.extract_patches": lambda w: {"images": w["images"]},
     "quantum_patches.z_signs": lambda w: {"n_qubits": 4},
     "quantum_patches.rqc_patch_channels": lambda w: {"images": w["images"], "encoding": "RXRY"},
@@ -200,15 +273,39 @@ CALLS = {
     "quantum_patches.half_resolution_patch": lambda w: {"images": w["images"], "generator": w["generator"]},
     "defences.matched_sigma": lambda w: {"images": w["images"]},
     "defences.build_model": lambda w: {"name": "quanvolution", "image_shape": (1, 8, 8), "n_classes": 2},
-    "defences.perturb_batch": lambda w: {"defence": "gaussian noise", "model": w["linear"], "images": w["images"],
-                                         "labels": w["labels"], "generator": w["generator"]},
-    "defences.train_with_defence": lambda w: {"model": w["linear"], "images": w["images"], "labels": w["labels"],
-                                              "epochs": 1, "progress": False, "loss": "logits"},
-    "defences.evaluate_attacks": lambda w: {"model": w["linear"], "images": w["images"], "labels": w["labels"],
-                                            "epsilons": (0.03,), "pgd_steps": 2, "loss": "logits"},
+    "defences.perturb_batch": lambda w: {
+        "defence": "gaussian noise",
+        "model": w["linear"],
+        "images": w["images"],
+        "labels": w["labels"],
+        "generator": w["generator"],
+    },
+    "defences.train_with_defence": lambda w: {
+        "model": w["linear"],
+        "images": w["images"],
+        "labels": w["labels"],
+        "epochs": 1,
+        "progress": False,
+        "loss": "logits",
+    },
+    "defences.evaluate_attacks": lambda w: {
+        "model": w["linear"],
+        "images": w["images"],
+        "labels": w["labels"],
+        "epsilons": (0.03,),
+        "pgd_steps": 2,
+        "loss": "logits",
+    },
     "defences.DefenceRun": lambda w: {},
-    "defences.defence_experiment": lambda w: {"defences": ("none",), "n_train": 20, "n_test": 10, "seeds": (0,),
-                                              "epochs": 1, "n_layers": 1, "progress": False},
+    "defences.defence_experiment": lambda w: {
+        "defences": ("none",),
+        "n_train": 20,
+        "n_test": 10,
+        "seeds": (0,),
+        "epochs": 1,
+        "n_layers": 1,
+        "progress": False,
+    },
     "spin_chain.xxz_hamiltonian": lambda w: {"n_qubits": 4, "delta": 0.5},
     "spin_chain.zero_magnetisation_basis": lambda w: {"n_qubits": 4},
     "spin_chain.ground_states": lambda w: {"n_qubits": 4, "deltas": torch.tensor([0.5, 1.5])},
@@ -216,13 +313,26 @@ CALLS = {
     "spin_chain.authors_pair": lambda w: {"n_qubits": 4},
     "spin_chain.global_phase": lambda w: {"states": torch.rand(3, 4, dtype=torch.float64)},
     "spin_chain.fix_gauge": lambda w: {"states": torch.rand(3, 4, dtype=torch.float64)},
-    "spin_chain.represent": lambda w: {"states": torch.rand(3, 4, dtype=torch.float64),
-                                       "representation": "gauge-fixed"},
+    "spin_chain.represent": lambda w: {
+        "states": torch.rand(3, 4, dtype=torch.float64),
+        "representation": "gauge-fixed",
+    },
     "course.paper_scale.representation_verdicts": lambda w: {
-        "runs": [{"dataset": "spin chain (authors)", "model": m, "representation": r, "poison": "label flip",
-                  "alpha": a, "seed": 0, "memorised": 0.5, "val_accuracy": 0.9}
-                 for m, r in [("QNN", "real"), ("MLP", "real"), ("MLP", "gauge-fixed"), ("MLP", "eigensolver-phase")]
-                 for a in (0.0, 0.3)]},
+        "runs": [
+            {
+                "dataset": "spin chain (authors)",
+                "model": m,
+                "representation": r,
+                "poison": "label flip",
+                "alpha": a,
+                "seed": 0,
+                "memorised": 0.5,
+                "val_accuracy": 0.9,
+            }
+            for m, r in [("QNN", "real"), ("MLP", "real"), ("MLP", "gauge-fixed"), ("MLP", "eigensolver-phase")]
+            for a in (0.0, 0.3)
+        ]
+    },
     "networks.QNN": lambda w: {"n_qubits": 2, "depth": 1},
     "networks.MLP": lambda w: {"n_features": 4},
     "poisoning.flip_labels": lambda w: {"labels": w["labels"], "alpha": 0.5},
@@ -241,29 +351,57 @@ CALLS = {
     "unlearning.unlearn": lambda w: {"method": "fine-tune", "model": w["mlp"], "sets": _sets(w), "epochs": 1},
     "unlearning.per_sample_loss": lambda w: {"model": w["mlp"], "x": w["features64"], "y": w["labels"]},
     "unlearning.unlearning_experiment": lambda w: {"scale": "smoke", "progress": False},
-    "fastpath.apply_layers": lambda w: {"block": _block(), "weights": torch.rand(1, 2, 3, dtype=torch.float64),
-                                        "state": torch.eye(4, dtype=torch.complex128)},
-    "fastpath.block_unitary_transpose": lambda w: {"block": _block(), "weights": torch.rand(1, 2, 3, dtype=torch.float64)},
-    "fastpath.apply_block": lambda w: {"block": _block(), "weights": torch.rand(1, 2, 3, dtype=torch.float64),
-                                       "state": w["features64"]},
-    "fastpath.real_state_probabilities": lambda w: {"states": w["features64"], "u_t": torch.eye(4, dtype=torch.complex128)},
-    "fastpath.born_probabilities": lambda w: {"block": _block(), "weights": torch.rand(1, 2, 3, dtype=torch.float64),
-                                              "features": w["features64"][:, :2], "encode": _angle_state},
-    "training.fit": lambda w: {"model": w["linear"], "inputs": w["images"], "targets": w["probs"],
-                               "loss": lambda out, t: ((out.softmax(1) - t) ** 2).mean(), "epochs": 1, "batch_size": 2,
-                               "lr": 0.01, "generator": w["generator"], "progress": False},
+    "fastpath.apply_layers": lambda w: {
+        "block": _block(),
+        "weights": torch.rand(1, 2, 3, dtype=torch.float64),
+        "state": torch.eye(4, dtype=torch.complex128),
+    },
+    "fastpath.block_unitary_transpose": lambda w: {
+        "block": _block(),
+        "weights": torch.rand(1, 2, 3, dtype=torch.float64),
+    },
+    "fastpath.apply_block": lambda w: {
+        "block": _block(),
+        "weights": torch.rand(1, 2, 3, dtype=torch.float64),
+        "state": w["features64"],
+    },
+    "fastpath.real_state_probabilities": lambda w: {
+        "states": w["features64"],
+        "u_t": torch.eye(4, dtype=torch.complex128),
+    },
+    "fastpath.born_probabilities": lambda w: {
+        "block": _block(),
+        "weights": torch.rand(1, 2, 3, dtype=torch.float64),
+        "features": w["features64"][:, :2],
+        "encode": _angle_state,
+    },
+    "training.fit": lambda w: {
+        "model": w["linear"],
+        "inputs": w["images"],
+        "targets": w["probs"],
+        "loss": lambda out, t: ((out.softmax(1) - t) ** 2).mean(),
+        "epochs": 1,
+        "batch_size": 2,
+        "lr": 0.01,
+        "generator": w["generator"],
+        "progress": False,
+    },
     "metrics.predicted_classes": lambda w: {"y_pred": w["probs"]},
     "metrics.accuracy": lambda w: {"y_true": w["labels"], "y_pred": w["probs"]},
-    "metrics.attack_success_rate": lambda w: {"y_true": w["labels"], "clean_pred": w["probs"],
-                                              "adversarial_pred": w["probs"].flip(0)},
+    "metrics.attack_success_rate": lambda w: {
+        "y_true": w["labels"],
+        "clean_pred": w["probs"],
+        "adversarial_pred": w["probs"].flip(0),
+    },
     "calibration.reliability_diagram": lambda w: {"y_true": w["labels"], "probs": w["probs"], "n_bins": 5},
     "hybrid_labeler.confident": lambda w: {"soft": w["probs"]},
     "quantum_patches.patch_mask": lambda w: {"channels": torch.rand(2, 4, 2, 2)},
     "quantum_patches.minmax_scale": lambda w: {"channels": torch.rand(2, 4, 2, 2)},
     "course.performance.encode_ry": lambda w: {"x": w["features64"][:, :2]},
-    "unlearning.epochs_to_target": lambda w: {"history": [{"epoch": 1, "seconds": 0.1, "val": 0.4},
-                                                                   {"epoch": 2, "seconds": 0.2, "val": 0.6}],
-                                                       "target": 0.5},
+    "unlearning.epochs_to_target": lambda w: {
+        "history": [{"epoch": 1, "seconds": 0.1, "val": 0.4}, {"epoch": 2, "seconds": 0.2, "val": 0.6}],
+        "target": 0.5,
+    },
 }
 
 #: Public callables that take a tensor kind and are not called here, and why (none today).
@@ -292,8 +430,11 @@ def is_record(name: str, obj) -> bool:
     """Records (dataclasses, named tuples, exceptions: made by the package, configs checked by
     their own ``__post_init__``), the checks of :mod:`qrobust_lite.validation` themselves, and
     the functions of :data:`STANDALONE` modules."""
-    return name.startswith("validation.") or name.rsplit(".", 1)[0] in STANDALONE or (inspect.isclass(obj) and (
-        dataclasses.is_dataclass(obj) or issubclass(obj, (tuple, Exception))))
+    return (
+        name.startswith("validation.")
+        or name.rsplit(".", 1)[0] in STANDALONE
+        or (inspect.isclass(obj) and (dataclasses.is_dataclass(obj) or issubclass(obj, (tuple, Exception))))
+    )
 
 
 def tensor_arguments(obj) -> list[str]:
@@ -301,8 +442,9 @@ def tensor_arguments(obj) -> list[str]:
 
 
 def test_every_argument_of_every_public_callable_is_declared():
-    undeclared = [name for name, obj in PUBLIC.items()
-                  if arguments(obj) and not declared(obj) and not is_record(name, obj)]
+    undeclared = [
+        name for name, obj in PUBLIC.items() if arguments(obj) and not declared(obj) and not is_record(name, obj)
+    ]
     assert not undeclared, f"declare every argument with validation.validate_params: {undeclared}"
 
 
@@ -340,7 +482,7 @@ def _refused_naming(err: BaseException, names: list[str]) -> bool:
 
 # --- 2. every declared bad value, refused by the function itself -------------------------------------
 
-RELATIONAL = ("one too few", "empty", "too large")   # bad only next to another argument: see the full calls
+RELATIONAL = ("one too few", "empty", "too large")  # bad only next to another argument: see the full calls
 
 
 def declared_cases():
@@ -364,6 +506,7 @@ def test_each_declared_bad_value_is_refused_before_the_body_runs(name, param, la
 
 
 # --- 3. through valid calls ----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", list(CALLS))
 def test_the_valid_call_works(name):

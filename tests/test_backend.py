@@ -20,8 +20,7 @@ def fresh(monkeypatch):
 
 
 def plugins(monkeypatch, gpu: bool, cpu: bool = True):
-    monkeypatch.setattr(backend, "_plugin_installed",
-                        lambda name: gpu if name == "lightning.gpu" else cpu)
+    monkeypatch.setattr(backend, "_plugin_installed", lambda name: gpu if name == "lightning.gpu" else cpu)
 
 
 def gpu_device_raises(monkeypatch, error):
@@ -37,28 +36,33 @@ def gpu_device_raises(monkeypatch, error):
 
 def gpu_device_works(monkeypatch):
     real = qml.device
-    monkeypatch.setattr(backend.qml, "device",
-                        lambda name, *a, **k: real("default.qubit", *a, **k) if name == "lightning.gpu"
-                        else real(name, *a, **k))
+    monkeypatch.setattr(
+        backend.qml,
+        "device",
+        lambda name, *a, **k: real("default.qubit", *a, **k) if name == "lightning.gpu" else real(name, *a, **k),
+    )
 
 
 def test_up_to_12_qubits_the_fast_path_is_chosen_without_probing_or_warning(monkeypatch):
     plugins(monkeypatch, gpu=True)
-    gpu_device_works(monkeypatch)          # even a usable lightning.gpu is not chosen
+    gpu_device_works(monkeypatch)  # even a usable lightning.gpu is not chosen
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for n in (1, 8, backend.BACKPROP_MAX_QUBITS):
             choice = backend.choose_device(n)
             assert (choice.name, choice.diff_method) == ("default.qubit", "backprop")
-    assert backend.probe_lightning_gpu.cache_info().misses == 0   # never probed
+    assert backend.probe_lightning_gpu.cache_info().misses == 0  # never probed
     assert "fast path" in choice.reason and "one sample at a time" in choice.reason
 
 
-@pytest.mark.parametrize("error,word", [
-    (ImportError("libcustatevec.so: cannot open shared object file"), "ImportError"),
-    (ValueError("CUDA device is an unsupported version"), "ValueError"),
-    (qml.exceptions.DeviceError("No CUDA device found"), "DeviceError"),
-])
+@pytest.mark.parametrize(
+    "error,word",
+    [
+        (ImportError("libcustatevec.so: cannot open shared object file"), "ImportError"),
+        (ValueError("CUDA device is an unsupported version"), "ValueError"),
+        (qml.exceptions.DeviceError("No CUDA device found"), "DeviceError"),
+    ],
+)
 def test_many_qubits_with_broken_lightning_gpu_use_lightning_qubit(monkeypatch, error, word):
     plugins(monkeypatch, gpu=True)
     gpu_device_raises(monkeypatch, error)
@@ -111,7 +115,7 @@ def test_override_to_a_missing_gpu_warns_and_falls_back(monkeypatch):
     with pytest.warns(RuntimeWarning, match="falling back to default.qubit") as record:
         assert backend.choose_device(4).name == "default.qubit"
         backend.choose_device(4)
-    assert len(record) == 1             # once per session
+    assert len(record) == 1  # once per session
 
 
 def test_override_to_missing_lightning_qubit_is_an_error(monkeypatch):
@@ -180,11 +184,15 @@ def test_cuda_override_without_a_gpu_is_an_error(monkeypatch):
         backend.torch_device()
 
 
-@pytest.mark.parametrize("make,x", [
-    (lambda: cnn.SmallCNN(), torch.rand(3, 1, 28, 28)),
-    (lambda: networks.MLP(8), torch.rand(3, 8)),
-    (lambda: circuits.VQC(3, 2, 2, device="default.qubit"), torch.rand(3, 3)),
-], ids=["SmallCNN", "MLP", "VQC fast path"])
+@pytest.mark.parametrize(
+    "make,x",
+    [
+        (lambda: cnn.SmallCNN(), torch.rand(3, 1, 28, 28)),
+        (lambda: networks.MLP(8), torch.rand(3, 8)),
+        (lambda: circuits.VQC(3, 2, 2, device="default.qubit"), torch.rand(3, 3)),
+    ],
+    ids=["SmallCNN", "MLP", "VQC fast path"],
+)
 def test_models_are_built_on_the_torch_device_and_keep_no_cpu_constants(monkeypatch, make, x):
     """Stands in for a GPU with torch's "meta" device (shapes, no data): a model built while
     torch_device() says meta has every parameter there, and its forward pass on meta inputs
@@ -202,4 +210,4 @@ def test_models_answer_on_the_inputs_device_and_the_cpu_path_moves_nothing():
     x = torch.rand(4, 8, dtype=torch.float64)
     out = model(x)
     assert out.device == x.device
-    assert x.to(backend.device_of(model)) is x     # on the CPU, .to() returns the same tensor
+    assert x.to(backend.device_of(model)) is x  # on the CPU, .to() returns the same tensor

@@ -22,7 +22,7 @@ def test_the_readme_table_comes_from_the_stored_run():
         for method, per_size in results[workload].items():
             for result in per_size.values():
                 assert result["rate"] > 0 and result["first_call_mib"] >= 0, (workload, method)
-                if method in ("qrobust_lite", fast_path.PEER):   # compared before they count
+                if method in ("qrobust_lite", fast_path.PEER):  # compared before they count
                     assert result["max_difference"] <= results["tolerance"], (workload, method)
 
 
@@ -65,8 +65,13 @@ def test_a_replay_of_the_gate_list_is_the_pennylane_circuit():
 
 @pytest.mark.parametrize("workload,size,batch", [("training", 2, 4), ("labels", 8, 8), ("patches", 4, 1)])
 def test_a_worker_returns_a_rate_its_outputs_and_memory(workload, size, batch):
-    job = {"method": "qrobust_lite", "workload": workload, "min_time": 0.0, "max_repeats": 1,
-           "cases": [{"size": size, "n_qubits": size, "batch": batch, "check_rows": 2}]}
+    job = {
+        "method": "qrobust_lite",
+        "workload": workload,
+        "min_time": 0.0,
+        "max_repeats": 1,
+        "cases": [{"size": size, "n_qubits": size, "batch": batch, "check_rows": 2}],
+    }
     (result,) = fast_path.torch_worker(job)["results"]
     assert result["rate"] > 0 and result["first_call_mib"] >= 0
     if workload == "training":

@@ -78,8 +78,13 @@ def test_notebooks_are_committed_without_outputs(nb):
 
 def test_pins_and_binder_environment():
     constraints = (ROOT / "constraints.txt").read_text().splitlines()
-    for pin in ("torch==2.13.0", "torchvision==0.28.0", "pennylane==0.45.1",
-                "pennylane_lightning==0.45.0", "jupyter-book==1.0.4.post1"):
+    for pin in (
+        "torch==2.13.0",
+        "torchvision==0.28.0",
+        "pennylane==0.45.1",
+        "pennylane_lightning==0.45.0",
+        "jupyter-book==1.0.4.post1",
+    ):
         assert pin in constraints
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     assert "python=3.11" in env["dependencies"]
@@ -100,13 +105,13 @@ def test_a_failing_cell_fails_the_build(tmp_path):
     config.pop("logo", None)
     (tmp_path / "_config.yml").write_text(yaml.safe_dump(config))
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: broken\n")
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Broken"),
-                                         nbformat.v4.new_code_cell("1 / 0")])
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Broken"), nbformat.v4.new_code_cell("1 / 0")])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, tmp_path / "broken.ipynb")
     jb = shutil.which("jupyter-book", path=str(Path(sys.executable).parent))
-    result = subprocess.run([jb, "build", str(tmp_path), "--all", "-W", "-n", "--keep-going"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [jb, "build", str(tmp_path), "--all", "-W", "-n", "--keep-going"], capture_output=True, text=True
+    )
     assert result.returncode != 0
     assert "ZeroDivisionError" in result.stdout + result.stderr
 

@@ -64,8 +64,10 @@ def test_instructors_page_lists_every_exercise_with_its_chapter():
 def test_api_reference_documents_every_module_and_links_its_chapter():
     page = (ROOT / "book" / "api.md").read_text()
     package = ROOT / "qrobust_lite"
-    modules = sorted([p.stem for p in package.glob("*.py") if p.stem != "__init__"]
-                     + [p.parent.name for p in package.glob("*/__init__.py")])
+    modules = sorted(
+        [p.stem for p in package.glob("*.py") if p.stem != "__init__"]
+        + [p.parent.name for p in package.glob("*/__init__.py")]
+    )
     pages = {Path(stem).name for stem in toc_files()}
     sections = page.split("\n## ")[1:]
     documented = {re.search(r"automodule:: qrobust_lite\.(\w+)", s).group(1) for s in sections}
@@ -100,8 +102,7 @@ def _run_install_cell(source, colab: bool):
 
 @pytest.mark.parametrize("nb", notebooks(), ids=lambda p: p.name)
 def test_colab_cell_installs_only_on_colab(nb):
-    cell = next(c for c in nbformat.read(nb, as_version=4).cells
-                if "colab-install" in c.metadata.get("tags", []))
+    cell = next(c for c in nbformat.read(nb, as_version=4).cells if "colab-install" in c.metadata.get("tags", []))
     assert _run_install_cell(cell.source, colab=False) == []
     calls = _run_install_cell(cell.source, colab=True)
     url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
@@ -110,8 +111,9 @@ def test_colab_cell_installs_only_on_colab(nb):
 
 def test_colab_cell_installs_from_the_source_the_variable_names(monkeypatch):
     """The learner's-machine test points the install at a local wheel this way."""
-    cell = next(c for c in nbformat.read(notebooks()[0], as_version=4).cells
-                if "colab-install" in c.metadata.get("tags", []))
+    cell = next(
+        c for c in nbformat.read(notebooks()[0], as_version=4).cells if "colab-install" in c.metadata.get("tags", [])
+    )
     monkeypatch.setenv("QROBUST_INSTALL_FROM", "file:///tmp/qrobust_lite-0.1.0-py3-none-any.whl")
     calls = _run_install_cell(cell.source, colab=True)
     assert calls == [("pip", 'install --quiet "qrobust-lite @ file:///tmp/qrobust_lite-0.1.0-py3-none-any.whl"')]
@@ -156,15 +158,34 @@ def test_student_book_builds_with_every_link_resolving(tmp_path):
     """The student edition's book, built without executing notebooks (seconds): Sphinx with -W
     and the link check fail on any link to a page the student edition leaves out."""
     import subprocess
+
     student_edition.main(["--out", str(tmp_path), "--no-execute"])
     pages = "".join(p.read_text() for p in (tmp_path / "src" / "book").glob("*.md"))
     assert "{doc}`instructors`" not in pages and "<instructors>`" not in pages
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
-    build = subprocess.run([str(jupyter_book), "build", str(tmp_path / "src"), "--path-output", str(tmp_path),
-                            "--all", "-W", "-n", "--keep-going"], capture_output=True, text=True, timeout=600)
+    build = subprocess.run(
+        [
+            str(jupyter_book),
+            "build",
+            str(tmp_path / "src"),
+            "--path-output",
+            str(tmp_path),
+            "--all",
+            "-W",
+            "-n",
+            "--keep-going",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
-    links = subprocess.run([sys.executable, str(ROOT / "scripts" / "check_links.py"), str(tmp_path / "_build" / "html")],
-                           capture_output=True, text=True, timeout=120)
+    links = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "check_links.py"), str(tmp_path / "_build" / "html")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert links.returncode == 0, links.stdout + links.stderr
 
 
@@ -172,7 +193,8 @@ def test_links_to_the_instructors_page_become_plain_text_in_the_student_edition(
     text = "see the {doc}`instructors` page and {doc}`how to grade <instructors>`; {doc}`api` stays"
     assert student_edition.unlink_instructor_pages(text) == (
         "see the *For instructors* (instructors' edition) page and *how to grade* (instructors' edition); "
-        "{doc}`api` stays")
+        "{doc}`api` stays"
+    )
 
 
 def test_student_edition_refuses_to_write_over_the_repository():
@@ -185,26 +207,35 @@ def test_link_check_finds_missing_pages_anchors_and_launch_buttons(tmp_path):
 
     (tmp_path / "_sources").mkdir()
     (tmp_path / "_sources" / "a.ipynb").write_text("{}")
-    (tmp_path / "a.html").write_text('<a href="b.html#there">ok</a> <a href="b.html#nowhere">x</a>'
-                                     '<a href="c.html">y</a> <a href="https://mybinder.org/v2">b</a>')
+    (tmp_path / "a.html").write_text(
+        '<a href="b.html#there">ok</a> <a href="b.html#nowhere">x</a>'
+        '<a href="c.html">y</a> <a href="https://mybinder.org/v2">b</a>'
+    )
     (tmp_path / "b.html").write_text('<h1 id="there">B</h1><a href="#there">self</a><a href="a.html">a</a>')
     problems = check_links.broken_links(tmp_path) + check_links.missing_launch_buttons(tmp_path)
-    assert problems == ["a.html: b.html#nowhere (no such anchor)", "a.html: c.html (no such file)",
-                        "a.html: no colab.research.google.com button"]
+    assert problems == [
+        "a.html: b.html#nowhere (no such anchor)",
+        "a.html: c.html (no such file)",
+        "a.html: no colab.research.google.com button",
+    ]
 
 
 def test_page_check_finds_stray_stderr_but_not_deliberate_one(tmp_path):
     import check_links
 
-    cell = ('<div class="cell {tag}docutils container"><div class="cell_output docutils container">'
-            '<div class="output stderr highlight-myst-ansi notranslate"><div class="highlight">'
-            '<pre><span></span>{text}</pre></div></div></div></div>')
+    cell = (
+        '<div class="cell {tag}docutils container"><div class="cell_output docutils container">'
+        '<div class="output stderr highlight-myst-ansi notranslate"><div class="highlight">'
+        "<pre><span></span>{text}</pre></div></div></div></div>"
+    )
     (tmp_path / "a.html").write_text(
         cell.format(tag="", text="/home/x/circuits.py:130: RuntimeWarning: plugin missing")
         + cell.format(tag="tag_stderr-expected ", text="deliberate")
-        + '<div class="output stream highlight-myst-ansi"><pre>stdout is fine</pre></div>')
+        + '<div class="output stream highlight-myst-ansi"><pre>stdout is fine</pre></div>'
+    )
     assert check_links.stray_stderr(tmp_path) == [
-        "a.html: stderr output: /home/x/circuits.py:130: RuntimeWarning: plugin missing"]
+        "a.html: stderr output: /home/x/circuits.py:130: RuntimeWarning: plugin missing"
+    ]
 
 
 def test_page_check_finds_saved_progress_bars_loopback_links_and_the_build_folder(tmp_path):
@@ -250,9 +281,13 @@ def test_the_package_map_names_every_module_in_the_api_reference_order():
     """``qrobust_lite/__init__.py`` and the API reference list the same modules, in one order, and
     every module's docstring names the book chapter (or page) that teaches or uses it."""
     import qrobust_lite
+
     package = ROOT / "qrobust_lite"
-    modules = sorted(str(p.relative_to(package).with_suffix("")).replace("/", ".")
-                     for p in package.rglob("*.py") if p.name != "__init__.py")
+    modules = sorted(
+        str(p.relative_to(package).with_suffix("")).replace("/", ".")
+        for p in package.rglob("*.py")
+        if p.name != "__init__.py"
+    )
     in_map = re.findall(r":mod:`~qrobust_lite\.([\w.]+)`", qrobust_lite.__doc__)
     page = (ROOT / "book" / "api.md").read_text()
     in_api = re.findall(r"^## `qrobust_lite\.([\w.]+)`", page, flags=re.M)
@@ -268,6 +303,7 @@ def test_the_grader_knows_each_exercise_as_the_chapter_and_the_instructors_page_
     """The answer names the grader takes are the ones the chapters' check cells pass, and the
     levels (default points) are the instructors' page's."""
     from qrobust_lite.exercises import ANSWERS, LEVELS
+
     passed = {}
     for nb in notebooks():
         for cell in nbformat.read(nb, as_version=4).cells:

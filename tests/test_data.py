@@ -45,11 +45,18 @@ def make_mnist_root(root: Path, per_class: int = 3, folder: str = "MNIST") -> np
 
 # --- bundled subsets -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("name,split,shape", [
-    ("mnist", "train", (5000, 1, 28, 28)), ("mnist", "test", (1000, 1, 28, 28)),
-    ("fashion_mnist", "train", (5000, 1, 28, 28)), ("fashion_mnist", "test", (1000, 1, 28, 28)),
-    ("cifar10", "train", (1500, 3, 32, 32)), ("cifar10", "test", (500, 3, 32, 32)),
-])
+
+@pytest.mark.parametrize(
+    "name,split,shape",
+    [
+        ("mnist", "train", (5000, 1, 28, 28)),
+        ("mnist", "test", (1000, 1, 28, 28)),
+        ("fashion_mnist", "train", (5000, 1, 28, 28)),
+        ("fashion_mnist", "test", (1000, 1, 28, 28)),
+        ("cifar10", "train", (1500, 3, 32, 32)),
+        ("cifar10", "test", (500, 3, 32, 32)),
+    ],
+)
 def test_bundled_subsets_are_real_balanced_images(name, split, shape):
     ds = data.load(name, split, verbose=False)
     assert tuple(ds.images.shape) == shape
@@ -105,6 +112,7 @@ def test_full_official_mnist_loads_from_root():
 
 # --- sampling ------------------------------------------------------------------------------
 
+
 def test_class_subset_by_name_and_index_is_renumbered_and_balanced():
     ds = data.load("fashion_mnist", "train", n_samples=41, classes=["Bag", 0], seed=3, verbose=False)
     assert ds.class_names == ("Bag", "T-shirt/top")
@@ -130,6 +138,7 @@ def test_notice_names_the_source(capsys):
 
 
 # --- official files: root, env var, cache, download ----------------------------------------
+
 
 def test_root_with_official_idx_files(tmp_path):
     make_mnist_root(tmp_path)
@@ -157,15 +166,19 @@ def test_explicit_root_without_the_files_is_an_error_not_a_silent_fallback(tmp_p
 def test_cifar_batches_load_and_unpickler_refuses_other_classes(tmp_path):
     folder = tmp_path / "cifar-10-batches-py"
     folder.mkdir()
-    for i, name in enumerate(["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4",
-                              "data_batch_5", "test_batch"]):
+    for i, name in enumerate(
+        ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"]
+    ):
         batch = {"data": np.full((10, 3072), i, np.uint8), "labels": list(range(10))}
         (folder / name).write_bytes(pickle.dumps(batch))
     ds = data.load("cifar10", "train", root=tmp_path, verbose=False)
     assert tuple(ds.images.shape) == (50, 3, 32, 32)
     (folder / "test_batch").write_bytes(pickle.dumps({"data": data.Dataset}))
-    with pytest.raises(ValueError, match="test_batch is not an official CIFAR-10 batch: UnpicklingError: "
-                                         "refusing to load qrobust_lite.data.Dataset"):
+    with pytest.raises(
+        ValueError,
+        match="test_batch is not an official CIFAR-10 batch: UnpicklingError: "
+        "refusing to load qrobust_lite.data.Dataset",
+    ):
         data.load("cifar10", "test", root=tmp_path, verbose=False)
 
 
@@ -205,8 +218,7 @@ def test_download_only_when_asked_and_checked_by_md5(monkeypatch, tmp_path):
     source = tmp_path / "server"
     make_mnist_root(source)
     files = {p.name: p.read_bytes() for p in (source / "MNIST" / "raw").iterdir()}
-    monkeypatch.setitem(data._IDX_FILES, "mnist",
-                        {k: hashlib.md5(v).hexdigest() for k, v in files.items()})
+    monkeypatch.setitem(data._IDX_FILES, "mnist", {k: hashlib.md5(v).hexdigest() for k, v in files.items()})
     requested = []
 
     def fake_urlopen(url, timeout):
@@ -239,26 +251,32 @@ def test_bad_download_is_not_kept(monkeypatch, tmp_path):
 
 
 def test_works_when_torchvision_cannot_be_imported():
-    code = ("import sys; sys.modules['torchvision'] = None\n"
-            "import qrobust_lite.data as d, qrobust_lite.circuits, qrobust_lite.preprocessing\n"
-            "print(len(d.load('mnist', 'test', n_samples=10, verbose=False)))")
+    code = (
+        "import sys; sys.modules['torchvision'] = None\n"
+        "import qrobust_lite.data as d, qrobust_lite.circuits, qrobust_lite.preprocessing\n"
+        "print(len(d.load('mnist', 'test', n_samples=10, verbose=False)))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "10"
 
 
 # --- argument validation -------------------------------------------------------------------
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"name": "svhn"}, "name must be one of"),
-    ({"split": "val"}, "split must be one of"),
-    ({"n_samples": 5}, r"n_samples must be an integer >= the number of classes \(10\)"),
-    ({"n_samples": 2.5}, "n_samples must be a positive integer or None, got 2.5"),
-    ({"classes": [10]}, "classes: 10 is not a class of mnist"),
-    ({"classes": ["cat"]}, "classes: 'cat' is not a class of mnist"),
-    ({"classes": []}, r"classes must be a list or tuple of at least 1 item\(s\) or None, got \[\]"),
-    ({"classes": [1, 1]}, "classes must not repeat"),
-    ({"seed": -1}, "seed must be an integer >= 0"),
-])
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"name": "svhn"}, "name must be one of"),
+        ({"split": "val"}, "split must be one of"),
+        ({"n_samples": 5}, r"n_samples must be an integer >= the number of classes \(10\)"),
+        ({"n_samples": 2.5}, "n_samples must be a positive integer or None, got 2.5"),
+        ({"classes": [10]}, "classes: 10 is not a class of mnist"),
+        ({"classes": ["cat"]}, "classes: 'cat' is not a class of mnist"),
+        ({"classes": []}, r"classes must be a list or tuple of at least 1 item\(s\) or None, got \[\]"),
+        ({"classes": [1, 1]}, "classes must not repeat"),
+        ({"seed": -1}, "seed must be an integer >= 0"),
+    ],
+)
 def test_invalid_arguments_name_the_argument(kwargs, match):
     args = {"name": "mnist", **kwargs}
     with pytest.raises(ValueError, match=match):
@@ -280,12 +298,20 @@ def test_read_idx_rejects_other_files(tmp_path):
 
 # --- users' own files: dtype, shape, range and size checked before anything is allocated ------
 
-@pytest.mark.parametrize("kind,array,match", [
-    ("images", np.zeros((4, 5, 5)), r"images of shape \(4, 5, 5\); an official file holds 1 to 60,000 images "
-                                     "of 28x28 pixels"),
-    ("labels", np.array([1, 2, 12]), "holds label 12; official labels are 0-9"),
-    ("labels", np.zeros(0), r"labels of shape \(0,\)"),
-])
+
+@pytest.mark.parametrize(
+    "kind,array,match",
+    [
+        (
+            "images",
+            np.zeros((4, 5, 5)),
+            r"images of shape \(4, 5, 5\); an official file holds 1 to 60,000 images "
+            "of 28x28 pixels",
+        ),
+        ("labels", np.array([1, 2, 12]), "holds label 12; official labels are 0-9"),
+        ("labels", np.zeros(0), r"labels of shape \(0,\)"),
+    ],
+)
 def test_an_idx_file_of_the_wrong_shape_or_range_is_refused_by_name(tmp_path, kind, array, match):
     path = tmp_path / "file.gz"
     write_idx(path, array)
@@ -295,12 +321,13 @@ def test_an_idx_file_of_the_wrong_shape_or_range_is_refused_by_name(tmp_path, ki
 
 def test_a_gzip_that_expands_past_its_header_is_refused_without_expanding(tmp_path):
     import tracemalloc
+
     path = tmp_path / "bomb.gz"
     header = bytes([0, 0, 8, 3]) + b"".join(d.to_bytes(4, "big") for d in (10, 28, 28))
     with gzip.open(path, "wb", compresslevel=1) as f:
         f.write(header)
         for _ in range(64):
-            f.write(bytes(2**20))          # 64 MiB of zeros behind a header that says 7,840 bytes
+            f.write(bytes(2**20))  # 64 MiB of zeros behind a header that says 7,840 bytes
     huge = tmp_path / "huge.gz"
     with gzip.open(huge, "wb") as f:
         f.write(bytes([0, 0, 8, 3]) + b"".join(d.to_bytes(4, "big") for d in (2**30, 28, 28)))
@@ -319,16 +346,21 @@ def write_batch(path: Path, batch) -> Path:
     return path
 
 
-@pytest.mark.parametrize("batch,match", [
-    ({"data": np.random.default_rng(0).random((4, 3072)), "labels": [0] * 4},
-     r"'data' is float64 \(4, 3072\); official batches hold a uint8 array"),
-    ({"data": np.full((4, 3072), 300, dtype=np.int64), "labels": [0] * 4}, "'data' is int64"),
-    ({"data": [[0] * 3072] * 4, "labels": [0] * 4}, "'data' is list"),
-    ({"labels": [0] * 4}, "it must be a dict with keys 'data' and 'labels'"),
-    ([1, 2, 3], "it must be a dict with keys 'data' and 'labels'"),
-    ({"data": np.zeros((4, 3072), np.uint8), "labels": [0, 1, 2, 10]}, "a list of N labels 0-9"),
-    ({"data": np.zeros((4, 3072), np.uint8), "labels": [[0] * 3072] * 4}, "a list of N labels 0-9"),
-])
+@pytest.mark.parametrize(
+    "batch,match",
+    [
+        (
+            {"data": np.random.default_rng(0).random((4, 3072)), "labels": [0] * 4},
+            r"'data' is float64 \(4, 3072\); official batches hold a uint8 array",
+        ),
+        ({"data": np.full((4, 3072), 300, dtype=np.int64), "labels": [0] * 4}, "'data' is int64"),
+        ({"data": [[0] * 3072] * 4, "labels": [0] * 4}, "'data' is list"),
+        ({"labels": [0] * 4}, "it must be a dict with keys 'data' and 'labels'"),
+        ([1, 2, 3], "it must be a dict with keys 'data' and 'labels'"),
+        ({"data": np.zeros((4, 3072), np.uint8), "labels": [0, 1, 2, 10]}, "a list of N labels 0-9"),
+        ({"data": np.zeros((4, 3072), np.uint8), "labels": [[0] * 3072] * 4}, "a list of N labels 0-9"),
+    ],
+)
 def test_a_cifar_batch_that_is_not_official_is_refused_by_name(tmp_path, batch, match):
     path = write_batch(tmp_path / "data_batch_1", batch)
     with pytest.raises(ValueError, match=rf"{path} is not an official CIFAR-10 batch: .*{match}"):
@@ -337,6 +369,7 @@ def test_a_cifar_batch_that_is_not_official_is_refused_by_name(tmp_path, batch, 
 
 def test_a_cifar_batch_that_is_not_a_pickle_or_holds_code_is_refused_by_name(tmp_path):
     import os as os_module
+
     garbage = tmp_path / "garbage"
     garbage.write_bytes(b"\x80\x02}q\x00(X\x04\x00")
     with pytest.raises(ValueError, match=f"{garbage} is not an official CIFAR-10 batch"):
@@ -348,6 +381,7 @@ def test_a_cifar_batch_that_is_not_a_pickle_or_holds_code_is_refused_by_name(tmp
 
 def test_a_small_cifar_pickle_of_shared_references_is_refused_without_expanding(tmp_path):
     import tracemalloc
+
     row = list(range(3072))
     few = write_batch(tmp_path / "few", {"data": np.zeros((2, 3072), np.uint8), "labels": [row] * 50_000})
     many = write_batch(tmp_path / "many", {"data": [row] * 400_000, "labels": [0] * 400_000})
@@ -371,10 +405,11 @@ def test_download_and_sources_validate_their_arguments():
 
 # --- damaged or inconsistent official files: a clear error naming the file ------------------
 
+
 def test_image_and_label_files_of_different_lengths_are_refused(tmp_path):
     make_mnist_root(tmp_path)
     raw = tmp_path / "MNIST" / "raw"
-    write_idx(raw / "t10k-labels-idx1-ubyte.gz", np.zeros(27, dtype=np.uint8))     # 30 images
+    write_idx(raw / "t10k-labels-idx1-ubyte.gz", np.zeros(27, dtype=np.uint8))  # 30 images
     with pytest.raises(ValueError, match="holds 30 images but .*t10k-labels-idx1-ubyte.gz 27 labels"):
         data.load("mnist", "test", root=tmp_path, verbose=False)
 
@@ -407,7 +442,7 @@ def test_a_qrobust_data_that_is_not_a_folder_is_said_once(monkeypatch, tmp_path)
         data.candidate_roots()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        data.candidate_roots()                 # said once
+        data.candidate_roots()  # said once
 
 
 @pytest.mark.skipif(not (SHARED / "cifar10_subset").is_dir(), reason="the shared data folder is not here")
@@ -417,13 +452,13 @@ def test_the_derived_cifar_subset_is_read_checked_and_named_as_such(tmp_path, ca
     assert "derived subset" in ds.source and "not an official file" in ds.source
     assert "derived subset" in capsys.readouterr().out
     with np.load(SHARED / "cifar10_subset" / "cifar10_train_first1000_per_batch.npz") as z:
-        first = torch.from_numpy(z["data"][:1].reshape(1, 3, 32, 32)).float() / 255    # the batches' layout
+        first = torch.from_numpy(z["data"][:1].reshape(1, 3, 32, 32)).float() / 255  # the batches' layout
         assert torch.equal(ds.images[:1], first) and int(ds.labels[0]) == int(z["labels"][0])
     test = data.load("cifar10", "test", root=SHARED, n_samples=500, verbose=False)
     assert torch.bincount(test.labels).tolist() == [50] * 10
-    with pytest.raises(ValueError, match="n_samples asks for 99 images of class"):    # 86 to 112 per class
+    with pytest.raises(ValueError, match="n_samples asks for 99 images of class"):  # 86 to 112 per class
         data.load("cifar10", "test", root=SHARED, n_samples=990, verbose=False)
-    every = data.load("cifar10", "test", root=SHARED, n_samples=1000, verbose=False)   # all of them, as they fall
+    every = data.load("cifar10", "test", root=SHARED, n_samples=1000, verbose=False)  # all of them, as they fall
     assert len(every) == 1000 and torch.bincount(every.labels).min() == 86
     assert any("derived subset" in s for s in data.available_sources("cifar10", "test", root=SHARED))
     # a damaged copy is refused, not read

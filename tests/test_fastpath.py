@@ -46,12 +46,12 @@ def reference(template, n, encoding, rotation="Y"):
             qml.AmplitudeEmbedding(x, wires=range(n), normalize=True, pad_with=0.0)
         template(w, wires=range(n))
         return qml.probs(wires=range(n))
+
     return circuit
 
 
 @pytest.mark.parametrize("name", TEMPLATES)
-@pytest.mark.parametrize("encoding,rotation", [("angle", "X"), ("angle", "Y"), ("angle", "Z"),
-                                               ("amplitude", None)])
+@pytest.mark.parametrize("encoding,rotation", [("angle", "X"), ("angle", "Y"), ("angle", "Z"), ("amplitude", None)])
 @pytest.mark.parametrize("strategy", ["direct", "unitary"])
 @pytest.mark.parametrize("n", [3, 5])
 def test_probabilities_and_gradients_match_default_qubit(name, encoding, rotation, strategy, n):
@@ -62,15 +62,15 @@ def test_probabilities_and_gradients_match_default_qubit(name, encoding, rotatio
         x = 3 * torch.rand(16, n, generator=gen, dtype=torch.float64)
         state = fp.angle_state(x, rotation)
     else:
-        x = torch.rand(16, 2 ** n - 3, generator=gen, dtype=torch.float64) + 0.1
+        x = torch.rand(16, 2**n - 3, generator=gen, dtype=torch.float64) + 0.1
         state = fp.amplitude_state(x, n)
     block = fp.compile_block(template, shape(n), n)
     fast = fp.apply_block(block, w, state, strategy).abs() ** 2
     slow = reference(template, n, encoding, rotation or "Y")(x, w)
     assert torch.allclose(fast, slow, atol=1e-5, rtol=0)
-    loss_weights = torch.linspace(-1, 1, 2 ** n, dtype=torch.float64)
-    g_fast, = torch.autograd.grad((fast * loss_weights).sum(), w)
-    g_slow, = torch.autograd.grad((slow * loss_weights).sum(), w)
+    loss_weights = torch.linspace(-1, 1, 2**n, dtype=torch.float64)
+    (g_fast,) = torch.autograd.grad((fast * loss_weights).sum(), w)
+    (g_slow,) = torch.autograd.grad((slow * loss_weights).sum(), w)
     assert torch.allclose(g_fast, g_slow, atol=1e-5, rtol=0)
 
 
@@ -105,31 +105,42 @@ def test_strategy_is_chosen_by_size():
 def test_layers_are_merged():
     block = fp.compile_block(qml.StronglyEntanglingLayers, (4, 6, 3), 6)
     kinds = [type(layer).__name__ for layer in block.layers]
-    assert kinds == ["ParamLayer", "FixedLayer"] * 4   # 6 Rot gates -> 1 layer, 6 CNOTs -> 1 map
+    assert kinds == ["ParamLayer", "FixedLayer"] * 4  # 6 Rot gates -> 1 layer, 6 CNOTs -> 1 map
 
 
 def test_a_template_that_transforms_its_weights_is_refused():
     def doubled(weights, wires):
         qml.RY(2 * weights[0], wires=wires[0])
+
     def shifted(weights, wires):
         qml.RY(weights[0] + 0.5, wires=wires[0])
+
     with pytest.raises(fp.NotCompilable, match="do not reproduce the template"):
         fp.compile_block(doubled, (2,), 1)
     with pytest.raises(fp.NotCompilable, match="RY on wires"):
         fp.compile_block(shifted, (2,), 1)
 
 
-@pytest.mark.parametrize("call,match", [
-    (lambda b: fp.apply_block(b, torch.rand(1, 2, 3), torch.ones(3, 4, dtype=torch.complex128), "fastest"),
-     "strategy must be one of"),
-    (lambda b: fp.apply_block(b, torch.rand(1, 2, 3), torch.ones(3, 8, dtype=torch.complex128)),
-     r"state must have shape \(B, 4\)"),
-    (lambda b: fp.apply_block(b, torch.rand(2, 2, 3), torch.ones(3, 4, dtype=torch.complex128)),
-     r"weights must have shape \(1, 2, 3\)"),
-    (lambda b: fp.angle_state(torch.rand(3, 2), "W"), "rotation must be"),
-    (lambda b: fp.angle_state(torch.rand(3), "Y"), r"angles must be a tensor of shape \(N, F\)"),
-    (lambda b: fp.compile_block(qml.StronglyEntanglingLayers, (1, 2, 3), 0), "n_qubits must be"),
-])
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (
+            lambda b: fp.apply_block(b, torch.rand(1, 2, 3), torch.ones(3, 4, dtype=torch.complex128), "fastest"),
+            "strategy must be one of",
+        ),
+        (
+            lambda b: fp.apply_block(b, torch.rand(1, 2, 3), torch.ones(3, 8, dtype=torch.complex128)),
+            r"state must have shape \(B, 4\)",
+        ),
+        (
+            lambda b: fp.apply_block(b, torch.rand(2, 2, 3), torch.ones(3, 4, dtype=torch.complex128)),
+            r"weights must have shape \(1, 2, 3\)",
+        ),
+        (lambda b: fp.angle_state(torch.rand(3, 2), "W"), "rotation must be"),
+        (lambda b: fp.angle_state(torch.rand(3), "Y"), r"angles must be a tensor of shape \(N, F\)"),
+        (lambda b: fp.compile_block(qml.StronglyEntanglingLayers, (1, 2, 3), 0), "n_qubits must be"),
+    ],
+)
 def test_invalid_arguments_name_the_argument(call, match):
     block = fp.compile_block(qml.StronglyEntanglingLayers, (1, 2, 3), 2)
     with pytest.raises(ValueError, match=match):
@@ -151,8 +162,8 @@ def test_born_probabilities_real_state_shortcut_matches_default_qubit(encoding, 
     assert torch.allclose(fast, slow, atol=1e-10)
     chunked = fp.born_probabilities(block, w, x, encode, strategy, chunk=7)
     assert torch.allclose(chunked, fast, atol=1e-12)
-    g_fast, = torch.autograd.grad(fast[:, 3].sum(), w)
-    g_slow, = torch.autograd.grad(slow[:, 3].sum(), w)
+    (g_fast,) = torch.autograd.grad(fast[:, 3].sum(), w)
+    (g_slow,) = torch.autograd.grad(slow[:, 3].sum(), w)
     assert torch.allclose(g_fast, g_slow, atol=1e-10)
 
 
@@ -186,9 +197,10 @@ def test_models_built_in_parallel_threads_are_right():
     from concurrent.futures import ThreadPoolExecutor
 
     from qrobust_lite.networks import QNN
+
     sizes = [3, 4, 5, 6] * 8
     interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)          # switch threads often, as a busy sweep does
+    sys.setswitchinterval(1e-6)  # switch threads often, as a busy sweep does
     try:
         with ThreadPoolExecutor(8) as pool:
             models = list(pool.map(lambda n: QNN(n, depth=4, seed=n), sizes))
@@ -196,7 +208,7 @@ def test_models_built_in_parallel_threads_are_right():
         sys.setswitchinterval(interval)
     x = torch.rand(5, 64, generator=torch.Generator().manual_seed(0))
     for n, model in zip(sizes, models):
-        assert torch.allclose(model(x[:, :2 ** n]), QNN(n, depth=4, seed=n)(x[:, :2 ** n]))
+        assert torch.allclose(model(x[:, : 2**n]), QNN(n, depth=4, seed=n)(x[:, : 2**n]))
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
@@ -205,7 +217,7 @@ def test_closed_form_rotations_equal_pennylane(gate, n_params, dtype):
     """The fast path's own rotation matrices equal PennyLane's, negatives and angles beyond
     2 pi included, in both precisions."""
     gen = torch.Generator().manual_seed(7)
-    params = ((torch.rand(50, n_params, generator=gen, dtype=torch.float64) - 0.5) * 8 * torch.pi)
+    params = (torch.rand(50, n_params, generator=gen, dtype=torch.float64) - 0.5) * 8 * torch.pi
     expected = gate.compute_matrix(*params.T)
     got = fp._gate_matrices(gate, params.to(dtype))
     assert got.dtype == (torch.complex128 if dtype == torch.float64 else torch.complex64)

@@ -16,10 +16,14 @@ LABELS = torch.tensor([0, 2, 1, 2])
 
 # --- soft labels ---------------------------------------------------------------------------
 
+
 def test_soft_labels_are_probability_vectors():
     q = torch.softmax(torch.randn(4, 3, dtype=torch.float64), 1)
-    for targets in (sl.one_hot(LABELS, 3), sl.smooth_labels(LABELS, 3, 0.1),
-                    sl.refine_labels(q, LABELS, temperature=0.7, mix=0.4)):
+    for targets in (
+        sl.one_hot(LABELS, 3),
+        sl.smooth_labels(LABELS, 3, 0.1),
+        sl.refine_labels(q, LABELS, temperature=0.7, mix=0.4),
+    ):
         assert (targets >= 0).all()
         assert torch.allclose(targets.sum(1).double(), torch.ones(4, dtype=torch.float64))
 
@@ -40,27 +44,35 @@ def test_smoothing_values_and_temperature_limits():
 def test_soft_cross_entropy_equals_cross_entropy_on_one_hot_targets():
     logits = torch.randn(6, 5)
     labels = torch.tensor([0, 4, 2, 2, 1, 3])
-    assert torch.allclose(sl.soft_cross_entropy(logits, sl.one_hot(labels, 5)),
-                          torch.nn.functional.cross_entropy(logits, labels))
+    assert torch.allclose(
+        sl.soft_cross_entropy(logits, sl.one_hot(labels, 5)), torch.nn.functional.cross_entropy(logits, labels)
+    )
 
 
-@pytest.mark.parametrize("call,match", [
-    (lambda: sl.one_hot(torch.tensor([0, 3]), 3), r"labels must be class indices in 0..2"),
-    (lambda: sl.one_hot(torch.tensor([0.5]), 3), "labels must be a 1-D integer tensor"),
-    (lambda: sl.one_hot(LABELS, 1), "n_classes must be an integer in 2..1000"),
-    (lambda: sl.smooth_labels(LABELS, 3, 1.5), r"smoothing must be a number in \[0, 1\]"),
-    (lambda: sl.sharpen(torch.tensor([[0.5, 0.5]]), 0), "temperature must be a positive number"),
-    (lambda: sl.sharpen(torch.tensor([[0.5, 0.6]]), 1.0), "rows must be probability vectors"),
-    (lambda: sl.refine_labels(torch.tensor([[0.5, 0.5]]), torch.tensor([0]), mix=-0.1), "mix must be"),
-    (lambda: sl.refine_labels(torch.tensor([[0.5, 0.5]]), torch.tensor([0, 1])), "quantum_probs and labels must have the same length"),
-    (lambda: sl.soft_cross_entropy(torch.randn(2, 3), torch.rand(2, 4)), "must both have shape"),
-])
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda: sl.one_hot(torch.tensor([0, 3]), 3), r"labels must be class indices in 0..2"),
+        (lambda: sl.one_hot(torch.tensor([0.5]), 3), "labels must be a 1-D integer tensor"),
+        (lambda: sl.one_hot(LABELS, 1), "n_classes must be an integer in 2..1000"),
+        (lambda: sl.smooth_labels(LABELS, 3, 1.5), r"smoothing must be a number in \[0, 1\]"),
+        (lambda: sl.sharpen(torch.tensor([[0.5, 0.5]]), 0), "temperature must be a positive number"),
+        (lambda: sl.sharpen(torch.tensor([[0.5, 0.6]]), 1.0), "rows must be probability vectors"),
+        (lambda: sl.refine_labels(torch.tensor([[0.5, 0.5]]), torch.tensor([0]), mix=-0.1), "mix must be"),
+        (
+            lambda: sl.refine_labels(torch.tensor([[0.5, 0.5]]), torch.tensor([0, 1])),
+            "quantum_probs and labels must have the same length",
+        ),
+        (lambda: sl.soft_cross_entropy(torch.randn(2, 3), torch.rand(2, 4)), "must both have shape"),
+    ],
+)
 def test_invalid_soft_label_arguments(call, match):
     with pytest.raises(ValueError, match=match):
         call()
 
 
 # --- calibration (the scores are in tests/test_metrics.py) -----------------------------
+
 
 def test_fit_temperature_recovers_a_known_temperature():
     g = torch.Generator().manual_seed(0)
@@ -71,9 +83,11 @@ def test_fit_temperature_recovers_a_known_temperature():
 
 # --- corruptions ---------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("kind", ["gaussian_noise", "salt_and_pepper"])
 def test_noise_severity_is_monotone_and_stays_in_pixel_range(kind):
     from qrobust_lite import data
+
     images = data.load("mnist", "test", 50, verbose=False).images
     distances = []
     for severity in cor.SEVERITIES:
@@ -87,18 +101,17 @@ def test_noise_severity_is_monotone_and_stays_in_pixel_range(kind):
 def orientation_degrees(image):
     """Orientation of a bar from second image moments, counter-clockwise, in degrees."""
     h, w = image.shape
-    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64),
-                            indexing="ij")
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64), indexing="ij")
     m = image.double() / image.sum()
     x0, y0 = (m * xs).sum(), (m * ys).sum()
     mu20, mu02 = (m * (xs - x0) ** 2).sum(), (m * (ys - y0) ** 2).sum()
     mu11 = (m * (xs - x0) * (ys - y0)).sum()
-    return -torch.rad2deg(0.5 * torch.atan2(2 * mu11, mu20 - mu02)).item()   # image y points down
+    return -torch.rad2deg(0.5 * torch.atan2(2 * mu11, mu20 - mu02)).item()  # image y points down
 
 
 def test_rotation_severity_turns_a_bar_by_15_degrees_per_level_and_stays_in_range():
     bar = torch.zeros(1, 1, 28, 28)
-    bar[0, 0, 13:15, 4:24] = 1.0                  # horizontal bar through the centre
+    bar[0, 0, 13:15, 4:24] = 1.0  # horizontal bar through the centre
     angles = []
     for severity in cor.SEVERITIES:
         out = cor.rotation(bar, severity)
@@ -114,18 +127,22 @@ def test_corruptions_are_seeded():
         assert not torch.equal(cor.corrupt(images, kind, 3, seed=5), cor.corrupt(images, kind, 3, seed=6))
 
 
-@pytest.mark.parametrize("call,match", [
-    (lambda: cor.corrupt(torch.rand(2, 1, 4, 4), "blur", 1), "kind must be one of"),
-    (lambda: cor.corrupt(torch.rand(2, 1, 4, 4), "rotation", 6), "severity must be an integer in 0..5"),
-    (lambda: cor.gaussian_noise(torch.rand(2, 4, 4), 1), r"images must be a tensor of shape \(N, C, H, W\)"),
-    (lambda: cor.gaussian_noise(torch.rand(1, 1, 4, 4) * 2, 1), r"values in \[0, 1\]"),
-])
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda: cor.corrupt(torch.rand(2, 1, 4, 4), "blur", 1), "kind must be one of"),
+        (lambda: cor.corrupt(torch.rand(2, 1, 4, 4), "rotation", 6), "severity must be an integer in 0..5"),
+        (lambda: cor.gaussian_noise(torch.rand(2, 4, 4), 1), r"images must be a tensor of shape \(N, C, H, W\)"),
+        (lambda: cor.gaussian_noise(torch.rand(1, 1, 4, 4) * 2, 1), r"values in \[0, 1\]"),
+    ],
+)
 def test_invalid_corruption_arguments(call, match):
     with pytest.raises(ValueError, match=match):
         call()
 
 
 # --- CNN, training, pipeline ----------------------------------------------------------------
+
 
 def test_same_seed_same_trained_model_and_predictions():
     x, y = torch.rand(64, 1, 28, 28), torch.randint(0, 3, (64,))
@@ -138,13 +155,14 @@ def test_same_seed_same_trained_model_and_predictions():
 def test_training_accepts_soft_targets_and_lowers_the_loss():
     g = torch.Generator().manual_seed(0)
     y = torch.randint(0, 3, (64,), generator=g)
-    x = 0.2 * torch.rand(64, 1, 28, 28, generator=g) + 0.3 * y[:, None, None, None]   # learnable
+    x = 0.2 * torch.rand(64, 1, 28, 28, generator=g) + 0.3 * y[:, None, None, None]  # learnable
     history = train_classifier(SmallCNN(3), x, sl.smooth_labels(y, 3), epochs=5, lr=1e-2, progress=False)
     assert history[-1] < history[0]
 
 
 def test_refiner_gives_probability_vectors_and_learns_something():
     from qrobust_lite import data
+
     train = data.load("mnist", "train", 300, classes=[0, 1], verbose=False)
     refiner = lr.fit_refiner(train.images, train.labels, 2, n_qubits=4, n_layers=2, epochs=3, progress=False)
     p = refiner.class_probabilities(train.images)
@@ -155,11 +173,21 @@ def test_refiner_gives_probability_vectors_and_learns_something():
 
 
 def test_experiment_is_reproducible_and_complete():
-    kwargs = dict(dataset="mnist", n_train=100, n_test=50, seeds=(0, 1), epochs=1, vqc_epochs=1,
-                  smoothings=(0.1, 0.3), temperatures=(1.0,), mixes=(0.2, 0.6), progress=False)
+    kwargs = dict(
+        dataset="mnist",
+        n_train=100,
+        n_test=50,
+        seeds=(0, 1),
+        epochs=1,
+        vqc_epochs=1,
+        smoothings=(0.1, 0.3),
+        temperatures=(1.0,),
+        mixes=(0.2, 0.6),
+        progress=False,
+    )
     a, b = lr.robustness_experiment(**kwargs), lr.robustness_experiment(**kwargs)
     assert a == b
-    candidates = 1 + 2 + 2 + 1                               # one-hot, 2 eps, 1 x 2 (T, mix), temperature scaling
+    candidates = 1 + 2 + 2 + 1  # one-hot, 2 eps, 1 x 2 (T, mix), temperature scaling
     assert len(a["runs"]) == 2 * candidates * (1 + len(cor.KINDS) * 5)
     assert a["selected"] == lr.select(a) and set(a["selected"]) == set(lr.METHODS)
     assert a["selected"]["label smoothing"]["smoothing"] in (0.1, 0.3)
@@ -177,8 +205,20 @@ def test_experiment_is_reproducible_and_complete():
 def _rows(method, params, seed, val_nll, accuracy, ece):
     """One candidate's rows for one seed: clean and every corrupted set, all at ``accuracy``."""
     sets = [("clean", 0)] + [(k, s) for k in cor.KINDS for s in cor.SEVERITIES[1:]]
-    return [{"seed": seed, "method": method, "params": params, "val_nll": val_nll, "kind": k, "severity": s,
-             "accuracy": accuracy, "ece": ece, "nll": 0.0} for k, s in sets]
+    return [
+        {
+            "seed": seed,
+            "method": method,
+            "params": params,
+            "val_nll": val_nll,
+            "kind": k,
+            "severity": s,
+            "accuracy": accuracy,
+            "ece": ece,
+            "nll": 0.0,
+        }
+        for k, s in sets
+    ]
 
 
 def _results(refined_val_nll, seeds=(0, 1)):
@@ -210,28 +250,47 @@ def test_robust_and_calibrated_lists_the_candidates_better_on_both_axes():
     assert lr.label_name("quantum-refined", {"mix": 0.1, "temperature": 1.0}) == "quantum-refined (T 1, mix 0.1)"
 
 
-@pytest.mark.parametrize("call,match", [
-    (lambda: SmallCNN(1), "n_classes must be an integer in 2..1000"),
-    (lambda: SmallCNN(10, dropout=1.0), r"dropout must be a number in \[0, 1\)"),
-    (lambda: SmallCNN(10)(torch.rand(2, 1, 32, 32)), r"images must have shape \(N, C, 28, 28\)"),
-    (lambda: train_classifier(SmallCNN(3), torch.rand(4, 1, 28, 28), torch.tensor([0, 1])), "same length"),
-    (lambda: train_classifier(SmallCNN(3), torch.rand(2, 1, 28, 28), torch.tensor([0, 1]), epochs=0),
-     "epochs must be a positive integer"),
-    (lambda: train_classifier(SmallCNN(3), torch.rand(2, 1, 28, 28), torch.tensor([0, 1]), batch_size=0),
-     "batch_size must be a positive integer"),
-    (lambda: predict_proba(SmallCNN(3), torch.rand(2, 1, 28, 28), temperature=0), "temperature must be a positive number"),
-    (lambda: lr.fit_refiner(torch.rand(4, 1, 28, 28), torch.tensor([0, 1, 0, 1]), 2, encoding="basis"),
-     r"encoding must be one of \['angle', 'amplitude'\]"),
-    (lambda: lr.fit_refiner(torch.rand(4, 28, 28), torch.tensor([0, 1, 0, 1]), 2),
-     r"images must be a tensor of shape \(N, C, H, W\)"),
-    (lambda: cal.fit_temperature(torch.rand(4), torch.tensor([0, 1, 0, 1])), r"logits must be a tensor of shape \(N, F\)"),
-    (lambda: lr.RefiningRun(smoothings=()), r"smoothings must be a list or tuple of at least 1 item"),
-    (lambda: lr.RefiningRun(mixes=(0.1, 0.1)), "mixes must not repeat an item"),
-    (lambda: lr.RefiningRun(mixes=(0.1, 1.5)), r"mixes\[1\] must be a number in \[0, 1\]"),
-    (lambda: lr.RefiningRun(temperatures=(0.0,)), r"temperatures\[0\] must be a positive number"),
-    (lambda: lr.robust_and_calibrated({"runs": [], "selected": {}}, baseline="bayes"),
-     r"baseline must be one of \['one-hot'"),
-])
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda: SmallCNN(1), "n_classes must be an integer in 2..1000"),
+        (lambda: SmallCNN(10, dropout=1.0), r"dropout must be a number in \[0, 1\)"),
+        (lambda: SmallCNN(10)(torch.rand(2, 1, 32, 32)), r"images must have shape \(N, C, 28, 28\)"),
+        (lambda: train_classifier(SmallCNN(3), torch.rand(4, 1, 28, 28), torch.tensor([0, 1])), "same length"),
+        (
+            lambda: train_classifier(SmallCNN(3), torch.rand(2, 1, 28, 28), torch.tensor([0, 1]), epochs=0),
+            "epochs must be a positive integer",
+        ),
+        (
+            lambda: train_classifier(SmallCNN(3), torch.rand(2, 1, 28, 28), torch.tensor([0, 1]), batch_size=0),
+            "batch_size must be a positive integer",
+        ),
+        (
+            lambda: predict_proba(SmallCNN(3), torch.rand(2, 1, 28, 28), temperature=0),
+            "temperature must be a positive number",
+        ),
+        (
+            lambda: lr.fit_refiner(torch.rand(4, 1, 28, 28), torch.tensor([0, 1, 0, 1]), 2, encoding="basis"),
+            r"encoding must be one of \['angle', 'amplitude'\]",
+        ),
+        (
+            lambda: lr.fit_refiner(torch.rand(4, 28, 28), torch.tensor([0, 1, 0, 1]), 2),
+            r"images must be a tensor of shape \(N, C, H, W\)",
+        ),
+        (
+            lambda: cal.fit_temperature(torch.rand(4), torch.tensor([0, 1, 0, 1])),
+            r"logits must be a tensor of shape \(N, F\)",
+        ),
+        (lambda: lr.RefiningRun(smoothings=()), r"smoothings must be a list or tuple of at least 1 item"),
+        (lambda: lr.RefiningRun(mixes=(0.1, 0.1)), "mixes must not repeat an item"),
+        (lambda: lr.RefiningRun(mixes=(0.1, 1.5)), r"mixes\[1\] must be a number in \[0, 1\]"),
+        (lambda: lr.RefiningRun(temperatures=(0.0,)), r"temperatures\[0\] must be a positive number"),
+        (
+            lambda: lr.robust_and_calibrated({"runs": [], "selected": {}}, baseline="bayes"),
+            r"baseline must be one of \['one-hot'",
+        ),
+    ],
+)
 def test_invalid_model_and_training_arguments(call, match):
     with pytest.raises(ValueError, match=match):
         call()

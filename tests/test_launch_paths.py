@@ -27,9 +27,23 @@ def constraints() -> dict[str, str]:
 @pytest.mark.parametrize("python", ["3.11", "3.12", "3.13"])
 def test_dependencies_resolve_for_linux_on_every_supported_python(python):
     """Resolution only (package metadata, no wheels): a 3.12 torch is a CUDA build of GBs."""
-    result = subprocess.run([str(BIN / "uv"), "pip", "compile", str(ROOT / "pyproject.toml"),
-                             "--python-version", python, "--python-platform", "x86_64-manylinux_2_28",
-                             "--no-header", "--quiet"], capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            str(BIN / "uv"),
+            "pip",
+            "compile",
+            str(ROOT / "pyproject.toml"),
+            "--python-version",
+            python,
+            "--python-platform",
+            "x86_64-manylinux_2_28",
+            "--no-header",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     resolved = {line.split("==")[0] for line in result.stdout.splitlines() if "==" in line}
     assert {"torch", "pennylane", "pennylane-lightning", "scikit-learn", "matplotlib"} <= resolved
@@ -77,11 +91,20 @@ def test_binder_pip_section_installs_into_a_clean_venv(tmp_path):
     (tmp_path / "binder.txt").write_text("\n".join(lines) + "\n")
     subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "venv")], check=True)
     python = tmp_path / "venv" / "bin" / "python"
-    result = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "-r", str(tmp_path / "binder.txt")],
-                            cwd=ROOT, capture_output=True, text=True, timeout=1200)
+    result = subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "-r", str(tmp_path / "binder.txt")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
-    check = subprocess.run([str(python), "-c", "import qrobust_lite, torch, pennylane, jupyter_book; "
-                            "print(torch.__version__)"], capture_output=True, text=True, cwd=tmp_path)
+    check = subprocess.run(
+        [str(python), "-c", "import qrobust_lite, torch, pennylane, jupyter_book; print(torch.__version__)"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert check.returncode == 0, check.stderr
     assert check.stdout.strip() == "2.13.0+cpu"
 
@@ -90,8 +113,9 @@ def test_learner_machine_installs_the_wheel_from_the_colab_cell_and_runs_chapter
     """scripts/learner_machine.py: a fresh venv with its own torch, the wheel installed by the
     first cell with google.colab simulated, the primer and one chapter of each Part at smoke
     scale, torch kept and no CUDA package pulled."""
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "learner_machine.py")],
-                            capture_output=True, text=True, timeout=1500)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "learner_machine.py")], capture_output=True, text=True, timeout=1500
+    )
     print(result.stdout)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert re.search(r"^OK: 4 chapters ran on Python 3\.11", result.stdout, re.M)

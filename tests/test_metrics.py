@@ -35,7 +35,11 @@ def test_ece_matches_torchmetrics_when_torchmetrics_can_be_imported():
 import sys, importlib.metadata as md
 sys.modules["torchvision"] = None
 _version = md.version
-md.version = lambda name: (_ for _ in ()).throw(md.PackageNotFoundError(name)) if name == "torchvision" else _version(name)
+def version(name):
+    if name == "torchvision":
+        raise md.PackageNotFoundError(name)
+    return _version(name)
+md.version = version
 import torch
 from torchmetrics.functional.classification import multiclass_calibration_error
 from qrobust_lite.metrics import expected_calibration_error
@@ -69,25 +73,33 @@ def test_no_samples_score_nan_not_a_plausible_number():
 
 def test_attack_success_rate_on_hand_cases():
     labels = torch.tensor([0, 1, 2, 0])
-    clean = torch.tensor([0, 1, 2, 3])          # three right
-    adversarial = torch.tensor([0, 2, 2, 1])    # one of the three changed
+    clean = torch.tensor([0, 1, 2, 3])  # three right
+    adversarial = torch.tensor([0, 2, 2, 1])  # one of the three changed
     assert metrics.attack_success_rate(labels, clean, adversarial) == pytest.approx(1 / 3)
-    assert metrics.accuracy(labels, adversarial) == pytest.approx(0.5)   # robust accuracy
+    assert metrics.accuracy(labels, adversarial) == pytest.approx(0.5)  # robust accuracy
     assert metrics.attack_success_rate(labels, clean, clean) == 0.0
     assert math.isnan(metrics.attack_success_rate(torch.tensor([0]), torch.tensor([1]), torch.tensor([0])))
 
 
-@pytest.mark.parametrize("call,match", [
-    (lambda: metrics.nll(torch.tensor([0, 1, 2]), torch.rand(3)), r"probs must have shape \(N, K\)"),
-    (lambda: metrics.accuracy(torch.tensor([0, 1]), torch.eye(3)), "y_true and the prediction must have the same length"),
-    (lambda: metrics.accuracy(torch.eye(3), torch.tensor([0, 1, 2])), "y_true must be a 1-D integer tensor"),
-    (lambda: metrics.accuracy(torch.tensor([0, 1]), torch.tensor([0.2, float("nan")])), "must not contain NaN"),
-    (lambda: metrics.nll(torch.tensor([0, 1, 2]), torch.eye(3) * 2), "probability vectors"),
-    (lambda: metrics.brier_score(torch.tensor([0, 1, 3]), torch.eye(3)), r"y_true must be class indices in 0..2"),
-    (lambda: metrics.expected_calibration_error(torch.tensor([0, 1, 2]), torch.eye(3), 0), "n_bins must be"),
-    (lambda: metrics.attack_success_rate(torch.tensor([0, 1]), torch.tensor([0, 1]), torch.tensor([0])),
-     "clean_pred and adversarial_pred must have the same shape"),
-])
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda: metrics.nll(torch.tensor([0, 1, 2]), torch.rand(3)), r"probs must have shape \(N, K\)"),
+        (
+            lambda: metrics.accuracy(torch.tensor([0, 1]), torch.eye(3)),
+            "y_true and the prediction must have the same length",
+        ),
+        (lambda: metrics.accuracy(torch.eye(3), torch.tensor([0, 1, 2])), "y_true must be a 1-D integer tensor"),
+        (lambda: metrics.accuracy(torch.tensor([0, 1]), torch.tensor([0.2, float("nan")])), "must not contain NaN"),
+        (lambda: metrics.nll(torch.tensor([0, 1, 2]), torch.eye(3) * 2), "probability vectors"),
+        (lambda: metrics.brier_score(torch.tensor([0, 1, 3]), torch.eye(3)), r"y_true must be class indices in 0..2"),
+        (lambda: metrics.expected_calibration_error(torch.tensor([0, 1, 2]), torch.eye(3), 0), "n_bins must be"),
+        (
+            lambda: metrics.attack_success_rate(torch.tensor([0, 1]), torch.tensor([0, 1]), torch.tensor([0])),
+            "clean_pred and adversarial_pred must have the same shape",
+        ),
+    ],
+)
 def test_invalid_arguments_name_the_argument(call, match):
     with pytest.raises(ValueError, match=match):
         call()

@@ -71,11 +71,16 @@ def test_the_labeler_has_the_papers_shape_and_the_control_differs_only_in_the_ci
     assert marginals.z_signs[:, 0].tolist() == [1, 1, 1, 1, -1, -1, -1, -1]
 
 
-@pytest.mark.parametrize("kwargs, match", [({"circuit": "neural"}, "circuit must be one of"),
-                                           ({"readout": "counts"}, "readout must be one of"),
-                                           ({"n_qubits": 13}, "n_qubits must be an integer in 1..12"),
-                                           ({"n_classes": 1}, "n_classes must be an integer in 2..1000"),
-                                           ({"hidden_units": 0}, "hidden_units must be a positive integer")])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"circuit": "neural"}, "circuit must be one of"),
+        ({"readout": "counts"}, "readout must be one of"),
+        ({"n_qubits": 13}, "n_qubits must be an integer in 1..12"),
+        ({"n_classes": 1}, "n_classes must be an integer in 2..1000"),
+        ({"hidden_units": 0}, "hidden_units must be a positive integer"),
+    ],
+)
 def test_the_labeler_refuses_bad_arguments_by_name(kwargs, match):
     with pytest.raises(ValueError, match=match):
         hl.HybridLabeler(**kwargs)
@@ -90,7 +95,7 @@ def test_soft_labels_exact_and_sampled():
     sampled = hl.soft_labels(labeler, images, shots=1000, seed=7)
     assert torch.allclose(sampled, hl.soft_labels(labeler, images, shots=1000, seed=7, chunk=8), atol=1e-6)
     assert not torch.equal(sampled, hl.soft_labels(labeler, images, shots=1000, seed=8))
-    tv = lambda a: 0.5 * (a - exact).abs().sum(1).mean()                                        # noqa: E731
+    tv = lambda a: 0.5 * (a - exact).abs().sum(1).mean()  # noqa: E731
     assert tv(hl.soft_labels(labeler, images, shots=100_000)) < tv(hl.soft_labels(labeler, images, shots=10))
     with pytest.raises(ValueError, match="shots must be a positive integer"):
         hl.soft_labels(labeler, images, shots=0)
@@ -109,22 +114,42 @@ def test_fit_divides_the_learning_rate_by_ten_after_each_listed_epoch():
     model = nn.Linear(3, 1, bias=False)
     x, y = torch.randn(8, 3, generator=torch.Generator().manual_seed(0)), torch.randn(8, 1)
     snapshots = [model.weight.detach().clone()]
-    fit(model, x, y, lambda out, t: ((out - t) ** 2).mean(), epochs=3, batch_size=8, lr=0.01, lr_drops=(2,),
-        generator=torch.Generator().manual_seed(0), progress=False,
-        after_epoch=lambda epoch, seconds: snapshots.append(model.weight.detach().clone()))
+    fit(
+        model,
+        x,
+        y,
+        lambda out, t: ((out - t) ** 2).mean(),
+        epochs=3,
+        batch_size=8,
+        lr=0.01,
+        lr_drops=(2,),
+        generator=torch.Generator().manual_seed(0),
+        progress=False,
+        after_epoch=lambda epoch, seconds: snapshots.append(model.weight.detach().clone()),
+    )
     steps = [float((b - a).abs().mean()) for a, b in zip(snapshots, snapshots[1:])]
     assert steps[2] == pytest.approx(steps[1] / 10, rel=0.3)
     for bad in ((0,), (3,), 2, (1.5,)):
         with pytest.raises(ValueError, match=r"lr_drops(\[0\])? must"):
-            fit(model, x, y, lambda out, t: ((out - t) ** 2).mean(), epochs=3, batch_size=8, lr=0.01,
-                lr_drops=bad, generator=torch.Generator().manual_seed(0), progress=False)
+            fit(
+                model,
+                x,
+                y,
+                lambda out, t: ((out - t) ** 2).mean(),
+                epochs=3,
+                batch_size=8,
+                lr=0.01,
+                lr_drops=bad,
+                generator=torch.Generator().manual_seed(0),
+                progress=False,
+            )
 
 
 def test_fit_labeler_learns_and_keeps_its_history():
     gen = torch.Generator().manual_seed(0)
     images = torch.rand(128, 1, 28, 28, generator=gen) * 0.2
     labels = torch.arange(128) % 2
-    images[labels == 1, :, :14] += 0.7                                          # class 1: a bright top half
+    images[labels == 1, :, :14] += 0.7  # class 1: a bright top half
     labeler = hl.fit_labeler(images, labels, n_classes=2, n_layers=1, epochs=4, n_qubits=3, progress=False)
     assert len(labeler.history) == 4 and labeler.history[-1] < labeler.history[0]
     assert (hl.soft_labels(labeler, images).argmax(1) == labels).float().mean() > 0.9
@@ -163,8 +188,9 @@ def test_rotation_by_severity_is_rotate_by_its_degrees():
 
 @pytest.fixture(scope="module")
 def small_experiment():
-    return pm.paper_experiment("mnist", n_train=200, n_test=100, seeds=(0, 1, 2), student_epochs=1,
-                               labeler_epochs=1, shots=50, progress=False)
+    return pm.paper_experiment(
+        "mnist", n_train=200, n_test=100, seeds=(0, 1, 2), student_epochs=1, labeler_epochs=1, shots=50, progress=False
+    )
 
 
 def test_a_paper_run_trains_every_method_and_scores_every_condition(small_experiment):
@@ -195,23 +221,40 @@ def test_the_summary_has_the_stored_shape(small_experiment):
 
 
 def test_m2s_epsilon_is_the_lowest_mean_validation_nll():
-    rows = lambda seed_nll: [{"method": "smoothing", "params": {"smoothing": e}, "condition": "clean",  # noqa: E731
-                              "val_nll": v} for e, v in seed_nll]
-    results = {"runs": [{"seed": 0, "rows": rows([(0.03, 0.30), (0.1, 0.20), (0.3, 0.25)])},
-                        {"seed": 1, "rows": rows([(0.03, 0.30), (0.1, 0.28), (0.3, 0.21)])}]}
-    assert pm.chosen_smoothing(results) == 0.3      # mean NLL 0.30, 0.24 and 0.23
+    def rows(seed_nll):
+        return [
+            {"method": "smoothing", "params": {"smoothing": e}, "condition": "clean", "val_nll": v} for e, v in seed_nll
+        ]
+
+    results = {
+        "runs": [
+            {"seed": 0, "rows": rows([(0.03, 0.30), (0.1, 0.20), (0.3, 0.25)])},
+            {"seed": 1, "rows": rows([(0.03, 0.30), (0.1, 0.28), (0.3, 0.21)])},
+        ]
+    }
+    assert pm.chosen_smoothing(results) == 0.3  # mean NLL 0.30, 0.24 and 0.23
 
 
-def _summary(quantum_noisy=(0.80, 0.82, 0.81), one_hot_noisy=(0.60, 0.63, 0.61), teacher_noisy=None,
-             quantum_clean=0.97, quantum_ece=0.05, seeds=(0, 1, 2)):
+def _summary(
+    quantum_noisy=(0.80, 0.82, 0.81),
+    one_hot_noisy=(0.60, 0.63, 0.61),
+    teacher_noisy=None,
+    quantum_clean=0.97,
+    quantum_ece=0.05,
+    seeds=(0, 1, 2),
+):
     n = len(seeds)
     noisy = paper_scale.PAPER_A_NOISY["fashion_mnist"]
 
     def table(clean, values):
         return {"clean": [clean] * n, **{c: list(values) for c in noisy}}
 
-    acc = {"one-hot": table(0.98, one_hot_noisy), "smoothing": table(0.98, one_hot_noisy),
-           "quantum": table(quantum_clean, quantum_noisy), "quantum-confident": table(quantum_clean, quantum_noisy)}
+    acc = {
+        "one-hot": table(0.98, one_hot_noisy),
+        "smoothing": table(0.98, one_hot_noisy),
+        "quantum": table(quantum_clean, quantum_noisy),
+        "quantum-confident": table(quantum_clean, quantum_noisy),
+    }
     if teacher_noisy is not None:
         acc["classical-teacher"] = table(quantum_clean, teacher_noisy)
     ece = {m: {c: [0.10] * n for c in acc[m]} for m in acc}
@@ -234,9 +277,10 @@ def test_the_classical_teacher_line_says_what_the_control_shows():
     assert "distillation from an accurate teacher, not the quantum circuit" in same.reasons[-1]
     worse = paper_scale.published_refining_verdict(_summary(teacher_noisy=(0.70, 0.71, 0.70)), "fashion_mnist")
     assert "the circuit adds something" in worse.reasons[-1]
-    assert same.verdict == worse.verdict == "reproduced"     # the control is reported, not counted
+    assert same.verdict == worse.verdict == "reproduced"  # the control is reported, not counted
     nothing = paper_scale.published_refining_verdict(
-        _summary(quantum_noisy=(0.60, 0.63, 0.61), teacher_noisy=(0.60, 0.63, 0.61)), "fashion_mnist")
+        _summary(quantum_noisy=(0.60, 0.63, 0.61), teacher_noisy=(0.60, 0.63, 0.61)), "fashion_mnist"
+    )
     assert "neither is a gain over one-hot to explain" in nothing.reasons[-1]
 
 
@@ -247,11 +291,10 @@ def test_the_stored_paper_scale_summary_meets_the_issue_and_is_judged_from_its_n
     assert stored["fashion_mnist"]["teacher_accuracy"]["quantum"] >= 0.85
     for dataset, entry in stored.items():
         assert entry["n_train"] == 54_000 and len(entry["seeds"]) == 5
-        assert set(entry["accuracy"]) >= {"one-hot", "smoothing", "quantum", "quantum-confident",
-                                          "classical-teacher"}
+        assert set(entry["accuracy"]) >= {"one-hot", "smoothing", "quantum", "quantum-confident", "classical-teacher"}
         verdict = paper_scale.published_refining_verdict(stored, dataset)
         assert verdict.verdict in ("reproduced", "partly", "not")
-        assert len(verdict.reasons) == 7            # the conditions, 4 claims, M4, the teacher
+        assert len(verdict.reasons) == 7  # the conditions, 4 claims, M4, the teacher
         rows = paper_scale.paper_a_table(stored, dataset)
         paper = pm.PAPER_TABLES[dataset]
         quoted = {(r["method"], r["condition"]): r["paper"] for r in rows if r["paper"] is not None}

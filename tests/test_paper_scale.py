@@ -20,25 +20,34 @@ def sweep(mlp: float, qnn: float) -> list[dict]:
     for model, memorised in (("MLP", mlp), ("QNN", qnn)):
         for alpha, val in ((0.0, 0.95), (0.3, 0.93), (0.6, 0.3)):
             for seed in (0, 1):
-                runs.append({"dataset": "mnist", "model": model, "poison": "label flip", "alpha": alpha,
-                             "seed": seed, "memorised": memorised + 0.01 * seed, "val_accuracy": val,
-                             "train_accuracy": 0.9})
+                runs.append(
+                    {
+                        "dataset": "mnist",
+                        "model": model,
+                        "poison": "label flip",
+                        "alpha": alpha,
+                        "seed": seed,
+                        "memorised": memorised + 0.01 * seed,
+                        "val_accuracy": val,
+                        "train_accuracy": 0.9,
+                    }
+                )
     return runs
 
 
 def store(folder: Path, runs: list[dict]) -> None:
     sub, file, _ = paper_scale.RUNS["poisoning, MNIST"]
     (folder / sub).mkdir(parents=True, exist_ok=True)
-    (folder / sub / file).write_text(json.dumps({"runs": runs, "wall_seconds": 60, "machine": "x",
-                                                 "version": "0"}))
+    (folder / sub / file).write_text(json.dumps({"runs": runs, "wall_seconds": 60, "machine": "x", "version": "0"}))
 
 
-@pytest.mark.parametrize("mlp,qnn,verdict", [(0.95, 0.1, "reproduced"), (0.5, 0.1, "partly"),
-                                             (0.95, 0.5, "partly"), (0.5, 0.5, "not")])
+@pytest.mark.parametrize(
+    "mlp,qnn,verdict", [(0.95, 0.1, "reproduced"), (0.5, 0.1, "partly"), (0.95, 0.5, "partly"), (0.5, 0.5, "not")]
+)
 def test_the_verdict_is_derived_from_the_stored_numbers(tmp_path, mlp, qnn, verdict):
     store(tmp_path, sweep(mlp, qnn))
     found = paper_scale.load(tmp_path)
-    assert found["unlearning"] is None                       # not run: no verdict, no file
+    assert found["unlearning"] is None  # not run: no verdict, no file
     result = paper_scale.memorisation_verdict(found["poisoning, MNIST"]["runs"], "mnist")
     assert result.verdict == verdict
     assert result.numbers["MLP memorised"][0] == pytest.approx(mlp + 0.005)
@@ -84,9 +93,11 @@ def test_a_stored_full_scale_run_is_reproduced_by_the_code():
     data_root = next((r for r in roots if (r / "MNIST").exists()), None)
     if data_root is None:
         pytest.skip("the official MNIST files the sweep used are not here")
-    fields = poisoning.RunConfig.__dataclass_fields__     # records older than a field keep its default
-    configs = [poisoning.RunConfig(**{**{k: run[k] for k in fields if k in run}, "data_root": str(data_root)})
-               for run in stored]
+    fields = poisoning.RunConfig.__dataclass_fields__  # records older than a field keep its default
+    configs = [
+        poisoning.RunConfig(**{**{k: run[k] for k in fields if k in run}, "data_root": str(data_root)})
+        for run in stored
+    ]
     again = experiments.run_grid(configs, poisoning.run, key=poisoning.run_key, n_jobs=1, threads=1, progress=False)
     for old, new in zip(stored, again):
         for metric in poisoning.METRICS:
@@ -112,8 +123,15 @@ def unlearning_runs(mlp_after: float, qnn_before: float) -> list[dict]:
         for model, before, after in (("MLP", 0.9, mlp_after), ("QNN", qnn_before, 0.06)):
             for method in ("retrain", "fine-tune", "gradient ascent", "SCRUB"):
                 start, end = (0.5, 0.05) if method == "retrain" else (before, after - 0.02 * (method == "SCRUB"))
-                runs.append({"dataset": "mnist", "model": model, "seed": seed, "method": method,
-                             "history": [{"epoch": 0, "forget": start}, {"epoch": 1, "forget": end}]})
+                runs.append(
+                    {
+                        "dataset": "mnist",
+                        "model": model,
+                        "seed": seed,
+                        "method": method,
+                        "history": [{"epoch": 0, "forget": start}, {"epoch": 1, "forget": end}],
+                    }
+                )
     return runs
 
 
@@ -121,12 +139,13 @@ def unlearning_runs(mlp_after: float, qnn_before: float) -> list[dict]:
 def test_the_unlearning_verdict_follows_the_residuals(mlp_after, verdict):
     result = paper_scale.unlearning_verdict(unlearning_runs(mlp_after, 0.4), "mnist")
     assert result.verdict == verdict
-    assert result.numbers["MLP residual"][0] == pytest.approx(mlp_after - 0.02 - 0.05)   # SCRUB is the best
+    assert result.numbers["MLP residual"][0] == pytest.approx(mlp_after - 0.02 - 0.05)  # SCRUB is the best
     assert "after SCRUB (the best method)" in result.reasons[1]
     assert not any("nothing to unlearn" in r for r in result.reasons)
     # a QNN that starts at the reference's level never took the poison in, and is said so
-    assert any("nothing to unlearn" in r for r in paper_scale.unlearning_verdict(unlearning_runs(0.5, 0.08),
-                                                                                "mnist").reasons)
+    assert any(
+        "nothing to unlearn" in r for r in paper_scale.unlearning_verdict(unlearning_runs(0.5, 0.08), "mnist").reasons
+    )
     with pytest.raises(ValueError, match="dataset 'spin chain'"):
         paper_scale.unlearning_verdict(unlearning_runs(0.5, 0.4), "spin chain")
 
@@ -137,7 +156,7 @@ def test_the_stored_unlearning_verdicts_are_computed_from_the_file():
         pytest.skip("unlearning has not been run at full scale")
     runs = record["results"]["runs"]
     assert paper_scale.unlearning_verdict(runs, "mnist").verdict == "partly"
-    edited = copy.deepcopy(runs)          # an MLP whose approximate methods leave half the flips
+    edited = copy.deepcopy(runs)  # an MLP whose approximate methods leave half the flips
     for r in edited:
         if r["model"] == "MLP" and r["method"] != "retrain" and r["dataset"] == "mnist":
             r["history"][-1]["forget"] = 0.5
@@ -146,13 +165,17 @@ def test_the_stored_unlearning_verdicts_are_computed_from_the_file():
 
 def test_the_refining_verdict_counts_the_four_comparisons():
     from tests.test_label_refining import _results
+
     three = {"seeds": [0, 1, 2], "rule": "r"}
     result = paper_scale.refining_verdict({**_results(0.40, (0, 1, 2)), "config": three})
     # refined (mix 0.1): corrupted 0.52, ECE 0.07; one-hot 0.50, 0.10; smoothing 0.55, 0.08
     assert result.verdict == "partly"
     assert [r.split(":")[0] for r in result.reasons[1:]] == [
-        "more robust than one-hot", "better calibrated than one-hot",
-        "not more robust than label smoothing (eps 0.1)", "better calibrated than label smoothing (eps 0.1)"]
+        "more robust than one-hot",
+        "better calibrated than one-hot",
+        "not more robust than label smoothing (eps 0.1)",
+        "better calibrated than label smoothing (eps 0.1)",
+    ]
     strong = paper_scale.refining_verdict({**_results(0.20, (0, 1, 2)), "config": three})
     assert strong.verdict == "partly"
     # two seeds never make a difference significant, however consistent
@@ -172,6 +195,7 @@ def _noisy(results: dict, method: str, offsets: dict[int, float]) -> dict:
 
 def test_a_refining_comparison_within_seed_noise_is_not_won():
     from tests.test_label_refining import _results
+
     base = {**_results(0.40, (0, 1, 2)), "config": {"seeds": [0, 1, 2], "rule": "r"}}
     # refined 0.52 against one-hot 0.50: the same gain on all three seeds wins
     assert paper_scale.refining_verdict(base).reasons[1].startswith("more robust than one-hot")
@@ -196,8 +220,11 @@ def test_the_stored_refining_verdicts_are_computed_from_the_file():
 
 def test_beats_compares_seed_by_seed_and_checks_its_arrays():
     import numpy as np
-    assert paper_scale.beats(np.array([0.2, 0.3, 0.25]), np.array([0.3, 0.4, 0.35]),
-                             higher_is_better=False)[:2] == (True, pytest.approx(0.1))
+
+    assert paper_scale.beats(np.array([0.2, 0.3, 0.25]), np.array([0.3, 0.4, 0.35]), higher_is_better=False)[:2] == (
+        True,
+        pytest.approx(0.1),
+    )
     assert not paper_scale.beats(np.array([0.6, 0.4, 0.5]), np.array([0.5, 0.5, 0.5]), higher_is_better=True)[0]
     # fewer than three paired seeds never win, and one seed has no standard error
     assert not paper_scale.beats(np.array([0.2, 0.3]), np.array([0.3, 0.4]), higher_is_better=False)[0]
@@ -232,18 +259,37 @@ def patch_experiment(dataset: str, undefended: int, patched: int, coauthor: int 
     """Three seeds, 100 test images of which every model gets the first 60 right; of those, the
     attack fools ``undefended`` / ``patched`` (/ ``coauthor``) images plus the seed's number
     (its own difficulty, shared by all)."""
+
     def run(defence: str, seed: int, fooled: int) -> dict:
         fooled += seed
         robust = "1" * (60 - fooled) + "0" * (40 + fooled)
-        return {"defence": defence, "seed": seed, "clean_accuracy": 0.6, "clean_correct": "1" * 60 + "0" * 40,
-                "asr": {"PGD-restart": [fooled / 60]}, "robust_accuracy": {"PGD-restart": [(60 - fooled) / 100]},
-                "robust_correct": {"PGD-restart": [robust]}}
+        return {
+            "defence": defence,
+            "seed": seed,
+            "clean_accuracy": 0.6,
+            "clean_correct": "1" * 60 + "0" * 40,
+            "asr": {"PGD-restart": [fooled / 60]},
+            "robust_accuracy": {"PGD-restart": [(60 - fooled) / 100]},
+            "robust_correct": {"PGD-restart": [robust]},
+        }
 
-    chosen = {"none": undefended, "quantum patches": patched,
-              **({} if coauthor is None else {"co-author patches": coauthor})}
+    chosen = {
+        "none": undefended,
+        "quantum patches": patched,
+        **({} if coauthor is None else {"co-author patches": coauthor}),
+    }
     runs = [run(d, s, n) for d, n in chosen.items() for s in (0, 1, 2)]
-    return {"config": {"dataset": dataset, "model": "quanvolution", "seeds": [0, 1, 2], "epsilons": [8 / 255],
-                       "defences": list(chosen), "attacks": ["PGD-restart"]}, "runs": runs}
+    return {
+        "config": {
+            "dataset": dataset,
+            "model": "quanvolution",
+            "seeds": [0, 1, 2],
+            "epsilons": [8 / 255],
+            "defences": list(chosen),
+            "attacks": ["PGD-restart"],
+        },
+        "runs": runs,
+    }
 
 
 def test_the_patches_verdict_reads_both_datasets_seed_by_seed_on_a_common_base():
@@ -254,7 +300,7 @@ def test_the_patches_verdict_reads_both_datasets_seed_by_seed_on_a_common_base()
     assert "common base 60-60 images per seed" in text
     assert "quantum patches (clean 0.600): common-base ASR -0.167 +- 0.000 (lower), robust accuracy +0.100" in text
     assert "co-author patches (clean 0.600): common-base ASR +0.083" in text and "(not lower)" in text
-    results["mnist"] = patch_experiment("mnist", 20, 10)          # a gain on MNIST: only one half holds
+    results["mnist"] = patch_experiment("mnist", 20, 10)  # a gain on MNIST: only one half holds
     assert paper_scale.patches_verdict(results).verdict == "partly"
     results["cifar10"] = patch_experiment("cifar10", 50, 52)
     assert paper_scale.patches_verdict(results).verdict == "not"
@@ -266,12 +312,12 @@ def test_the_patches_verdict_reads_both_datasets_seed_by_seed_on_a_common_base()
 
 def test_a_defence_that_only_loses_clean_accuracy_does_not_look_like_one_that_resists():
     results = {"cifar10": patch_experiment("cifar10", 50, 50), "mnist": patch_experiment("mnist", 20, 20)}
-    for r in results["cifar10"]["runs"]:     # patched models get 30 of the attacked 60 wrong already when clean
+    for r in results["cifar10"]["runs"]:  # patched models get 30 of the attacked 60 wrong already when clean
         if r["defence"] == "quantum patches":
             r["clean_correct"] = "1" * 30 + "0" * 70
-            r["asr"]["PGD-restart"] = [20 / 30]      # its own ASR looks lower (0.667 against 0.833)
+            r["asr"]["PGD-restart"] = [20 / 30]  # its own ASR looks lower (0.667 against 0.833)
     verdict = paper_scale.patches_verdict(results)
-    assert verdict.verdict == "partly"     # MNIST's "no gain" holds; CIFAR-10's effect does not
+    assert verdict.verdict == "partly"  # MNIST's "no gain" holds; CIFAR-10's effect does not
     assert "common-base ASR +0.000" in "\n".join(verdict.reasons)
 
 
@@ -300,7 +346,7 @@ def test_the_stored_patches_verdict_is_computed_from_the_file():
     assert min(r["clean_accuracy"] for r in cifar["runs"] if r["defence"] == "none") >= 0.45
     assert cifar["config"]["n_train"] == 5000 and cifar["config"]["n_test"] == 1000
     assert set(cifar["config"]["defences"]) == set(defences.DEFENCES) and len(cifar["config"]["seeds"]) >= 3
-    edited = copy.deepcopy(results)              # patched CIFAR-10 models fooled on every image
+    edited = copy.deepcopy(results)  # patched CIFAR-10 models fooled on every image
     for r in edited["cifar10"]["runs"]:
         if r["defence"] == "quantum patches":
             r["robust_correct"]["PGD-restart"][-1] = "0" * len(r["clean_correct"])
@@ -310,4 +356,3 @@ def test_the_stored_patches_verdict_is_computed_from_the_file():
     if verdict.verdict == "partly" and "CIFAR-10: the judged patches resist" in verdict.reasons[-1]:
         expected = "not"
     assert paper_scale.patches_verdict(edited).verdict == expected
-

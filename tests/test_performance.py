@@ -8,8 +8,10 @@ from qrobust_lite.course import performance as pf
 
 
 def test_training_step_losses_and_gradients_agree_between_fast_path_default_qubit_and_loop():
-    steps = {m: pf.training_step(m, 3, batch_size=4, n_layers=2)()
-             for m in ("qrobust_lite", "default.qubit", "per-sample loop")}
+    steps = {
+        m: pf.training_step(m, 3, batch_size=4, n_layers=2)()
+        for m in ("qrobust_lite", "default.qubit", "per-sample loop")
+    }
     for method in ("qrobust_lite", "per-sample loop"):
         loss, grad = steps[method]
         assert loss == pytest.approx(steps["default.qubit"][0], abs=1e-10), method
@@ -42,13 +44,16 @@ def test_patch_workloads_build_and_the_fast_one_runs():
     out = pf.patch_forward("qrobust_lite", 2)()
     assert out.shape == (2, 12, 16, 16)
     for method in pf.METHODS[1:]:
-        assert callable(pf.patch_forward(method, 1))   # 768 circuits each: built, not run here
+        assert callable(pf.patch_forward(method, 1))  # 768 circuits each: built, not run here
     assert pf.samples_per_second(lambda: None, 10, min_time=0.0, max_repeats=1) > 0
 
 
 def test_unknown_method_is_an_error():
-    for workload in (lambda: pf.training_step("qiskit", 2), lambda: pf.label_forward("qiskit", 2, 2),
-                     lambda: pf.patch_forward("qiskit", 1)):
+    for workload in (
+        lambda: pf.training_step("qiskit", 2),
+        lambda: pf.label_forward("qiskit", 2, 2),
+        lambda: pf.patch_forward("qiskit", 1),
+    ):
         with pytest.raises(ValueError, match="method must be one of"):
             workload()
 

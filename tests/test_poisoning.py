@@ -46,33 +46,39 @@ def test_feature_randomisation_replaces_a_balanced_share_with_unit_vectors():
     assert torch.equal(new[~replaced], x[~replaced])
 
 
-@pytest.mark.parametrize("call,match", [
-    (lambda: P.flip_labels(torch.tensor([0, 1]), 1.5), r"alpha must be a number in \[0, 1\]"),
-    (lambda: P.flip_labels(torch.tensor([0, 1]), True), r"alpha must be a number in \[0, 1\]"),
-    (lambda: P.flip_labels(torch.tensor([0, 2]), 0.1), r"labels must be class indices in 0..1"),
-    (lambda: P.flip_labels(torch.tensor([[0, 1]]), 0.1), "labels must be a 1-D integer tensor"),
-    (lambda: P.flip_labels(torch.tensor([0, 1]), 0.1, n_classes=1), "n_classes must be an integer in 2..1000"),
-    (lambda: P.RunConfig(model="CNN"), r"model must be one of \['QNN', 'MLP'\]"),
-    (lambda: P.RunConfig(dataset="cifar10"), r"dataset must be one of \['mnist', 'spin chain', 'spin chain \(authors\)'\]"),
-    (lambda: P.RunConfig(representation="complex"), "representation must be one of"),
-    (lambda: P.RunConfig(representation="gauge-fixed"), r"is for the MLP on 'spin chain \(authors\)' only"),
-    (lambda: P.RunConfig(dataset=P.AUTHORS), "has the authors' 82 training and 84 validation states"),
-    (lambda: P.RunConfig(epochs=0), "epochs must be a positive integer"),
-    (lambda: P.grid("huge"), r"scale must be one of \['smoke', 'default', 'full'\]"),
-    (lambda: P.critical_alpha([0.0], [[1.0]]), r"alphas must be a list or tuple of at least 2 item"),
-    (lambda: sc.phase_dataset(4, 5), "n_samples must be an even integer"),
-    (lambda: sc.phase_dataset(4, 10, delta_range=(0.95, 2.0)), "must leave room on both sides"),
-    (lambda: sc.ground_states(5, torch.tensor([0.5])), "n_qubits must be an even integer"),
-    (lambda: sc.ground_states(4, torch.tensor([-2.0])), "deltas must be > -1"),
-    (lambda: sc.ground_states(4, torch.tensor([0.5]), chunk=0), "chunk must be a positive integer"),
-    (lambda: QNN(1), r"n_qubits must be an integer in 2..12"),
-    (lambda: QNN(4, depth=0), "depth must be a positive integer"),
-    (lambda: MLP(0), "n_features must be a positive integer"),
-    (lambda: MLP(4, hidden=0), "hidden must be a list or tuple, got 0"),
-    (lambda: MLP(4, hidden=(8, 0)), r"hidden\[1\] must be a positive integer, got 0"),
-    (lambda: MLP(4, hidden=(-5,)), r"hidden\[0\] must be a positive integer, got -5"),
-    (lambda: MLP(4, hidden=16), "hidden must be a list or tuple, got 16"),
-])
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda: P.flip_labels(torch.tensor([0, 1]), 1.5), r"alpha must be a number in \[0, 1\]"),
+        (lambda: P.flip_labels(torch.tensor([0, 1]), True), r"alpha must be a number in \[0, 1\]"),
+        (lambda: P.flip_labels(torch.tensor([0, 2]), 0.1), r"labels must be class indices in 0..1"),
+        (lambda: P.flip_labels(torch.tensor([[0, 1]]), 0.1), "labels must be a 1-D integer tensor"),
+        (lambda: P.flip_labels(torch.tensor([0, 1]), 0.1, n_classes=1), "n_classes must be an integer in 2..1000"),
+        (lambda: P.RunConfig(model="CNN"), r"model must be one of \['QNN', 'MLP'\]"),
+        (
+            lambda: P.RunConfig(dataset="cifar10"),
+            r"dataset must be one of \['mnist', 'spin chain', 'spin chain \(authors\)'\]",
+        ),
+        (lambda: P.RunConfig(representation="complex"), "representation must be one of"),
+        (lambda: P.RunConfig(representation="gauge-fixed"), r"is for the MLP on 'spin chain \(authors\)' only"),
+        (lambda: P.RunConfig(dataset=P.AUTHORS), "has the authors' 82 training and 84 validation states"),
+        (lambda: P.RunConfig(epochs=0), "epochs must be a positive integer"),
+        (lambda: P.grid("huge"), r"scale must be one of \['smoke', 'default', 'full'\]"),
+        (lambda: P.critical_alpha([0.0], [[1.0]]), r"alphas must be a list or tuple of at least 2 item"),
+        (lambda: sc.phase_dataset(4, 5), "n_samples must be an even integer"),
+        (lambda: sc.phase_dataset(4, 10, delta_range=(0.95, 2.0)), "must leave room on both sides"),
+        (lambda: sc.ground_states(5, torch.tensor([0.5])), "n_qubits must be an even integer"),
+        (lambda: sc.ground_states(4, torch.tensor([-2.0])), "deltas must be > -1"),
+        (lambda: sc.ground_states(4, torch.tensor([0.5]), chunk=0), "chunk must be a positive integer"),
+        (lambda: QNN(1), r"n_qubits must be an integer in 2..12"),
+        (lambda: QNN(4, depth=0), "depth must be a positive integer"),
+        (lambda: MLP(0), "n_features must be a positive integer"),
+        (lambda: MLP(4, hidden=0), "hidden must be a list or tuple, got 0"),
+        (lambda: MLP(4, hidden=(8, 0)), r"hidden\[1\] must be a positive integer, got 0"),
+        (lambda: MLP(4, hidden=(-5,)), r"hidden\[0\] must be a positive integer, got -5"),
+        (lambda: MLP(4, hidden=16), "hidden must be a list or tuple, got 16"),
+    ],
+)
 def test_invalid_arguments_name_the_argument(call, match):
     with pytest.raises(ValueError, match=match):
         call()
@@ -84,7 +90,7 @@ def test_ground_states_are_the_lowest_eigenvectors_of_the_pennylane_hamiltonian(
     state = sc.ground_states(n, torch.tensor([delta]))[0].numpy()
     h = qml.matrix(sc.xxz_hamiltonian(n, delta), wire_order=range(n))
     values, vectors = np.linalg.eigh(h)
-    assert values[1] - values[0] > 1e-6                       # a unique ground state
+    assert values[1] - values[0] > 1e-6  # a unique ground state
     assert abs(abs(np.vdot(vectors[:, 0], state)) - 1) < 1e-8
     assert abs(np.real(state @ h @ state) - values[0]) < 1e-8
 
@@ -118,15 +124,27 @@ def test_qnn_matches_its_pennylane_qnode_and_mlp_outputs_probabilities():
 
 def test_run_key_covers_every_field_and_the_data_loaded(monkeypatch, tmp_path):
     base = P.RunConfig(dataset="spin chain", n_train=20, n_val=10, spin_qubits=4)
-    for change in ({"alpha": 0.1}, {"seed": 1}, {"epochs": 41}, {"lr": 0.01}, {"model": "MLP"},
-                   {"depth": 5}, {"data_root": str(tmp_path)}):
+    for change in (
+        {"alpha": 0.1},
+        {"seed": 1},
+        {"epochs": 41},
+        {"lr": 0.01},
+        {"model": "MLP"},
+        {"depth": 5},
+        {"data_root": str(tmp_path)},
+    ):
         assert E.config_key(P.RunConfig(**{**base.__dict__, **change})) != E.config_key(base)
     assert P.run_key(P.RunConfig(**base.__dict__)) == P.run_key(base)
     # other data behind the same config (another $QROBUST_DATA): another key, and other data loaded
     real = P.mnist_pair
     (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
-    monkeypatch.setattr(P, "mnist_pair", lambda *a, **k: {name: t + (os.environ["QROBUST_DATA"] == str(tmp_path / "b"))
-                                                          for name, t in real(*a, **k).items()})
+    monkeypatch.setattr(
+        P,
+        "mnist_pair",
+        lambda *a, **k: {
+            name: t + (os.environ["QROBUST_DATA"] == str(tmp_path / "b")) for name, t in real(*a, **k).items()
+        },
+    )
     config = P.RunConfig(n_train=20, n_val=10)
     monkeypatch.setenv("QROBUST_DATA", str(tmp_path / "a"))
     key_a, x_a = P.run_key(config), P.load_pair(config)["x_train"]
@@ -136,8 +154,13 @@ def test_run_key_covers_every_field_and_the_data_loaded(monkeypatch, tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_configs():
-    return [P.RunConfig(dataset="spin chain", model=m, alpha=a, seed=0, epochs=2, n_train=40, n_val=20,
-                        spin_qubits=4, depth=1) for m in ("MLP", "QNN") for a in (0.0, 0.5)]
+    return [
+        P.RunConfig(
+            dataset="spin chain", model=m, alpha=a, seed=0, epochs=2, n_train=40, n_val=20, spin_qubits=4, depth=1
+        )
+        for m in ("MLP", "QNN")
+        for a in (0.0, 0.5)
+    ]
 
 
 def test_same_seed_same_result(tiny_configs):
@@ -147,14 +170,16 @@ def test_same_seed_same_result(tiny_configs):
 
 def test_sweep_caches_by_configuration_and_a_change_misses(tmp_path, tiny_configs):
     cache = E.ResultCache(tmp_path)
-    sweep = lambda configs, n_jobs: E.run_grid(configs, P.run, key=P.run_key, cache=cache,  # noqa: E731
-                                               n_jobs=n_jobs, progress=False)
+
+    def sweep(configs, n_jobs):
+        return E.run_grid(configs, P.run, key=P.run_key, cache=cache, n_jobs=n_jobs, progress=False)
+
     first = sweep(tiny_configs, 2)
     assert (cache.hits, cache.misses) == (0, 4)
     assert [r["alpha"] for r in first] == [0.0, 0.5, 0.0, 0.5]
     again = sweep(tiny_configs, 1)
     assert (cache.hits, cache.misses) == (4, 4)
-    assert json.dumps(again) == json.dumps(first)                # read back, not re-run
+    assert json.dumps(again) == json.dumps(first)  # read back, not re-run
     sweep([P.RunConfig(**{**tiny_configs[0].__dict__, "epochs": 3})], 1)
     assert (cache.hits, cache.misses) == (4, 5)
     for r in first:
@@ -180,8 +205,11 @@ def planted():
     model = MLP(4, seed=0)
     P.train_binary(model, x, y_bad, epochs=400, lr=0.02, batch_size=60)
     x_val = torch.randn(40, 4, generator=gen, dtype=torch.float64)
-    sets = {"retain": (x[~flipped], y_bad[~flipped]), "forget": (x[flipped], y_bad[flipped]),
-            "val": (x_val, (x_val[:, 0] > 0).long())}
+    sets = {
+        "retain": (x[~flipped], y_bad[~flipped]),
+        "forget": (x[flipped], y_bad[flipped]),
+        "val": (x_val, (x_val[:, 0] > 0).long()),
+    }
     return model, sets
 
 
@@ -189,20 +217,23 @@ def planted():
 def test_each_unlearning_method_lowers_forget_accuracy_on_a_planted_case(planted, method):
     model, sets = planted
     before = U.evaluate(model, {"forget": sets["forget"]})["forget"]
-    assert before > 0.9                                           # the poison was memorised
+    assert before > 0.9  # the poison was memorised
     weights = [p.detach().clone() for p in model.parameters()]
-    unlearned, history = U.unlearn(method, model, sets, epochs=60, lr=0.02, batch_size=48,
-                                   fresh_model=MLP(4, seed=1))
+    unlearned, history = U.unlearn(method, model, sets, epochs=60, lr=0.02, batch_size=48, fresh_model=MLP(4, seed=1))
     assert history[-1]["forget"] < before - 0.3
     assert [h["epoch"] for h in history] == list(range(61))
-    assert all(torch.equal(a, b) for a, b in zip(weights, model.parameters()))   # original kept
-    assert U.membership_inference(unlearned, sets["retain"], sets["forget"]) < \
-        U.membership_inference(model, sets["retain"], sets["forget"])
+    assert all(torch.equal(a, b) for a, b in zip(weights, model.parameters()))  # original kept
+    assert U.membership_inference(unlearned, sets["retain"], sets["forget"]) < U.membership_inference(
+        model, sets["retain"], sets["forget"]
+    )
 
 
 def test_epochs_to_target_and_membership_on_hand_cases():
-    history = [{"epoch": 0, "seconds": 0.0, "val": 0.5}, {"epoch": 1, "seconds": 0.4, "val": 0.8},
-               {"epoch": 2, "seconds": 0.9, "val": 0.95}]
+    history = [
+        {"epoch": 0, "seconds": 0.0, "val": 0.5},
+        {"epoch": 1, "seconds": 0.4, "val": 0.8},
+        {"epoch": 2, "seconds": 0.9, "val": 0.95},
+    ]
     assert U.epochs_to_target(history, 0.9) == (2, 0.9)
     assert U.epochs_to_target(history, 0.99) is None
 
@@ -216,12 +247,15 @@ def test_epochs_to_target_and_membership_on_hand_cases():
     assert U.membership_inference(Fixed(), members, queries) == pytest.approx(2 / 3)
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"method": "forget-me"}, r"method must be one of \['retrain'"),
-    ({"method": "retrain"}, "fresh_model is required"),
-    ({"epochs": 0}, "epochs must be a positive integer"),
-    ({"weight": -1}, "weight must be a number >= 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"method": "forget-me"}, r"method must be one of \['retrain'"),
+        ({"method": "retrain"}, "fresh_model is required"),
+        ({"epochs": 0}, "epochs must be a positive integer"),
+        ({"weight": -1}, "weight must be a number >= 0"),
+    ],
+)
 def test_unlearn_invalid_arguments(planted, kwargs, match):
     model, sets = planted
     args = {"method": "fine-tune", **kwargs}

@@ -38,19 +38,22 @@ def test_amplitude_normalise_pads_and_normalises():
     assert (out[:, 6:] == 0).all()
 
 
-@pytest.mark.parametrize("call,match", [
-    (lambda: pp.downsample(torch.rand(2, 28, 28), 7), r"images must be a tensor of shape \(N, C, H, W\)"),
-    (lambda: pp.downsample(np.zeros((1, 1, 4, 4)), 2), "images must be a torch tensor"),
-    (lambda: pp.downsample(torch.rand(1, 1, 4, 4), 5), "size must be an integer in 1..4"),
-    (lambda: pp.fit_pca(np.zeros((5, 4)), 6), "k must be an integer in 1..4"),
-    (lambda: pp.fit_pca(np.zeros(5), 1), r"train_features must have shape \(N, F\)"),
-    (lambda: pp.fit_pca(np.full((3, 3), np.nan), 1), "train_features contains NaN"),
-    (lambda: pp.fit_angle_scaler(np.ones((3, 2)), 1.0, 0.0), "low < high"),
-    (lambda: pp.amplitude_normalise(torch.rand(2, 9), 3), "3 qubits hold at most 8"),
-    (lambda: pp.amplitude_normalise(torch.zeros(2, 4), 2), r"rows \[0, 1\] are all zero"),
-    (lambda: pp.amplitude_normalise(torch.rand(2, 4), 0), "n_qubits must be an integer in 1..24"),
-    (lambda: pp.amplitude_normalise(torch.rand(4), 2), r"features must be a tensor of shape \(N, F\)"),
-])
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda: pp.downsample(torch.rand(2, 28, 28), 7), r"images must be a tensor of shape \(N, C, H, W\)"),
+        (lambda: pp.downsample(np.zeros((1, 1, 4, 4)), 2), "images must be a torch tensor"),
+        (lambda: pp.downsample(torch.rand(1, 1, 4, 4), 5), "size must be an integer in 1..4"),
+        (lambda: pp.fit_pca(np.zeros((5, 4)), 6), "k must be an integer in 1..4"),
+        (lambda: pp.fit_pca(np.zeros(5), 1), r"train_features must have shape \(N, F\)"),
+        (lambda: pp.fit_pca(np.full((3, 3), np.nan), 1), "train_features contains NaN"),
+        (lambda: pp.fit_angle_scaler(np.ones((3, 2)), 1.0, 0.0), "low < high"),
+        (lambda: pp.amplitude_normalise(torch.rand(2, 9), 3), "3 qubits hold at most 8"),
+        (lambda: pp.amplitude_normalise(torch.zeros(2, 4), 2), r"rows \[0, 1\] are all zero"),
+        (lambda: pp.amplitude_normalise(torch.rand(2, 4), 0), "n_qubits must be an integer in 1..24"),
+        (lambda: pp.amplitude_normalise(torch.rand(4), 2), r"features must be a tensor of shape \(N, F\)"),
+    ],
+)
 def test_invalid_arguments_name_the_argument(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()

@@ -15,7 +15,7 @@ from qrobust_lite import circuits, fastpath, poisoning, soft_labels
 # found while developing is kept as a regression case instead)
 FAST = settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 
-seeds = st.integers(0, 2 ** 31 - 1)
+seeds = st.integers(0, 2**31 - 1)
 
 
 @st.composite
@@ -32,10 +32,9 @@ def labels_and_classes(draw):
 
 
 @FAST
-@given(seed=seeds, n_qubits=st.integers(1, 4), n_layers=st.integers(1, 3), batch=st.integers(1, 9),
-       data=st.data())
+@given(seed=seeds, n_qubits=st.integers(1, 4), n_layers=st.integers(1, 3), batch=st.integers(1, 9), data=st.data())
 def test_vqc_class_probabilities_are_distributions(seed, n_qubits, n_layers, batch, data):
-    n_classes = data.draw(st.integers(2, 2 ** n_qubits))
+    n_classes = data.draw(st.integers(2, 2**n_qubits))
     model = circuits.VQC(n_qubits, n_layers, n_classes, seed=seed, fast=True)
     x = 10 * torch.rand(batch, n_qubits, generator=torch.Generator().manual_seed(seed)) - 5
     p = model(x)
@@ -52,26 +51,33 @@ def test_outcome_probabilities_map_to_class_distributions(probs, data):
 
 
 @FAST
-@given(case=labels_and_classes(), smoothing=st.floats(0, 1), mix=st.floats(0, 1),
-       temperature=st.floats(0.05, 20), seed=seeds)
-@example(case=(torch.tensor([1]), 2), smoothing=1 - 2 ** -53, mix=0.0, temperature=1.0, seed=0)  # found by CI
+@given(
+    case=labels_and_classes(),
+    smoothing=st.floats(0, 1),
+    mix=st.floats(0, 1),
+    temperature=st.floats(0.05, 20),
+    seed=seeds,
+)
+@example(case=(torch.tensor([1]), 2), smoothing=1 - 2**-53, mix=0.0, temperature=1.0, seed=0)  # found by CI
 def test_soft_labels_are_distributions_that_keep_the_label_on_top(case, smoothing, mix, temperature, seed):
     labels, k = case
     rng = np.random.default_rng(seed)
     quantum = torch.from_numpy(rng.dirichlet(np.ones(k), size=len(labels)))
-    for soft in (soft_labels.smooth_labels(labels, k, smoothing),
-                 soft_labels.refine_labels(quantum, labels, temperature, mix)):
+    for soft in (
+        soft_labels.smooth_labels(labels, k, smoothing),
+        soft_labels.refine_labels(quantum, labels, temperature, mix),
+    ):
         assert (soft >= 0).all() and torch.allclose(soft.sum(1), torch.ones(len(labels), dtype=soft.dtype))
     smooth = soft_labels.smooth_labels(labels, k, smoothing)
     # the annotated class stays on top, ahead of every other class by exactly 1 - smoothing
     # (compared as a difference: at smoothing 1 - 1e-16 an argmax sees a tie)
     on = smooth.gather(1, labels[:, None]).squeeze(1)
     others = smooth.masked_fill(torch.nn.functional.one_hot(labels, k).bool(), -1.0).amax(1)
-    assert torch.allclose(on - others, torch.full_like(on, 1 - smoothing), atol=1e-6)   # float32 labels
+    assert torch.allclose(on - others, torch.full_like(on, 1 - smoothing), atol=1e-6)  # float32 labels
 
 
 @FAST
-@given(case=labels_and_classes(), alpha=st.floats(0, 1), seed=st.integers(0, 10 ** 6))
+@given(case=labels_and_classes(), alpha=st.floats(0, 1), seed=st.integers(0, 10**6))
 def test_flips_are_exactly_balanced_and_really_flip(case, alpha, seed):
     labels, k = case
     poisoned, flipped = poisoning.flip_labels(labels, alpha, n_classes=k, seed=seed)
@@ -85,21 +91,33 @@ def test_flips_are_exactly_balanced_and_really_flip(case, alpha, seed):
 @FAST
 @given(n_alphas=st.integers(3, 12), data=st.data(), n_seeds=st.integers(1, 5), seed=seeds)
 def test_critical_alpha_finds_a_planted_step(n_alphas, data, n_seeds, seed):
-    step = data.draw(st.integers(0, n_alphas - 2))            # the curve falls between step and step + 1
+    step = data.draw(st.integers(0, n_alphas - 2))  # the curve falls between step and step + 1
     alphas = np.linspace(0, 0.5, n_alphas)
     rng = np.random.default_rng(seed)
     curve = np.where(np.arange(n_alphas) <= step, 0.9, 0.5)
-    values = curve + rng.uniform(-0.01, 0.01, size=(n_seeds, n_alphas))   # noise far below the step
+    values = curve + rng.uniform(-0.01, 0.01, size=(n_seeds, n_alphas))  # noise far below the step
     location, spread = poisoning.critical_alpha(alphas, values, n_boot=50)
     assert math.isclose(location, (alphas[step] + alphas[step + 1]) / 2)
     assert math.isclose(spread, 0.0, abs_tol=1e-12)
 
 
 GATES = {  # name -> (operation, number of wires, number of weights)
-    "RX": (qml.RX, 1, 1), "RY": (qml.RY, 1, 1), "RZ": (qml.RZ, 1, 1), "PhaseShift": (qml.PhaseShift, 1, 1),
-    "Rot": (qml.Rot, 1, 3), "Hadamard": (qml.Hadamard, 1, 0), "S": (qml.S, 1, 0), "T": (qml.T, 1, 0),
-    "CNOT": (qml.CNOT, 2, 0), "CZ": (qml.CZ, 2, 0), "SWAP": (qml.SWAP, 2, 0), "IsingZZ": (qml.IsingZZ, 2, 1),
-    "IsingXX": (qml.IsingXX, 2, 1), "IsingYY": (qml.IsingYY, 2, 1), "CRX": (qml.CRX, 2, 1), "CRZ": (qml.CRZ, 2, 1),
+    "RX": (qml.RX, 1, 1),
+    "RY": (qml.RY, 1, 1),
+    "RZ": (qml.RZ, 1, 1),
+    "PhaseShift": (qml.PhaseShift, 1, 1),
+    "Rot": (qml.Rot, 1, 3),
+    "Hadamard": (qml.Hadamard, 1, 0),
+    "S": (qml.S, 1, 0),
+    "T": (qml.T, 1, 0),
+    "CNOT": (qml.CNOT, 2, 0),
+    "CZ": (qml.CZ, 2, 0),
+    "SWAP": (qml.SWAP, 2, 0),
+    "IsingZZ": (qml.IsingZZ, 2, 1),
+    "IsingXX": (qml.IsingXX, 2, 1),
+    "IsingYY": (qml.IsingYY, 2, 1),
+    "CRX": (qml.CRX, 2, 1),
+    "CRZ": (qml.CRZ, 2, 1),
 }
 
 
@@ -114,13 +132,14 @@ def random_templates(draw):
         wires = draw(st.permutations(range(n)))[:n_wires]
         ops.append((op, wires, list(range(n_weights, n_weights + k))))
         n_weights += k
-    if n_weights == 0:                                      # a block needs at least one weight
+    if n_weights == 0:  # a block needs at least one weight
         ops.append((qml.RY, [0], [0]))
         n_weights = 1
 
     def template(w, wires):
         for op, on, idx in ops:
             op(*[w[i] for i in idx], wires=list(on))
+
     return template, n_weights, n
 
 
@@ -142,7 +161,7 @@ def test_the_fast_path_equals_pennylane_on_random_circuits(case, seed):
     fast = fastpath.apply_block(block, w, fastpath.angle_state(x)).abs() ** 2
     slow = reference(x, w)
     assert torch.allclose(fast, slow, atol=1e-8, rtol=0)
-    readout = torch.linspace(-1, 1, 2 ** n, dtype=torch.float64)
-    g_fast, = torch.autograd.grad((fast * readout).sum(), w)
-    g_slow, = torch.autograd.grad((slow * readout).sum(), w)
+    readout = torch.linspace(-1, 1, 2**n, dtype=torch.float64)
+    (g_fast,) = torch.autograd.grad((fast * readout).sum(), w)
+    (g_slow,) = torch.autograd.grad((slow * readout).sum(), w)
     assert torch.allclose(g_fast, g_slow, atol=1e-8, rtol=0)

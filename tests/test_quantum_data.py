@@ -25,7 +25,7 @@ def test_the_authors_design_has_their_split_on_either_side_of_the_gap():
     for split, n in (("train", 41), ("val", 42)):
         y, deltas = pair[f"y_{split}"], pair[f"deltas_{split}"]
         assert int((y == 0).sum()) == int((y == 1).sum()) == n
-        assert bool((deltas[y == 0] < 0.97).all() and (deltas[y == 1] > 1.01).all())   # the gap holds Delta = 1
+        assert bool((deltas[y == 0] < 0.97).all() and (deltas[y == 1] > 1.01).all())  # the gap holds Delta = 1
     # alternating grid points: no state is in both splits
     assert not set(pair["deltas_train"].tolist()) & set(pair["deltas_val"].tolist())
     assert torch.allclose(pair["x_train"].norm(dim=1), torch.ones(82, dtype=torch.float64))
@@ -42,11 +42,11 @@ def test_lapack_returns_the_ground_state_of_the_real_hamiltonian_real():
 def test_a_global_phase_changes_the_mlp_input_and_not_the_state():
     psi = sc.authors_pair(4)["x_train"][:5]
     phased = sc.global_phase(psi, seed=3)
-    assert torch.equal(phased, sc.global_phase(psi, seed=3))                 # seeded
+    assert torch.equal(phased, sc.global_phase(psi, seed=3))  # seeded
     overlap = (psi.to(torch.complex128).conj() * phased).sum(dim=1).abs()
-    assert torch.allclose(overlap, torch.ones(5, dtype=torch.float64))       # the same physical states
+    assert torch.allclose(overlap, torch.ones(5, dtype=torch.float64))  # the same physical states
     assert (sc.represent(psi, "eigensolver-phase", 3) - sc.represent(psi, "real")).norm(dim=1).min() > 1e-3
-    assert torch.allclose(sc.fix_gauge(phased), sc.fix_gauge(psi), atol=1e-12)   # the gauge undoes it
+    assert torch.allclose(sc.fix_gauge(phased), sc.fix_gauge(psi), atol=1e-12)  # the gauge undoes it
 
 
 @pytest.mark.parametrize("representation", ["real", "gauge-fixed"])
@@ -54,7 +54,7 @@ def test_real_representations_have_a_zero_imaginary_half(representation):
     psi = sc.authors_pair(4)["x_train"]
     features = sc.represent(-psi, representation)
     assert features.shape == (82, 32) and torch.count_nonzero(features[:, 16:]) == 0
-    if representation == "gauge-fixed":        # the sign is fixed: -psi and psi give one input
+    if representation == "gauge-fixed":  # the sign is fixed: -psi and psi give one input
         assert torch.equal(features, sc.represent(psi, "gauge-fixed"))
 
 
@@ -78,7 +78,8 @@ def test_the_qnn_is_blind_to_a_global_phase():
 def test_the_authors_grid_runs_one_mlp_per_representation_and_shows_each_its_input():
     configs = P.grid("smoke", datasets=[P.AUTHORS], alphas=[0.3])
     assert {(c.model, c.representation) for c in configs} == {("QNN", "real")} | {
-        ("MLP", r) for r in sc.REPRESENTATIONS}
+        ("MLP", r) for r in sc.REPRESENTATIONS
+    }
     mlp = next(c for c in configs if c.model == "MLP" and c.representation == "eigensolver-phase")
     qnn = next(c for c in configs if c.model == "QNN")
     assert (mlp.epochs, mlp.lr, mlp.batch_size, qnn.depth) == (5, 0.01, 32, 1)
@@ -93,12 +94,20 @@ def _runs(mlp_memorised: dict[str, float], qnn_memorised: float = 0.05) -> list[
     runs = []
     for seed in range(3):
         for alpha in (0.0, 0.3, 0.6):
-            base = {"dataset": P.AUTHORS, "poison": "label flip", "alpha": alpha, "seed": seed,
-                    "train_accuracy": 0.9}
-            runs.append({**base, "model": "QNN", "representation": "real", "memorised": qnn_memorised,
-                         "val_accuracy": 0.95 - alpha})
-            runs += [{**base, "model": "MLP", "representation": r, "memorised": m, "val_accuracy": 0.9 - alpha}
-                     for r, m in mlp_memorised.items()]
+            base = {"dataset": P.AUTHORS, "poison": "label flip", "alpha": alpha, "seed": seed, "train_accuracy": 0.9}
+            runs.append(
+                {
+                    **base,
+                    "model": "QNN",
+                    "representation": "real",
+                    "memorised": qnn_memorised,
+                    "val_accuracy": 0.95 - alpha,
+                }
+            )
+            runs += [
+                {**base, "model": "MLP", "representation": r, "memorised": m, "val_accuracy": 0.9 - alpha}
+                for r, m in mlp_memorised.items()
+            ]
     return runs
 
 
@@ -106,7 +115,10 @@ def test_the_verdict_per_representation_and_the_finding_follow_the_numbers():
     runs = _runs({"real": 0.05, "gauge-fixed": 0.02, "eigensolver-phase": 0.9})
     verdicts = paper_scale.representation_verdicts(runs)
     assert {r: v.verdict for r, v in verdicts.items()} == {
-        "real": "partly", "gauge-fixed": "partly", "eigensolver-phase": "reproduced"}
+        "real": "partly",
+        "gauge-fixed": "partly",
+        "eigensolver-phase": "reproduced",
+    }
     finding = paper_scale.representation_finding(verdicts)
     assert finding.startswith("The MLP memorises only when it reads eigensolver-phase states (0.900")
     every = paper_scale.representation_verdicts(_runs(dict.fromkeys(sc.REPRESENTATIONS, 0.9)))

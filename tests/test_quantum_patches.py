@@ -21,7 +21,7 @@ def reference(images, seed, n_layers=1, n_rotations=4):
 
     patches = qp.extract_patches(images.double())
     n, c, h, w, _ = patches.shape
-    z = torch.stack(circuit(patches.reshape(-1, 4)), dim=-1)       # all patches, one call
+    z = torch.stack(circuit(patches.reshape(-1, 4)), dim=-1)  # all patches, one call
     return z.reshape(n, c, h, w, 4).permute(0, 1, 4, 2, 3).reshape(n, 4 * c, h, w)
 
 
@@ -53,13 +53,16 @@ def test_z_signs():
     assert qp.z_signs(2).tolist() == [[1, 1], [1, -1], [-1, 1], [-1, -1]]
 
 
-@pytest.mark.parametrize("call,match", [
-    (lambda: qp.rqc_patch_channels(torch.rand(2, 5, 5)), r"images must be a tensor of shape \(N, C, H, W\)"),
-    (lambda: qp.rqc_patch_channels(torch.rand(1, 1, 5, 4)), "even, non-zero height and width"),
-    (lambda: qp.rqc_patch_channels(torch.rand(1, 1, 4, 4) + 1), r"values in \[0, 1\]"),
-    (lambda: qp.rqc_patch_channels(torch.rand(1, 1, 4, 4), chunk=0), "chunk must be a positive integer"),
-    (lambda: qp.rqc_patch_channels(torch.rand(1, 1, 4, 4), n_layers=0), "n_layers must be a positive integer"),
-])
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda: qp.rqc_patch_channels(torch.rand(2, 5, 5)), r"images must be a tensor of shape \(N, C, H, W\)"),
+        (lambda: qp.rqc_patch_channels(torch.rand(1, 1, 5, 4)), "even, non-zero height and width"),
+        (lambda: qp.rqc_patch_channels(torch.rand(1, 1, 4, 4) + 1), r"values in \[0, 1\]"),
+        (lambda: qp.rqc_patch_channels(torch.rand(1, 1, 4, 4), chunk=0), "chunk must be a positive integer"),
+        (lambda: qp.rqc_patch_channels(torch.rand(1, 1, 4, 4), n_layers=0), "n_layers must be a positive integer"),
+    ],
+)
 def test_invalid_arguments_name_the_argument(call, match):
     with pytest.raises(ValueError, match=match):
         call()
@@ -77,11 +80,11 @@ def test_patch_channels_are_differentiable_with_respect_to_the_pixels():
 
 
 def test_patch_mask_scales_each_channel_and_puts_wire_i_at_pixel_i():
-    channels = torch.rand(2, 8, 3, 4) * 2 - 1               # 2 colour channels x 4 wires
+    channels = torch.rand(2, 8, 3, 4) * 2 - 1  # 2 colour channels x 4 wires
     mask = qp.patch_mask(channels)
     assert mask.shape == (2, 2, 6, 8)
     assert mask.min() >= 0 and mask.max() <= 1
-    back = qp.extract_patches(mask)                           # (2, 2, 3, 4, 4)
+    back = qp.extract_patches(mask)  # (2, 2, 3, 4, 4)
     for c in range(2):
         for i in range(4):
             ch = channels[:, 4 * c + i]
@@ -104,12 +107,15 @@ def test_quantum_patch_is_seeded_bounded_and_strength_zero_is_identity():
     assert torch.all(a >= 0.5 * images - 1e-7) and torch.all(a <= images + 1e-7)
 
 
-@pytest.mark.parametrize("call,match", [
-    (lambda: qp.quantum_patch(torch.rand(1, 1, 4, 4), strength=1.5), "strength must be a number in"),
-    (lambda: qp.quantum_patch(torch.rand(1, 1, 4, 4), strength=True), "strength must be a number in"),
-    (lambda: qp.patch_mask(torch.rand(1, 3, 2, 2)), r"channels must be a tensor \(N, 4C"),
-    (lambda: qp.patch_mask("mask"), "channels must be a torch tensor"),
-])
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda: qp.quantum_patch(torch.rand(1, 1, 4, 4), strength=1.5), "strength must be a number in"),
+        (lambda: qp.quantum_patch(torch.rand(1, 1, 4, 4), strength=True), "strength must be a number in"),
+        (lambda: qp.patch_mask(torch.rand(1, 3, 2, 2)), r"channels must be a tensor \(N, 4C"),
+        (lambda: qp.patch_mask("mask"), "channels must be a torch tensor"),
+    ],
+)
 def test_invalid_patch_arguments_name_the_argument(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()
@@ -136,7 +142,7 @@ def test_the_rxry_encoding_matches_pennylane_on_a_patch():
     ours = qp.rqc_patch_channels(image, seed=3, encoding="RXRY").flatten()
     expected = torch.tensor([float(v) for v in reference(qp.extract_patches(image).reshape(4))], dtype=ours.dtype)
     assert torch.allclose(ours, expected, atol=1e-6)
-    assert not torch.allclose(ours, qp.rqc_patch_channels(image, seed=3).flatten(), atol=1e-3)   # not RY alone
+    assert not torch.allclose(ours, qp.rqc_patch_channels(image, seed=3).flatten(), atol=1e-3)  # not RY alone
 
 
 def test_the_quanvolution_classifier_learns_and_attacks_can_differentiate_through_it():
@@ -144,7 +150,9 @@ def test_the_quanvolution_classifier_learns_and_attacks_can_differentiate_throug
     from qrobust_lite.quantum_classifier import QuanvolutionClassifier
 
     model = QuanvolutionClassifier((1, 28, 28), width=16, seed=0)
-    assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in model.cnn.parameters())  # no trainable angle
+    assert sum(p.numel() for p in model.parameters()) == sum(
+        p.numel() for p in model.cnn.parameters()
+    )  # no trainable angle
     train = data.load("mnist", "train", 1000, verbose=False)
     defences.train_with_defence(model, train.images, train.labels, epochs=10, lr=3e-3, progress=False)
     test = data.load("mnist", "test", 200, verbose=False)
@@ -154,7 +162,10 @@ def test_the_quanvolution_classifier_learns_and_attacks_can_differentiate_throug
     x = test.images[:4].clone().requires_grad_(True)
     model(x)[:, 0].sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
-    for bad, message in (({"encoding": "RZ"}, "encoding must be one of"), ({"width": 0}, "width must be"),
-                         ({"image_shape": (1, 30, 30)}, "multiples of 4")):
+    for bad, message in (
+        ({"encoding": "RZ"}, "encoding must be one of"),
+        ({"width": 0}, "width must be"),
+        ({"image_shape": (1, 30, 30)}, "multiples of 4"),
+    ):
         with pytest.raises(ValueError, match=message):
             QuanvolutionClassifier(**{"image_shape": (1, 28, 28), **bad})

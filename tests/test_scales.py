@@ -63,6 +63,7 @@ def test_every_chapter_takes_its_scale_from_the_environment(nb):
 
 def test_settings_hand_out_a_copy_that_a_chapter_may_change():
     from qrobust_lite import poisoning
+
     before = len(poisoning.chapter_grid("smoke"))
     mine = scales.settings("poisoning", "smoke")
     mine["seeds"] = (0,)

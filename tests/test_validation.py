@@ -18,11 +18,14 @@ NAN_IMAGE = torch.full((1, 1, 4, 4), 0.5)
 NAN_IMAGE[0, 0, 0, 0] = float("nan")
 
 
-@pytest.mark.parametrize("x,match", [
-    (torch.tensor([[1, 2, 3]]), "x must be a floating-point tensor, got torch.int64"),
-    (torch.tensor([[0.1, float("nan"), 0.3]]), "x must hold finite values, got 1 NaN or infinite"),
-    (torch.tensor([[0.1, float("inf"), 0.3]]), "x must hold finite values"),
-])
+@pytest.mark.parametrize(
+    "x,match",
+    [
+        (torch.tensor([[1, 2, 3]]), "x must be a floating-point tensor, got torch.int64"),
+        (torch.tensor([[0.1, float("nan"), 0.3]]), "x must hold finite values, got 1 NaN or infinite"),
+        (torch.tensor([[0.1, float("inf"), 0.3]]), "x must hold finite values"),
+    ],
+)
 def test_circuits_refuse_integer_and_non_finite_features(x, match):
     with pytest.raises(ValueError, match=match):
         VQC(3, 1, 2, device="default.qubit")(x)
@@ -33,16 +36,23 @@ def test_circuits_refuse_integer_and_non_finite_features(x, match):
 def test_the_fast_path_refuses_integer_angles():
     with pytest.raises(ValueError, match="angles must be a floating-point tensor, got torch.int64"):
         fastpath.angle_state(torch.tensor([[1, 2]]))
-    with pytest.raises(ValueError, match=r"dtype must be one of \[torch.complex64, torch.complex128, torch.float32, torch.float64\]"):
+    with pytest.raises(
+        ValueError, match=r"dtype must be one of \[torch.complex64, torch.complex128, torch.float32, torch.float64\]"
+    ):
         fastpath.angle_state(torch.tensor([[1.0, 2.0]]), dtype=torch.int64)
 
 
-@pytest.mark.parametrize("call", [
-    lambda: attacks.fgsm(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 2)), NAN_IMAGE,
-                         torch.tensor([0]), 0.1),
-    lambda: corruptions.corrupt(NAN_IMAGE, "gaussian_noise", 1),
-    lambda: quantum_patches.quantum_patch(NAN_IMAGE, seed=1),
-], ids=["attacks", "corruptions", "quantum patches"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: attacks.fgsm(
+            torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 2)), NAN_IMAGE, torch.tensor([0]), 0.1
+        ),
+        lambda: corruptions.corrupt(NAN_IMAGE, "gaussian_noise", 1),
+        lambda: quantum_patches.quantum_patch(NAN_IMAGE, seed=1),
+    ],
+    ids=["attacks", "corruptions", "quantum patches"],
+)
 def test_nan_images_are_refused(call):
     with pytest.raises(ValueError, match="images must hold finite values, got 1 NaN or infinite"):
         call()
@@ -62,7 +72,7 @@ def test_training_stops_with_a_clear_error_when_the_loss_is_not_finite():
 
 def test_critical_alpha_answers_only_where_there_is_a_drop():
     alphas = [0.0, 0.1, 0.2, 0.3]
-    assert all(math.isnan(v) for v in poisoning.critical_alpha(alphas, [[0.5, 0.6, 0.7, 0.8]]))   # rising
+    assert all(math.isnan(v) for v in poisoning.critical_alpha(alphas, [[0.5, 0.6, 0.7, 0.8]]))  # rising
     assert poisoning.critical_alpha(alphas, [[0.9, 0.9, 0.5, 0.4]])[0] == pytest.approx(0.15)
     with pytest.raises(ValueError, match="values must be finite, got 1 NaN"):
         poisoning.critical_alpha(alphas, [[0.9, float("nan"), 0.5, 0.4]])
@@ -75,8 +85,9 @@ def test_experiments_refuse_empty_or_wrong_selections():
         unlearning.unlearning_experiment("smoke", seeds=[99], progress=False)
     model = QuantumImageClassifier((1, 4, 4), pool=1, n_layers=1, n_classes=2, device="default.qubit")
     with pytest.raises(ValueError, match=r"loss must be one of \['logits', 'probs'\], got 'mse'"):
-        defences.train_with_defence(model, torch.rand(4, 1, 4, 4), torch.tensor([0, 1, 0, 1]), loss="mse",
-                                    progress=False)
+        defences.train_with_defence(
+            model, torch.rand(4, 1, 4, 4), torch.tensor([0, 1, 0, 1]), loss="mse", progress=False
+        )
 
 
 def test_numpy_scalars_count_as_numbers():
@@ -99,16 +110,20 @@ def test_doctor_names_a_bad_device_setting_without_a_traceback(monkeypatch, caps
     assert "qrobust-lite doctor: $QROBUST_DEVICE must be one of" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("template,shape,match", [
-    (lambda w, wires: qml.PauliRot(w[0], "XY", wires=[0, 1]), (1,), "PauliRot on wires"),
-    (lambda w, wires: qml.ArbitraryUnitary(w, wires=[0, 1]), (15,), "PauliRot on wires"),
-    (lambda w, wires: qml.adjoint(qml.RX(w[0], 0)), (1,), r"Adjoint\(RX\) on wires \[0\]"),
-    (lambda w, wires: (qml.RX(w[0], 0), qml.QubitUnitary(torch.eye(2), wires=0)), (1,), "QubitUnitary on wires"),
-    (lambda w, wires: (qml.RX(w[0], 0), qml.GlobalPhase(0.3)), (1,), "GlobalPhase"),
-    (lambda w, wires: qml.RX(torch.relu(w[0]), 0), (1,), "do not reproduce the template"),
-    (lambda w, wires: qml.RX(torch.abs(w[0]), 0), (1,), "do not reproduce the template"),
-    (lambda w, wires: qml.RX(torch.clamp(w[0], 0, 7), 0), (1,), "do not reproduce the template"),
-], ids=["PauliRot", "ArbitraryUnitary", "adjoint", "fixed QubitUnitary", "GlobalPhase", "relu", "abs", "clamp"])
+@pytest.mark.parametrize(
+    "template,shape,match",
+    [
+        (lambda w, wires: qml.PauliRot(w[0], "XY", wires=[0, 1]), (1,), "PauliRot on wires"),
+        (lambda w, wires: qml.ArbitraryUnitary(w, wires=[0, 1]), (15,), "PauliRot on wires"),
+        (lambda w, wires: qml.adjoint(qml.RX(w[0], 0)), (1,), r"Adjoint\(RX\) on wires \[0\]"),
+        (lambda w, wires: (qml.RX(w[0], 0), qml.QubitUnitary(torch.eye(2), wires=0)), (1,), "QubitUnitary on wires"),
+        (lambda w, wires: (qml.RX(w[0], 0), qml.GlobalPhase(0.3)), (1,), "GlobalPhase"),
+        (lambda w, wires: qml.RX(torch.relu(w[0]), 0), (1,), "do not reproduce the template"),
+        (lambda w, wires: qml.RX(torch.abs(w[0]), 0), (1,), "do not reproduce the template"),
+        (lambda w, wires: qml.RX(torch.clamp(w[0], 0, 7), 0), (1,), "do not reproduce the template"),
+    ],
+    ids=["PauliRot", "ArbitraryUnitary", "adjoint", "fixed QubitUnitary", "GlobalPhase", "relu", "abs", "clamp"],
+)
 def test_templates_the_fast_path_cannot_follow_raise_not_compilable(template, shape, match):
     with pytest.raises(fastpath.NotCompilable, match=match):
         fastpath.compile_block(template, shape, 2)
@@ -116,8 +131,10 @@ def test_templates_the_fast_path_cannot_follow_raise_not_compilable(template, sh
 
 # --- declared constraints (validation.validate_params) ----------------------------------------------
 
+
 def test_an_argument_left_undeclared_or_misnamed_is_refused_when_the_function_is_defined():
     from qrobust_lite.validation import COUNT, validate_params
+
     with pytest.raises(TypeError, match=r"declare every argument once: undeclared \['b'\], not arguments \[\]"):
         validate_params(a=COUNT)(lambda a, b: a)
     with pytest.raises(TypeError, match=r"not arguments \['c'\]"):
@@ -126,32 +143,43 @@ def test_an_argument_left_undeclared_or_misnamed_is_refused_when_the_function_is
 
 def test_numpy_scalars_count_as_numbers_everywhere_they_are_declared():
     from qrobust_lite.cnn import SmallCNN
+
     assert MLP(np.int64(4), hidden=(np.int64(8),))(torch.rand(2, 4)).shape == (2,)
     assert QNN(np.int64(2), depth=np.int64(1)).n_qubits == 2
     assert SmallCNN(np.int64(3), dropout=np.float32(0.2)).head[0].p == pytest.approx(0.2)
     assert fastpath.compile_block(qml.StronglyEntanglingLayers, (np.int64(1), 2, 3), np.int64(2)).n_qubits == 2
 
 
-@pytest.mark.parametrize("call,match", [
-    (lambda: MLP(4, hidden=(0,)), r"hidden\[0\] must be a positive integer"),
-    (lambda: MLP(4, hidden=(-5,)), r"hidden\[0\] must be a positive"),
-    (lambda: MLP(4, hidden=16), "hidden must be a list or tuple"),
-    (lambda: fastpath.angle_state(torch.rand(1, 40)),
-     "angles must have at most 20 columns"),
-    (lambda: fastpath.angle_state(torch.rand(4096, 20)),
-     r"angles of shape \(4096, 20\) make states of 64.0 GiB"),
-    (lambda: unlearning.unlearning_experiment(models=["CNN"]),
-     r"models\[0\] must be one of \['QNN', 'MLP'\]"),
-    (lambda: unlearning.unlearning_experiment(models=[]),
-     "models must be a list or tuple of at least 1"),
-    (lambda: unlearning.unlearning_experiment(datasets=[]),
-     "datasets must be a list or tuple of at least 1"),
-    (lambda: unlearning.membership_rate([], [0.1]),
-     "member_losses must hold at least one loss"),
-    (lambda: poisoning.curves(
-        [{"dataset": "mnist", "model": "MLP", "poison": "label flip", "seed": s, "alpha": a, "val_accuracy": 0.5}
-         for s, a in [(0, 0.0), (0, 0.1), (1, 0.0)]]), r"missing \[\(1, 0.1\)\]"),
-])
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda: MLP(4, hidden=(0,)), r"hidden\[0\] must be a positive integer"),
+        (lambda: MLP(4, hidden=(-5,)), r"hidden\[0\] must be a positive"),
+        (lambda: MLP(4, hidden=16), "hidden must be a list or tuple"),
+        (lambda: fastpath.angle_state(torch.rand(1, 40)), "angles must have at most 20 columns"),
+        (lambda: fastpath.angle_state(torch.rand(4096, 20)), r"angles of shape \(4096, 20\) make states of 64.0 GiB"),
+        (lambda: unlearning.unlearning_experiment(models=["CNN"]), r"models\[0\] must be one of \['QNN', 'MLP'\]"),
+        (lambda: unlearning.unlearning_experiment(models=[]), "models must be a list or tuple of at least 1"),
+        (lambda: unlearning.unlearning_experiment(datasets=[]), "datasets must be a list or tuple of at least 1"),
+        (lambda: unlearning.membership_rate([], [0.1]), "member_losses must hold at least one loss"),
+        (
+            lambda: poisoning.curves(
+                [
+                    {
+                        "dataset": "mnist",
+                        "model": "MLP",
+                        "poison": "label flip",
+                        "seed": s,
+                        "alpha": a,
+                        "val_accuracy": 0.5,
+                    }
+                    for s, a in [(0, 0.0), (0, 0.1), (1, 0.0)]
+                ]
+            ),
+            r"missing \[\(1, 0.1\)\]",
+        ),
+    ],
+)
 def test_the_arguments_the_red_team_tried_are_refused_by_name(call, match):
     with pytest.raises(ValueError, match=match):
         call()
@@ -159,6 +187,9 @@ def test_the_arguments_the_red_team_tried_are_refused_by_name(call, match):
 
 def test_born_probabilities_names_a_feature_width_the_block_cannot_take():
     block = fastpath.compile_block(qml.StronglyEntanglingLayers, (1, 2, 3), 2)
-    with pytest.raises(ValueError, match=r"features of shape \(4, 3\) encode to states of 8 amplitudes; the block acts on 2"):
-        fastpath.born_probabilities(block, torch.rand(1, 2, 3), torch.rand(4, 3, dtype=torch.float64),
-                                    fastpath.angle_state)
+    with pytest.raises(
+        ValueError, match=r"features of shape \(4, 3\) encode to states of 8 amplitudes; the block acts on 2"
+    ):
+        fastpath.born_probabilities(
+            block, torch.rand(1, 2, 3), torch.rand(4, 3, dtype=torch.float64), fastpath.angle_state
+        )

@@ -56,26 +56,32 @@ def doctor_report() -> str:
         choice = backend.choose_device(8)
         large = backend.choose_device(backend.BACKPROP_MAX_QUBITS + 1)
     gpu_problem = backend.probe_lightning_gpu()
-    lines += ["", "Quantum device (for an 8-qubit circuit)",
-              f"  {choice.name}, diff_method={choice.diff_method}",
-              f"  why: {choice.reason}",
-              f"  above {backend.BACKPROP_MAX_QUBITS} qubits: {large.name} ({large.diff_method})",
-              f"  lightning.gpu: {gpu_problem or 'usable'}",
-              f"  override: ${backend.ENV_VAR}={os.environ.get(backend.ENV_VAR, '(unset)')}",
-              "  circuit kit: " + ("qrobust_lite fast path (torch, exact; see the book's Performance "
-                                   "appendix)" if choice.name == "default.qubit"
-                                   else f"PennyLane QNodes on {choice.name}"),
-              "", "Torch device (fast path and classical networks)",
-              f"  {backend.torch_device()}: {backend.torch_device_reason()}",
-              f"  override: ${backend.TORCH_ENV_VAR}={os.environ.get(backend.TORCH_ENV_VAR, '(unset)')}"]
+    lines += [
+        "",
+        "Quantum device (for an 8-qubit circuit)",
+        f"  {choice.name}, diff_method={choice.diff_method}",
+        f"  why: {choice.reason}",
+        f"  above {backend.BACKPROP_MAX_QUBITS} qubits: {large.name} ({large.diff_method})",
+        f"  lightning.gpu: {gpu_problem or 'usable'}",
+        f"  override: ${backend.ENV_VAR}={os.environ.get(backend.ENV_VAR, '(unset)')}",
+        "  circuit kit: "
+        + (
+            "qrobust_lite fast path (torch, exact; see the book's Performance appendix)"
+            if choice.name == "default.qubit"
+            else f"PennyLane QNodes on {choice.name}"
+        ),
+        "",
+        "Torch device (fast path and classical networks)",
+        f"  {backend.torch_device()}: {backend.torch_device_reason()}",
+        f"  override: ${backend.TORCH_ENV_VAR}={os.environ.get(backend.TORCH_ENV_VAR, '(unset)')}",
+    ]
     lines += ["", "Data sources (searched in this order)"]
     for label, path in data.candidate_roots():
         lines.append(f"  {label:<18}{path}")
     for name in data.DATASETS:
         found = data.available_sources(name, "train")
         lines.append(f"  {name:<18}{found[0] if found else 'none: pass root= to a local copy'}")
-    lines += ["", "Compute",
-              f"  torch threads     {torch.get_num_threads()} (of {os.cpu_count()} CPUs)"]
+    lines += ["", "Compute", f"  torch threads     {torch.get_num_threads()} (of {os.cpu_count()} CPUs)"]
     if torch.cuda.is_available():
         names = ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
         lines.append(f"  GPU               {names}")
@@ -98,7 +104,9 @@ ROOT = Optional(Folder())
 GRID = Instance(dict, "run_grid's options")
 
 
-@validate_params(scale=SCALE, root=ROOT, datasets=Sequence_(Options("mnist", "fashion_mnist"), distinct=True), grid=GRID)
+@validate_params(
+    scale=SCALE, root=ROOT, datasets=Sequence_(Options("mnist", "fashion_mnist"), distinct=True), grid=GRID
+)
 def run_label_refining(scale: str, root: str | None, datasets: list[str], grid: dict) -> tuple[dict, dict]:
     """Part I at ``scale``: results (every candidate label, the settings selected on the
     validation split, the trade-off) and the accuracy, ECE and trade-off figures of each dataset."""
@@ -110,10 +118,15 @@ def run_label_refining(scale: str, root: str | None, datasets: list[str], grid: 
         res = lr.robustness_experiment(dataset, root=root, grid_options=grid, **settings)
         gains = {m: lr.best_relative_gain(res, m) for m in lr.METHODS if m != "one-hot"}
         points = {lr.label_name(m, dict(s)): p for (m, s), p in lr.tradeoff(res).items()}
-        results[dataset] = {**res, "summary": {metric: lr.summarise(res, metric) for metric in ("accuracy", "ece")},
-                            "best_relative_gain_over_one_hot": gains, "tradeoff": points,
-                            "robust_and_calibrated": {b: [lr.label_name(*c) for c in lr.robust_and_calibrated(res, b)]
-                                                      for b in ("one-hot", "label smoothing")}}
+        results[dataset] = {
+            **res,
+            "summary": {metric: lr.summarise(res, metric) for metric in ("accuracy", "ece")},
+            "best_relative_gain_over_one_hot": gains,
+            "tradeoff": points,
+            "robust_and_calibrated": {
+                b: [lr.label_name(*c) for c in lr.robust_and_calibrated(res, b)] for b in ("one-hot", "label smoothing")
+            },
+        }
         title = f"{dataset}: %s (mean +- std over seeds {list(settings['seeds'])})"
         for metric in ("accuracy", "ece"):
             axes = lr.plot_accuracy_vs_severity(res, metric=metric)
@@ -125,10 +138,16 @@ def run_label_refining(scale: str, root: str | None, datasets: list[str], grid: 
     return {"results": results}, figures
 
 
-@validate_params(scale=SCALE, root=ROOT, datasets=Sequence_(Options("mnist", "fashion_mnist"), distinct=True), grid=GRID,
-                 student_epochs=Optional(COUNT))
-def run_label_refining_paper(scale: str, root: str | None, datasets: list[str], grid: dict,
-                             student_epochs: int | None = None) -> tuple[dict, dict]:
+@validate_params(
+    scale=SCALE,
+    root=ROOT,
+    datasets=Sequence_(Options("mnist", "fashion_mnist"), distinct=True),
+    grid=GRID,
+    student_epochs=Optional(COUNT),
+)
+def run_label_refining_paper(
+    scale: str, root: str | None, datasets: list[str], grid: dict, student_epochs: int | None = None
+) -> tuple[dict, dict]:
     """Paper A as published at ``scale``: both teachers, M1-M4 and the classical-teacher control
     on every test condition; the summary the appendix reads, and a figure per dataset.
     ``student_epochs`` replaces the scale's number of LeNet-5 epochs (the paper gives none)."""
@@ -143,8 +162,9 @@ def run_label_refining_paper(scale: str, root: str | None, datasets: list[str], 
     return {"results": results, "summary": summary}, figures
 
 
-@validate_params(scale=SCALE, root=ROOT, datasets=Sequence_(Options("cifar10", "cinic10", "mnist"), distinct=True),
-                 grid=GRID)
+@validate_params(
+    scale=SCALE, root=ROOT, datasets=Sequence_(Options("cifar10", "cinic10", "mnist"), distinct=True), grid=GRID
+)
 def run_quantum_patches(scale: str, root: str | None, datasets: list[str], grid: dict) -> tuple[dict, dict]:
     """Part II at ``scale``: the scale's model (the quanvolutional classifier) with every defence
     on CIFAR-10 and CINIC-10; undefended against the two patch recipes on MNIST (where the paper
@@ -157,14 +177,17 @@ def run_quantum_patches(scale: str, root: str | None, datasets: list[str], grid:
         chosen = ("none", "quantum patches", "co-author patches") if dataset == "mnist" else dfn.DEFENCES
         res = dfn.defence_experiment(dataset, defences=chosen, root=root, grid_options=grid, **settings)
         attacks_run = res["config"]["attacks"]
-        results[dataset] = {**res, "summary": dfn.summarise(res),
-                            "table": {a: {m: dfn.format_table(res, a, m) for m in dfn.TABLE_METRICS}
-                                      for a in attacks_run},
-                            "paper_asr": dfn.PAPER_ASR.get(dataset)}
+        results[dataset] = {
+            **res,
+            "summary": dfn.summarise(res),
+            "table": {a: {m: dfn.format_table(res, a, m) for m in dfn.TABLE_METRICS} for a in attacks_run},
+            "paper_asr": dfn.PAPER_ASR.get(dataset),
+        }
         attack = "PGD-restart" if "PGD-restart" in attacks_run else attacks_run[-1]
         axes = dfn.plot_attack_success(res, attack)
-        axes[0].figure.suptitle(f"{dataset}, {res['config']['model']} model (mean +- std over seeds "
-                                f"{list(settings['seeds'])})")
+        axes[0].figure.suptitle(
+            f"{dataset}, {res['config']['model']} model (mean +- std over seeds {list(settings['seeds'])})"
+        )
         figures[dataset] = axes[0].figure
         print(f"{dataset}\n{results[dataset]['table'][attack]['robust_accuracy']}", flush=True)
     return {"results": results}, figures
@@ -180,15 +203,17 @@ PART_THREE = Sequence_(Options(*PART_THREE_DATASETS), distinct=True)
 
 
 @validate_params(scale=SCALE, root=ROOT, datasets=PART_THREE, grid=GRID, alphas=Optional(Sequence_(Real(0, 1))))
-def run_poisoning(scale: str, root: str | None, datasets: list[str], grid: dict,
-                  alphas: list[float] | None = None) -> tuple[dict, dict]:
+def run_poisoning(
+    scale: str, root: str | None, datasets: list[str], grid: dict, alphas: list[float] | None = None
+) -> tuple[dict, dict]:
     """Part III, chapter 1: :func:`~qrobust_lite.poisoning.chapter_grid` (label flips, and
     feature randomisation on MNIST) for the QNN and the MLP over alpha and seeds; ``alphas``:
     a subset of the scale's (a long sweep's first pass; the rest reuses its cache)."""
     from .. import poisoning
 
-    configs = poisoning.chapter_grid(scale, datasets=[PART_THREE_DATASETS[d] for d in datasets], data_root=root,
-                                     alphas=alphas)
+    configs = poisoning.chapter_grid(
+        scale, datasets=[PART_THREE_DATASETS[d] for d in datasets], data_root=root, alphas=alphas
+    )
     runs = experiments.run_grid(configs, poisoning.run, key=poisoning.run_key, **grid)
     summary = {}
     for (d, m, c), (alphas, values) in poisoning.curves(runs).items():
@@ -203,8 +228,9 @@ def run_unlearning(scale: str, root: str | None, datasets: list[str], grid: dict
     """Part III, chapter 2: unlearning from models poisoned at alpha = 0.3, a figure per dataset."""
     from .. import unlearning
 
-    res = unlearning.unlearning_experiment(scale, datasets=[PART_THREE_DATASETS[d] for d in datasets],
-                                           data_root=root, grid_options=grid)
+    res = unlearning.unlearning_experiment(
+        scale, datasets=[PART_THREE_DATASETS[d] for d in datasets], data_root=root, grid_options=grid
+    )
     figures = {d: unlearning.plot_histories(res, PART_THREE_DATASETS[d])[0, 0].figure for d in datasets}
     return {"results": res}, figures
 
@@ -230,16 +256,25 @@ class Experiment:
 
 #: Every ``qrobust-lite run`` experiment; each runs through :func:`~qrobust_lite.experiments.run_grid`.
 RUNNERS = {
-    "label-refining": Experiment(run_label_refining, ("mnist", "fashion_mnist"),
-                                 lambda: ["mnist", "fashion_mnist"],
-                                 lambda ds: [f"{d}_{m}" for d in ds for m in ("accuracy", "ece", "tradeoff")]),
-    "label-refining-paper": Experiment(run_label_refining_paper, ("mnist", "fashion_mnist"),
-                                       lambda: ["mnist", "fashion_mnist"], list, summary_key="summary"),
-    "quantum-patches": Experiment(run_quantum_patches, ("cifar10", "cinic10", "mnist"),
-                                  _default_quantum_patch_datasets,
-                                  list),
-    "poisoning": Experiment(run_poisoning, tuple(PART_THREE_DATASETS), lambda: list(PART_THREE_DEFAULT),
-                            lambda ds: [""]),
+    "label-refining": Experiment(
+        run_label_refining,
+        ("mnist", "fashion_mnist"),
+        lambda: ["mnist", "fashion_mnist"],
+        lambda ds: [f"{d}_{m}" for d in ds for m in ("accuracy", "ece", "tradeoff")],
+    ),
+    "label-refining-paper": Experiment(
+        run_label_refining_paper,
+        ("mnist", "fashion_mnist"),
+        lambda: ["mnist", "fashion_mnist"],
+        list,
+        summary_key="summary",
+    ),
+    "quantum-patches": Experiment(
+        run_quantum_patches, ("cifar10", "cinic10", "mnist"), _default_quantum_patch_datasets, list
+    ),
+    "poisoning": Experiment(
+        run_poisoning, tuple(PART_THREE_DATASETS), lambda: list(PART_THREE_DEFAULT), lambda ds: [""]
+    ),
     "unlearning": Experiment(run_unlearning, tuple(PART_THREE_DATASETS), lambda: list(PART_THREE_DEFAULT), list),
 }
 
@@ -250,13 +285,33 @@ def output_files(name: str, datasets: list[str]) -> dict[str, str]:
     ``label_refining.json``, ``label_refining_mnist_accuracy.png``, ..."""
     stem = name.replace("-", "_")
     keys = RUNNERS[name].figures(datasets)
-    return {"json": f"{stem}.json", **({"summary": "summary.json"} if RUNNERS[name].summary_key else {}), **{k: f"{stem}_{k}.png" if k else f"{stem}.png" for k in keys}}
+    return {
+        "json": f"{stem}.json",
+        **({"summary": "summary.json"} if RUNNERS[name].summary_key else {}),
+        **{k: f"{stem}_{k}.png" if k else f"{stem}.png" for k in keys},
+    }
 
 
-@validate_params(name=Options(*RUNNERS), scale=SCALE, out=FilePath(), root=ROOT, datasets=Sequence_(TEXT, distinct=True),
-                 grid=GRID, alphas=Optional(Sequence_(Real(0, 1))), student_epochs=Optional(COUNT))
-def run_experiment(name: str, scale: str, out: Path, root: str | None, datasets: list[str],
-                   grid: dict, alphas: list[float] | None = None, student_epochs: int | None = None) -> list[Path]:
+@validate_params(
+    name=Options(*RUNNERS),
+    scale=SCALE,
+    out=FilePath(),
+    root=ROOT,
+    datasets=Sequence_(TEXT, distinct=True),
+    grid=GRID,
+    alphas=Optional(Sequence_(Real(0, 1))),
+    student_epochs=Optional(COUNT),
+)
+def run_experiment(
+    name: str,
+    scale: str,
+    out: Path,
+    root: str | None,
+    datasets: list[str],
+    grid: dict,
+    alphas: list[float] | None = None,
+    student_epochs: int | None = None,
+) -> list[Path]:
     """Run experiment ``name`` through the runner table, its results cached under ``out/cache``
     (an interrupted run resumes); writes its JSON and figures into ``out``. ``alphas``: only
     for ``poisoning``, a subset of the scale's noise levels; ``student_epochs``: only for
@@ -266,12 +321,19 @@ def run_experiment(name: str, scale: str, out: Path, root: str | None, datasets:
     options = {k: v for k, v in (("alphas", alphas), ("student_epochs", student_epochs)) if v is not None}
     results, figures = RUNNERS[name].runner(scale, root, datasets, {"cache": out / "cache", **grid}, **options)
     if set(figures) != set(files) - {"json", "summary"}:
-        raise RuntimeError(f"experiment {name} made figures {sorted(figures)}, "
-                           f"expected {sorted(set(files) - {'json', 'summary'})}")
+        raise RuntimeError(
+            f"experiment {name} made figures {sorted(figures)}, expected {sorted(set(files) - {'json', 'summary'})}"
+        )
     json_path = out / files["json"]
-    record = {"scale": scale, "datasets": datasets, **options, "version": _version("qrobust-lite"),
-              "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}",
-              "wall_seconds": time.perf_counter() - start, **results}
+    record = {
+        "scale": scale,
+        "datasets": datasets,
+        **options,
+        "version": _version("qrobust-lite"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}",
+        "wall_seconds": time.perf_counter() - start,
+        **results,
+    }
     json_path.write_text(json.dumps(record, indent=1, default=str))
     written = [json_path]
     key = RUNNERS[name].summary_key
@@ -310,20 +372,32 @@ def _grade(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.error(f"--points: {err}")
     if args.sandbox == "required" and not grading.sandbox_available():
         parser.error("--sandbox required, but unshare cannot make user, mount, PID and network namespaces here")
-    isolation = ("sandbox (own user, mount, PID and network namespaces; files read-only but its folder; no network)"
-                 if args.sandbox != "off" and grading.sandbox_available() else
-                 "own folder and process group only (no sandbox here: files outside and the network are reachable)")
+    isolation = (
+        "sandbox (own user, mount, PID and network namespaces; files read-only but its folder; no network)"
+        if args.sandbox != "off" and grading.sandbox_available()
+        else "own folder and process group only (no sandbox here: files outside and the network are reachable)"
+    )
     print(f"grading {len(args.notebooks)} notebook(s); isolation: {isolation}", flush=True)
-    try:         # the file names are checked before any notebook runs
-        grades = grading.grade_batch(args.notebooks, args.chapter, jobs=args.jobs,
-                                     student_pattern=args.student_pattern, timeout=args.timeout,
-                                     cell_timeout=args.cell_timeout, check_timeout=args.check_timeout,
-                                     memory_mb=args.memory_mb or None, points=points, sandbox=args.sandbox)
+    try:  # the file names are checked before any notebook runs
+        grades = grading.grade_batch(
+            args.notebooks,
+            args.chapter,
+            jobs=args.jobs,
+            student_pattern=args.student_pattern,
+            timeout=args.timeout,
+            cell_timeout=args.cell_timeout,
+            check_timeout=args.check_timeout,
+            memory_mb=args.memory_mb or None,
+            points=points,
+            sandbox=args.sandbox,
+        )
     except ValueError as err:
         parser.error(str(err))
     for g in grades:
-        print(f"{g['file']} ({g['student']}, {g['chapter']}): {g['total']:g} of {g['max_points']:g} points, "
-              f"{g['status']}" + (f"; {g['reason']}" if g["reason"] else ""))
+        print(
+            f"{g['file']} ({g['student']}, {g['chapter']}): {g['total']:g} of {g['max_points']:g} points, "
+            f"{g['status']}" + (f"; {g['reason']}" if g["reason"] else "")
+        )
         for e in g["exercises"]:
             print(f"  {e['status']:<14}{e['points']:g}/{e['max_points']:g}  {e['exercise']}: {e['message']}")
     if outputs:
@@ -363,48 +437,80 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("doctor", help="versions, the quantum device chosen and why, data sources, threads, GPU")
     run = sub.add_parser("run", help="run a chapter's experiment and write results JSON and figures")
     run.add_argument("experiment", choices=sorted(RUNNERS))
-    run.add_argument("--scale", choices=list(scales.SCALES), default="default",
-                     help="default: the chapter's size; full: larger (needs the full datasets); "
-                          "smoke: seconds, to check that it runs")
+    run.add_argument(
+        "--scale",
+        choices=list(scales.SCALES),
+        default="default",
+        help="default: the chapter's size; full: larger (needs the full datasets); "
+        "smoke: seconds, to check that it runs",
+    )
     run.add_argument("--out", type=Path, default=Path("results"), help="folder for the outputs")
     run.add_argument("--data-root", help="folder with the official dataset files (else $QROBUST_DATA, cache, bundled)")
-    run.add_argument("--datasets", help="comma-separated subset of the experiment's datasets "
-                     "(label-refining: mnist,fashion_mnist; quantum-patches: cifar10,cinic10,mnist; "
-                     "poisoning, unlearning: mnist,spin)")
-    run.add_argument("--alphas", help="poisoning only: comma-separated subset of the scale's noise levels "
-                     "(for example 0,0.3,0.6,0.9 for a long sweep's first pass)")
-    run.add_argument("--student-epochs", type=int, help="label-refining-paper only: LeNet-5 epochs instead of "
-                     "the scale's (the paper gives no number)")
+    run.add_argument(
+        "--datasets",
+        help="comma-separated subset of the experiment's datasets "
+        "(label-refining: mnist,fashion_mnist; quantum-patches: cifar10,cinic10,mnist; "
+        "poisoning, unlearning: mnist,spin)",
+    )
+    run.add_argument(
+        "--alphas",
+        help="poisoning only: comma-separated subset of the scale's noise levels "
+        "(for example 0,0.3,0.6,0.9 for a long sweep's first pass)",
+    )
+    run.add_argument(
+        "--student-epochs",
+        type=int,
+        help="label-refining-paper only: LeNet-5 epochs instead of the scale's (the paper gives no number)",
+    )
     run.add_argument("--force", action="store_true", help="overwrite earlier outputs in --out")
-    run.add_argument("--executor", choices=sorted(experiments.EXECUTORS), default="local",
-                     help="where the runs go: local (joblib, this machine) or dask (a Dask cluster, needs "
-                          "the cluster extra)")
-    run.add_argument("--scheduler", help="with --executor dask: the address of a running scheduler, "
-                     "tcp://HOST:8786 (else a local cluster is started)")
+    run.add_argument(
+        "--executor",
+        choices=sorted(experiments.EXECUTORS),
+        default="local",
+        help="where the runs go: local (joblib, this machine) or dask (a Dask cluster, needs the cluster extra)",
+    )
+    run.add_argument(
+        "--scheduler",
+        help="with --executor dask: the address of a running scheduler, "
+        "tcp://HOST:8786 (else a local cluster is started)",
+    )
     run.add_argument("--workers", type=int, help="workers of the local pool or cluster (default: all cores)")
     grade = sub.add_parser("grade", help="grade learners' notebooks against the course's exercises")
     grade.add_argument("notebooks", nargs="+", type=Path)
-    grade.add_argument("--chapter", help="the chapter every notebook answers (default: the chapter named in "
-                       "each file name, e.g. alice_primer.ipynb)")
-    grade.add_argument("--csv", type=Path, help="one row per student to this CSV file (and one row per "
-                       "student and exercise to --long-csv)")
+    grade.add_argument(
+        "--chapter",
+        help="the chapter every notebook answers (default: the chapter named in "
+        "each file name, e.g. alice_primer.ipynb)",
+    )
+    grade.add_argument(
+        "--csv",
+        type=Path,
+        help="one row per student to this CSV file (and one row per student and exercise to --long-csv)",
+    )
     grade.add_argument("--long-csv", type=Path, help="default: the --csv name with -long.csv")
     grade.add_argument("--points", type=Path, help='JSON {"exercise-id": points} (default: each exercise\'s level)')
-    grade.add_argument("--student-pattern", help="regular expression with a group named student, matched "
-                       "against each file name (default: the file name without .ipynb)")
+    grade.add_argument(
+        "--student-pattern",
+        help="regular expression with a group named student, matched "
+        "against each file name (default: the file name without .ipynb)",
+    )
     grade.add_argument("--jobs", type=int, help="notebooks graded at once (default: the cores)")
     grade.add_argument("--timeout", type=float, default=600, help="seconds allowed per notebook")
     grade.add_argument("--cell-timeout", type=float, default=120, help="seconds allowed per cell")
     grade.add_argument("--check-timeout", type=float, default=60, help="seconds allowed per check")
     grade.add_argument("--memory-mb", type=int, default=4096, help="address-space limit per notebook (0: none)")
-    grade.add_argument("--sandbox", choices=("auto", "required", "off"), default="auto",
-                       help="run each notebook in Linux namespaces (auto: where unshare allows it)")
+    grade.add_argument(
+        "--sandbox",
+        choices=("auto", "required", "off"),
+        default="auto",
+        help="run each notebook in Linux namespaces (auto: where unshare allows it)",
+    )
     grade.add_argument("--force", action="store_true", help="overwrite existing CSV files")
     args = parser.parse_args(argv)
     if args.command == "doctor":
         try:
             print(doctor_report())
-        except ValueError as err:          # a bad setting in the environment, named in the message
+        except ValueError as err:  # a bad setting in the environment, named in the message
             print(f"qrobust-lite doctor: {err}", file=sys.stderr)
             return 2
         return 0
@@ -414,35 +520,44 @@ def main(argv: list[str] | None = None) -> int:
     datasets = experiment.default_datasets() if args.datasets is None else [d.strip() for d in args.datasets.split(",")]
     wrong = [d for d in datasets if d not in experiment.datasets]
     if wrong or not datasets or len(set(datasets)) != len(datasets):
-        parser.error(f"--datasets for {args.experiment} must be a comma-separated subset of "
-                     f"{','.join(experiment.datasets)}, each named once, got {args.datasets!r}")
+        parser.error(
+            f"--datasets for {args.experiment} must be a comma-separated subset of "
+            f"{','.join(experiment.datasets)}, each named once, got {args.datasets!r}"
+        )
     alphas = None
     if args.alphas is not None:
         from .. import poisoning
 
-        try:        # chapter_grid is where a subset of the scale's alphas is checked
+        try:  # chapter_grid is where a subset of the scale's alphas is checked
             alphas = [float(a) for a in args.alphas.split(",")]
             if args.experiment != "poisoning":
                 raise ValueError("only poisoning sweeps over alpha")
             poisoning.chapter_grid(args.scale, alphas=alphas)
         except ValueError as err:
-            parser.error(f"--alphas (poisoning only) must be a comma-separated subset of the {args.scale} "
-                         f"scale's alphas, got {args.alphas!r} for {args.experiment}: {err}")
+            parser.error(
+                f"--alphas (poisoning only) must be a comma-separated subset of the {args.scale} "
+                f"scale's alphas, got {args.alphas!r} for {args.experiment}: {err}"
+            )
     if args.student_epochs is not None and (args.experiment != "label-refining-paper" or args.student_epochs < 1):
-        parser.error(f"--student-epochs (label-refining-paper only) must be a positive integer, got "
-                     f"{args.student_epochs} for {args.experiment}")
+        parser.error(
+            f"--student-epochs (label-refining-paper only) must be a positive integer, got "
+            f"{args.student_epochs} for {args.experiment}"
+        )
     if args.scheduler is not None and args.executor != "dask":
         parser.error("--scheduler needs --executor dask")
     cores = os.cpu_count() or 1
     if args.workers is not None and not 1 <= args.workers <= cores:
-        parser.error(f"--workers must be from 1 to this machine's {cores} cores (each run takes one core; "
-                     f"more workers only slow every run), got {args.workers}")
+        parser.error(
+            f"--workers must be from 1 to this machine's {cores} cores (each run takes one core; "
+            f"more workers only slow every run), got {args.workers}"
+        )
     if args.scheduler is not None and args.workers is not None:
         parser.error("--workers starts a local cluster; a running one (--scheduler) has its own workers")
     existing = [f for f in output_files(args.experiment, datasets).values() if (args.out / f).exists()]
     if existing and not args.force:
-        parser.error(f"--out {args.out} already holds {', '.join(existing)}; pass --force to overwrite "
-                     "or choose another --out")
+        parser.error(
+            f"--out {args.out} already holds {', '.join(existing)}; pass --force to overwrite or choose another --out"
+        )
     problem = unwritable(args.out)
     if problem:
         parser.error(f"--out {args.out}: {problem}; choose another --out")
@@ -453,16 +568,20 @@ def main(argv: list[str] | None = None) -> int:
             if args.scheduler is not None:
                 grid["client"] = stack.enter_context(experiments.dask_client(args.scheduler))
             args.out.mkdir(parents=True, exist_ok=True)
-            written = run_experiment(args.experiment, args.scale, args.out, args.data_root, datasets, grid, alphas,
-                                     args.student_epochs)
+            written = run_experiment(
+                args.experiment, args.scale, args.out, args.data_root, datasets, grid, alphas, args.student_epochs
+            )
         except FileNotFoundError as err:
-            print(f"qrobust-lite run {args.experiment}: {err} (from the command line: --data-root PATH, "
-                  "or $QROBUST_DATA, names a folder with the official files)", file=sys.stderr)
+            print(
+                f"qrobust-lite run {args.experiment}: {err} (from the command line: --data-root PATH, "
+                "or $QROBUST_DATA, names a folder with the official files)",
+                file=sys.stderr,
+            )
             return 2
-        except (ValueError, OSError) as err:       # a user's file, folder, address or setting
+        except (ValueError, OSError) as err:  # a user's file, folder, address or setting
             print(f"qrobust-lite run {args.experiment}: {err}", file=sys.stderr)
             return 2
-        except experiments.GridError as err:       # every other run was kept in the cache
+        except experiments.GridError as err:  # every other run was kept in the cache
             print(f"qrobust-lite run {args.experiment}: {err}", file=sys.stderr)
             return 1
     print("wrote:", *written, sep="\n  ")

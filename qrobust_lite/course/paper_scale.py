@@ -24,24 +24,40 @@ from ..validation import SHARE, TEXT, Anything, Bool, Folder, Instance, Options,
 
 #: Experiment -> (the folder under results/, the JSON file, the command that makes it).
 RUNS = {
-    "poisoning, MNIST": ("poisoning-full-mnist", "poisoning.json",
-                         "qrobust-lite run poisoning --scale full --datasets mnist"),
-    "poisoning, spin chain": ("poisoning-full-spin", "poisoning.json",
-                              "qrobust-lite run poisoning --scale full --datasets spin"),
+    "poisoning, MNIST": (
+        "poisoning-full-mnist",
+        "poisoning.json",
+        "qrobust-lite run poisoning --scale full --datasets mnist",
+    ),
+    "poisoning, spin chain": (
+        "poisoning-full-spin",
+        "poisoning.json",
+        "qrobust-lite run poisoning --scale full --datasets spin",
+    ),
     "unlearning": ("unlearning-full", "unlearning.json", "qrobust-lite run unlearning --scale full"),
-    "label refining": ("label-refining-full", "label_refining.json",
-                       "qrobust-lite run label-refining --scale full"),
-    "label refining, as published": ("label-refining-paper-full", "label_refining_paper.json",
-                                     "qrobust-lite run label-refining-paper --scale full"),
-    "poisoning, authors' spin chain": ("poisoning-full-spin-authors", "poisoning.json",
-                                       "qrobust-lite run poisoning --scale full --datasets spin-authors"),
-    "unlearning, authors' spin chain": ("unlearning-full-spin-authors", "unlearning.json",
-                                        "qrobust-lite run unlearning --scale full --datasets spin-authors"),
+    "label refining": ("label-refining-full", "label_refining.json", "qrobust-lite run label-refining --scale full"),
+    "label refining, as published": (
+        "label-refining-paper-full",
+        "label_refining_paper.json",
+        "qrobust-lite run label-refining-paper --scale full",
+    ),
+    "poisoning, authors' spin chain": (
+        "poisoning-full-spin-authors",
+        "poisoning.json",
+        "qrobust-lite run poisoning --scale full --datasets spin-authors",
+    ),
+    "unlearning, authors' spin chain": (
+        "unlearning-full-spin-authors",
+        "unlearning.json",
+        "qrobust-lite run unlearning --scale full --datasets spin-authors",
+    ),
     # Part II at the largest size the data here allow: the derived CIFAR-10 subset (5,000 + 1,000
     # images) and as many official MNIST images (see the appendix)
-    "quantum patches": ("quantum-patches-full", "quantum_patches.json",
-                        "qrobust-lite run quantum-patches --scale full --datasets cifar10,mnist "
-                        "--data-root ../shared/data"),
+    "quantum patches": (
+        "quantum-patches-full",
+        "quantum_patches.json",
+        "qrobust-lite run quantum-patches --scale full --datasets cifar10,mnist --data-root ../shared/data",
+    ),
 }
 #: The scale each stored run is made at.
 STORED_SCALE = dict.fromkeys(RUNS, "full")
@@ -64,8 +80,9 @@ def load(folder: str | Path) -> dict[str, dict | None]:
         try:
             out[name] = json.loads(path.read_text()) if path.exists() else None
         except ValueError as err:
-            raise ValueError(f"{path} is not a readable results file ({err}); run the experiment again "
-                             "or restore the file") from None
+            raise ValueError(
+                f"{path} is not a readable results file ({err}); run the experiment again or restore the file"
+            ) from None
     return out
 
 
@@ -96,11 +113,17 @@ def _by_seed(rows: list[dict], value, what: str) -> np.ndarray:
 
 
 def _at_alpha(runs: list[dict], dataset: str, model: str, key: str, alpha: float) -> np.ndarray:
-    rows = [r for r in runs if (r.get("dataset"), r.get("model"), r.get("poison")) == (dataset, model, "label flip")
-            and abs(r.get("alpha", np.nan) - alpha) < 1e-9]
+    rows = [
+        r
+        for r in runs
+        if (r.get("dataset"), r.get("model"), r.get("poison")) == (dataset, model, "label flip")
+        and abs(r.get("alpha", np.nan) - alpha) < 1e-9
+    ]
     if not rows:
-        raise ValueError(f"dataset {dataset!r} and alpha {alpha!r}: runs hold no label-flip run of {model} "
-                         f"there; the runs have datasets {sorted({str(r.get('dataset')) for r in runs})}")
+        raise ValueError(
+            f"dataset {dataset!r} and alpha {alpha!r}: runs hold no label-flip run of {model} "
+            f"there; the runs have datasets {sorted({str(r.get('dataset')) for r in runs})}"
+        )
     return _by_seed(rows, lambda r: r[key], f"{model}'s {key} on {dataset} at alpha {alpha}")
 
 
@@ -119,19 +142,23 @@ def memorisation_verdict(runs: list[dict], dataset: str, alpha: float = ALPHA) -
     are reported with it."""
     mlp = _at_alpha(runs, dataset, "MLP", "memorised", alpha)
     qnn = _at_alpha(runs, dataset, "QNN", "memorised", alpha)
-    numbers = {"MLP memorised": (mlp.mean(), mlp.std()), "QNN memorised": (qnn.mean(), qnn.std()),
-               "seeds": len(mlp)}
-    reasons = [f"MLP reproduces {mlp.mean():.3f} +- {mlp.std():.3f} of the flipped labels at alpha {alpha} "
-               f"({'memorises' if mlp.mean() >= MEMORISES else 'does not memorise'}: threshold {MEMORISES})",
-               f"QNN reproduces {qnn.mean():.3f} +- {qnn.std():.3f} "
-               f"({'resists' if qnn.mean() <= RESISTS else 'does not resist'}: threshold {RESISTS})"]
+    numbers = {"MLP memorised": (mlp.mean(), mlp.std()), "QNN memorised": (qnn.mean(), qnn.std()), "seeds": len(mlp)}
+    reasons = [
+        f"MLP reproduces {mlp.mean():.3f} +- {mlp.std():.3f} of the flipped labels at alpha {alpha} "
+        f"({'memorises' if mlp.mean() >= MEMORISES else 'does not memorise'}: threshold {MEMORISES})",
+        f"QNN reproduces {qnn.mean():.3f} +- {qnn.std():.3f} "
+        f"({'resists' if qnn.mean() <= RESISTS else 'does not resist'}: threshold {RESISTS})",
+    ]
     curves = poisoning.curves([r for r in runs if r["dataset"] == dataset and r["poison"] == "label flip"])
     alphas, values = curves[(dataset, "QNN", "label flip")]
     if len(alphas) > 1:
         location, spread = poisoning.critical_alpha(alphas, values)
         numbers["QNN critical alpha"] = (location, spread)
-        reasons.append("the QNN's validation accuracy never falls over alpha" if np.isnan(location) else
-                       f"the QNN's validation accuracy drops most steeply at alpha {location:.2f} +- {spread:.2f}")
+        reasons.append(
+            "the QNN's validation accuracy never falls over alpha"
+            if np.isnan(location)
+            else f"the QNN's validation accuracy drops most steeply at alpha {location:.2f} +- {spread:.2f}"
+        )
     passed = int(mlp.mean() >= MEMORISES) + int(qnn.mean() <= RESISTS)
     return Verdict(("not", "partly", "reproduced")[passed], reasons, numbers)
 
@@ -139,17 +166,27 @@ def memorisation_verdict(runs: list[dict], dataset: str, alpha: float = ALPHA) -
 #: The authors' own XXZ label-flip results at alpha = 0.0, 0.1, ..., 0.9, the mean over their 5
 #: runs of the final validation and training accuracy (decoded from ``data/fig2d_xxz_phase.npy``
 #: of their repository, yutuer21/quantum-machine-unlearning, rows 0 and 1 of its 4 x 50 array).
-AUTHORS_XXZ = {"MLP": {"val_accuracy": (0.990, 0.907, 0.774, 0.712, 0.543, 0.538, 0.450, 0.312, 0.217, 0.174),
-                       "train_accuracy": (1.000, 0.988, 0.983, 0.993, 0.973, 0.939, 0.968, 0.980, 0.993, 1.000)},
-               "QNN": {"val_accuracy": (0.990, 0.998, 1.000, 0.995, 0.971, 0.721, 0.202, 0.050, 0.033, 0.021),
-                       "train_accuracy": (0.990, 0.900, 0.805, 0.705, 0.615, 0.517, 0.568, 0.671, 0.766, 0.873)}}
+AUTHORS_XXZ = {
+    "MLP": {
+        "val_accuracy": (0.990, 0.907, 0.774, 0.712, 0.543, 0.538, 0.450, 0.312, 0.217, 0.174),
+        "train_accuracy": (1.000, 0.988, 0.983, 0.993, 0.973, 0.939, 0.968, 0.980, 0.993, 1.000),
+    },
+    "QNN": {
+        "val_accuracy": (0.990, 0.998, 1.000, 0.995, 0.971, 0.721, 0.202, 0.050, 0.033, 0.021),
+        "train_accuracy": (0.990, 0.900, 0.805, 0.705, 0.615, 0.517, 0.568, 0.671, 0.766, 0.873),
+    },
+}
 
 
 def _representation_runs(runs: list[dict], representation: str) -> list[dict]:
     """The authors'-data runs of the QNN (blind to the phase, so shared) and of the MLP reading
     ``representation``."""
-    return [r for r in runs if r["dataset"] == poisoning.AUTHORS
-            and (r["model"] == "QNN" or r.get("representation", "real") == representation)]
+    return [
+        r
+        for r in runs
+        if r["dataset"] == poisoning.AUTHORS
+        and (r["model"] == "QNN" or r.get("representation", "real") == representation)
+    ]
 
 
 @validate_params(runs=RUNS_OF, alpha=SHARE)
@@ -158,15 +195,19 @@ def representation_verdicts(runs: list[dict], alpha: float = ALPHA) -> dict[str,
     (:data:`~qrobust_lite.spin_chain.REPRESENTATIONS`): :func:`memorisation_verdict` on the QNN's
     runs and that representation's MLP runs. The QNN cannot see a global phase, so its runs serve
     all three."""
-    return {rep: memorisation_verdict(_representation_runs(runs, rep), poisoning.AUTHORS, alpha)
-            for rep in spin_chain.REPRESENTATIONS}
+    return {
+        rep: memorisation_verdict(_representation_runs(runs, rep), poisoning.AUTHORS, alpha)
+        for rep in spin_chain.REPRESENTATIONS
+    }
 
 
 @validate_params(runs=RUNS_OF)
 def representation_unlearning_verdicts(runs: list[dict]) -> dict[str, Verdict]:
     """:func:`unlearning_verdict` on the authors' quantum data, once per MLP representation."""
-    return {rep: unlearning_verdict(_representation_runs(runs, rep), poisoning.AUTHORS)
-            for rep in spin_chain.REPRESENTATIONS}
+    return {
+        rep: unlearning_verdict(_representation_runs(runs, rep), poisoning.AUTHORS)
+        for rep in spin_chain.REPRESENTATIONS
+    }
 
 
 @validate_params(verdicts=Instance(dict, "{representation: Verdict}"))
@@ -176,23 +217,32 @@ def representation_finding(verdicts: dict[str, Verdict]) -> str:
 
     >>> v = {"real": Verdict("partly", numbers={"MLP memorised": (0.05, 0.02)}),
     ...      "eigensolver-phase": Verdict("reproduced", numbers={"MLP memorised": (0.9, 0.05)})}
-    >>> representation_finding(v)
-    "The MLP memorises only when it reads eigensolver-phase states (0.900 of the flips); reading real states it reproduces 0.050: its memorisation of quantum data rests on how a state's global phase is shown to it, which carries nothing about the phase of matter."
+    >>> import textwrap
+    >>> print(textwrap.fill(representation_finding(v), 88))
+    The MLP memorises only when it reads eigensolver-phase states (0.900 of the flips); reading
+    real states it reproduces 0.050: its memorisation of quantum data rests on how a state's
+    global phase is shown to it, which carries nothing about the phase of matter.
     """
     share = {rep: v.numbers["MLP memorised"][0] for rep, v in verdicts.items()}
     memorises = [rep for rep in share if share[rep] >= MEMORISES]
     others = [rep for rep in share if rep not in memorises]
     listed = lambda reps: " or ".join(f"{rep} states" for rep in reps)  # noqa: E731
     if not memorises:
-        return (f"The MLP memorises under no representation (at most {max(share.values()):.3f} of the flips, "
-                f"threshold {MEMORISES}): on these runs the claim fails whichever way the state is shown.")
+        return (
+            f"The MLP memorises under no representation (at most {max(share.values()):.3f} of the flips, "
+            f"threshold {MEMORISES}): on these runs the claim fails whichever way the state is shown."
+        )
     if not others:
-        return (f"The MLP memorises under every representation (at least {min(share.values()):.3f} of the "
-                "flips): its memorisation does not depend on how the state is shown.")
-    return (f"The MLP memorises only when it reads {listed(memorises)} "
-            f"({', '.join(f'{share[r]:.3f}' for r in memorises)} of the flips); reading {listed(others)} it "
-            f"reproduces {' and '.join(f'{share[r]:.3f}' for r in others)}: its memorisation of quantum data rests "
-            "on how a state's global phase is shown to it, which carries nothing about the phase of matter.")
+        return (
+            f"The MLP memorises under every representation (at least {min(share.values()):.3f} of the "
+            "flips): its memorisation does not depend on how the state is shown."
+        )
+    return (
+        f"The MLP memorises only when it reads {listed(memorises)} "
+        f"({', '.join(f'{share[r]:.3f}' for r in memorises)} of the flips); reading {listed(others)} it "
+        f"reproduces {' and '.join(f'{share[r]:.3f}' for r in others)}: its memorisation of quantum data rests "
+        "on how a state's global phase is shown to it, which carries nothing about the phase of matter."
+    )
 
 
 #: After unlearning, a model still "holds the poison" when its forget accuracy exceeds the
@@ -203,8 +253,10 @@ RESIDUAL = 0.05
 def _final(runs: list[dict], dataset: str, model: str, method: str, key: str = "forget", epoch: int = -1) -> np.ndarray:
     rows = [r for r in runs if (r.get("dataset"), r.get("model"), r.get("method")) == (dataset, model, method)]
     if not rows:
-        raise ValueError(f"dataset {dataset!r}: runs hold no {method} run of {model}; the runs have datasets "
-                         f"{sorted({str(r.get('dataset')) for r in runs})}")
+        raise ValueError(
+            f"dataset {dataset!r}: runs hold no {method} run of {model}; the runs have datasets "
+            f"{sorted({str(r.get('dataset')) for r in runs})}"
+        )
     return _by_seed(rows, lambda r: r["history"][epoch][key], f"{model}'s {method} {key} on {dataset}")
 
 
@@ -229,15 +281,21 @@ def unlearning_verdict(runs: list[dict], dataset: str) -> Verdict:
         before = _final(runs, dataset, model, approximate[0], epoch=0)
         numbers[f"{model} residual"] = (residual[model], finals[best].std())
         numbers[f"{model} forget before"] = (before.mean(), before.std())
-        reasons.append(f"{model}: forget accuracy {before.mean():.3f} +- {before.std():.3f} before unlearning, "
-                       f"{finals[best].mean():.3f} +- {finals[best].std():.3f} after {best} (the best method), "
-                       f"{reference.mean():.3f} for the retrained reference: residual {residual[model]:+.3f}")
+        reasons.append(
+            f"{model}: forget accuracy {before.mean():.3f} +- {before.std():.3f} before unlearning, "
+            f"{finals[best].mean():.3f} +- {finals[best].std():.3f} after {best} (the best method), "
+            f"{reference.mean():.3f} for the retrained reference: residual {residual[model]:+.3f}"
+        )
         if model == "QNN" and before.mean() - reference.mean() <= RESIDUAL:
-            reasons.append("the QNN's forget accuracy was already at the reference's level before unlearning: "
-                           "it never took the poison in, so there was nothing to unlearn")
+            reasons.append(
+                "the QNN's forget accuracy was already at the reference's level before unlearning: "
+                "it never took the poison in, so there was nothing to unlearn"
+            )
     cleaned, stubborn = residual["QNN"] <= RESIDUAL, residual["MLP"] > RESIDUAL
-    reasons.append(f"QNN {'cleaned' if cleaned else 'not cleaned'}, MLP {'stubborn' if stubborn else 'not stubborn'} "
-                   f"(threshold {RESIDUAL})")
+    reasons.append(
+        f"QNN {'cleaned' if cleaned else 'not cleaned'}, MLP {'stubborn' if stubborn else 'not stubborn'} "
+        f"(threshold {RESIDUAL})"
+    )
     return Verdict(("not", "partly", "reproduced")[int(cleaned) + int(stubborn)], reasons, numbers)
 
 
@@ -260,8 +318,9 @@ def beats(a: np.ndarray, b: np.ndarray, higher_is_better: bool) -> tuple[bool, f
     """
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a.ndim != 1 or a.shape != b.shape:
-        raise ValueError(f"a and b must be 1-D arrays of one value per seed, of the same length; got shapes "
-                         f"{a.shape} and {b.shape}")
+        raise ValueError(
+            f"a and b must be 1-D arrays of one value per seed, of the same length; got shapes {a.shape} and {b.shape}"
+        )
     if not (np.isfinite(a).all() and np.isfinite(b).all()):
         raise ValueError(f"a and b must be finite at every seed; got {a.tolist()} and {b.tolist()}")
     gain = (a - b) if higher_is_better else (b - a)
@@ -291,24 +350,39 @@ def refining_verdict(results: dict) -> Verdict:
 
     seeds, chosen = lr.per_seed(results), results["selected"]
     at = {m: seeds[(m, tuple(sorted(chosen[m].items())))] for m in ("quantum-refined", "one-hot", "label smoothing")}
-    numbers = {"seeds": len(results["config"]["seeds"]),
-               **{f"{m} {k}": _mean_std(at[m][k]) for m in at for k in ("corrupted accuracy", "clean ece")}}
+    numbers = {
+        "seeds": len(results["config"]["seeds"]),
+        **{f"{m} {k}": _mean_std(at[m][k]) for m in at for k in ("corrupted accuracy", "clean ece")},
+    }
     refined, reasons, wins = at["quantum-refined"], [], 0
     for baseline in ("one-hot", "label smoothing"):
         if list(at[baseline]["seeds"]) != list(refined["seeds"]):
-            raise ValueError(f"results: {baseline} and quantum-refined were run on different seeds "
-                             f"({list(at[baseline]['seeds'])} and {list(refined['seeds'])}); they are compared seed by seed")
-        for key, higher, word in (("corrupted accuracy", True, "more robust"), ("clean ece", False, "better calibrated")):
+            raise ValueError(
+                f"results: {baseline} and quantum-refined were run on different seeds "
+                f"({list(at[baseline]['seeds'])} and {list(refined['seeds'])}); they are compared seed by seed"
+            )
+        for key, higher, word in (
+            ("corrupted accuracy", True, "more robust"),
+            ("clean ece", False, "better calibrated"),
+        ):
             won, gain, error = beats(refined[key], at[baseline][key], higher)
             gain_seeds = refined["seeds"]
             wins += won
-            reasons.append(f"{'' if won else 'not '}{word} than {lr.label_name(baseline, chosen[baseline])}: "
-                           f"{key} {_spread(refined[key])} against {_spread(at[baseline][key])}, same-seed gain "
-                           f"{gain:+.3f} +- {error:.3f} (standard error)"
-                           + ("" if won or gain <= 0 else f": only {len(gain_seeds)} seed(s), fewer than {MIN_SEEDS}"
-                              if len(gain_seeds) < MIN_SEEDS else f": within {SEPARATION:g} standard errors of zero, seed noise"))
-    reasons.insert(0, f"{lr.label_name('quantum-refined', chosen['quantum-refined'])}, chosen by the "
-                      f"{results['config']['rule']}")
+            reasons.append(
+                f"{'' if won else 'not '}{word} than {lr.label_name(baseline, chosen[baseline])}: "
+                f"{key} {_spread(refined[key])} against {_spread(at[baseline][key])}, same-seed gain "
+                f"{gain:+.3f} +- {error:.3f} (standard error)"
+                + (
+                    ""
+                    if won or gain <= 0
+                    else f": only {len(gain_seeds)} seed(s), fewer than {MIN_SEEDS}"
+                    if len(gain_seeds) < MIN_SEEDS
+                    else f": within {SEPARATION:g} standard errors of zero, seed noise"
+                )
+            )
+    reasons.insert(
+        0, f"{lr.label_name('quantum-refined', chosen['quantum-refined'])}, chosen by the {results['config']['rule']}"
+    )
     return Verdict("reproduced" if wins == 4 else "partly" if wins else "not", reasons, numbers)
 
 
@@ -333,8 +407,9 @@ def _per_seed(experiment: dict, defence: str, key: str, attack: str, k: int) -> 
     rows = [r for r in experiment["runs"] if r.get("defence") == defence]
     if not rows:
         raise ValueError(f"the run has no {defence!r} models; it has {experiment['config']['defences']}")
-    return _by_seed(rows, lambda r: r[key] if key == "clean_accuracy" else r[key][attack][k],
-                    f"the run's {key} of {defence!r}")
+    return _by_seed(
+        rows, lambda r: r[key] if key == "clean_accuracy" else r[key][attack][k], f"the run's {key} of {defence!r}"
+    )
 
 
 @validate_params(experiment=RESULTS, epsilon=SHARE, attack=Options(*defences.ATTACKS))
@@ -354,13 +429,17 @@ def patch_effects(experiment: dict, epsilon: float = PATCHES_EPSILON, attack: st
     effects = {}
     for defence in experiment["config"]["defences"]:
         effects[defence] = {
-            "asr": (beats(asr[defence][:, k], asr["none"][:, k], higher_is_better=False)
-                    if np.isfinite(asr[defence][:, k]).all() and np.isfinite(asr["none"][:, k]).all()
-                    else (False, float("nan"), float("nan"))),
-            "robust": beats(_per_seed(experiment, defence, "robust_accuracy", attack, k), robust_none,
-                            higher_is_better=True),
+            "asr": (
+                beats(asr[defence][:, k], asr["none"][:, k], higher_is_better=False)
+                if np.isfinite(asr[defence][:, k]).all() and np.isfinite(asr["none"][:, k]).all()
+                else (False, float("nan"), float("nan"))
+            ),
+            "robust": beats(
+                _per_seed(experiment, defence, "robust_accuracy", attack, k), robust_none, higher_is_better=True
+            ),
             "clean": _mean_std(_per_seed(experiment, defence, "clean_accuracy", attack, k)),
-            "base": base["base"].tolist()}
+            "base": base["base"].tolist(),
+        }
     return effects
 
 
@@ -375,9 +454,11 @@ def resists(effect: dict) -> bool:
 def effect_line(name: str, effect: dict) -> str:
     """One defence's entry of :func:`patch_effects` as a line of text."""
     (asr_won, asr_gain, asr_err), (rob_won, rob_gain, rob_err) = effect["asr"], effect["robust"]
-    return (f"{name} (clean {effect['clean'][0]:.3f}): common-base ASR {0.0 - asr_gain:+.3f} +- {asr_err:.3f}"
-            f" ({'lower' if asr_won else 'not lower'}), robust accuracy {rob_gain:+.3f} +- {rob_err:.3f}"
-            f" ({'higher' if rob_won else 'not higher'})")
+    return (
+        f"{name} (clean {effect['clean'][0]:.3f}): common-base ASR {0.0 - asr_gain:+.3f} +- {asr_err:.3f}"
+        f" ({'lower' if asr_won else 'not lower'}), robust accuracy {rob_gain:+.3f} +- {rob_err:.3f}"
+        f" ({'higher' if rob_won else 'not higher'})"
+    )
 
 
 def _paper_budget_lines(experiment: dict, attack: str) -> list[str]:
@@ -388,13 +469,21 @@ def _paper_budget_lines(experiment: dict, attack: str) -> list[str]:
     undefended = [float(np.mean(_per_seed(experiment, "none", "asr", attack, k))) for k in range(len(budgets))]
     k = int(np.argmin([abs(u - before) for u in undefended]))
     effects = patch_effects(experiment, budgets[k], attack)
-    lines = [f"not counted: at {budgets[k] * 255:.0f}/255 the undefended ASR ({undefended[k]:.3f}) is closest to the "
-             f"paper's {before:.3f}; there:", "  " + effect_line(PATCHES_DEFENCE, effects[PATCHES_DEFENCE])]
+    lines = [
+        f"not counted: at {budgets[k] * 255:.0f}/255 the undefended ASR ({undefended[k]:.3f}) is closest to the "
+        f"paper's {before:.3f}; there:",
+        "  " + effect_line(PATCHES_DEFENCE, effects[PATCHES_DEFENCE]),
+    ]
     if "gaussian noise" in effects:
-        won, gain, error = beats(_per_seed(experiment, "gaussian noise", "robust_accuracy", attack, k),
-                                 _per_seed(experiment, PATCHES_DEFENCE, "robust_accuracy", attack, k), True)
-        lines.append(f"  matched Gaussian noise against the judged patches: robust accuracy {gain:+.3f} +- {error:.3f}"
-                     f" ({'higher: the quantum part is not what helps' if won else 'not higher'})")
+        won, gain, error = beats(
+            _per_seed(experiment, "gaussian noise", "robust_accuracy", attack, k),
+            _per_seed(experiment, PATCHES_DEFENCE, "robust_accuracy", attack, k),
+            True,
+        )
+        lines.append(
+            f"  matched Gaussian noise against the judged patches: robust accuracy {gain:+.3f} +- {error:.3f}"
+            f" ({'higher: the quantum part is not what helps' if won else 'not higher'})"
+        )
     return lines
 
 
@@ -415,25 +504,39 @@ def patches_verdict(results: dict, epsilon: float = PATCHES_EPSILON, attack: str
         experiment = results[name]
         effects = patch_effects(experiment, epsilon, attack)
         if min(effects["none"]["base"]) == 0:
-            raise ValueError(f"the {name} run's common base is empty at some seed ({effects['none']['base']} "
-                             "images): no ASR to compare")
+            raise ValueError(
+                f"the {name} run's common base is empty at some seed ({effects['none']['base']} "
+                "images): no ASR to compare"
+            )
         if PATCHES_DEFENCE not in effects:
             raise ValueError(f"the {name} run has no {PATCHES_DEFENCE!r} models")
         won[name] = resists(effects[PATCHES_DEFENCE])
         clean = effects["none"]["clean"][0]
-        reasons.append(f"{name}, {experiment['config'].get('model', 'quantum')} model, {attack} "
-                       f"{epsilon * 255:.0f}/255, {len(experiment['config']['seeds'])} seeds, undefended clean "
-                       f"accuracy {clean:.3f}, common base {min(effects['none']['base'])}-"
-                       f"{max(effects['none']['base'])} images per seed:")
+        reasons.append(
+            f"{name}, {experiment['config'].get('model', 'quantum')} model, {attack} "
+            f"{epsilon * 255:.0f}/255, {len(experiment['config']['seeds'])} seeds, undefended clean "
+            f"accuracy {clean:.3f}, common base {min(effects['none']['base'])}-"
+            f"{max(effects['none']['base'])} images per seed:"
+        )
         for defence, effect in effects.items():
             if defence != "none":
-                reasons.append("  " + effect_line(defence, effect)
-                               + (" <- judged" if defence == PATCHES_DEFENCE else ""))
+                reasons.append(
+                    "  " + effect_line(defence, effect) + (" <- judged" if defence == PATCHES_DEFENCE else "")
+                )
     reasons += _paper_budget_lines(results["cifar10"], attack)
-    reasons.append(("CIFAR-10: the judged patches resist, as the paper says" if won["cifar10"]
-                    else "CIFAR-10: the judged patches do not resist; the paper reports a drop in ASR")
-                   + "; " + ("MNIST: they resist there too, where the paper reports no gain" if won["mnist"]
-                             else "MNIST: no gain, as the paper says"))
+    reasons.append(
+        (
+            "CIFAR-10: the judged patches resist, as the paper says"
+            if won["cifar10"]
+            else "CIFAR-10: the judged patches do not resist; the paper reports a drop in ASR"
+        )
+        + "; "
+        + (
+            "MNIST: they resist there too, where the paper reports no gain"
+            if won["mnist"]
+            else "MNIST: no gain, as the paper says"
+        )
+    )
     numbers = {"seeds": len(results["cifar10"]["config"]["seeds"]), "epsilon": epsilon, "attack": attack}
     return Verdict(("not", "partly", "reproduced")[int(won["cifar10"]) + int(not won["mnist"])], reasons, numbers)
 
@@ -445,9 +548,11 @@ COMPETITIVE = 0.025
 #: values is itself too uncertain to judge by).
 MIN_SEEDS = 3
 #: The conditions of paper A's tables that carry noise, per dataset (Tables 1-3).
-PAPER_A_NOISY = {"mnist": [f"noise-{s:g}" for s in (0.1, 0.2, 0.3, 0.4, 0.5)]
-                 + [f"noise-{s:g}+rot20" for s in (0.1, 0.2, 0.3, 0.4, 0.5)],
-                 "fashion_mnist": ["noise-0.1", "noise-0.2", "noise-0.3"]}
+PAPER_A_NOISY = {
+    "mnist": [f"noise-{s:g}" for s in (0.1, 0.2, 0.3, 0.4, 0.5)]
+    + [f"noise-{s:g}+rot20" for s in (0.1, 0.2, 0.3, 0.4, 0.5)],
+    "fashion_mnist": ["noise-0.1", "noise-0.2", "noise-0.3"],
+}
 
 
 def _seed_means(table: dict, method: str, condition_names: list[str], where: str) -> np.ndarray:
@@ -494,51 +599,74 @@ def published_refining_verdict(summary: dict, dataset: str) -> Verdict:
         raise ValueError(f"summary[{dataset!r}]: seeds {seeds} repeat; each seed must appear once")
     noisy = [c for c in PAPER_A_NOISY.get(dataset, []) if c in entry["accuracy"].get("one-hot", {})]
     if not noisy:
-        raise ValueError(f"summary[{dataset!r}] holds none of the paper's noisy conditions {PAPER_A_NOISY.get(dataset)}")
+        raise ValueError(
+            f"summary[{dataset!r}] holds none of the paper's noisy conditions {PAPER_A_NOISY.get(dataset)}"
+        )
     where = f"summary[{dataset!r}]"
     acc = {m: _seed_means(entry["accuracy"], m, noisy, where) for m in ("one-hot", "smoothing", "quantum")}
     clean = {m: _seed_means(entry["accuracy"], m, ["clean"], where) for m in ("one-hot", "quantum")}
     ece = {m: _seed_means(entry["ece"], m, ["clean"] + noisy, where) for m in ("one-hot", "quantum")}
     if any(len(v) != len(seeds) for v in (*acc.values(), *clean.values(), *ece.values())):
         raise ValueError(f"{where}: every method must hold one value per seed ({len(seeds)} seeds)")
-    numbers = {"seeds": len(seeds), **{f"{m} noisy accuracy": _mean_std(v) for m, v in acc.items()},
-               **{f"{m} clean accuracy": _mean_std(v) for m, v in clean.items()},
-               **{f"{m} ece": _mean_std(v) for m, v in ece.items()}}
+    numbers = {
+        "seeds": len(seeds),
+        **{f"{m} noisy accuracy": _mean_std(v) for m, v in acc.items()},
+        **{f"{m} clean accuracy": _mean_std(v) for m, v in clean.items()},
+        **{f"{m} ece": _mean_std(v) for m, v in ece.items()},
+    }
     if len(seeds) < MIN_SEEDS:
-        return Verdict("cannot judge", [f"only {len(seeds)} seed(s): at least {MIN_SEEDS} paired seeds are needed "
-                                        "before a difference counts"], numbers)
+        return Verdict(
+            "cannot judge",
+            [f"only {len(seeds)} seed(s): at least {MIN_SEEDS} paired seeds are needed before a difference counts"],
+            numbers,
+        )
     reasons, wins = [f"noisy conditions (the paper's): {', '.join(noisy)}"], 0
     for baseline in ("one-hot", "smoothing"):
         won, gain, error = beats(acc["quantum"], acc[baseline], True)
         wins += won
-        reasons.append(f"{'' if won else 'not '}more robust than {baseline}: mean noisy accuracy "
-                       f"{_spread(acc['quantum'])} against {_spread(acc[baseline])}, same-seed gain {gain:+.3f} +- {error:.3f}")
+        reasons.append(
+            f"{'' if won else 'not '}more robust than {baseline}: mean noisy accuracy "
+            f"{_spread(acc['quantum'])} against {_spread(acc[baseline])}, same-seed gain {gain:+.3f} +- {error:.3f}"
+        )
     loss = clean["one-hot"] - clean["quantum"]
     competitive = bool(loss.mean() <= COMPETITIVE)
     wins += competitive
-    reasons.append(f"{'' if competitive else 'not '}competitive on clean data: {_spread(clean['quantum'])} against "
-                   f"one-hot {_spread(clean['one-hot'])}, same-seed loss {loss.mean():+.3f} (allowed: {COMPETITIVE})")
+    reasons.append(
+        f"{'' if competitive else 'not '}competitive on clean data: {_spread(clean['quantum'])} against "
+        f"one-hot {_spread(clean['one-hot'])}, same-seed loss {loss.mean():+.3f} (allowed: {COMPETITIVE})"
+    )
     won, gain, error = beats(ece["quantum"], ece["one-hot"], False)
     wins += won
-    reasons.append(f"{'' if won else 'not '}better calibrated than one-hot: ECE over clean and noisy "
-                   f"{_spread(ece['quantum'])} against {_spread(ece['one-hot'])}, same-seed gain {gain:+.3f} +- {error:.3f}")
+    reasons.append(
+        f"{'' if won else 'not '}better calibrated than one-hot: ECE over clean and noisy "
+        f"{_spread(ece['quantum'])} against {_spread(ece['one-hot'])}, same-seed gain {gain:+.3f} +- {error:.3f}"
+    )
     if "quantum-confident" in entry["accuracy"]:
         m4 = _seed_means(entry["accuracy"], "quantum-confident", noisy, where)
         won, gain, error = beats(m4, acc["one-hot"], True)
-        reasons.append(f"(not counted) M4, confident images only: mean noisy accuracy {_spread(m4)}, "
-                       f"{'more' if won else 'not more'} robust than one-hot ({gain:+.3f} +- {error:.3f})")
+        reasons.append(
+            f"(not counted) M4, confident images only: mean noisy accuracy {_spread(m4)}, "
+            f"{'more' if won else 'not more'} robust than one-hot ({gain:+.3f} +- {error:.3f})"
+        )
     if "classical-teacher" in entry["accuracy"]:
         teacher = _seed_means(entry["accuracy"], "classical-teacher", noisy, where)
         q_won, gain, error = beats(acc["quantum"], teacher, True)
         c_won = beats(teacher, acc["quantum"], True)[0]
         gained = beats(acc["quantum"], acc["one-hot"], True)[0]
-        finding = ("the quantum labels are more robust than the classical teacher's: the circuit adds something"
-                   if q_won else "the classical teacher's labels are more robust: the circuit is not what helps"
-                   if c_won else "the classical teacher's labels do as well, within seed noise: the gain is "
-                   "distillation from an accurate teacher, not the quantum circuit" if gained
-                   else "the two do alike, within seed noise, and neither is a gain over one-hot to explain")
-        reasons.append(f"(not counted) classical teacher: mean noisy accuracy {_spread(teacher)}, quantum minus "
-                       f"classical {gain:+.3f} +- {error:.3f}: {finding}")
+        finding = (
+            "the quantum labels are more robust than the classical teacher's: the circuit adds something"
+            if q_won
+            else "the classical teacher's labels are more robust: the circuit is not what helps"
+            if c_won
+            else "the classical teacher's labels do as well, within seed noise: the gain is "
+            "distillation from an accurate teacher, not the quantum circuit"
+            if gained
+            else "the two do alike, within seed noise, and neither is a gain over one-hot to explain"
+        )
+        reasons.append(
+            f"(not counted) classical teacher: mean noisy accuracy {_spread(teacher)}, quantum minus "
+            f"classical {gain:+.3f} +- {error:.3f}: {finding}"
+        )
     verdict = "reproduced" if wins == 4 else "partly" if wins else "not"
     return Verdict(verdict, reasons, numbers)
 
@@ -561,7 +689,14 @@ def paper_a_table(summary: dict, dataset: str) -> list[dict]:
             continue
         for c in condition_names:
             v = 100 * np.asarray(values[c], dtype=float)
-            rows.append({"method": method, "condition": c, "paper": paper.get(method, {}).get(c),
-                         "mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else float("nan"),
-                         "seeds": len(v)})
+            rows.append(
+                {
+                    "method": method,
+                    "condition": c,
+                    "paper": paper.get(method, {}).get(c),
+                    "mean": float(v.mean()),
+                    "std": float(v.std(ddof=1)) if len(v) > 1 else float("nan"),
+                    "seeds": len(v),
+                }
+            )
     return rows

@@ -35,8 +35,7 @@ ALL_METHODS = Options(*METHODS, *GPU_METHODS)
 
 
 @validate_params(work=CALLABLE, n_samples=COUNT, min_time=NON_NEGATIVE, max_repeats=COUNT)
-def samples_per_second(work: Callable[[], None], n_samples: int, min_time: float = 0.5,
-                       max_repeats: int = 20) -> float:
+def samples_per_second(work: Callable[[], None], n_samples: int, min_time: float = 0.5, max_repeats: int = 20) -> float:
     """Samples per second of ``work`` (which handles ``n_samples``), after one warm-up call."""
     work()
     repeats, start = 0, time.perf_counter()
@@ -60,27 +59,28 @@ def _qnode(device: str, n_qubits: int, diff_method: str | None, measure: str):
         circuits.entangling_ansatz(weights, wires=wires)
         if measure == "probs":
             return qml.probs(wires=wires)
-        return [qml.expval(qml.PauliZ(w)) for w in wires]   # a list: see TorchLayer's tuple issue
+        return [qml.expval(qml.PauliZ(w)) for w in wires]  # a list: see TorchLayer's tuple issue
 
-    return qml.QNode(circuit, qml.device(device, wires=n_qubits), interface="torch",
-                     diff_method=diff_method)
+    return qml.QNode(circuit, qml.device(device, wires=n_qubits), interface="torch", diff_method=diff_method)
 
 
 @validate_params(n_qubits=QUBITS, batch_size=COUNT, n_layers=COUNT, seed=SEED)
-def training_inputs(n_qubits: int, batch_size: int = 256, n_layers: int = 4,
-                    seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def training_inputs(
+    n_qubits: int, batch_size: int = 256, n_layers: int = 4, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The training step's data, the same for every method: angles x (B, n) in [0, pi),
     weights (n_layers, n, 3) in [0, 1) and the loss coefficients c (2**n,), float64. The
     weights are drawn first, so a smaller batch gets the same weights and the first rows of x."""
     gen = torch.Generator().manual_seed(seed)
     w = torch.rand((n_layers, n_qubits, 3), generator=gen, dtype=torch.float64)
     x = math.pi * torch.rand(batch_size, n_qubits, generator=gen, dtype=torch.float64)
-    return x, w, torch.linspace(-1, 1, 2 ** n_qubits, dtype=torch.float64)
+    return x, w, torch.linspace(-1, 1, 2**n_qubits, dtype=torch.float64)
 
 
 @validate_params(method=ALL_METHODS, n_qubits=QUBITS, batch_size=COUNT, n_layers=COUNT, seed=SEED)
-def training_step(method: str, n_qubits: int, batch_size: int = 256, n_layers: int = 4,
-                  seed: int = 0) -> Callable[[], tuple[float, torch.Tensor | None]]:
+def training_step(
+    method: str, n_qubits: int, batch_size: int = 256, n_layers: int = 4, seed: int = 0
+) -> Callable[[], tuple[float, torch.Tensor | None]]:
     """One forward and backward pass of a batch: returns the closure that does it. The closure
     returns the loss, ``sum(probabilities @ c)`` over the batch, and its gradient w.r.t. the
     weights (n_layers, n, 3); the lightning methods use the sum of ``<Z_i>`` instead (adjoint
@@ -106,15 +106,16 @@ def training_step(method: str, n_qubits: int, batch_size: int = 256, n_layers: i
         qnode = _qnode("default.qubit", n_qubits, "backprop", "probs")
         # deliberately the slow way, for comparison: one circuit call per sample
         return lambda: backward(sum(qnode(x[i], w) @ coeff for i in range(batch_size)), w)
-    qnode = _qnode(method, n_qubits, "adjoint", "expval")   # lightning.qubit or lightning.gpu
+    qnode = _qnode(method, n_qubits, "adjoint", "expval")  # lightning.qubit or lightning.gpu
     layer = qml.qnn.TorchLayer(qnode, {"weights": shape})
     layer.weights.data = w.detach().clone()
-    return lambda: backward(layer(x).sum(), layer.weights)   # sum of <Z_i>
+    return lambda: backward(layer(x).sum(), layer.weights)  # sum of <Z_i>
 
 
 @validate_params(method=ALL_METHODS, n_qubits=QUBITS, n_samples=COUNT, n_layers=COUNT, chunk=COUNT, seed=SEED)
-def label_forward(method: str, n_qubits: int, n_samples: int, n_layers: int = 4,
-                  chunk: int = 4_096, seed: int = 0) -> Callable[[], torch.Tensor]:
+def label_forward(
+    method: str, n_qubits: int, n_samples: int, n_layers: int = 4, chunk: int = 4_096, seed: int = 0
+) -> Callable[[], torch.Tensor]:
     """Born-rule probabilities (n_samples, 2**n) without gradients (refining a dataset's
     labels), of the angles and weights of :func:`training_inputs` (batch ``n_samples``)."""
     x, w, _ = training_inputs(n_qubits, n_samples, n_layers, seed)
@@ -127,18 +128,21 @@ def label_forward(method: str, n_qubits: int, n_samples: int, n_layers: int = 4,
         def forward():
             with torch.no_grad():
                 return fastpath.born_probabilities(block, w, x, encode_ry, chunk=chunk)
+
         return forward
     if method == "per-sample loop":
         qnode = _qnode("default.qubit", n_qubits, None, "probs")
 
         def loop():
-            return torch.stack([qnode(x[i], w) for i in range(n_samples)])   # the slow way
+            return torch.stack([qnode(x[i], w) for i in range(n_samples)])  # the slow way
+
         return loop
     qnode = _qnode(method, n_qubits, None, "probs")
 
     def batched():
         with torch.no_grad():
             return torch.cat([qnode(part, w) for part in x.split(chunk)])
+
     return batched
 
 
@@ -175,7 +179,7 @@ def patch_forward(method: str, n_images: int, seed: int = 0) -> Callable[[], obj
         return [qml.expval(qml.PauliZ(i)) for i in range(4)]
 
     if method == "per-sample loop":
-        return lambda: [circuit(p) for p in patches]   # deliberately the slow way
+        return lambda: [circuit(p) for p in patches]  # deliberately the slow way
     return lambda: circuit(patches)
 
 

@@ -36,5 +36,15 @@ from .grading import grade_batch, grade_notebook
 # Which chapter each exercise belongs to: the module its checker is defined in.
 CHAPTERS = {exercise: func.__module__.rsplit(".", 1)[-1] for exercise, func in CHECKERS.items()}
 
-__all__ = ["ANSWERS", "CHAPTERS", "CHECKERS", "LEVELS", "SIGNATURES", "Feedback", "check", "checker",
-           "grade_batch", "grade_notebook"]
+__all__ = [
+    "ANSWERS",
+    "CHAPTERS",
+    "CHECKERS",
+    "LEVELS",
+    "SIGNATURES",
+    "Feedback",
+    "check",
+    "checker",
+    "grade_batch",
+    "grade_notebook",
+]

@@ -37,7 +37,8 @@ def _fgsm_step(cases: list[dict], outputs: Outputs) -> tuple[bool, str]:
     if got.shape != images.shape:
         return False, f"expected shape {tuple(images.shape)}, got {tuple(got.shape)}."
     if torch.allclose(got, images - 0.03 * gradient.sign(), atol=1e-9) or torch.allclose(
-            got, (images - 0.03 * gradient.sign()).clamp(0, 1), atol=1e-9):
+        got, (images - 0.03 * gradient.sign()).clamp(0, 1), atol=1e-9
+    ):
         return False, "the step goes down the loss; an attack climbs it: add epsilon * sign(gradient)."
     if torch.allclose(got, (images + 0.03 * gradient).clamp(0, 1), atol=1e-9):
         return False, "use the sign of the gradient: every pixel moves by exactly epsilon (an L-infinity step)."
@@ -51,7 +52,7 @@ def _fgsm_step(cases: list[dict], outputs: Outputs) -> tuple[bool, str]:
 
 def _projection_cases() -> list[dict]:
     images, gradient = _attack_case()
-    far = images + 0.2 * gradient                        # some pixels far outside, some outside [0, 1]
+    far = images + 0.2 * gradient  # some pixels far outside, some outside [0, 1]
     return [case(tensor(far), tensor(images), 0.05, returns="array")]
 
 
@@ -63,24 +64,28 @@ def _projection(cases: list[dict], outputs: Outputs) -> tuple[bool, str]:
     if got.shape != images.shape:
         return False, f"expected shape {tuple(images.shape)}, got {tuple(got.shape)}."
     if (got - images).abs().max() > 0.05 + 1e-9:
-        return False, (f"some pixels are {(got - images).abs().max():.3f} from the clean image; "
-                       "the budget is 0.05: clamp to [images - epsilon, images + epsilon].")
+        return False, (
+            f"some pixels are {(got - images).abs().max():.3f} from the clean image; "
+            "the budget is 0.05: clamp to [images - epsilon, images + epsilon]."
+        )
     if got.min() < 0 or got.max() > 1:
         return False, "pixels left [0, 1]; after the epsilon-box, clip to the valid pixel range."
     want = attacks.project(far, images, 0.05)
     if torch.allclose(got, images, atol=1e-9):
-        return False, ("that returns the clean images: the projection keeps as much of the perturbation as the budget "
-                       "allows.")
+        return False, (
+            "that returns the clean images: the projection keeps as much of the perturbation as the budget allows."
+        )
     if not torch.allclose(got, want, atol=1e-9):
-        return False, ("expected the nearest point in the box: min(max(x, images - eps), images + eps), clipped to "
-                       "[0, 1].")
+        return False, (
+            "expected the nearest point in the box: min(max(x, images - eps), images + eps), clipped to [0, 1]."
+        )
     return True, "the nearest allowed image: inside the epsilon-box and the pixel range."
 
 
 def _success_rate_cases() -> list[dict]:
     labels = torch.tensor([0, 1, 2, 3, 0, 1, 2, 3])
-    clean = torch.tensor([0, 1, 2, 3, 1, 1, 0, 0])     # 5 correct: indices 0, 1, 2, 3, 5
-    adv = torch.tensor([0, 2, 1, 3, 2, 1, 0, 3])       # changes 1 and 2 among them
+    clean = torch.tensor([0, 1, 2, 3, 1, 1, 0, 0])  # 5 correct: indices 0, 1, 2, 3, 5
+    adv = torch.tensor([0, 2, 1, 3, 2, 1, 0, 3])  # changes 1 and 2 among them
     return [case(tensor(labels), tensor(clean), tensor(adv), returns="float")]
 
 

@@ -33,8 +33,8 @@ import numpy as np
 
 #: How a case keeps the answer's result, as a NumPy array, a float, an int, or plain data.
 RETURNS = ("array", "float", "int", "value")
-_NUMBERS = "biufc"               # NumPy's kinds: bool, int, unsigned, float, complex
-_MOST_NUMBERS = 2 ** 18          # in one result: the largest case has 156,800 pixels
+_NUMBERS = "biufc"  # NumPy's kinds: bool, int, unsigned, float, complex
+_MOST_NUMBERS = 2**18  # in one result: the largest case has 156,800 pixels
 _DEPTH = 32
 
 
@@ -71,8 +71,14 @@ def case(*args: Any, returns: str | None = "value", count_qnode_calls: bool = Fa
         return {"args": None, "returns": "value", "count_qnode_calls": False}
     if returns not in RETURNS:
         raise ValueError(f"returns must be one of {RETURNS}, got {returns!r}")
-    kinds = [["tensor", a.values] if isinstance(a, _Tensor) else ["generator", a.seed] if isinstance(a, _Generator)
-             else ["value", a] for a in args]
+    kinds = [
+        ["tensor", a.values]
+        if isinstance(a, _Tensor)
+        else ["generator", a.seed]
+        if isinstance(a, _Generator)
+        else ["value", a]
+        for a in args
+    ]
     return {"args": kinds, "returns": returns, "count_qnode_calls": count_qnode_calls}
 
 
@@ -85,6 +91,7 @@ def arguments(spec: dict) -> list:
             built.append(copy.deepcopy(value))
             continue
         import torch
+
         built.append(torch.tensor(value) if kind == "tensor" else torch.Generator().manual_seed(value))
     return built
 
@@ -139,11 +146,13 @@ class _QNodeCalls:
 
     def __enter__(self) -> "_QNodeCalls":
         import pennylane as qml
+
         self.calls, self._qml, self._original = 0, qml, qml.QNode.__call__
 
         def counting_call(node, *args, **kwargs):
             self.calls += 1
             return self._original(node, *args, **kwargs)
+
         qml.QNode.__call__ = counting_call
         return self
 
@@ -167,11 +176,13 @@ def as_array(value: Any) -> np.ndarray:
     array = _numpy(value)
     if array.dtype.kind not in _NUMBERS:
         what = "None" if value is None else type(value).__name__ + (f" of {array.dtype}" if array.ndim else "")
-        raise _NotNumbers(f"your function returned {what}, not numbers: "
-                          "return an array, a tensor or a list of numbers.")
+        raise _NotNumbers(
+            f"your function returned {what}, not numbers: return an array, a tensor or a list of numbers."
+        )
     if array.size > _MOST_NUMBERS:
-        raise _NotNumbers(f"your function returned an array of shape {array.shape}: far more numbers than "
-                          "the case holds.")
+        raise _NotNumbers(
+            f"your function returned an array of shape {array.shape}: far more numbers than the case holds."
+        )
     return array
 
 
@@ -201,7 +212,7 @@ def _plain(value: Any, depth: int = 0) -> Any:
         raise ValueError(f"the result is nested more than {_DEPTH} levels deep")
     if isinstance(value, np.generic) and value.dtype.kind in _NUMBERS + "U":
         value = value.item()
-    for kind in (bool, int, float, str):            # NumPy's scalars and other subclasses as Python's own
+    for kind in (bool, int, float, str):  # NumPy's scalars and other subclasses as Python's own
         if isinstance(value, kind):
             return kind(value)
     if value is None:
@@ -235,7 +246,7 @@ class Outputs:
         self._records = records
 
     def _record(self, i: int) -> dict:
-        record = self._records[min(i, len(self._records) - 1)]    # past the end: the call that raised
+        record = self._records[min(i, len(self._records) - 1)]  # past the end: the call that raised
         if "raised" in record:
             raise Raised(record)
         return record
@@ -251,6 +262,7 @@ class Outputs:
 
 
 # --- the format: JSON, each value tagged with its kind --------------------------------------------
+
 
 def dumps(data: Any) -> str:
     """Plain ``data`` (see :func:`call`) as JSON text."""
@@ -297,9 +309,14 @@ def _untag(node: Any, depth: int) -> Any:
 
 def _array(dtype: Any, shape: Any, data: Any) -> np.ndarray:
     """An array of numbers from its dtype, shape and base64 bytes, all checked."""
-    if not (isinstance(dtype, str) and len(dtype) <= 8 and isinstance(shape, list) and len(shape) <= 32
-            and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape)
-            and isinstance(data, str)):
+    if not (
+        isinstance(dtype, str)
+        and len(dtype) <= 8
+        and isinstance(shape, list)
+        and len(shape) <= 32
+        and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape)
+        and isinstance(data, str)
+    ):
         raise ValueError("not the grader's format")
     kind = np.dtype(dtype)
     if kind.kind not in _NUMBERS or kind.fields is not None or kind.shape != ():
@@ -311,6 +328,7 @@ def _array(dtype: Any, shape: Any, data: Any) -> np.ndarray:
 
 
 # --- in the learner's kernel, when grading --------------------------------------------------------
+
 
 def answer(namespace: dict, name: str, function: bool, cases_file: str, out_file: str) -> None:
     """The grader's call step for one exercise, run in the learner's kernel after its cells: the
@@ -328,6 +346,6 @@ def answer(namespace: dict, name: str, function: bool, cases_file: str, out_file
         with open(cases_file) as handle:
             cases = loads(handle.read())
         out = {"state": "called", "records": call(namespace[name], cases)}
-    with open(out_file + ".part", "w") as handle:           # complete, or not there at all
+    with open(out_file + ".part", "w") as handle:  # complete, or not there at all
         handle.write(dumps(out))
     os.replace(out_file + ".part", out_file)

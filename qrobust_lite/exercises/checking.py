@@ -62,8 +62,14 @@ NOT_ATTEMPTED = "not attempted yet"
 
 
 @validate_params(exercise=TEXT, signature=Optional(TEXT), level=Int(1, 3), cases=CALLABLE, answer=Optional(TEXT))
-def checker(exercise: str, signature: str | None = None, *, level: int, cases: Callable[[], list[dict]],
-            answer: str | None = None):
+def checker(
+    exercise: str,
+    signature: str | None = None,
+    *,
+    level: int,
+    cases: Callable[[], list[dict]],
+    answer: str | None = None,
+):
     """Register a judge ``(cases, outputs) -> (passed, message)`` of ``exercise``, whose cases
     ``cases()`` returns.
 
@@ -83,6 +89,7 @@ def checker(exercise: str, signature: str | None = None, *, level: int, cases: C
         if signature:
             SIGNATURES[exercise] = signature
         return judge
+
     return register
 
 
@@ -106,9 +113,12 @@ def _well_formed(records: Any) -> bool:
         if "raised" in r:
             if not (isinstance(r["raised"], str) and isinstance(r.get("message"), str) and i == len(records) - 1):
                 return False
-        elif not (set(r) == {"value", "unchanged", "qnode_calls"} and isinstance(r["unchanged"], list)
-                  and all(u in (None, True, False) for u in r["unchanged"])
-                  and (r["qnode_calls"] is None or type(r["qnode_calls"]) is int)):
+        elif not (
+            set(r) == {"value", "unchanged", "qnode_calls"}
+            and isinstance(r["unchanged"], list)
+            and all(u in (None, True, False) for u in r["unchanged"])
+            and (r["qnode_calls"] is None or type(r["qnode_calls"]) is int)
+        ):
             return False
     return True
 
@@ -125,12 +135,17 @@ def _verdict(exercise: str, outcome: dict) -> Feedback:
         passed, message = CHECKERS[exercise](CASES[exercise](), Outputs(outcome["records"]))
     except Raised as err:
         passed = False
-        message = (f"{NOT_ATTEMPTED}: replace the `raise NotImplementedError` with your code."
-                   if err.record["raised"] == "NotImplementedError" else err.record["message"])
+        message = (
+            f"{NOT_ATTEMPTED}: replace the `raise NotImplementedError` with your code."
+            if err.record["raised"] == "NotImplementedError"
+            else err.record["message"]
+        )
     except NotImplementedError:
         passed, message = False, f"{NOT_ATTEMPTED}: replace the `raise NotImplementedError` with your code."
     except Exception as err:  # what the answer returned broke the judge: say so, as for the code
         frame = traceback.extract_tb(err.__traceback__)[-1]
-        passed, message = False, (f"your code raised {type(err).__name__}: {err} "
-                                  f"(line {frame.lineno}: `{(frame.line or '').strip()}`)")
+        passed, message = (
+            False,
+            (f"your code raised {type(err).__name__}: {err} (line {frame.lineno}: `{(frame.line or '').strip()}`)"),
+        )
     return Feedback(exercise, passed, message)

@@ -13,8 +13,12 @@ from .cases import Outputs, arguments, case, generator, tensor
 from .checking import checker
 
 
-@checker("robustness-relative-gain", "relative_gain(acc_method, acc_baseline)", level=1,
-         cases=lambda: [case(0.6, 0.4, returns="float"), case(0.3, 0.4, returns="float")])
+@checker(
+    "robustness-relative-gain",
+    "relative_gain(acc_method, acc_baseline)",
+    level=1,
+    cases=lambda: [case(0.6, 0.4, returns="float"), case(0.3, 0.4, returns="float")],
+)
 def _relative_gain(cases: list[dict], outputs: Outputs) -> tuple[bool, str]:
     """``relative_gain(acc_method, acc_baseline)``: (method - baseline) / baseline."""
     got = outputs[0]
@@ -22,8 +26,10 @@ def _relative_gain(cases: list[dict], outputs: Outputs) -> tuple[bool, str]:
         return False, "that is the absolute difference in accuracy; a relative gain divides it by the baseline."
     if abs(got - (0.2 / 0.6)) < 1e-9:
         return False, "divide by the baseline's accuracy (one-hot), not the method's."
-    if (abs(got - metrics.relative_change(0.6, 0.4)) > 1e-9
-            or abs(outputs[1] - metrics.relative_change(0.3, 0.4)) > 1e-9):
+    if (
+        abs(got - metrics.relative_change(0.6, 0.4)) > 1e-9
+        or abs(outputs[1] - metrics.relative_change(0.3, 0.4)) > 1e-9
+    ):
         return False, "expected (0.6 - 0.4) / 0.4 = 0.5 and (0.3 - 0.4) / 0.4 = -0.25."
     return True, "0.6 against 0.4 is a 50% relative gain: the paper's 'up to 50% higher accuracy' is of this kind."
 
@@ -44,8 +50,9 @@ def _gaussian(cases: list[dict], outputs: Outputs) -> tuple[bool, str]:
         return False, f"expected shape {tuple(images.shape)}, got {tuple(out.shape)}."
     std = (out - images).std().item()
     if abs(std - 0.01) < 0.003:
-        return False, ("the noise has standard deviation sigma**2: sigma is the standard deviation, pass it to randn "
-                       "as a scale.")
+        return False, (
+            "the noise has standard deviation sigma**2: sigma is the standard deviation, pass it to randn as a scale."
+        )
     if abs(std - 0.1) > 0.01:
         return False, f"with sigma = 0.1 the pixel noise should have standard deviation 0.1, got {std:.3f}."
     strong = torch.as_tensor(outputs[1])
@@ -55,9 +62,14 @@ def _gaussian(cases: list[dict], outputs: Outputs) -> tuple[bool, str]:
 
 
 def _lowest_ece_cases() -> list[dict]:
-    runs = [{"method": "a", "seed": 0, "ece": 0.01}, {"method": "a", "seed": 1, "ece": 0.30},
-            {"method": "b", "seed": 0, "ece": 0.05}, {"method": "b", "seed": 1, "ece": 0.06},
-            {"method": "c", "seed": 0, "ece": 0.20}, {"method": "c", "seed": 1, "ece": 0.40}]
+    runs = [
+        {"method": "a", "seed": 0, "ece": 0.01},
+        {"method": "a", "seed": 1, "ece": 0.30},
+        {"method": "b", "seed": 0, "ece": 0.05},
+        {"method": "b", "seed": 1, "ece": 0.06},
+        {"method": "c", "seed": 0, "ece": 0.20},
+        {"method": "c", "seed": 1, "ece": 0.40},
+    ]
     return [case(runs)]
 
 
@@ -66,8 +78,9 @@ def _lowest_ece(cases: list[dict], outputs: Outputs) -> tuple[bool, str]:
     """``lowest_ece(runs)``: the method whose ECE, averaged over seeds, is lowest."""
     got = outputs[0]
     if got == "a":
-        return False, ("'a' has the single lowest run, but its mean over seeds is 0.155; average each method over "
-                       "seeds first.")
+        return False, (
+            "'a' has the single lowest run, but its mean over seeds is 0.155; average each method over seeds first."
+        )
     if got == "c":
         return False, "that is the highest ECE; lower ECE means better calibrated."
     if got != "b":

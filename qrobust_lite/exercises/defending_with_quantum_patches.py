@@ -11,8 +11,12 @@ from .cases import Outputs, case
 from .checking import checker
 
 
-@checker("defence-asr-reduction", "relative_reduction(asr_before, asr_after)", level=1,
-         cases=lambda: [case(0.898, 0.6845, returns="float"), case(0.5, 0.6, returns="float")])
+@checker(
+    "defence-asr-reduction",
+    "relative_reduction(asr_before, asr_after)",
+    level=1,
+    cases=lambda: [case(0.898, 0.6845, returns="float"), case(0.5, 0.6, returns="float")],
+)
 def _asr_reduction(cases: list[dict], outputs: Outputs) -> tuple[bool, str]:
     """``relative_reduction(before, after)``: (before - after) / before."""
     got = outputs[0]
@@ -32,8 +36,12 @@ def _most_robust_cases() -> list[dict]:
     def run(defence: str, seed: int, restart: list[float], fgsm: list[float]) -> dict:
         return {"defence": defence, "seed": seed, "robust_accuracy": {"PGD-restart": restart, "FGSM": fgsm}}
 
-    runs = [run("a", 0, [0.30, 0.60], [0.0, 0.9]), run("a", 1, [0.30, 0.00], [0.0, 0.9]),
-            run("b", 0, [0.25, 0.35], [0.9, 0.0]), run("b", 1, [0.25, 0.35], [0.9, 0.0])]
+    runs = [
+        run("a", 0, [0.30, 0.60], [0.0, 0.9]),
+        run("a", 1, [0.30, 0.00], [0.0, 0.9]),
+        run("b", 0, [0.25, 0.35], [0.9, 0.0]),
+        run("b", 1, [0.25, 0.35], [0.9, 0.0]),
+    ]
     return [case(runs, 0), case(runs, 1)]
 
 
@@ -43,11 +51,15 @@ def _most_robust(cases: list[dict], outputs: Outputs) -> tuple[bool, str]:
     accuracy, mean over seeds."""
     got = (outputs[0], outputs[1])
     if got == ("b", "a"):
-        return False, ("that is the least robust defence at each budget: robust accuracy is better when "
-                       "higher (or those are the FGSM results; the question asks about 'PGD-restart').")
+        return False, (
+            "that is the least robust defence at each budget: robust accuracy is better when "
+            "higher (or those are the FGSM results; the question asks about 'PGD-restart')."
+        )
     if got == ("a", "a"):
-        return False, ("at budget 1, 'a' has the single highest run (0.60) but its mean is 0.30 against "
-                       "'b''s 0.35: average over seeds first, at the budget index you were given.")
+        return False, (
+            "at budget 1, 'a' has the single highest run (0.60) but its mean is 0.30 against "
+            "'b''s 0.35: average over seeds first, at the budget index you were given."
+        )
     if got == ("b", "b"):
         return False, "at budget 0, 'a' has mean robust accuracy 0.30 against 'b''s 0.25: index the budget given."
     if got != ("a", "b"):
@@ -56,9 +68,14 @@ def _most_robust(cases: list[dict], outputs: Outputs) -> tuple[bool, str]:
 
 
 def _training_cost_cases() -> list[dict]:
-    runs = [{"defence": "none", "train_seconds": 2.0}, {"defence": "none", "train_seconds": 4.0},
-            {"defence": "PGD training", "train_seconds": 6.0}, {"defence": "PGD training", "train_seconds": 12.0},
-            {"defence": "quantum patches", "train_seconds": 3.0}, {"defence": "quantum patches", "train_seconds": 3.0}]
+    runs = [
+        {"defence": "none", "train_seconds": 2.0},
+        {"defence": "none", "train_seconds": 4.0},
+        {"defence": "PGD training", "train_seconds": 6.0},
+        {"defence": "PGD training", "train_seconds": 12.0},
+        {"defence": "quantum patches", "train_seconds": 3.0},
+        {"defence": "quantum patches", "train_seconds": 3.0},
+    ]
     return [case(runs)]
 
 

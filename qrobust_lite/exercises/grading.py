@@ -76,9 +76,9 @@ EXERCISE_STATUSES = ("passed", "failed", "not attempted", "error", "timeout")
 #: What a submission's grade can be ("graded" means its exercises were checked, whatever their scores).
 SUBMISSION_STATUSES = ("graded", "not a notebook", "kernel died", "timeout", "grader error")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-_REPLY_LIMIT = 16 * 2 ** 20          # bytes of a worker's reply: the largest honest one is about 2 MB
-_AFTER_EXIT = 2.0                    # seconds to wait for the rest of a reply once the worker has ended
-_MESSAGE_LIMIT = 1000                # characters of a message in a grade
+_REPLY_LIMIT = 16 * 2**20  # bytes of a worker's reply: the largest honest one is about 2 MB
+_AFTER_EXIT = 2.0  # seconds to wait for the rest of a reply once the worker has ended
+_MESSAGE_LIMIT = 1000  # characters of a message in a grade
 
 
 SANDBOX = Options("auto", "required", "off")
@@ -96,6 +96,7 @@ def expected_exercises(chapter: str, points: dict[str, float] | None = None) -> 
     """``[(exercise, points)]`` of ``chapter`` (a notebook name such as ``"primer"``), in the
     chapter's order; points are the exercise's level unless ``points`` gives them."""
     from . import CHAPTERS, LEVELS
+
     chapters = sorted(set(CHAPTERS.values()))
     if chapter not in chapters:
         raise ValueError(f"chapter must be one of {chapters}, got {chapter!r}")
@@ -107,6 +108,7 @@ def expected_exercises(chapter: str, points: dict[str, float] | None = None) -> 
 def check_points(points: dict) -> dict[str, float]:
     """An instructor's ``{exercise: points}``: known exercises, finite numbers >= 0."""
     from . import CHECKERS
+
     if not isinstance(points, dict):
         raise ValueError(f"points must map exercise ids to numbers, got {type(points).__name__}")
     unknown = sorted(set(points) - set(CHECKERS))
@@ -124,13 +126,16 @@ def chapter_of(path: Path, chapter: str | None = None) -> str:
     """The chapter a submission answers: ``chapter`` when given, else the chapter whose notebook
     name is in the file name (the longest, so ``alice_primer.ipynb`` is ``"primer"``)."""
     from . import CHAPTERS
+
     if chapter is not None:
-        expected_exercises(chapter)          # names the allowed chapters if it is not one
+        expected_exercises(chapter)  # names the allowed chapters if it is not one
         return chapter
     found = sorted((c for c in set(CHAPTERS.values()) if c in path.name), key=len)
     if not found:
-        raise ValueError(f"cannot tell which chapter {path.name} answers: its name contains no chapter's "
-                         f"notebook name ({sorted(set(CHAPTERS.values()))}); pass --chapter")
+        raise ValueError(
+            f"cannot tell which chapter {path.name} answers: its name contains no chapter's "
+            f"notebook name ({sorted(set(CHAPTERS.values()))}); pass --chapter"
+        )
     return found[-1]
 
 
@@ -142,22 +147,47 @@ def student_of(path: Path, pattern: str | None = None) -> str:
         return path.stem
     match = re.search(pattern, path.name)
     if match is None or "student" not in match.groupdict():
-        raise ValueError(f"file name {path.name!r} does not match --student-pattern {pattern!r} "
-                         "(it needs a group named student, e.g. '(?P<student>[^_]+)_')")
+        raise ValueError(
+            f"file name {path.name!r} does not match --student-pattern {pattern!r} "
+            "(it needs a group named student, e.g. '(?P<student>[^_]+)_')"
+        )
     return match.group("student")
 
 
-def _row(student: str, path: Path, chapter: str | None, status: str, reason: str,
-         exercises: list[dict], points: dict[str, float] | None = None) -> dict:
+def _row(
+    student: str,
+    path: Path,
+    chapter: str | None,
+    status: str,
+    reason: str,
+    exercises: list[dict],
+    points: dict[str, float] | None = None,
+) -> dict:
     """One submission's grade, with ``total``, ``max_points`` and ``percent``."""
     if not exercises and chapter is not None:
-        exercises = [{"exercise": e, "status": "error" if status != "timeout" else "timeout", "points": 0.0,
-                      "max_points": p, "message": reason} for e, p in expected_exercises(chapter, points)]
+        exercises = [
+            {
+                "exercise": e,
+                "status": "error" if status != "timeout" else "timeout",
+                "points": 0.0,
+                "max_points": p,
+                "message": reason,
+            }
+            for e, p in expected_exercises(chapter, points)
+        ]
     total = sum(e["points"] for e in exercises)
     most = sum(e["max_points"] for e in exercises)
-    return {"student": student, "file": str(path), "chapter": chapter, "status": status, "reason": _short(reason),
-            "exercises": exercises, "total": total, "max_points": most,
-            "percent": round(100 * total / most, 2) if most else 0.0}
+    return {
+        "student": student,
+        "file": str(path),
+        "chapter": chapter,
+        "status": status,
+        "reason": _short(reason),
+        "exercises": exercises,
+        "total": total,
+        "max_points": most,
+        "percent": round(100 * total / most, 2) if most else 0.0,
+    }
 
 
 def _short(text: str) -> str:
@@ -192,12 +222,13 @@ class _Batch:
             raise ValueError(f"sandbox must be 'auto', 'required' or 'off', got {sandbox_mode!r}")
         self.isolated = sandbox_mode != "off" and sandbox_available()
         if sandbox_mode == "required" and not self.isolated:
-            raise RuntimeError("sandbox='required' but unshare cannot make user, mount, PID and network "
-                               "namespaces here")
+            raise RuntimeError(
+                "sandbox='required' but unshare cannot make user, mount, PID and network namespaces here"
+            )
         self.hide = [p.resolve() for p in paths]
         self.stop = threading.Event()
         self.folder = Path(tempfile.mkdtemp(prefix="qrobust-grade-"))
-        os.chmod(self.folder, 0o711)        # a sandbox may pass through to its own folder, not list the others
+        os.chmod(self.folder, 0o711)  # a sandbox may pass through to its own folder, not list the others
 
     def __enter__(self) -> "_Batch":
         return self
@@ -206,14 +237,31 @@ class _Batch:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-@validate_params(path=FilePath(), chapter=Optional(TEXT), source=Optional(Instance(bytes, "bytes")),
-                 student=Optional(TEXT), timeout=POSITIVE, cell_timeout=POSITIVE, check_timeout=POSITIVE,
-                 memory_mb=Optional(COUNT), points=Optional(Instance(dict, "a dict {exercise: points}")),
-                 sandbox=SANDBOX)
-def grade_notebook(path: str | Path, chapter: str | None = None, *, source: bytes | None = None,
-                   student: str | None = None, timeout: float = 600, cell_timeout: float = 120,
-                   check_timeout: float = 60, memory_mb: int | None = 4096, points: dict | None = None,
-                   sandbox: str = "auto") -> dict:
+@validate_params(
+    path=FilePath(),
+    chapter=Optional(TEXT),
+    source=Optional(Instance(bytes, "bytes")),
+    student=Optional(TEXT),
+    timeout=POSITIVE,
+    cell_timeout=POSITIVE,
+    check_timeout=POSITIVE,
+    memory_mb=Optional(COUNT),
+    points=Optional(Instance(dict, "a dict {exercise: points}")),
+    sandbox=SANDBOX,
+)
+def grade_notebook(
+    path: str | Path,
+    chapter: str | None = None,
+    *,
+    source: bytes | None = None,
+    student: str | None = None,
+    timeout: float = 600,
+    cell_timeout: float = 120,
+    check_timeout: float = 60,
+    memory_mb: int | None = 4096,
+    points: dict | None = None,
+    sandbox: str = "auto",
+) -> dict:
     """Grade one submission: ``{"student", "file", "chapter", "status", "reason", "exercises":
     [{"exercise", "status", "points", "max_points", "message"}], "total", "max_points", "percent"}``.
 
@@ -229,12 +277,27 @@ def grade_notebook(path: str | Path, chapter: str | None = None, *, source: byte
         return _grade(path, chapter, source, student or path.stem, settings, batch)
 
 
-@validate_params(paths=Sequence_(FilePath()), chapter=Optional(TEXT), jobs=Optional(COUNT),
-                 student_pattern=Optional(TEXT), progress=Bool(), sandbox=SANDBOX, memory_mb=Optional(COUNT),
-                 options=Anything("grade_notebook's limits and points, checked before any notebook runs"))
-def grade_batch(paths, chapter: str | None = None, *, jobs: int | None = None, student_pattern: str | None = None,
-                progress: bool = True, sandbox: str = "auto", memory_mb: int | None = 4096,
-                **options) -> list[dict]:
+@validate_params(
+    paths=Sequence_(FilePath()),
+    chapter=Optional(TEXT),
+    jobs=Optional(COUNT),
+    student_pattern=Optional(TEXT),
+    progress=Bool(),
+    sandbox=SANDBOX,
+    memory_mb=Optional(COUNT),
+    options=Anything("grade_notebook's limits and points, checked before any notebook runs"),
+)
+def grade_batch(
+    paths,
+    chapter: str | None = None,
+    *,
+    jobs: int | None = None,
+    student_pattern: str | None = None,
+    progress: bool = True,
+    sandbox: str = "auto",
+    memory_mb: int | None = 4096,
+    **options,
+) -> list[dict]:
     """Grade every notebook in ``paths``, ``jobs`` at a time (default: the cores), each as
     :func:`grade_notebook` does (``options``: its limits and ``points``); returns one grade per
     path, in order. Every file is read, and every file name checked (a chapter and a student
@@ -257,7 +320,7 @@ def grade_batch(paths, chapter: str | None = None, *, jobs: int | None = None, s
     def one(path: Path) -> dict:
         try:
             return _grade(path, chapter, sources[path], students[path], settings, batch)
-        except Exception as err:   # the grader's own failure is one row, not the end of the batch
+        except Exception as err:  # the grader's own failure is one row, not the end of the batch
             return _row(students[path], path, None, "grader error", f"{type(err).__name__}: {err}", [])
 
     with _Batch(sandbox, paths) as batch, ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -265,14 +328,13 @@ def grade_batch(paths, chapter: str | None = None, *, jobs: int | None = None, s
         try:
             return list(bar((f.result() for f in futures), progress, total=len(paths), desc="grading"))
         except BaseException:
-            batch.stop.set()                  # every running worker is ended within a fraction of a second
+            batch.stop.set()  # every running worker is ended within a fraction of a second
             for future in futures:
                 future.cancel()
             raise
 
 
-def _grade(path: Path, chapter: str | None, source: bytes, student: str, settings: _Settings,
-           batch: _Batch) -> dict:
+def _grade(path: Path, chapter: str | None, source: bytes, student: str, settings: _Settings, batch: _Batch) -> dict:
     """One submission's grade (see :func:`grade_notebook`)."""
     try:
         chapter = chapter_of(path, chapter)
@@ -290,8 +352,15 @@ def _grade(path: Path, chapter: str | None, source: bytes, student: str, setting
     graded = []
     for exercise, most in exercises:
         status, message = _judge(exercise, result, settings)
-        graded.append({"exercise": exercise, "status": status, "points": most if status == "passed" else 0.0,
-                       "max_points": most, "message": _short(message)})
+        graded.append(
+            {
+                "exercise": exercise,
+                "status": status,
+                "points": most if status == "passed" else 0.0,
+                "max_points": most,
+                "message": _short(message),
+            }
+        )
     return _row(student, path, chapter, result["status"], result["reason"], graded, points)
 
 
@@ -299,6 +368,7 @@ def _run(source: bytes, exercises: list[str], settings: _Settings, batch: _Batch
     """Run the submission and its call steps in a worker of its own; returns the worker's reply,
     checked to answer this request: ``{"status", "reason", "timed_out", "exercises"}``."""
     from .checking import ANSWERS, CASES, SIGNATURES
+
     folder = Path(tempfile.mkdtemp(dir=batch.folder))
     try:
         folder.chmod(0o755)
@@ -306,18 +376,28 @@ def _run(source: bytes, exercises: list[str], settings: _Settings, batch: _Batch
         (folder / "cases").mkdir()
         (folder / "submission.ipynb").write_bytes(source)
         nonce = secrets.token_hex(16)
-        request = {"nonce": nonce, "cell_timeout": settings.cell_timeout, "check_timeout": settings.check_timeout,
-                   "exercises": {e: [ANSWERS[e], e in SIGNATURES] for e in exercises}}
+        request = {
+            "nonce": nonce,
+            "cell_timeout": settings.cell_timeout,
+            "check_timeout": settings.check_timeout,
+            "exercises": {e: [ANSWERS[e], e in SIGNATURES] for e in exercises},
+        }
         (folder / "request.json").write_text(json.dumps(request))
         for exercise in exercises:
             (folder / "cases" / f"{exercise}.json").write_text(cases.dumps(CASES[exercise]()))
-        for item in folder.rglob("*"):          # readable by a sandbox that runs as another user
+        for item in folder.rglob("*"):  # readable by a sandbox that runs as another user
             item.chmod(0o755 if item.is_dir() else 0o644)
         read, write = os.pipe()
         try:
-            worker = popen([sys.executable, notebook_runner.__file__, str(folder), str(write)], folder / "work",
-                           isolated=batch.isolated, hide=batch.hide, memory_mb=settings.memory_mb,
-                           pass_fds=(write,), stderr=subprocess.PIPE)
+            worker = popen(
+                [sys.executable, notebook_runner.__file__, str(folder), str(write)],
+                folder / "work",
+                isolated=batch.isolated,
+                hide=batch.hide,
+                memory_mb=settings.memory_mb,
+                pass_fds=(write,),
+                stderr=subprocess.PIPE,
+            )
         except BaseException:
             os.close(read)
             raise
@@ -334,17 +414,24 @@ def _run(source: bytes, exercises: list[str], settings: _Settings, batch: _Batch
         result = json.loads(reply)
     except ValueError:
         lines = plain(tail).strip().splitlines()[-3:]
-        return {"status": "grader error",
-                "reason": f"the grader's worker ended without a result (exit {worker.returncode}): {' | '.join(lines)}"}
-    if not (isinstance(result, dict) and secrets.compare_digest(str(result.get("nonce")), nonce)
-            and result.get("status") in ("graded", "not a notebook", "kernel died")
-            and isinstance(result.get("reason"), str) and isinstance(result.get("exercises", {}), dict)):
+        return {
+            "status": "grader error",
+            "reason": f"the grader's worker ended without a result (exit {worker.returncode}): {' | '.join(lines)}",
+        }
+    if not (
+        isinstance(result, dict)
+        and secrets.compare_digest(str(result.get("nonce")), nonce)
+        and result.get("status") in ("graded", "not a notebook", "kernel died")
+        and isinstance(result.get("reason"), str)
+        and isinstance(result.get("exercises", {}), dict)
+    ):
         return {"status": "grader error", "reason": "the worker's reply does not answer this grader's request"}
     return result
 
 
-def _collect(worker: subprocess.Popen, result_fd: int, timeout: float,
-             stop: threading.Event) -> tuple[bytes, str, str | None]:
+def _collect(
+    worker: subprocess.Popen, result_fd: int, timeout: float, stop: threading.Event
+) -> tuple[bytes, str, str | None]:
     """Read the worker's reply (``result_fd``) and the tail of its stderr until it ends, its
     time is up, its reply is too large or the batch stops: ``(reply, stderr tail, why not)``.
     Every read waits at most a fraction of a second; the worker's processes are ended after."""
@@ -363,7 +450,7 @@ def _collect(worker: subprocess.Popen, result_fd: int, timeout: float,
             elif now >= deadline:
                 why = "timeout"
             elif ended is not None and now - ended > _AFTER_EXIT:
-                break                                  # a stray holder of the pipes: stop listening
+                break  # a stray holder of the pipes: stop listening
             else:
                 ready, _, _ = select.select(list(streams), [], [], min(deadline - now, 0.2))
                 for fd in ready:
@@ -373,7 +460,7 @@ def _collect(worker: subprocess.Popen, result_fd: int, timeout: float,
                     elif streams[fd] == "reply":
                         reply += chunk
                         if len(reply) > _REPLY_LIMIT:
-                            why = f"the worker's reply is larger than {_REPLY_LIMIT // 2 ** 20} MiB"
+                            why = f"the worker's reply is larger than {_REPLY_LIMIT // 2**20} MiB"
                     else:
                         tail = (tail + chunk.decode(errors="replace"))[-4000:]
         if why is None:
@@ -392,6 +479,7 @@ def _collect(worker: subprocess.Popen, result_fd: int, timeout: float,
 def _judge(exercise: str, result: dict, settings: _Settings) -> tuple[str, str]:
     """``(status, message)`` of one exercise, from the worker's reply; the judge is the checker's."""
     from .checking import ANSWERS, NOT_ATTEMPTED, _verdict
+
     name = ANSWERS[exercise]
     entry = result.get("exercises", {}).get(exercise)
     state = entry.get("state") if isinstance(entry, dict) else None
@@ -400,8 +488,9 @@ def _judge(exercise: str, result: dict, settings: _Settings) -> tuple[str, str]:
     if state == "timeout":
         return "timeout", f"the check ran past its time limit of {settings.check_timeout:g} s"
     if state == "died":
-        return "error", (f"the notebook's kernel died while `{name}` was checked "
-                         "(the code ended its process, or ran out of memory)")
+        return "error", (
+            f"the notebook's kernel died while `{name}` was checked (the code ended its process, or ran out of memory)"
+        )
     if state == "lost":
         return "error", f"`{name}` could not be checked: {entry.get('why')}"
     try:
@@ -410,8 +499,10 @@ def _judge(exercise: str, result: dict, settings: _Settings) -> tuple[str, str]:
             raise ValueError("no outcome")
         if outcome.get("state") == "missing":
             timed_out = bool(result.get("timed_out"))
-            return ("timeout" if timed_out else "not attempted",
-                    f"the notebook defines no `{name}`" + (" (a cell ran past its time limit)" if timed_out else ""))
+            return (
+                "timeout" if timed_out else "not attempted",
+                f"the notebook defines no `{name}`" + (" (a cell ran past its time limit)" if timed_out else ""),
+            )
         feedback = _verdict(exercise, outcome)
     except Exception as err:  # whatever came back, it is one exercise's error
         return "error", f"what came back of `{name}` is not the grader's format ({type(err).__name__})"
@@ -428,12 +519,24 @@ def write_csv(grades: list[dict], path: str | Path) -> Path:
     exercises = list(dict.fromkeys(e["exercise"] for g in grades for e in g["exercises"]))
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["student", "file", "chapter", "status", "total", "max_points", "percent", *exercises,
-                         "reason"])
+        writer.writerow(
+            ["student", "file", "chapter", "status", "total", "max_points", "percent", *exercises, "reason"]
+        )
         for g in grades:
             got = {e["exercise"]: e["points"] for e in g["exercises"]}
-            writer.writerow([g["student"], g["file"], g["chapter"] or "", g["status"], g["total"], g["max_points"],
-                             g["percent"], *(got.get(e, "") for e in exercises), g["reason"]])
+            writer.writerow(
+                [
+                    g["student"],
+                    g["file"],
+                    g["chapter"] or "",
+                    g["status"],
+                    g["total"],
+                    g["max_points"],
+                    g["percent"],
+                    *(got.get(e, "") for e in exercises),
+                    g["reason"],
+                ]
+            )
     return path
 
 
@@ -447,6 +550,15 @@ def write_long_csv(grades: list[dict], path: str | Path) -> Path:
         writer.writerow(["student", "chapter", "exercise", "status", "points", "max_points", "message"])
         for g in grades:
             for e in g["exercises"]:
-                writer.writerow([g["student"], g["chapter"], e["exercise"], e["status"], e["points"],
-                                 e["max_points"], plain(e["message"])])
+                writer.writerow(
+                    [
+                        g["student"],
+                        g["chapter"],
+                        e["exercise"],
+                        e["status"],
+                        e["points"],
+                        e["max_points"],
+                        plain(e["message"]),
+                    ]
+                )
     return path

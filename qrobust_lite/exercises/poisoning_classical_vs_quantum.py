@@ -32,22 +32,26 @@ def _balanced_flips(cases: list[dict], outputs: Outputs) -> tuple[bool, str]:
         return False, "binary labels must stay 0 or 1: a flip is 1 - label."
     per_class = [int((got[labels == c] != c).sum()) for c in (0, 1)]
     _, flipped = poisoning.flip_labels(labels, 0.2)
-    want = [int(flipped[labels == c].sum()) for c in (0, 1)]     # [6, 14]
+    want = [int(flipped[labels == c].sum()) for c in (0, 1)]  # [6, 14]
     if sum(per_class) == sum(want) and per_class != want:
-        return False, (f"20 flips in all, but {per_class[0]} of 30 zeros and {per_class[1]} of 70 ones: "
-                       "choose round(alpha * n_c) samples within each class.")
+        return False, (
+            f"20 flips in all, but {per_class[0]} of 30 zeros and {per_class[1]} of 70 ones: "
+            "choose round(alpha * n_c) samples within each class."
+        )
     if per_class != want:
         return False, f"expected 6 zeros and 14 ones flipped (alpha = 0.2), got {per_class[0]} and {per_class[1]}."
     if torch.equal(got, torch.as_tensor(outputs[1])):
-        return False, ("the same samples flip for every generator: pick them at random with torch.randperm(..., "
-                       "generator=generator).")
+        return False, (
+            "the same samples flip for every generator: pick them at random with torch.randperm(..., "
+            "generator=generator)."
+        )
     return True, "exactly alpha of every class, chosen at random: the class balance of the poison is controlled."
 
 
 def _memorisation_cases() -> list[dict]:
     poisoned = torch.tensor([1, 0, 1, 1, 0, 0, 1, 0])
     flipped = torch.tensor([True, True, True, False, False, False, False, False])
-    predictions = torch.tensor([1, 1, 1, 1, 0, 1, 1, 0])    # agrees with 2 of the 3 flipped labels
+    predictions = torch.tensor([1, 1, 1, 1, 0, 1, 1, 0])  # agrees with 2 of the 3 flipped labels
     return [case(tensor(predictions), tensor(poisoned), tensor(flipped), returns="float")]
 
 
@@ -60,8 +64,10 @@ def _memorisation(cases: list[dict], outputs: Outputs) -> tuple[bool, str]:
     if abs(got - 6 / 8) < 1e-6:
         return False, "that is accuracy on all training labels; memorisation looks only at the flipped samples."
     if abs(got - 1 / 3) < 1e-6:
-        return False, ("that is the share of flipped samples predicted with their true label; memorisation counts "
-                       "agreement with the flipped one.")
+        return False, (
+            "that is the share of flipped samples predicted with their true label; memorisation counts "
+            "agreement with the flipped one."
+        )
     if abs(got - want) > 1e-6:
         return False, f"expected 2 of the 3 flipped samples predicted with their flipped label = 0.667, got {got:.3f}."
     return True, "memorisation is how much of the poison the model reproduces on its own training set."
@@ -69,8 +75,10 @@ def _memorisation(cases: list[dict], outputs: Outputs) -> tuple[bool, str]:
 
 def _steepest_drop_cases() -> list[dict]:
     alphas = np.array([0.0, 0.1, 0.2, 0.3, 0.4, 0.5])
-    return [case(alphas, np.array([0.99, 0.98, 0.95, 0.70, 0.60, 0.20]), returns="float"),
-            case(alphas, np.array([1.0, 0.5, 0.45, 0.44, 0.43, 0.42]), returns="float")]
+    return [
+        case(alphas, np.array([0.99, 0.98, 0.95, 0.70, 0.60, 0.20]), returns="float"),
+        case(alphas, np.array([1.0, 0.5, 0.45, 0.44, 0.43, 0.42]), returns="float"),
+    ]
 
 
 @checker("poisoning-steepest-drop", "steepest_drop(alphas, accuracy)", level=3, cases=_steepest_drop_cases)

@@ -19,7 +19,7 @@ def _born_rule_cases() -> list[dict]:
     rng = np.random.default_rng(7)
     cases = []
     for n in (1, 2, 3):
-        amps = rng.normal(size=2 ** n) + 1j * rng.normal(size=2 ** n)
+        amps = rng.normal(size=2**n) + 1j * rng.normal(size=2**n)
         cases.append(case(amps / np.linalg.norm(amps), returns="array"))
     return cases
 
@@ -28,16 +28,20 @@ def _born_rule_cases() -> list[dict]:
 def _born_rule(cases: list[dict], outputs: Outputs) -> tuple[bool, str]:
     """``born_rule(amplitudes)`` maps complex amplitudes (2**n,) to outcome probabilities."""
     for i, spec in enumerate(cases):
-        amps, = arguments(spec)
+        (amps,) = arguments(spec)
         n = len(amps).bit_length() - 1
         got = outputs[i]
         want = np.abs(amps) ** 2
         if got.shape != want.shape:
-            return False, (f"for {n} qubit(s) ({2 ** n} amplitudes) the answer has shape {got.shape}; "
-                           f"there should be one probability per amplitude, shape {want.shape}.")
+            return False, (
+                f"for {n} qubit(s) ({2**n} amplitudes) the answer has shape {got.shape}; "
+                f"there should be one probability per amplitude, shape {want.shape}."
+            )
         if np.iscomplexobj(got) and np.abs(got.imag).max() > 1e-9:
-            return False, ("the probabilities are complex: `amps ** 2` squares the complex number; "
-                           "the Born rule uses the squared magnitude |a|^2 = a * conj(a).")
+            return False, (
+                "the probabilities are complex: `amps ** 2` squares the complex number; "
+                "the Born rule uses the squared magnitude |a|^2 = a * conj(a)."
+            )
         got = got.real.astype(float)
         if np.allclose(got, np.abs(amps), atol=1e-6):
             return False, "these are the magnitudes |a|; the Born rule squares them: |a|^2."
@@ -57,7 +61,7 @@ def _batched_expval_cases() -> list[dict]:
 def _batched_expval(cases: list[dict], outputs: Outputs) -> tuple[bool, str]:
     """``batched_expval(angles)`` returns <Z> after RX(angle) on |0>, for a batch, in one call.
     The QNode calls are counted in the learner's process (when grading, its own report)."""
-    angles, = arguments(cases[0])
+    (angles,) = arguments(cases[0])
     got = outputs[0].astype(float)
     calls = outputs.qnode_calls(0)
     want = np.cos(angles.numpy())
@@ -70,6 +74,8 @@ def _batched_expval(cases: list[dict], outputs: Outputs) -> tuple[bool, str]:
     if calls == 0:
         return False, "the values are right, but no QNode ran: build the circuit with PennyLane."
     if calls > 1:
-        return False, (f"the values are right, but the circuit ran {calls} times; pass the whole "
-                       "batch of angles in one call and let parameter broadcasting do the rest.")
+        return False, (
+            f"the values are right, but the circuit ran {calls} times; pass the whole "
+            "batch of angles in one call and let parameter broadcasting do the rest."
+        )
     return True, "one circuit call evaluated all 64 angles (parameter broadcasting)."

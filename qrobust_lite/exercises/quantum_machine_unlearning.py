@@ -65,13 +65,14 @@ def _epochs_to_reach(cases: list[dict], outputs: Outputs) -> tuple[bool, str]:
 
 
 def _membership_rate_cases() -> list[dict]:
-    members = np.array([0.1, 0.2, 0.3, 1.4])         # mean 0.5, median 0.25
+    members = np.array([0.1, 0.2, 0.3, 1.4])  # mean 0.5, median 0.25
     queries = np.array([0.05, 0.4, 0.5, 0.9, 2.0])
     return [case(members, queries, returns="float")]
 
 
-@checker("unlearning-membership-rate", "membership_rate(member_losses, query_losses)", level=2,
-         cases=_membership_rate_cases)
+@checker(
+    "unlearning-membership-rate", "membership_rate(member_losses, query_losses)", level=2, cases=_membership_rate_cases
+)
 def _membership_rate(cases: list[dict], outputs: Outputs) -> tuple[bool, str]:
     """``membership_rate(member_losses, query_losses)``: share of queries with loss <= mean member loss."""
     members, queries = arguments(cases[0])

@@ -13,25 +13,34 @@ from .cases import Outputs, arguments, case, tensor
 from .checking import checker
 
 
-@checker("patches-extract", "to_patches(images)", level=2, cases=lambda: [
-    case(tensor(torch.arange(2 * 3 * 4 * 6, dtype=torch.float64).reshape(2, 3, 4, 6)), returns="array")])
+@checker(
+    "patches-extract",
+    "to_patches(images)",
+    level=2,
+    cases=lambda: [case(tensor(torch.arange(2 * 3 * 4 * 6, dtype=torch.float64).reshape(2, 3, 4, 6)), returns="array")],
+)
 def _to_patches(cases: list[dict], outputs: Outputs) -> tuple[bool, str]:
     """``to_patches(images)``: (N, C, H, W) -> (N, C, H/2, W/2, 4), pixels in reading order."""
-    images, = arguments(cases[0])
+    (images,) = arguments(cases[0])
     got = torch.as_tensor(outputs[0])
     if tuple(got.shape) != (2, 3, 2, 3, 4):
         return False, f"expected shape (2, 3, 2, 3, 4) for images (2, 3, 4, 6), got {tuple(got.shape)}."
     first = got[0, 0, 0, 0].tolist()
     if first == [0, 1, 2, 3]:
-        return False, ("patch (0, 0) holds pixels 0, 1, 2, 3 of the first row: a plain reshape takes 4 "
-                       "pixels in a row; split H and W into (H/2, 2) and (W/2, 2) and permute before flattening.")
+        return False, (
+            "patch (0, 0) holds pixels 0, 1, 2, 3 of the first row: a plain reshape takes 4 "
+            "pixels in a row; split H and W into (H/2, 2) and (W/2, 2) and permute before flattening."
+        )
     if first == [0, 6, 1, 7]:
-        return False, ("the pixels are in column order; use reading order: top-left, top-right, bottom-left, "
-                       "bottom-right.")
+        return False, (
+            "the pixels are in column order; use reading order: top-left, top-right, bottom-left, bottom-right."
+        )
     want = quantum_patches.extract_patches(images)
     if not torch.equal(got.double(), want):
-        return False, (f"patch (0, 0) should be [0, 1, 6, 7] and patch (1, 2) [16, 17, 22, 23]; got {first} and "
-                       f"{got[0, 0, 1, 2].tolist()}.")
+        return False, (
+            f"patch (0, 0) should be [0, 1, 6, 7] and patch (1, 2) [16, 17, 22, 23]; got {first} and "
+            f"{got[0, 0, 1, 2].tolist()}."
+        )
     return True, "every 2x2 block, in reading order: wire i of the circuit gets pixel i."
 
 
@@ -44,8 +53,8 @@ def _z_expectations_cases() -> list[dict]:
 @checker("patches-z-expectation", "z_expectations(probs)", level=2, cases=_z_expectations_cases)
 def _z_expectations(cases: list[dict], outputs: Outputs) -> tuple[bool, str]:
     """``z_expectations(probs)``: outcome probabilities (B, 16) of 4 qubits -> <Z_i> (B, 4)."""
-    probs, = arguments(cases[0])
-    signs = quantum_patches.z_signs(4)        # (16, 4): +1 where bit i is 0; wire 0 = leading bit
+    (probs,) = arguments(cases[0])
+    signs = quantum_patches.z_signs(4)  # (16, 4): +1 where bit i is 0; wire 0 = leading bit
     want = probs @ signs
     got = torch.as_tensor(outputs[0]).double()
     if tuple(got.shape) != (3, 4):
@@ -64,20 +73,21 @@ def _z_expectations(cases: list[dict], outputs: Outputs) -> tuple[bool, str]:
 def _minmax_cases() -> list[dict]:
     gen = torch.Generator().manual_seed(9)
     channels = torch.rand(3, 4, 5, 5, generator=gen, dtype=torch.float64) * 2 - 1
-    channels[1] *= 0.1                                     # a low-contrast image
+    channels[1] *= 0.1  # a low-contrast image
     return [case(tensor(channels), returns="array")]
 
 
 @checker("patches-minmax", "minmax(channels)", level=1, cases=_minmax_cases)
 def _minmax(cases: list[dict], outputs: Outputs) -> tuple[bool, str]:
     """``minmax(channels)``: (N, K, h, w) -> each (image, channel) scaled to [0, 1] on its own."""
-    channels, = arguments(cases[0])
+    (channels,) = arguments(cases[0])
     got = torch.as_tensor(outputs[0]).double()
     if got.shape != channels.shape:
         return False, f"expected shape {tuple(channels.shape)}, got {tuple(got.shape)}."
     if torch.allclose(got, (channels - channels.min()) / (channels.max() - channels.min()), atol=1e-9):
-        return False, ("one minimum and maximum for the whole batch: scale each image's channel by its own (amin over "
-                       "dims 2, 3).")
+        return False, (
+            "one minimum and maximum for the whole batch: scale each image's channel by its own (amin over dims 2, 3)."
+        )
     if torch.allclose(got, (channels + 1) / 2, atol=1e-9):
         return False, "that maps [-1, 1] to [0, 1]; min-max scaling uses the values' own minimum and maximum."
     if not torch.allclose(got, quantum_patches.minmax_scale(channels), atol=1e-9):

@@ -13,8 +13,14 @@ from .cases import Outputs, arguments, case, tensor
 from .checking import checker
 
 
-@checker("vqc-outcome-class", "class_of_outcome(bits, n_classes)", level=1, cases=lambda: [
-    case(bits, k, returns="int") for bits, k in [("00001010", 10), ("11111111", 10), ("0110", 3), ("00000001", 10)]])
+@checker(
+    "vqc-outcome-class",
+    "class_of_outcome(bits, n_classes)",
+    level=1,
+    cases=lambda: [
+        case(bits, k, returns="int") for bits, k in [("00001010", 10), ("11111111", 10), ("0110", 3), ("00000001", 10)]
+    ],
+)
 def _outcome_class(cases: list[dict], outputs: Outputs) -> tuple[bool, str]:
     """``class_of_outcome(bits, n_classes)``: the bit string read as an integer, mod K."""
     for i, spec in enumerate(cases):
@@ -30,9 +36,15 @@ def _outcome_class(cases: list[dict], outputs: Outputs) -> tuple[bool, str]:
     return True, "outcome b (read as an integer) counts for class b mod K."
 
 
-@checker("vqc-temperature", "sharpen(probs, temperature)", level=2, cases=lambda: [
-    case(tensor(torch.tensor([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8]], dtype=torch.float64)), t, returns="array")
-    for t in (0.5, 2.0)])
+@checker(
+    "vqc-temperature",
+    "sharpen(probs, temperature)",
+    level=2,
+    cases=lambda: [
+        case(tensor(torch.tensor([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8]], dtype=torch.float64)), t, returns="array")
+        for t in (0.5, 2.0)
+    ],
+)
 def _temperature(cases: list[dict], outputs: Outputs) -> tuple[bool, str]:
     """``sharpen(probs, temperature)``: p**(1/T) renormalised, row-wise."""
     for i, spec in enumerate(cases):
@@ -43,7 +55,7 @@ def _temperature(cases: list[dict], outputs: Outputs) -> tuple[bool, str]:
             return False, f"expected shape {tuple(p.shape)}, got {tuple(got.shape)}."
         if torch.allclose(got, p ** (1 / t)):
             return False, "renormalise each row so it sums to 1."
-        if torch.allclose(got, p ** t / (p ** t).sum(1, keepdim=True)):
+        if torch.allclose(got, p**t / (p**t).sum(1, keepdim=True)):
             return False, "the exponent is 1/T, not T: a low temperature must sharpen."
         if not torch.allclose(got, want, atol=1e-6):
             return False, f"for T={t} the first row should be {want[0].numpy().round(4).tolist()}."
@@ -60,12 +72,14 @@ def _refine(cases: list[dict], outputs: Outputs) -> tuple[bool, str]:
     """``refine(q, labels, temperature, mix)``: (1 - mix) one_hot + mix sharpen(q, T)."""
     q, labels, _, _ = arguments(cases[0])
     one = torch.nn.functional.one_hot(labels, 3).double()
-    sharp = q ** 2 / (q ** 2).sum(1, keepdim=True)
+    sharp = q**2 / (q**2).sum(1, keepdim=True)
     got = torch.as_tensor(outputs[0], dtype=torch.float64)
     want = soft_labels.refine_labels(q, labels, temperature=0.5, mix=0.3)
     if torch.allclose(got, 0.3 * one + 0.7 * sharp):
-        return False, ("the weights are swapped: mix is the share of the circuit's probabilities, 1 - mix stays on "
-                       "the one-hot label.")
+        return False, (
+            "the weights are swapped: mix is the share of the circuit's probabilities, 1 - mix stays on "
+            "the one-hot label."
+        )
     if torch.allclose(got, 0.7 * one + 0.3 * q):
         return False, "apply the temperature to the circuit's probabilities before mixing."
     if not torch.allclose(got, want, atol=1e-6):
