@@ -25,7 +25,7 @@ check: $(STAMP)
 	$(BIN)/mypy
 
 book: $(STAMP)
-	TQDM_DISABLE=1 $(BIN)/jupyter-book build . --all -W -n --keep-going
+	TQDM_DISABLE=1 QROBUST_BOOK_BUILD=1 $(BIN)/jupyter-book build . --all -W -n --keep-going
 	$(BIN)/python scripts/check_links.py _build/html
 	@echo "Book built: $(CURDIR)/_build/html/index.html"
 
@@ -46,7 +46,7 @@ test-matrix: $(STAMP)
 # The student edition: hand-out notebooks without solutions, and a book without them.
 student: $(STAMP)
 	$(BIN)/python scripts/student_edition.py --out student
-	TQDM_DISABLE=1 $(BIN)/jupyter-book build student/src --path-output student --all -W -n --keep-going
+	TQDM_DISABLE=1 QROBUST_BOOK_BUILD=1 $(BIN)/jupyter-book build student/src --path-output student --all -W -n --keep-going
 	$(BIN)/python scripts/check_links.py student/_build/html
 	@echo "Student book: $(CURDIR)/student/_build/html/index.html; hand-outs: $(CURDIR)/student/notebooks/"
 

@@ -141,6 +141,22 @@ def build_debris(root: Path, machine_folders: tuple[str, ...] = ()) -> list[str]
     return problems
 
 
+_REMOTE_SCRIPT = re.compile(r"""<script[^>]*\bsrc=["'](https?:)?//[^"']+["']""")
+
+
+def remote_scripts(root: Path) -> list[str]:
+    """``"page: url"`` for every script a page loads from the internet: a book read offline
+    (or built without a network) must show its mathematics and figures from its own files."""
+    problems = []
+    for path in _pages(root):
+        html = path.read_text(encoding="utf-8", errors="replace")
+        problems += [
+            f"{path.relative_to(root)}: loads {m.group(0).split('src=')[1]} from the internet"
+            for m in _REMOTE_SCRIPT.finditer(html)
+        ]
+    return problems
+
+
 def main() -> int:
     root = Path(sys.argv[1] if len(sys.argv) > 1 else "_build/html")
     if not root.is_dir():
@@ -152,6 +168,7 @@ def main() -> int:
         + missing_launch_buttons(root)
         + stray_stderr(root)
         + build_debris(root, tuple(sorted(set(here))))
+        + remote_scripts(root)
     )
     n_pages = len(_pages(root))
     if broken:
@@ -159,7 +176,7 @@ def main() -> int:
         return 1
     print(
         f"internal links: all resolve ({n_pages} pages); every notebook chapter has its "
-        f"Binder and Colab buttons; no stray stderr output; no build debris"
+        f"Binder and Colab buttons; no stray stderr output; no build debris; no script from the internet"
     )
     return 0
 

@@ -251,6 +251,32 @@ def test_page_check_finds_saved_progress_bars_loopback_links_and_the_build_folde
     assert sorted(p.split(":")[0] for p in problems) == ["bar.html", "dask.html", "path.html", "text.html"]
 
 
+def test_page_check_finds_scripts_loaded_from_the_internet(tmp_path):
+    import check_links
+
+    (tmp_path / "a.html").write_text(
+        '<script src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"></script>'
+        '<script defer src="_static/mathjax/tex-chtml.js"></script><a href="https://example.org">a link</a>'
+    )
+    assert check_links.remote_scripts(tmp_path) == [
+        'a.html: loads "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js" from the internet'
+    ]
+
+
+def test_sliders_are_live_in_a_notebook_and_frames_in_the_built_book(monkeypatch, capsys):
+    from qrobust_lite.course import sliders
+
+    drawn = []
+    monkeypatch.setenv(sliders.ENV_VAR, "1")
+    assert sliders.sliders(lambda a: drawn.append(a), [{"a": 1}, {"a": 2}], a=(0, 3)) is None
+    assert drawn == [1, 2] and "[static page]" in capsys.readouterr().out
+    with pytest.raises(ValueError, match=r"frames name arguments that have no control: \['b'\]"):
+        sliders.sliders(lambda a: None, [{"b": 1}], a=(0, 3))
+    monkeypatch.delenv(sliders.ENV_VAR)
+    live = sliders.sliders(lambda a: drawn.append(a), [{"a": 1}], a=(0, 3))
+    assert hasattr(live, "widget") and "[static page]" not in capsys.readouterr().out
+
+
 def test_progress_bars_follow_the_callers_switch_and_tqdm_disable(monkeypatch):
     from qrobust_lite.progress import bar
 

@@ -17,6 +17,8 @@ Methods:
 from __future__ import annotations
 
 import math
+import os
+import statistics
 import time
 from typing import Callable
 
@@ -43,6 +45,38 @@ def samples_per_second(work: Callable[[], None], n_samples: int, min_time: float
         work()
         repeats += 1
     return n_samples * repeats / (time.perf_counter() - start)
+
+
+@validate_params(work=CALLABLE, baseline=CALLABLE, n_samples=COUNT, pairs=Int(3, 101), min_time=NON_NEGATIVE)
+def paired_ratio(
+    work: Callable[[], object], baseline: Callable[[], object], n_samples: int, pairs: int = 5, min_time: float = 0.2
+) -> dict:
+    """How many times faster ``work`` is than ``baseline`` (both handle ``n_samples``), measured so
+    that other work on the machine cancels out as far as it can: the two are timed in turn,
+    ``pairs`` times, and the ratio is the median of the pairs' ratios (a slow spell hits both
+    members of a pair alike). Returns ``{"ratio", "low", "high"}`` (the median, and the smallest
+    and largest pair), ``{"work", "baseline"}`` (median samples/s) and ``"load"`` (the machine's
+    1-minute load average per core, before and after; above about 0.5 other work competed).
+
+    >>> r = paired_ratio(lambda: sum(range(100)), lambda: sum(range(1000)), 1, pairs=3, min_time=0.01)
+    >>> r["ratio"] > 1 and r["low"] <= r["ratio"] <= r["high"]
+    True
+    """
+    cores = os.cpu_count() or 1
+    before = os.getloadavg()[0] / cores
+    rates = [
+        (samples_per_second(work, n_samples, min_time), samples_per_second(baseline, n_samples, min_time))
+        for _ in range(pairs)
+    ]
+    ratios = sorted(a / b for a, b in rates)
+    return {
+        "ratio": statistics.median(ratios),
+        "low": ratios[0],
+        "high": ratios[-1],
+        "work": statistics.median(a for a, _ in rates),
+        "baseline": statistics.median(b for _, b in rates),
+        "load": (before, os.getloadavg()[0] / cores),
+    }
 
 
 @validate_params(x=FEATURES)
