@@ -219,9 +219,9 @@ def representation_finding(verdicts: dict[str, Verdict]) -> str:
     ...      "eigensolver-phase": Verdict("reproduced", numbers={"MLP memorised": (0.9, 0.05)})}
     >>> import textwrap
     >>> print(textwrap.fill(representation_finding(v), 88))
-    The MLP memorises only when it reads eigensolver-phase states (0.900 of the flips); reading
-    real states it reproduces 0.050: its memorisation of quantum data rests on how a state's
-    global phase is shown to it, which carries nothing about the phase of matter.
+    The MLP memorises only when it reads eigensolver-phase states (0.900 of the flips);
+    reading real states it reproduces 0.050: its memorisation of quantum data rests on how a
+    state's global phase is shown to it, which carries nothing about the phase of matter.
     """
     share = {rep: v.numbers["MLP memorised"][0] for rep, v in verdicts.items()}
     memorises = [rep for rep in share if share[rep] >= MEMORISES]
