@@ -16,7 +16,7 @@ from typing import Callable
 
 from ..validation import CALLABLE, Anything, Instance, Sequence_, validate_params
 
-#: Set while the book is built: :func:`sliders` draws frames instead of widgets.
+#: The variable set while the book is built, when :func:`sliders` draws frames instead of widgets.
 ENV_VAR = "QROBUST_BOOK_BUILD"
 NOTE = (
     "[static page] the sliders need a running notebook; here the figure is drawn at {n} settings. "
