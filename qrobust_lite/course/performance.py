@@ -47,6 +47,19 @@ def samples_per_second(work: Callable[[], None], n_samples: int, min_time: float
     return n_samples * repeats / (time.perf_counter() - start)
 
 
+def _cpu_seconds() -> tuple[float, float, float] | None:
+    """(wall clock, CPU seconds every process used, CPU seconds this process used), or None where
+    ``/proc/stat`` is not there (Linux only)."""
+    try:
+        fields = open("/proc/stat").readline().split()[1:]
+    except OSError:
+        return None
+    ticks = [int(v) for v in fields]
+    busy = sum(ticks) - ticks[3] - (ticks[4] if len(ticks) > 4 else 0)  # all but idle and iowait
+    own = os.times()
+    return time.perf_counter(), busy / os.sysconf("SC_CLK_TCK"), own.user + own.system
+
+
 @validate_params(work=CALLABLE, baseline=CALLABLE, n_samples=COUNT, pairs=Int(3, 101), min_time=NON_NEGATIVE)
 def paired_ratio(
     work: Callable[[], object], baseline: Callable[[], object], n_samples: int, pairs: int = 5, min_time: float = 0.2
@@ -55,19 +68,23 @@ def paired_ratio(
     that other work on the machine cancels out as far as it can: the two are timed in turn,
     ``pairs`` times, and the ratio is the median of the pairs' ratios (a slow spell hits both
     members of a pair alike). Returns ``{"ratio", "low", "high"}`` (the median, and the smallest
-    and largest pair), ``{"work", "baseline"}`` (median samples/s) and ``"load"`` (the machine's
-    1-minute load average per core, before and after; above about 0.5 other work competed).
+    and largest pair), ``{"work", "baseline"}`` (median samples/s) and ``"others"``: how many
+    cores other processes kept busy on average while it timed (from ``/proc/stat``, less this
+    process's own CPU time; NaN where that file is missing). Above about 0.25 they competed.
 
     >>> r = paired_ratio(lambda: sum(range(100)), lambda: sum(range(1000)), 1, pairs=3, min_time=0.01)
     >>> r["ratio"] > 1 and r["low"] <= r["ratio"] <= r["high"]
     True
     """
-    cores = os.cpu_count() or 1
-    before = os.getloadavg()[0] / cores
+    start = _cpu_seconds()
     rates = [
         (samples_per_second(work, n_samples, min_time), samples_per_second(baseline, n_samples, min_time))
         for _ in range(pairs)
     ]
+    end = _cpu_seconds()
+    others = math.nan
+    if start is not None and end is not None and end[0] > start[0]:
+        others = max(0.0, ((end[1] - start[1]) - (end[2] - start[2])) / (end[0] - start[0]))
     ratios = sorted(a / b for a, b in rates)
     return {
         "ratio": statistics.median(ratios),
@@ -75,7 +92,7 @@ def paired_ratio(
         "high": ratios[-1],
         "work": statistics.median(a for a, _ in rates),
         "baseline": statistics.median(b for _, b in rates),
-        "load": (before, os.getloadavg()[0] / cores),
+        "others": others,
     }
 
 
