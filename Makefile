@@ -24,8 +24,11 @@ check: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# A fresh sweep cache: every number on the built pages is computed during the build.
 book: $(STAMP)
-	TQDM_DISABLE=1 QROBUST_BOOK_BUILD=1 $(BIN)/jupyter-book build . --all -W -n --keep-going
+	rm -rf _build/sweep-cache
+	TQDM_DISABLE=1 QROBUST_BOOK_BUILD=1 QROBUST_CACHE=$(CURDIR)/_build/sweep-cache \
+		$(BIN)/jupyter-book build . --all -W -n --keep-going
 	$(BIN)/python scripts/check_links.py _build/html
 	@echo "Book built: $(CURDIR)/_build/html/index.html"
 

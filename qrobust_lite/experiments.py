@@ -187,9 +187,16 @@ def plain_result(result: Any, where: str = "result") -> Any:
 
 
 @validate_params(name=TEXT)
+#: Names a folder for the experiments' caches instead of the user's cache folder (``make book``
+#: sets a fresh one, so that every number on the built pages is computed during the build).
+CACHE_ENV_VAR = "QROBUST_CACHE"
+
+
 def default_cache(name: str) -> Path:
-    """``<user cache>/qrobust-lite/<name>``: where an experiment keeps its results by default."""
-    return data.cache_dir().parent / name
+    """``<user cache>/qrobust-lite/<name>``, or ``$QROBUST_CACHE/<name>`` when that is set: where
+    an experiment keeps its results by default."""
+    root = os.environ.get(CACHE_ENV_VAR, "").strip()
+    return (Path(root) if root else data.cache_dir().parent) / name
 
 
 @dataclasses.dataclass

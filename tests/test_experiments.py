@@ -369,3 +369,10 @@ def test_every_part_is_cached_by_the_runner(tmp_path):
     stamps = {p: p.stat().st_mtime_ns for p in tmp_path.glob("*.json")}
     assert run() == first  # read back, seconds included: not re-trained
     assert {p: p.stat().st_mtime_ns for p in tmp_path.glob("*.json")} == stamps
+
+
+def test_the_default_cache_follows_qrobust_cache(monkeypatch, tmp_path):
+    monkeypatch.delenv(E.CACHE_ENV_VAR, raising=False)
+    assert E.default_cache("sweeps").parent.name == "qrobust-lite"
+    monkeypatch.setenv(E.CACHE_ENV_VAR, str(tmp_path))
+    assert E.default_cache("sweeps") == tmp_path / "sweeps"
