@@ -186,12 +186,12 @@ def plain_result(result: Any, where: str = "result") -> Any:
     raise TypeError(f"{where} is a {type(result).__name__}; results hold dicts, lists, numbers and strings")
 
 
-@validate_params(name=TEXT)
 #: Names a folder for the experiments' caches instead of the user's cache folder (``make book``
 #: sets a fresh one, so that every number on the built pages is computed during the build).
 CACHE_ENV_VAR = "QROBUST_CACHE"
 
 
+@validate_params(name=TEXT)
 def default_cache(name: str) -> Path:
     """``<user cache>/qrobust-lite/<name>``, or ``$QROBUST_CACHE/<name>`` when that is set: where
     an experiment keeps its results by default."""
