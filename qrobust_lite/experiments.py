@@ -429,8 +429,7 @@ def run_grid(
     if isinstance(cache, (str, Path)):
         cache = ResultCache(Path(cache))
     first: dict[str, int] = {}  # each distinct config's first place in the grid
-    for i, config in enumerate(configs):
-        first.setdefault(json.dumps(_plain(config), sort_keys=True), i)
+    order = [first.setdefault(json.dumps(_plain(config), sort_keys=True), i) for i, config in enumerate(configs)]
     unique = sorted(first.values())
     keys = {i: key(configs[i]) for i in unique} if cache is not None else {}
     results: dict[int, dict] = {}
@@ -468,7 +467,6 @@ def run_grid(
                 cache.store(keys[i], configs[i], result)
     if failures:
         raise GridError(failures, done=len(results))
-    order = [first[json.dumps(_plain(c), sort_keys=True)] for c in configs]
     return [results[j] if j == i else copy.deepcopy(results[j]) for i, j in enumerate(order)]
 
 
