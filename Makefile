@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export JUPYTER_PATH := $(CURDIR)/$(VENV)/share/jupyter
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: install check book test test-full test-matrix student bench clean
+.PHONY: install check book test test-full test-matrix student publish-student bench gpu-wheels gpu-check clean
 
 install: $(STAMP)
 
@@ -53,11 +53,27 @@ student: $(STAMP)
 	$(BIN)/python scripts/check_links.py student/_build/html
 	@echo "Student book: $(CURDIR)/student/_build/html/index.html; hand-outs: $(CURDIR)/student/notebooks/"
 
+# The branch the book's Binder and Colab buttons open: the hand-outs, made from the committed
+# HEAD, on branch `student` (nothing else in the checkout changes). Push it after: git push origin student
+publish-student: $(STAMP)
+	$(BIN)/python scripts/student_edition.py --branch student
+
 # The fast path against stock PennyLane and TensorCircuit-NG (the bench extra: JAX, added to
 # .venv; nothing else imports it), written for the book's Performance appendix. About 8 min.
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
 	$(BIN)/python benchmarks/fast_path.py --json benchmarks/fast_path.json
+
+# The wheels a CUDA machine with its own torch (Python 3.12, no registry) lacks for gpu-check,
+# into .whl/ (ignored by git; a device call carries it). See scripts/gpu_wheels.py.
+gpu-wheels: $(STAMP)
+	$(BIN)/python scripts/gpu_wheels.py --out .whl
+
+# On a CUDA machine, with its own python3 and torch: the GPU check in one go (under 8 minutes),
+# into benchmarks/gpu_check.json. Without CUDA it says so and exits 0. Needs no .venv.
+GPU_PYTHON ?= python3
+gpu-check:
+	$(GPU_PYTHON) benchmarks/gpu_check.py --json benchmarks/gpu_check.json
 
 clean:
 	rm -rf _build student

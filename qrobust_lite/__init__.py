@@ -24,7 +24,8 @@ chapter that teaches it, and the book's *API reference* follows the same map.
   :mod:`~qrobust_lite.course.cli` (the ``qrobust-lite`` command: ``doctor``, ``run``, ``grade``),
   :mod:`~qrobust_lite.course.performance` (the *Performance* appendix's measurements),
   :mod:`~qrobust_lite.course.paper_scale` (the verdicts of *Results at the papers' scale*),
-  :mod:`~qrobust_lite.course.sliders` (sliders in a notebook, frames in the built book).
+  :mod:`~qrobust_lite.course.sliders` (sliders in a notebook, frames in the built book),
+  :mod:`~qrobust_lite.course.tables` (tables and text that fit the page).
 """
 
 __version__ = "0.1.0"

@@ -619,13 +619,17 @@ def format_table(results: dict, attack: str = "PGD-restart", metric: str = "asr"
 @validate_params(results=RESULTS, attack=Options(*ATTACKS), axes=Anything("three Matplotlib Axes, or None"))
 def plot_attack_success(results: dict, attack: str = "PGD-restart", axes=None):
     """Under ``attack``: robust accuracy, ASR and common-base ASR against budget, one panel
-    each, mean +- std over seeds per defence."""
+    each, mean +- std over seeds per defence. Without ``axes``, two panels a row and the legend
+    in the fourth cell."""
     import matplotlib.pyplot as plt
 
     table = summarise(results)
     eps = np.array(results["config"]["epsilons"]) * 255
+    spare = None
     if axes is None:
-        _, axes = plt.subplots(1, len(TABLE_METRICS), figsize=(10, 3.6), sharey=True)
+        _, grid = plt.subplots(2, 2, figsize=(7, 5.6), sharey=True)
+        axes, spare = grid.flat[: len(TABLE_METRICS)], grid[1, 1]
+        spare.axis("off")
     titles = {
         "asr": "attack success rate",
         "robust_accuracy": "robust accuracy",
@@ -635,10 +639,15 @@ def plot_attack_success(results: dict, attack: str = "PGD-restart", axes=None):
         for defence, row in table.items():
             mean, std = np.array(row[metric][attack]).T
             ax.errorbar(eps, mean, yerr=std, marker="o", capsize=3, label=defence)
-        ax.set(title=f"{titles[metric]} ({attack})", xlabel="budget epsilon (x 1/255)", xticks=eps)
+        ax.set(xlabel="budget epsilon (x 1/255)", xticks=eps)
+        ax.set_title(f"{titles[metric]} ({attack})", fontsize=10)
         ax.grid(alpha=0.3)
     handles, labels = axes[0].get_legend_handles_labels()
-    axes[0].figure.legend(
-        handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(labels), fontsize=9, frameon=False
-    )
+    if spare is not None:
+        spare.legend(handles, labels, loc="center", fontsize=9)
+        spare.figure.tight_layout()
+    else:
+        axes[0].figure.legend(
+            handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(labels), fontsize=9, frameon=False
+        )
     return axes

@@ -541,7 +541,7 @@ def plot_tradeoff(results: dict, ax=None):
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(6, 4.2))
+        _, ax = plt.subplots(figsize=(7, 5.4))
     points, chosen, config = tradeoff(results), results["selected"], results["config"]
     origin = points[("one-hot", ())]
     lines: list[tuple[str, list[tuple]]] = [("label smoothing", [(("smoothing", e),) for e in config["smoothings"]])]
@@ -556,7 +556,7 @@ def plot_tradeoff(results: dict, ax=None):
         xe, ye = (np.array([p[k][1] for p in pts]) for k in ("clean ece", "corrupted accuracy"))
         ax.errorbar(x, y, xerr=xe, yerr=ye, marker="o", ms=4, capsize=2, color=f"C{i + 1}", label=label)
         for (k, v), xi, yi in zip([s[0] for s in settings], x[1:], y[1:]):
-            ax.annotate(f"{v:g}", (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7, color=f"C{i + 1}")
+            ax.annotate(f"{v:g}", (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=9, color=f"C{i + 1}")
         chosen_setting = _setting(chosen[method])
         for s, xi, yi in zip(settings, x[1:], y[1:]):
             if s == chosen_setting:
@@ -577,7 +577,8 @@ def plot_tradeoff(results: dict, ax=None):
         )
     ax.set(xlabel="clean ECE (lower is better)", ylabel="mean accuracy on the 15 corrupted sets")
     ax.plot([], [], "o", ms=10, mfc="none", mec="black", label="selected (lowest validation NLL)")
-    ax.legend(fontsize=7)
+    # below the axes, clear of the x label, so that it never covers a point
+    ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, 0.0), borderaxespad=4, ncol=2)
     ax.grid(alpha=0.3)
     return ax
 
@@ -585,11 +586,20 @@ def plot_tradeoff(results: dict, ax=None):
 @validate_params(results=RESULTS, axes=Anything("Matplotlib Axes, one per corruption kind, or None"), metric=METRIC)
 def plot_accuracy_vs_severity(results: dict, axes=None, metric: str = "accuracy"):
     """One panel per corruption kind: mean +- std over seeds against severity, per method at
-    its selected setting."""
+    its selected setting. Without ``axes``, two panels a row and the legend in a free cell."""
     import matplotlib.pyplot as plt
 
+    spare, own = None, axes is None
     if axes is None:
-        _, axes = plt.subplots(1, len(corruptions.KINDS), figsize=(11, 3), sharey=True)
+        n = len(corruptions.KINDS)
+        rows = -(-n // 2)
+        _, grid = plt.subplots(rows, 2, figsize=(7, 2.7 * rows), sharey=True, squeeze=False)
+        axes, free = grid.flat[:n], grid.flat[n:]
+        for ax in free:
+            ax.axis("off")
+        spare = free[0] if len(free) else None
+        for ax in grid[:, 0]:
+            ax.set_ylabel(metric)
     table = summarise(results, metric)
     for ax, kind in zip(axes, corruptions.KINDS):
         for method in METHODS:
@@ -601,5 +611,10 @@ def plot_accuracy_vs_severity(results: dict, axes=None, metric: str = "accuracy"
             )
         ax.set(title=kind.replace("_", " "), xlabel="severity")
     axes[0].set_ylabel(metric)
-    axes[-1].legend(fontsize=7)
+    if spare is not None:
+        spare.legend(*axes[0].get_legend_handles_labels(), fontsize=9, loc="center")
+    else:
+        axes[-1].legend(fontsize=9)
+    if own:
+        axes[0].figure.tight_layout()
     return axes

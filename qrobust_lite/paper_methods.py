@@ -485,13 +485,15 @@ def summary(by_dataset: dict[str, dict]) -> dict:
 def plot_against_paper(summary_: dict, dataset: str, axes=None):
     """Test accuracy against the noise's standard deviation, without and with the 20 degree
     turn: every method's mean +- std over seeds (solid), the paper's values where it gives them
-    (dashed, open markers). ``summary_`` is :func:`summary`'s output."""
+    (dashed, open markers); without ``axes``, the two panels one above the other. ``summary_`` is
+    :func:`summary`'s output."""
     import matplotlib.pyplot as plt
 
     if dataset not in summary_:
         raise ValueError(f"dataset must be one of the summary's {sorted(summary_)}, got {dataset!r}")
     if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+        _, axes = plt.subplots(2, 1, figsize=(7, 6.4), sharey=True)
+        axes[1].set_ylabel("test accuracy")
     accuracy, paper = summary_[dataset]["accuracy"], PAPER_TABLES.get(dataset, {})
     names = conditions()
     for ax, turned in zip(axes, (False, True)):

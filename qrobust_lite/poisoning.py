@@ -511,13 +511,24 @@ def critical_alpha(alphas, values, n_boot: int = 1000, seed: int = 0) -> tuple[f
 
 @validate_params(results=RESULTS, metrics=Sequence_(Options(*METRICS)), axes=Anything("Matplotlib Axes, or None"))
 def plot_curves(results: list[dict], metrics=("train_accuracy", "val_accuracy"), axes=None):
-    """Metric against alpha, mean +- std over seeds, one panel per (dataset, poison)."""
+    """Metric against alpha, mean +- std over seeds, one panel per (dataset, poison). Without
+    ``axes``, two panels a row, the legend in a free cell, else below the panels (one panel: below
+    its axes, so that a caller's ``axes[0].legend(...)`` replaces it)."""
     import matplotlib.pyplot as plt
 
     panels = sorted({(r["dataset"], r["poison"]) for r in results})
+    spare, own = None, axes is None
     if axes is None:
-        _, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.0), squeeze=False)
-        axes = axes[0]
+        cols = min(len(panels), 2)
+        rows = -(-len(panels) // cols)
+        size = (3.5 * cols, 3.0 * rows) if len(panels) > 1 else (5.0, 4.4)  # one panel: room for its legend
+        _, grid = plt.subplots(rows, cols, figsize=size, squeeze=False)
+        axes, free = grid.flat[: len(panels)], grid.flat[len(panels) :]
+        for ax in free:
+            ax.axis("off")
+        spare = free[0] if len(free) else None
+        for ax in grid[:, 0]:
+            ax.set_ylabel("accuracy")
     styles = {"train_accuracy": "--", "val_accuracy": "-", "memorised": ":"}
     colours: dict[str, str] = {}
     for ax, (dataset, poison) in zip(axes, panels):
@@ -543,5 +554,17 @@ def plot_curves(results: list[dict], metrics=("train_accuracy", "val_accuracy"),
         ax.set(title=f"{dataset}: {poison}", xlabel="alpha", ylim=(-0.02, 1.02))
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("accuracy")
-    axes[-1].legend(fontsize=7)
+    handles, labels = axes[-1].get_legend_handles_labels()
+    if spare is not None:
+        spare.legend(handles, labels, fontsize=9, loc="center")
+    elif own and len(axes) > 1:
+        axes[0].figure.legend(
+            handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2, fontsize=9, frameon=False
+        )
+    elif own:
+        axes[-1].legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, 0.0), borderaxespad=4)
+    else:
+        axes[-1].legend(fontsize=9)
+    if own:
+        axes[0].figure.tight_layout()
     return axes

@@ -363,13 +363,19 @@ def mean_history(results: dict, dataset: str, model: str, method: str, key: str)
 
 @validate_params(results=RESULTS, dataset=TEXT, keys=Sequence_(Options("forget", "retain", "val")))
 def plot_histories(results: dict, dataset: str = "mnist", keys=("forget", "retain", "val")):
-    """Per-epoch curves: one row per model, one column per metric, a line per method."""
+    """Per-epoch curves: one row per model, one column per metric, a line per method; the legend
+    below the panels."""
     import matplotlib.pyplot as plt
 
     labels = {poisoning.model_label(r) for r in results["runs"] if r["dataset"] == dataset}
     models = sorted(labels, key=lambda label: (label != "QNN", label))
     fig, axes = plt.subplots(
-        len(models), len(keys), figsize=(3.3 * len(keys), 2.6 * len(models)), squeeze=False, sharex=True, sharey=True
+        len(models),
+        len(keys),
+        figsize=(min(7.0, 2.6 * len(keys)), 2.4 * len(models)),
+        squeeze=False,
+        sharex=True,
+        sharey=True,
     )
     for row, model in zip(axes, models):
         for ax, key in zip(row, keys):
@@ -382,6 +388,9 @@ def plot_histories(results: dict, dataset: str = "mnist", keys=("forget", "retai
             ax.grid(alpha=0.3)
     for ax in axes[-1]:
         ax.set_xlabel("epoch")
-    axes[0, -1].legend(fontsize=7)
     fig.tight_layout()
+    handles, names = axes[0, -1].get_legend_handles_labels()
+    fig.legend(
+        handles, names, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(names), fontsize=9, frameon=False
+    )
     return axes

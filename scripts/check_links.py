@@ -1,9 +1,10 @@
 """Check a built HTML book: every internal link resolves (the file exists, and so does the
-#anchor in it), every chapter built from a notebook has its Binder and Colab buttons, and no
-page shows a stderr output (a warning or a stray message) unless its cell is tagged
-``stderr-expected`` (a deliberate one), and no page carries build debris: a saved progress bar,
-a loopback address (``127.0.0.1:PORT``, ``localhost:PORT``) or the building machine's own
-folder.
+#anchor in it), every chapter built from a notebook has its Binder and Colab buttons (opening
+the student branch) and no Markdown page has one, no page shows a stderr output (a warning or a
+stray message) unless its cell is tagged ``stderr-expected`` (a deliberate one), no page carries
+build debris (a saved progress bar, a loopback address such as ``127.0.0.1:PORT``, or the
+building machine's own folder), no output line is wider than the code column and every figure
+has alt text.
 
 Usage: ``python scripts/check_links.py _build/html`` (``make book`` runs it). Links with a
 scheme (https:, mailto:, ...) are external and not checked here: the build runs offline.
@@ -17,6 +18,8 @@ import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
+
+from qrobust_lite.course.tables import WIDTH
 
 
 class _Page(HTMLParser):
@@ -68,16 +71,46 @@ def broken_links(root: Path) -> list[str]:
 
 
 LAUNCHERS = ("mybinder.org", "colab.research.google.com")
+_LAUNCH_LINK = re.compile(r"""href=["'](https://(?:mybinder\.org|colab\.research\.google\.com)/[^"']+)["']""")
 
 
-def missing_launch_buttons(root: Path) -> list[str]:
-    """Chapters built from a notebook (``_sources/<page>.ipynb``) without a Binder or Colab link."""
-    missing = []
-    for source in (root / "_sources").rglob("*.ipynb"):
-        page = root / source.relative_to(root / "_sources").with_suffix(".html")
-        text = page.read_text(encoding="utf-8") if page.exists() else ""
-        missing += [f"{page.relative_to(root)}: no {name} button" for name in LAUNCHERS if name not in text]
-    return missing
+def launch_branch() -> str:
+    """The branch the Binder and Colab buttons open (``repository.branch`` of ``_config.yml``)."""
+    import yaml
+
+    return yaml.safe_load((Path(__file__).resolve().parents[1] / "_config.yml").read_text())["repository"]["branch"]
+
+
+def launch_button_problems(root: Path, branch: str) -> list[str]:
+    """Chapters built from a notebook (``_sources/<page>.ipynb``) without a Binder or Colab link,
+    links that open another branch than ``branch`` or a file that is not the page's ``.ipynb``,
+    and Markdown pages that carry launch buttons (Colab cannot open a ``.md`` file)."""
+    problems = []
+    sources = root / "_sources"
+    # A MyST Markdown notebook's source is kept as .md (or .md.txt), beside an .ipynb the theme writes.
+    markdown = {
+        s.relative_to(sources).as_posix().removesuffix(".txt").removesuffix(".md") for s in sources.rglob("*.md*")
+    }
+    notebooks = {s.relative_to(sources).with_suffix("").as_posix() for s in sources.rglob("*.ipynb")}
+    for page in sorted(notebooks | markdown):
+        path = root / f"{page}.html"
+        if not path.exists():
+            continue
+        html = path.read_text(encoding="utf-8")
+        links = _LAUNCH_LINK.findall(html)
+        name = path.relative_to(root)
+        if page in markdown:
+            problems += [f"{name}: a Markdown page with a launch button ({link})" for link in links]
+            continue
+        problems += [f"{name}: no {host} button" for host in LAUNCHERS if not any(host in link for link in links)]
+        binder, colab = f"/{branch}?urlpath=", f"/blob/{branch}/"
+        wanted = f"{page}.ipynb"
+        problems += [
+            f"{name}: {link} does not open {wanted} on branch {branch!r}"
+            for link in links
+            if not ((binder in link or colab in link) and link.endswith(wanted))
+        ]
+    return problems
 
 
 STDERR_TAG = "stderr-expected"
@@ -157,6 +190,57 @@ def remote_scripts(root: Path) -> list[str]:
     return problems
 
 
+#: Where a cell's output ends at the latest: the next cell, the end of its section or of the article.
+_OUTPUT_END = re.compile(r'<div class="cell |</section>|</article>|</main>')
+
+
+def _outputs(html: str) -> list[str]:
+    """The HTML of every cell's output on a page."""
+    return [_OUTPUT_END.split(chunk, 1)[0] for chunk in html.split('<div class="cell_output')[1:]]
+
+
+def _output_blocks(html: str) -> list[str]:
+    """The text of every ``<pre>`` in a cell's output, tags stripped and entities decoded."""
+    from html import unescape
+
+    blocks = []
+    for output in _outputs(html):
+        blocks += [unescape(re.sub(r"<[^>]+>", "", pre)) for pre in re.findall(r"<pre[^>]*>(.*?)</pre>", output, re.S)]
+    return blocks
+
+
+def wide_outputs(root: Path, width: int) -> list[str]:
+    """``"page: N characters: line"`` for every output line wider than ``width`` characters: at
+    1280 px the code column holds 78, and a wider line is cut off at the page's edge."""
+    problems = []
+    for path in _pages(root):
+        for block in _output_blocks(path.read_text(encoding="utf-8", errors="replace")):
+            problems += [
+                f"{path.relative_to(root)}: {len(line)} characters: {line[:60]}..."
+                for line in block.splitlines()
+                if len(line) > width
+            ]
+    return problems
+
+
+_IMG = re.compile(r"<img\b[^>]*>")
+
+
+def figures_without_alt(root: Path) -> list[str]:
+    """``"page: file"`` for every image in a cell's output whose alt text is missing or is only its
+    file name (myst-nb's default, a hash): set ``mystnb: image: alt:`` in the cell's metadata."""
+    problems = []
+    for path in _pages(root):
+        html = path.read_text(encoding="utf-8", errors="replace")
+        for output in _outputs(html):
+            for img in _IMG.findall(output):
+                src = (re.search(r'src="([^"]*)"', img) or [None, ""])[1]
+                alt = (re.search(r'alt="([^"]*)"', img) or [None, ""])[1]
+                if not alt.strip() or alt in src:
+                    problems.append(f"{path.relative_to(root)}: figure {src.rsplit('/', 1)[-1]} has no alt text")
+    return problems
+
+
 def main() -> int:
     root = Path(sys.argv[1] if len(sys.argv) > 1 else "_build/html")
     if not root.is_dir():
@@ -165,18 +249,22 @@ def main() -> int:
     here = (str(Path(__file__).resolve().parents[1]), str(Path.cwd().resolve()))
     broken = (
         broken_links(root)
-        + missing_launch_buttons(root)
+        + launch_button_problems(root, launch_branch())
         + stray_stderr(root)
         + build_debris(root, tuple(sorted(set(here))))
         + remote_scripts(root)
+        + wide_outputs(root, WIDTH)
+        + figures_without_alt(root)
     )
     n_pages = len(_pages(root))
     if broken:
         print(f"{len(broken)} problems in {n_pages} pages:", *broken, sep="\n  ")
         return 1
     print(
-        f"internal links: all resolve ({n_pages} pages); every notebook chapter has its "
-        f"Binder and Colab buttons; no stray stderr output; no build debris; no script from the internet"
+        f"internal links: all resolve ({n_pages} pages); every notebook chapter has its Binder and "
+        f"Colab buttons to branch {launch_branch()!r} and no Markdown page has one; no stray stderr "
+        f"output; no build debris; no script from the internet; no output line over {WIDTH} "
+        "characters; every figure has alt text"
     )
     return 0
 

@@ -202,22 +202,128 @@ def test_student_edition_refuses_to_write_over_the_repository():
         student_edition.main(["--out", str(ROOT)])
 
 
-def test_link_check_finds_missing_pages_anchors_and_launch_buttons(tmp_path):
+def _git(repo: Path, *args: str) -> str:
+    import subprocess
+
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    """A clone of this repository with the student branch published in it, as the maintainer
+    does before pushing (the launch buttons open that branch)."""
+    import subprocess
+
+    clone = tmp_path_factory.mktemp("published") / "repo"
+    subprocess.run(["git", "clone", "--quiet", "--shared", str(ROOT), str(clone)], check=True, timeout=120)
+    student_edition.main(["--branch", "student", "--repo", str(clone)])
+    return clone
+
+
+def test_the_launch_buttons_open_the_published_student_branch(published):
+    """Every chapter the buttons open is on the branch, as a hand-out: no solutions, no MyST
+    left that Jupyter or Colab would show raw, the exercises and checkers kept; the rest of the
+    repository (what Binder builds) is there; the instructors' page is not."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert config["repository"]["branch"] == "student"
+    files = set(_git(published, "ls-tree", "-r", "--name-only", "student").split())
+    assert {"environment.yml", "requirements.txt", "constraints.txt", "qrobust_lite/__init__.py"} <= files
+    assert "book/instructors.md" not in files
+    for nb_path in notebooks():
+        name = f"book/{nb_path.name}"
+        assert name in files
+        cells = nbformat.reads(_git(published, "show", f"student:{name}"), as_version=4).cells
+        markdown = "\n".join(c.source for c in cells if c.cell_type == "markdown")
+        tags = [t for c in cells for t in c.metadata.get("tags", [])]
+        assert "solution" not in tags and "exercise-stub" in tags
+        for raw in (":::", "{doc}", "{cite", "{exercise}", ":label:"):
+            assert raw not in markdown, (name, raw)
+        assert markdown.count("### Exercise: ") == sum(c.source.count(":::{exercise}") for c in notebook_cells(nb_path))
+    readme = _git(published, "show", "student:README.md")
+    assert readme.startswith("# qrobust-lite, student edition") and "make publish-student" in readme
+
+
+def notebook_cells(path: Path) -> list:
+    return nbformat.read(path, as_version=4).cells
+
+
+def test_publishing_again_changes_nothing_and_leaves_the_work_tree_alone(published):
+    tip = _git(published, "rev-parse", "student")
+    status = _git(published, "status", "--porcelain")
+    student_edition.main(["--branch", "student", "--repo", str(published)])
+    assert _git(published, "rev-parse", "student") == tip
+    assert _git(published, "status", "--porcelain") == status
+    assert _git(published, "rev-parse", "--abbrev-ref", "HEAD").strip() != "student"
+
+
+def test_publishing_refuses_a_branch_it_did_not_make_and_the_checked_out_one(tmp_path):
+    import subprocess
+
+    clone = tmp_path / "repo"
+    subprocess.run(["git", "clone", "--quiet", "--shared", str(ROOT), str(clone)], check=True, timeout=120)
+    _git(clone, "branch", "mine")
+    with pytest.raises(SystemExit, match="was not made by this script"):
+        student_edition.main(["--branch", "mine", "--repo", str(clone)])
+    current = _git(clone, "rev-parse", "--abbrev-ref", "HEAD").strip()
+    with pytest.raises(SystemExit, match="is the checked-out branch"):
+        student_edition.main(["--branch", current, "--repo", str(clone)])
+    with pytest.raises(SystemExit, match="not a valid branch name"):
+        student_edition.main(["--branch", "a..b", "--repo", str(clone)])
+
+
+def test_myst_becomes_plain_markdown_in_the_handouts():
+    pages = {"primer": ("primer.ipynb", "A primer"), "api": ("api.md", "API")}
+    cited = {"qi2025": "[Qi et al., 2025](https://arxiv.org/abs/1)", "b": "B, 2020"}
+    text = (
+        ":::{exercise} Born rule\n:label: primer-born\n\nWrite `f`.\n:::\n"
+        "See {doc}`primer`, {doc}`the API <api>` and {doc}`instructors` {cite:p}`qi2025,b`."
+    )
+    assert student_edition.plain_markdown(text, pages, cited) == (
+        "### Exercise: Born rule\n\nWrite `f`.\n"
+        "See [A primer](primer.ipynb), [the API](api.md) and *For instructors* (instructors' edition) "
+        "([Qi et al., 2025](https://arxiv.org/abs/1); B, 2020)."
+    )
+    with pytest.raises(ValueError, match="no such page"):
+        student_edition.plain_markdown("{doc}`nowhere`", pages, cited)
+    with pytest.raises(ValueError, match="not in book/references.bib"):
+        student_edition.plain_markdown("{cite:p}`unknown`", pages, cited)
+
+
+def test_link_check_finds_missing_pages_and_anchors(tmp_path):
     import check_links
 
-    (tmp_path / "_sources").mkdir()
-    (tmp_path / "_sources" / "a.ipynb").write_text("{}")
     (tmp_path / "a.html").write_text(
-        '<a href="b.html#there">ok</a> <a href="b.html#nowhere">x</a>'
-        '<a href="c.html">y</a> <a href="https://mybinder.org/v2">b</a>'
+        '<a href="b.html#there">ok</a> <a href="b.html#nowhere">x</a><a href="c.html">y</a>'
     )
     (tmp_path / "b.html").write_text('<h1 id="there">B</h1><a href="#there">self</a><a href="a.html">a</a>')
-    problems = check_links.broken_links(tmp_path) + check_links.missing_launch_buttons(tmp_path)
-    assert problems == [
+    assert check_links.broken_links(tmp_path) == [
         "a.html: b.html#nowhere (no such anchor)",
         "a.html: c.html (no such file)",
-        "a.html: no colab.research.google.com button",
     ]
+
+
+def test_launch_check_wants_both_buttons_on_the_student_branch_and_none_on_markdown_pages(tmp_path):
+    import check_links
+
+    (tmp_path / "_sources" / "book").mkdir(parents=True)
+    for source in ("a.ipynb", "b.ipynb", "c.md", "c.ipynb"):  # c: a Markdown notebook (the theme adds c.ipynb)
+        (tmp_path / "_sources" / "book" / source).write_text("{}")
+    binder = "https://mybinder.org/v2/gh/o/r/{branch}?urlpath=tree/book/{page}"
+    colab = "https://colab.research.google.com/github/o/r/blob/{branch}/book/{page}"
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "a.html").write_text(
+        f'<a href="{binder.format(branch="student", page="a.ipynb")}">B</a>'
+        f'<a href="{colab.format(branch="main", page="a.ipynb")}">C</a>'
+    )
+    (tmp_path / "book" / "b.html").write_text(f'<a href="{binder.format(branch="student", page="b.ipynb")}">B</a>')
+    (tmp_path / "book" / "c.html").write_text(f'<a href="{colab.format(branch="student", page="c.md")}">C</a>')
+    main_colab = colab.format(branch="main", page="a.ipynb")
+    assert check_links.launch_button_problems(tmp_path, "student") == [
+        f"book/a.html: {main_colab} does not open book/a.ipynb on branch 'student'",
+        "book/b.html: no colab.research.google.com button",
+        f"book/c.html: a Markdown page with a launch button ({colab.format(branch='student', page='c.md')})",
+    ]
+    assert check_links.launch_branch() == "student"
 
 
 def test_page_check_finds_stray_stderr_but_not_deliberate_one(tmp_path):
@@ -338,3 +444,32 @@ def test_the_grader_knows_each_exercise_as_the_chapter_and_the_instructors_page_
     page = (ROOT / "book" / "instructors.md").read_text()
     table = {e: int(level) for e, level in re.findall(r"^\| `([\w-]+)` \| \{doc\}`\w+` \| (\d) \|", page, re.M)}
     assert table == LEVELS
+
+
+def test_page_check_finds_output_lines_wider_than_the_column_and_figures_without_alt_text(tmp_path):
+    import check_links
+
+    cell = '<div class="cell docutils container"><div class="cell_output docutils container">{}</div></div>'
+    (tmp_path / "a.html").write_text(
+        cell.format("<pre>" + "x" * 78 + "\n" + "&lt;" + "y" * 78 + "</pre>")
+        + cell.format('<img alt="_images/ab12.png" src="_images/ab12.png"/><img alt="Accuracy" src="_images/c.png"/>')
+        + "</section><pre>"  # code after the outputs, not an output: the reader scrolls it
+        + "z" * 200
+        + "</pre>"
+    )
+    assert check_links.wide_outputs(tmp_path, 78) == [f"a.html: 79 characters: <{'y' * 59}..."]
+    assert check_links.figures_without_alt(tmp_path) == ["a.html: figure ab12.png has no alt text"]
+
+
+def test_tables_show_as_markdown_in_a_notebook_and_as_text_when_printed():
+    from qrobust_lite.course import tables
+
+    t = tables.table(["condition", "a|b", "note"], [["clean", "0.5 ± 0.1", "x"]], caption="Accuracy")
+    assert t._repr_markdown_() == (
+        "Accuracy\n\n| condition | a\\|b | note |\n|:---|---:|:---|\n| clean | 0.5\u00a0±\u00a00.1 | x |"
+    )
+    assert str(t) == "Accuracy\ncondition        a|b  note\nclean      0.5 ± 0.1  x   "
+    assert tables.table(["a"], [])._repr_markdown_() == "| a |\n|:---|"
+    with pytest.raises(ValueError, match=r"rows\[0\] has 1 cells; the header has 2 columns"):
+        tables.table(["a", "b"], [["only one"]])
+    assert all(len(line) <= 30 for line in tables.wrap("word " * 40, bullet="  - ", width=30).splitlines())

@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import defences, poisoning, spin_chain
 from ..validation import SHARE, TEXT, Anything, Bool, Folder, Instance, Options, Sequence_, validate_params
+from .tables import wrap
 
 #: Experiment -> (the folder under results/, the JSON file, the command that makes it).
 RUNS = {
@@ -94,6 +95,21 @@ class Verdict:
     verdict: str
     reasons: list[str] = field(default_factory=list)
     numbers: dict = field(default_factory=dict)
+
+    def text(self, heading: str) -> str:
+        """``"heading: VERDICT (n seeds)"`` and a wrapped ``- reason`` line per test (a reason that
+        starts with two spaces is a sub-point, indented further), each line at most
+        :data:`~qrobust_lite.course.tables.WIDTH` characters (the book's code column).
+
+        >>> verdict = Verdict("partly", ["MLP reproduces 0.909 +- 0.032 of the flipped labels"], {"seeds": 5})
+        >>> print(verdict.text("MNIST"))
+        MNIST: PARTLY (5 seeds)
+          - MLP reproduces 0.909 +- 0.032 of the flipped labels
+        """
+        seeds = f" ({self.numbers['seeds']} seeds)" if "seeds" in self.numbers else ""
+        lines = [wrap(f"{heading}: {self.verdict.upper()}{seeds}")]
+        lines += [wrap(r.strip(), "    - " if r.startswith("  ") else "  - ") for r in self.reasons]
+        return "\n".join(lines)
 
 
 def _by_seed(rows: list[dict], value, what: str) -> np.ndarray:
