@@ -18,6 +18,12 @@ Two choices, each reported with its reason:
    chosen: ``lightning.gpu`` when it is installed and runs a one-gate circuit on a CUDA GPU,
    else ``lightning.qubit``, else ``default.qubit``.
 
+**The CPU threads** of torch (:func:`load_aware_threads`, used by the training loop): one per core
+that other programs leave free, never more than torch's current count, at least one. Two threads
+on two cores that another program also uses are far slower than one: each small operation that
+torch splits between threads waits for the thread the scheduler has set aside, and a 4-qubit
+training step fell from about 280,000 to 5,000 samples/s that way (``benchmarks/busy_machine.py``).
+
 **The torch device** of the fast path and the classical networks (:func:`torch_device`):
 ``cuda`` when torch sees a CUDA GPU, else ``cpu``; ``QROBUST_TORCH_DEVICE`` (``cpu`` or
 ``cuda``) overrides. Models are built on it and take inputs from anywhere: they move a batch to
@@ -27,17 +33,21 @@ moves at all.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
+import math
 import os
+import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pennylane as qml
 import torch
 from torch import nn
 
-from .validation import MODEL, Either, Instance, Int, Optional, Options, validate_params
+from .validation import MODEL, Either, Instance, Int, Optional, Options, Real, validate_params
 
 ENV_VAR = "QROBUST_DEVICE"
 TORCH_ENV_VAR = "QROBUST_TORCH_DEVICE"
@@ -192,3 +202,82 @@ def device_of(module: nn.Module) -> torch.device:
     for tensor in [*module.parameters(), *module.buffers()]:
         return tensor.device
     return torch.device("cpu")
+
+
+def cpu_seconds() -> tuple[float, float, float] | None:
+    """(wall clock, CPU seconds every process used, CPU seconds this process used), or None where
+    ``/proc/stat`` is not there (Linux only)."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = stat.readline().split()[1:]
+    except OSError:
+        return None
+    ticks = [int(v) for v in fields]
+    busy = sum(ticks) - ticks[3] - (ticks[4] if len(ticks) > 4 else 0)  # all but idle and iowait
+    own = os.times()
+    return time.perf_counter(), busy / os.sysconf("SC_CLK_TCK"), own.user + own.system
+
+
+READING = Optional(Instance(tuple, "a cpu_seconds() reading"))
+
+
+@validate_params(start=READING, end=READING)
+def others_busy(start: tuple[float, float, float] | None, end: tuple[float, float, float] | None) -> float:
+    """How many cores other processes kept busy on average between two :func:`cpu_seconds`
+    readings (NaN where there are none)."""
+    if start is None or end is None or end[0] <= start[0]:
+        return float("nan")
+    return max(0.0, ((end[1] - start[1]) - (end[2] - start[2])) / (end[0] - start[0]))
+
+
+#: Seconds over which :func:`threads_for_load` watches the other processes, and how long its
+#: answer is reused (a sweep calls the training loop many times in a row).
+LOAD_WINDOW, LOAD_REUSE = 0.1, 5.0
+_last_choice: list[tuple[float, int, int]] = []  # (when, threads before, the choice)
+
+
+@validate_params(window=Real(0.01, 10.0))
+def threads_for_load(window: float = LOAD_WINDOW) -> int:
+    """Torch's intra-op threads for work starting now: the cores that other processes leave free
+    over ``window`` seconds, at most torch's current count, at least 1. Without ``/proc/stat``
+    (not Linux) the current count. The answer is reused for :data:`LOAD_REUSE` seconds.
+
+    >>> 1 <= threads_for_load() <= torch.get_num_threads()
+    True
+    """
+    now, current = time.perf_counter(), torch.get_num_threads()
+    if _last_choice and now - _last_choice[0][0] < LOAD_REUSE and _last_choice[0][1] == current:
+        return _last_choice[0][2]
+    start = cpu_seconds()
+    time.sleep(window)
+    busy = others_busy(start, cpu_seconds())
+    cores = os.cpu_count() or 1
+    choice = current if math.isnan(busy) else max(1, min(current, cores - round(busy)))
+    _last_choice[:] = [(time.perf_counter(), current, choice)]
+    return choice
+
+
+@contextlib.contextmanager
+def load_aware_threads() -> Iterator[int]:
+    """Within: torch on :func:`threads_for_load` threads (yielded); after: the count before.
+
+    A count set on purpose is kept as a ceiling: the experiments runner's one thread per run
+    stays one. Results of the quantum models do not depend on the count (tested); a CNN's
+    weights can differ in their last digits, as between machines with different cores.
+
+    >>> before = torch.get_num_threads()
+    >>> with load_aware_threads() as threads:
+    ...     torch.get_num_threads() == threads
+    True
+    >>> torch.get_num_threads() == before
+    True
+    """
+    before = torch.get_num_threads()
+    threads = threads_for_load()
+    if threads != before:
+        torch.set_num_threads(threads)
+    try:
+        yield threads
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)

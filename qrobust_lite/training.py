@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from . import validation
+from .backend import load_aware_threads
 from .progress import bar
 from .soft_labels import one_hot, soft_cross_entropy
 from .validation import (
@@ -137,35 +138,36 @@ def fit(
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(lr_drops), gamma=0.1)
     history = []
-    try:
-        for epoch in bar(range(1, epochs + 1), progress, desc=desc, leave=False):
-            model.train()
-            start, total = time.perf_counter(), 0.0
-            for idx in torch.randperm(len(inputs), generator=generator).split(batch_size):
-                x, t = inputs[idx], targets[idx]
-                if transform is not None:
-                    x = transform(model, x, t)
-                value = loss(model(x), t)
-                if penalty is not None:
-                    value = value + penalty(model, len(idx))
-                if not torch.isfinite(value):
-                    raise FloatingPointError(
-                        f"training stopped: the loss became {value.item()} in epoch {epoch} "
-                        f"(lr={lr}); lower lr, or check the inputs and the loss's weights"
-                    )
-                opt.zero_grad()
-                value.backward()
-                opt.step()
-                total += value.item() * len(idx)
-            schedule.step()
-            history.append(total / len(inputs))
+    with load_aware_threads():  # as many CPU threads as other programs leave cores free
+        try:
+            for epoch in bar(range(1, epochs + 1), progress, desc=desc, leave=False):
+                model.train()
+                start, total = time.perf_counter(), 0.0
+                for idx in torch.randperm(len(inputs), generator=generator).split(batch_size):
+                    x, t = inputs[idx], targets[idx]
+                    if transform is not None:
+                        x = transform(model, x, t)
+                    value = loss(model(x), t)
+                    if penalty is not None:
+                        value = value + penalty(model, len(idx))
+                    if not torch.isfinite(value):
+                        raise FloatingPointError(
+                            f"training stopped: the loss became {value.item()} in epoch {epoch} "
+                            f"(lr={lr}); lower lr, or check the inputs and the loss's weights"
+                        )
+                    opt.zero_grad()
+                    value.backward()
+                    opt.step()
+                    total += value.item() * len(idx)
+                schedule.step()
+                history.append(total / len(inputs))
+                model.eval()
+                if after_epoch is not None:
+                    after_epoch(epoch, time.perf_counter() - start)
+        finally:
+            for layer in dropouts:
+                layer.generator = None
             model.eval()
-            if after_epoch is not None:
-                after_epoch(epoch, time.perf_counter() - start)
-    finally:
-        for layer in dropouts:
-            layer.generator = None
-        model.eval()
     return history
 
 

@@ -1,5 +1,7 @@
 """qrobust_lite.backend: every branch of the device choice, mocking what this machine lacks."""
 
+import math
+import os
 import warnings
 
 import pennylane as qml
@@ -211,3 +213,52 @@ def test_models_answer_on_the_inputs_device_and_the_cpu_path_moves_nothing():
     out = model(x)
     assert out.device == x.device
     assert x.to(backend.device_of(model)) is x  # on the CPU, .to() returns the same tensor
+
+
+def test_threads_follow_the_cores_other_programs_leave_free(monkeypatch):
+    """One thread per free core, at most the current count, at least one; the current count
+    where the load cannot be read."""
+    cores = os.cpu_count() or 1
+    current = torch.get_num_threads()
+
+    def readings(busy_cores: float):
+        clock = iter([(0.0, 0.0, 0.0), (1.0, busy_cores, 0.0)])  # others used busy_cores CPU-seconds in 1 s
+        return lambda: next(clock)
+
+    for busy, expected in ((0.0, current), (cores, 1), (cores - 1, max(1, min(current, 1)))):
+        backend._last_choice.clear()
+        monkeypatch.setattr(backend, "cpu_seconds", readings(busy))
+        assert backend.threads_for_load(0.01) == expected, busy
+    backend._last_choice.clear()
+    monkeypatch.setattr(backend, "cpu_seconds", lambda: None)
+    assert backend.threads_for_load(0.01) == current
+    backend._last_choice.clear()
+
+
+def test_load_aware_threads_restore_the_count_and_fit_leaves_it_as_it_was(monkeypatch):
+    from qrobust_lite import training
+
+    before = torch.get_num_threads()
+    monkeypatch.setattr(backend, "threads_for_load", lambda window=0.1: 1)
+    with backend.load_aware_threads() as threads:
+        assert threads == 1 == torch.get_num_threads()
+    assert torch.get_num_threads() == before
+    model = torch.nn.Linear(2, 1)
+    x, y = torch.rand(8, 2), torch.rand(8, 1)
+    training.fit(
+        model,
+        x,
+        y,
+        torch.nn.functional.mse_loss,
+        epochs=1,
+        batch_size=4,
+        lr=0.1,
+        generator=torch.Generator().manual_seed(0),
+        progress=False,
+    )
+    assert torch.get_num_threads() == before
+
+
+def test_others_busy_is_nan_without_readings():
+    assert math.isnan(backend.others_busy(None, (1.0, 0.0, 0.0)))
+    assert backend.others_busy((0.0, 1.0, 0.5), (2.0, 3.0, 1.0)) == 0.75

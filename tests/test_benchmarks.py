@@ -2,6 +2,7 @@
 writes (speed itself is measured by the script, never by tests)."""
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -78,3 +79,96 @@ def test_a_worker_returns_a_rate_its_outputs_and_memory(workload, size, batch):
         assert len(result["check"]["grad"]) == 4 * size * 3
     else:
         assert len(result["check"]["values"]) == 2
+
+
+# ---- benchmarks/gpu_check.py and scripts/gpu_wheels.py --------------------------------------
+
+sys.path.insert(0, str(ROOT / "scripts"))
+import gpu_check  # noqa: E402
+import gpu_wheels  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def quick_record(tmp_path_factory):
+    """The whole check, its logic on the CPU standing in for the GPU, at tiny sizes (seconds),
+    with PennyLane's lightning plugin and ipywidgets hidden, as on a GPU machine given only the
+    carried wheels."""
+    import subprocess
+
+    out = tmp_path_factory.mktemp("gpu") / "gpu_check.json"
+    blocked = "import sys; sys.modules.update(dict.fromkeys(['pennylane_lightning', 'ipywidgets']))"
+    args = ["gpu_check.py", "--device", "cpu", "--quick", "--json", str(out)]
+    script = str(ROOT / "benchmarks" / "gpu_check.py")
+    run = f"{blocked}; sys.argv = {args!r}; import runpy; runpy.run_path({script!r}, run_name='__main__')"
+    done = subprocess.run(
+        [sys.executable, "-c", run],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return json.loads(out.read_text()), done.stdout
+
+
+def test_the_gpu_check_runs_every_stage_and_records_it(quick_record):
+    record, printed = quick_record
+    assert record["machine"]["device"] == "cpu" and record["tolerance"] == gpu_check.TOLERANCE
+    assert [(r["qubits"], r["batch"]) for r in record["agreement"]] == gpu_check.SIZES["quick"]["agree"]
+    assert all(r["probabilities"] == 0 and r["gradient"] == 0 for r in record["agreement"])
+    assert len(record["training"]) == 4 and all(r["device"] > 0 and r["cpu"] > 0 for r in record["training"])
+    assert record["lightning.gpu"] == {"ran": False, "why": "no GPU"}
+    slice_ = record["paper_slice"]
+    assert slice_["runs"] and len(slice_["runs"]) <= slice_["of"] and slice_["stored_cpu"]["median_seconds"] > 0
+    assert "written:" in printed and gpu_check.failures(record) == []
+
+
+def test_the_gpu_check_says_there_is_no_gpu_and_exits_0(capsys):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    assert gpu_check.main([]) == 0
+    assert "no CUDA device here" in capsys.readouterr().out
+
+
+def test_the_gpu_check_fails_on_disagreement_and_skips_what_the_budget_or_memory_leave_out(quick_record):
+    record = json.loads(json.dumps(quick_record[0]))
+    record["agreement"][0]["gradient"] = 1e-6
+    assert gpu_check.failures(record) == ["4 qubits: probabilities differ by 0.0e+00, gradients by 1.0e-06"]
+    assert gpu_check.state_bytes(16, 4096) > gpu_check.CPU_STATE_BYTES >= gpu_check.state_bytes(12, 4096)
+    budget = gpu_check.Budget(0)
+    rows = gpu_check.speeds("cpu", [4], [8], budget, 0.01)
+    assert rows == [
+        {
+            "qubits": 4,
+            "batch": 8,
+            "device": None,
+            "device_skipped": "time budget",
+            "cpu": None,
+            "cpu_skipped": "time budget",
+        }
+    ]
+
+
+def test_the_readme_gpu_section_comes_from_the_stored_check():
+    """``gpu_check.py --docs`` is the only writer of the README's GPU section: the stored record,
+    or, until a GPU has run it, the plain statement that none has."""
+    record = json.loads(gpu_check.RESULTS.read_text()) if gpu_check.RESULTS.exists() else None
+    assert gpu_check.readme_block(record) in (ROOT / "README.md").read_text()
+
+
+def test_the_carried_wheels_cover_every_need_the_gpu_machine_lacks():
+    """Every requirement of the package and, recursively, of what is carried is carried, on the
+    GPU machine's image, or named as not needed; and each carried wheel has a pinned version."""
+    from importlib.metadata import requires
+
+    def name(requirement: str) -> str:
+        return re.sub(r"[-_.]+", "-", re.match(r"[A-Za-z0-9_.\-]+", requirement)[0]).lower()
+
+    def runtime(dist: str) -> list[str]:
+        return [name(r) for r in requires(dist) or [] if "extra ==" not in r]
+
+    known = {name(n) for n in gpu_wheels.CARRIED + gpu_wheels.ON_THE_IMAGE} | set(gpu_wheels.NOT_NEEDED)
+    needs = set(runtime("qrobust-lite"))
+    for dist in gpu_wheels.CARRIED:
+        needs |= set(runtime(dist))
+    assert needs - known == set()
+    assert len(gpu_wheels.pinned()) == len(gpu_wheels.CARRIED)

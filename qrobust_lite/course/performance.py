@@ -17,7 +17,6 @@ Methods:
 from __future__ import annotations
 
 import math
-import os
 import statistics
 import time
 from typing import Callable
@@ -25,7 +24,7 @@ from typing import Callable
 import pennylane as qml
 import torch
 
-from .. import circuits, fastpath, quantum_patches
+from .. import backend, circuits, fastpath, quantum_patches
 from ..validation import CALLABLE, COUNT, FEATURES, IMAGE_BATCH, NON_NEGATIVE, SEED, Int, Options, validate_params
 
 METHODS = ("qrobust_lite", "default.qubit", "lightning.qubit", "per-sample loop")
@@ -47,19 +46,6 @@ def samples_per_second(work: Callable[[], None], n_samples: int, min_time: float
     return n_samples * repeats / (time.perf_counter() - start)
 
 
-def _cpu_seconds() -> tuple[float, float, float] | None:
-    """(wall clock, CPU seconds every process used, CPU seconds this process used), or None where
-    ``/proc/stat`` is not there (Linux only)."""
-    try:
-        fields = open("/proc/stat").readline().split()[1:]
-    except OSError:
-        return None
-    ticks = [int(v) for v in fields]
-    busy = sum(ticks) - ticks[3] - (ticks[4] if len(ticks) > 4 else 0)  # all but idle and iowait
-    own = os.times()
-    return time.perf_counter(), busy / os.sysconf("SC_CLK_TCK"), own.user + own.system
-
-
 @validate_params(work=CALLABLE, baseline=CALLABLE, n_samples=COUNT, pairs=Int(3, 101), min_time=NON_NEGATIVE)
 def paired_ratio(
     work: Callable[[], object], baseline: Callable[[], object], n_samples: int, pairs: int = 5, min_time: float = 0.2
@@ -76,15 +62,12 @@ def paired_ratio(
     >>> r["ratio"] > 1 and r["low"] <= r["ratio"] <= r["high"]
     True
     """
-    start = _cpu_seconds()
+    start = backend.cpu_seconds()
     rates = [
         (samples_per_second(work, n_samples, min_time), samples_per_second(baseline, n_samples, min_time))
         for _ in range(pairs)
     ]
-    end = _cpu_seconds()
-    others = math.nan
-    if start is not None and end is not None and end[0] > start[0]:
-        others = max(0.0, ((end[1] - start[1]) - (end[2] - start[2])) / (end[0] - start[0]))
+    others = backend.others_busy(start, backend.cpu_seconds())
     ratios = sorted(a / b for a, b in rates)
     return {
         "ratio": statistics.median(ratios),

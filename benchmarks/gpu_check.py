@@ -1,0 +1,300 @@
+"""The GPU check, in one go (``make gpu-check``), for the day a CUDA machine is lent for minutes.
+
+    python3 benchmarks/gpu_check.py --json benchmarks/gpu_check.json   # on the GPU machine
+    python3 benchmarks/gpu_check.py --docs                             # here: README from the JSON
+    python3 benchmarks/gpu_check.py --device cpu --quick               # its logic, here (tests)
+
+On a machine without CUDA it says so and exits 0. With CUDA, within ``--budget`` seconds
+(default 420, so that a 10-minute call has room to spare), it:
+
+1. checks the fast path on the GPU against the CPU, float64: the Born-rule probabilities and the
+   gradient of a training step's loss w.r.t. the weights, at 4 to 16 qubits (the run fails,
+   exit 1, when they differ by more than :data:`TOLERANCE`);
+2. measures the training step (AngleEmbedding RY + 4 StronglyEntanglingLayers, the benchmark's
+   circuit) at 4-16 qubits and batches of 256-4,096 on the GPU and on the CPU (samples/s; the CPU
+   is skipped where a step's states would pass :data:`CPU_STATE_BYTES`);
+3. runs ``lightning.gpu`` on the same step when its plugin is installed and runs a circuit
+   (its cuQuantum wheels exceed what can be carried to a machine that reaches no registry, so
+   usually it reports why not);
+4. runs one slice of a paper-scale experiment on the GPU, the poisoning paper's QNN runs on MNIST
+   at full scale (seed 0, as many noise levels as the budget allows), and sets its seconds per
+   run beside the stored CPU runs' median (``results/poisoning-full-mnist``).
+
+Each stage stops where the budget runs out and says what it skipped. Everything goes to one JSON
+file, which ``--docs`` turns into the README's GPU section and the Performance appendix reads.
+The machine needs torch (any build with CUDA) and PennyLane with its needs: ``make gpu-wheels``
+gathers the wheels for Python 3.12 that such a machine lacks (see ``scripts/gpu_wheels.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))  # the package from this checkout: the GPU machine gets no install
+
+RESULTS = HERE / "gpu_check.json"
+STORED_CPU_RUNS = ROOT / "results" / "poisoning-full-mnist" / "poisoning.json"
+TOLERANCE = 1e-8
+#: The largest states (bytes, complex128, the whole batch) a CPU step is timed with.
+CPU_STATE_BYTES = 2 * 2**30
+README_START = "<!-- gpu check: written by benchmarks/gpu_check.py --docs -->"
+README_END = "<!-- end of gpu check -->"
+#: Sizes of each stage: (qubits, batch) pairs to compare, and the grid to time.
+SIZES = {
+    "full": {"agree": [(4, 64), (8, 64), (12, 64), (16, 8)], "qubits": [4, 8, 12, 16], "batches": [256, 1024, 4096]},
+    "quick": {"agree": [(4, 8), (6, 8)], "qubits": [4, 6], "batches": [8, 16]},
+}
+
+
+class Budget:
+    """Seconds left of the run; a stage asks before each piece of work."""
+
+    def __init__(self, seconds: float) -> None:
+        self.end = time.perf_counter() + seconds
+
+    def left(self) -> float:
+        return self.end - time.perf_counter()
+
+
+def machine(device: str) -> dict:
+    import pennylane as qml
+    import torch
+
+    found = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "pennylane": qml.__version__,
+        "cpu_cores": os.cpu_count(),
+        "device": device,
+    }
+    if device == "cuda":
+        found["gpu"] = torch.cuda.get_device_name(0)
+        found["gpu_memory_gib"] = round(torch.cuda.get_device_properties(0).total_memory / 2**30, 1)
+        found["cuda"] = torch.version.cuda
+    return found
+
+
+def step_outputs(n_qubits: int, batch: int, device: str) -> tuple:
+    """The training step's probabilities (B, 2**n) and weight gradient, float64, on ``device``."""
+    import torch
+
+    from qrobust_lite import circuits, fastpath
+    from qrobust_lite.course import performance
+
+    x, w, coeff = performance.training_inputs(n_qubits, batch)
+    x, w, coeff = x.to(device), w.to(device).requires_grad_(), coeff.to(device)
+    block = fastpath.compile_block(circuits.entangling_ansatz, tuple(w.shape), n_qubits)
+    probs = fastpath.born_probabilities(block, w, x, performance.encode_ry)
+    (grad,) = torch.autograd.grad((probs @ coeff).sum(), w)
+    return probs.detach().cpu(), grad.cpu()
+
+
+def agreement(device: str, sizes: list[tuple[int, int]], budget: Budget) -> list[dict]:
+    """Largest differences between ``device`` and the CPU, per size."""
+    rows = []
+    for n, batch in sizes:
+        if budget.left() < 30:
+            rows.append({"qubits": n, "batch": batch, "skipped": "time budget"})
+            continue
+        (p_dev, g_dev), (p_cpu, g_cpu) = step_outputs(n, batch, device), step_outputs(n, batch, "cpu")
+        rows.append(
+            {
+                "qubits": n,
+                "batch": batch,
+                "probabilities": float((p_dev - p_cpu).abs().max()),
+                "gradient": float((g_dev - g_cpu).abs().max()),
+            }
+        )
+    return rows
+
+
+def state_bytes(n_qubits: int, batch: int) -> int:
+    return 16 * batch * 2**n_qubits
+
+
+def speeds(device: str, qubits: list[int], batches: list[int], budget: Budget, min_time: float) -> list[dict]:
+    """Training-step samples/s on ``device`` (key ``"device"``) and on the CPU (``"cpu"``), per
+    (qubits, batch); ``None`` with a ``"..._skipped"`` reason where a measurement was left out."""
+    from qrobust_lite.course import performance
+
+    method = "qrobust_lite (cuda)" if device == "cuda" else "qrobust_lite"
+    rows = []
+    for n in qubits:
+        for batch in batches:
+            row: dict = {"qubits": n, "batch": batch}
+            for where, name in (("device", method), ("cpu", "qrobust_lite")):
+                if where == "cpu" and state_bytes(n, batch) > CPU_STATE_BYTES:
+                    row["cpu"] = None
+                    row["cpu_skipped"] = f"states of {state_bytes(n, batch) / 2**30:.0f} GiB"
+                elif budget.left() < 20:
+                    row[where] = None
+                    row[f"{where}_skipped"] = "time budget"
+                else:
+                    step = performance.training_step(name, n, batch)
+                    row[where] = performance.samples_per_second(step, batch, min_time=min_time, max_repeats=10)
+            rows.append(row)
+    return rows
+
+
+def lightning_gpu(budget: Budget, min_time: float) -> dict:
+    """``lightning.gpu``'s training step at 4 and 8 qubits (batch 256), or why it did not run."""
+    from qrobust_lite import backend
+    from qrobust_lite.course import performance
+
+    why = backend.probe_lightning_gpu()
+    if why is not None:
+        return {"ran": False, "why": why}
+    rates = {}
+    for n in (4, 8):
+        if budget.left() < 30:
+            break
+        rates[str(n)] = performance.samples_per_second(
+            performance.training_step("lightning.gpu", n, 256), 256, min_time=min_time, max_repeats=3
+        )
+    return {"ran": True, "rates": rates}
+
+
+def paper_slice(scale: str, budget: Budget, seconds: float) -> dict:
+    """The poisoning paper's MNIST QNN runs at ``scale``, seed 0, for at most ``seconds``."""
+    from qrobust_lite import poisoning
+
+    configs = [c for c in poisoning.grid(scale, datasets=["mnist"], models=["QNN"]) if c.seed == 0]
+    done = []
+    stop = time.perf_counter() + min(seconds, max(0.0, budget.left() - 10))
+    for config in configs:
+        if time.perf_counter() > stop:
+            break
+        start = time.perf_counter()
+        result = poisoning.run(config)
+        done.append(
+            {"alpha": config.alpha, "seconds": time.perf_counter() - start, "val_accuracy": result["val_accuracy"]}
+        )
+    stored = None
+    if STORED_CPU_RUNS.exists():
+        runs = json.loads(STORED_CPU_RUNS.read_text())["runs"]
+        times = sorted(r["seconds"] for r in runs if r["model"] == "QNN")
+        stored = {
+            "median_seconds": times[len(times) // 2],
+            "machine": json.loads(STORED_CPU_RUNS.read_text())["machine"],
+        }
+    return {
+        "experiment": f"poisoning, MNIST, QNN, {scale} scale, seed 0",
+        "of": len(configs),
+        "runs": done,
+        "stored_cpu": stored,
+    }
+
+
+def check(device: str, quick: bool, budget_seconds: float) -> dict:
+    """Every stage; the record written to the JSON file."""
+    sizes = SIZES["quick" if quick else "full"]
+    budget = Budget(budget_seconds)
+    min_time = 0.05 if quick else 0.3
+    record: dict = {"machine": machine(device), "tolerance": TOLERANCE}
+    record["agreement"] = agreement(device, sizes["agree"], budget)
+    record["training"] = speeds(device, sizes["qubits"], sizes["batches"], budget, min_time)
+    record["lightning.gpu"] = lightning_gpu(budget, min_time) if device == "cuda" else {"ran": False, "why": "no GPU"}
+    record["paper_slice"] = paper_slice("smoke" if quick else "full", budget, 20 if quick else 120)
+    record["seconds"] = budget_seconds - budget.left()
+    return record
+
+
+def failures(record: dict) -> list[str]:
+    """Sizes at which the device and the CPU disagree by more than the tolerance."""
+    return [
+        f"{row['qubits']} qubits: probabilities differ by {row['probabilities']:.1e}, "
+        f"gradients by {row['gradient']:.1e}"
+        for row in record["agreement"]
+        if "skipped" not in row and max(row["probabilities"], row["gradient"]) > record["tolerance"]
+    ]
+
+
+def readme_block(record: dict | None) -> str:
+    """The README's GPU section: the stored check, or that none has run."""
+    lines = [README_START, ""]
+    if record is None:
+        lines.append("No GPU has run `make gpu-check` yet: the fast path on CUDA is untested and unmeasured.")
+        return "\n".join(lines + ["", README_END])
+    where = record["machine"]
+    agree = [r for r in record["agreement"] if "skipped" not in r]
+    worst = max((max(r["probabilities"], r["gradient"]) for r in agree), default=math.nan)
+    lines += [
+        f"Checked {where['date']} on {where.get('gpu', where['device'])} (torch {where['torch']}, "
+        f"PennyLane {where['pennylane']}, {where['cpu_cores']} CPU cores): the fast path on the GPU "
+        f"agrees with the CPU to {worst:.1e} (probabilities and gradients, "
+        f"{', '.join(str(r['qubits']) for r in agree)} qubits). Training step, samples/s:",
+        "",
+        "| qubits | batch | GPU | CPU | GPU / CPU |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in record["training"]:
+        gpu, cpu = row.get("device"), row.get("cpu")
+        ratio = f"{gpu / cpu:.1f}x" if gpu and cpu else "-"
+        lines.append(
+            f"| {row['qubits']} | {row['batch']:,} | {f'{gpu:,.0f}' if gpu else '-'} | "
+            f"{f'{cpu:,.0f}' if cpu else row.get('cpu_skipped', '-')} | {ratio} |"
+        )
+    slice_ = record["paper_slice"]
+    if slice_["runs"]:
+        mean = sum(r["seconds"] for r in slice_["runs"]) / len(slice_["runs"])
+        stored = slice_["stored_cpu"]
+        lines += [
+            "",
+            f"{slice_['experiment']}: {len(slice_['runs'])} of {slice_['of']} runs, {mean:.1f} s each on the GPU"
+            + (
+                f" (stored CPU runs: median {stored['median_seconds']:.1f} s on {stored['machine']})."
+                if stored
+                else "."
+            ),
+        ]
+    gpu_plugin = record["lightning.gpu"]
+    lines += ["", "`lightning.gpu`: " + ("ran" if gpu_plugin["ran"] else f"not run ({gpu_plugin['why']})") + "."]
+    return "\n".join(lines + ["", README_END])
+
+
+def write_docs(readme: Path = ROOT / "README.md") -> None:
+    record = json.loads(RESULTS.read_text()) if RESULTS.exists() else None
+    text = readme.read_text()
+    start, end = text.index(README_START), text.index(README_END) + len(README_END)
+    readme.write_text(text[:start] + readme_block(record) + text[end:])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", type=Path, default=RESULTS, help="where the record goes")
+    parser.add_argument("--device", choices=("cuda", "cpu"), default="cuda", help="cpu: the logic, here")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (seconds): the tests")
+    parser.add_argument("--budget", type=float, default=420.0, help="seconds for every stage together")
+    parser.add_argument("--docs", action="store_true", help="only rewrite the README's section from the JSON")
+    args = parser.parse_args(argv)
+    if args.docs:
+        write_docs()
+        return 0
+    import torch
+
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print(f"no CUDA device here (torch {torch.__version__}, built for CUDA {torch.version.cuda}): nothing to check")
+        return 0
+    record = check(args.device, args.quick, args.budget)
+    args.json.write_text(json.dumps(record, indent=1) + "\n")
+    print(readme_block(record).replace(README_START, "").replace(README_END, "").strip())
+    print(f"written: {args.json} ({record['seconds']:.0f} s)")
+    wrong = failures(record)
+    for line in wrong:
+        print("DISAGREES:", line)
+    return 1 if wrong else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
