@@ -1,5 +1,11 @@
 """The peer simulator of ``benchmarks/fast_path.py``: TensorCircuit-NG on JAX (jit + vmap, x64).
 
+A job's ``config`` picks how TensorCircuit-NG is set up (``benchmarks/strongest_peer.py`` runs
+all three): ``"vmap"``, its default greedy contractor, the circuit vmapped over the batch;
+``"vmap-cotengra"``, the same with the cotengra contraction-path optimiser its documentation
+recommends; ``"unitary-cotengra"``, the weight block's unitary built once per step (with
+cotengra) and applied to the batch's encoded states by one matrix product.
+
 Run by fast_path.py in a process of its own (importing JAX into a torch process slows torch
 by about 1.7x here), never imported by the package. It imports neither torch nor PennyLane:
 the circuit arrives as a gate list traced from the PennyLane template, the inputs as arrays.
@@ -17,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 
-def load():
+def load(config: str = "vmap"):
     import jax
 
     jax.config.update("jax_enable_x64", True)
@@ -25,32 +31,68 @@ def load():
 
     backend = tc.set_backend("jax")
     tc.set_dtype("complex128")
+    if config.endswith("cotengra"):  # TensorCircuit-NG's documented set-up for cotengra
+        import cotengra as ctg
+
+        optimizer = ctg.ReusableHyperOptimizer(
+            methods=["greedy"], parallel=False, minimize="flops", max_time=20, max_repeats=128, progbar=False
+        )
+        tc.set_contractor("custom", optimizer=optimizer, preprocessing=True)
     return jax, tc, backend
+
+
+def apply_gates(c, gates: list, x, w) -> None:
+    """Append each (name, wires, parameters) of ``gates`` to circuit ``c``."""
+
+    def value(p):
+        return x[p[1]] if p[0] == "x" else w[p[1]] if p[0] == "w" else p[1]
+
+    for name, wires, params in gates:
+        v = [value(p) for p in params]
+        if name == "Rot":  # RZ(omega) RY(theta) RZ(phi)
+            c.rz(wires[0], theta=v[0])
+            c.ry(wires[0], theta=v[1])
+            c.rz(wires[0], theta=v[2])
+        elif name in ("RX", "RY", "RZ"):
+            getattr(c, name.lower())(wires[0], theta=v[0])
+        elif name == "CNOT":
+            c.cnot(*wires)
+        elif name == "IsingZZ":
+            c.rzz(*wires, theta=v[0])
+        else:
+            raise ValueError(f"gate {name} has no TensorCircuit-NG counterpart here")
+
+
+def unitary_once_loss(tc, jax, n_qubits: int, gates: list, coeff):
+    """loss(w, x) = sum over the batch of probabilities @ coeff, with the weight block's unitary
+    built once per call and applied to every encoded state by one matrix product."""
+    encoding = [g for g in gates if any(p[0] == "x" for p in g[2])]
+    block = gates[len(encoding) :]
+    if gates[: len(encoding)] != encoding or any(p[0] == "x" for g in block for p in g[2]):
+        raise ValueError("unitary once needs the encoding gates first and no input in the block")
+    jnp = jax.numpy
+
+    def state(x):
+        c = tc.Circuit(n_qubits)
+        apply_gates(c, encoding, x, None)
+        return c.state()
+
+    def loss(w, x):
+        c = tc.Circuit(n_qubits)
+        apply_gates(c, block, None, w)
+        psi = jax.vmap(state)(x) @ c.matrix().T
+        return jnp.sum((jnp.abs(psi) ** 2) @ coeff)
+
+    return loss
 
 
 def circuit_function(tc, backend, n_qubits: int, gates: list, readout: str):
     """f(x (n_inputs,), w (n_weights,)) -> probabilities (2**n,) or <Z_i> (n,), from a gate
     list of (name, wires, parameters); a parameter is ["x", i], ["w", i] or ["c", value]."""
 
-    def value(p, x, w):
-        return x[p[1]] if p[0] == "x" else w[p[1]] if p[0] == "w" else p[1]
-
     def f(x, w):
         c = tc.Circuit(n_qubits)
-        for name, wires, params in gates:
-            v = [value(p, x, w) for p in params]
-            if name == "Rot":  # RZ(omega) RY(theta) RZ(phi)
-                c.rz(wires[0], theta=v[0])
-                c.ry(wires[0], theta=v[1])
-                c.rz(wires[0], theta=v[2])
-            elif name in ("RX", "RY", "RZ"):
-                getattr(c, name.lower())(wires[0], theta=v[0])
-            elif name == "CNOT":
-                c.cnot(*wires)
-            elif name == "IsingZZ":
-                c.rzz(*wires, theta=v[0])
-            else:
-                raise ValueError(f"gate {name} has no TensorCircuit-NG counterpart here")
+        apply_gates(c, gates, x, w)
         if readout == "probs":
             return backend.real(c.probability())
         return backend.stack([backend.real(c.expectation_ps(z=[i])) for i in range(n_qubits)])
@@ -71,7 +113,8 @@ def main(job: dict) -> dict:
     sys.path.insert(0, str(Path(__file__).parent))
     from fast_path import first_call  # plain Python: imports neither torch nor JAX
 
-    jax, tc, backend = load()
+    config = job.get("config", "vmap")
+    jax, tc, backend = load(config)
     jnp = jax.numpy
     arrays = np.load(job["inputs"])
     results = []
@@ -81,13 +124,18 @@ def main(job: dict) -> dict:
         x, w = jnp.asarray(arrays[case["x"]]), jnp.asarray(arrays[case["w"]])
         if job["workload"] == "training":
             coeff = jnp.asarray(arrays[case["coeff"]])
-            step = jax.jit(jax.value_and_grad(lambda w, x: jnp.sum(batched(x, w) @ coeff)))
+            if config.startswith("unitary"):
+                step = jax.jit(jax.value_and_grad(unitary_once_loss(tc, jax, case["n_qubits"], case["gates"], coeff)))
+            else:
+                step = jax.jit(jax.value_and_grad(lambda w, x: jnp.sum(batched(x, w) @ coeff)))
 
             def work():
                 loss, grad = step(w, x)
                 return float(loss), grad.block_until_ready()
 
+            start = time.perf_counter()
             (loss, grad), memory = first_call(work)
+            compile_seconds = time.perf_counter() - start
             out = {"loss": loss, "grad": np.asarray(grad).tolist()}
         else:
             forward, chunk = jax.jit(batched), case["chunk"]
@@ -96,10 +144,20 @@ def main(job: dict) -> dict:
             def work():
                 return [forward(part, w).block_until_ready() for part in parts]
 
+            start = time.perf_counter()
             values, memory = first_call(work)
+            compile_seconds = time.perf_counter() - start
             out = {"values": np.asarray(values[0][: case["check_rows"]]).tolist()}
         speed = rate(work, case["batch"], job["min_time"])  # batch: samples (images) x holds
-        results.append({"size": case["size"], "rate": speed, "check": out, "first_call_mib": memory})
+        results.append(
+            {
+                "size": case["size"],
+                "rate": speed,
+                "check": out,
+                "first_call_mib": memory,
+                "first_call_s": compile_seconds,
+            }
+        )
     return {"versions": {"tensorcircuit-ng": tc.__version__, "jax": jax.__version__}, "results": results}
 
 

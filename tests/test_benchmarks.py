@@ -172,3 +172,30 @@ def test_the_carried_wheels_cover_every_need_the_gpu_machine_lacks():
         needs |= set(runtime(dist))
     assert needs - known == set()
     assert len(gpu_wheels.pinned()) == len(gpu_wheels.CARRIED)
+
+
+# ---- benchmarks/strongest_peer.py ----------------------------------------------------------
+
+import strongest_peer  # noqa: E402
+
+
+def test_the_readme_strongest_peer_table_comes_from_the_stored_run():
+    """``strongest_peer.py --docs`` is the only writer of the README's strongest-peer table, and
+    every rate in it was checked against default.qubit first."""
+    results = json.loads(strongest_peer.RESULTS.read_text())
+    assert strongest_peer.readme_block(results) in (ROOT / "README.md").read_text()
+    for rows in results["methods"].values():
+        for row in rows if isinstance(rows, list) else []:
+            assert row["rate"] > 0 and row["max_difference"] <= results["tolerance"], row
+
+
+def test_a_peer_whose_outputs_differ_is_not_counted():
+    results = {
+        "tolerance": 1e-8,
+        "methods": {
+            "qrobust_lite": [{"size": 4, "rate": 10.0, "max_difference": 0.0}],
+            "fast but wrong": [{"size": 4, "rate": 99.0, "max_difference": 1e-3}],
+            "broken": {"error": "could not import"},
+        },
+    }
+    assert strongest_peer.counted(results, 4) == {"qrobust_lite": 10.0}

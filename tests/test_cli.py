@@ -1,5 +1,6 @@
 """The qrobust-lite console script."""
 
+import re
 import shutil
 import subprocess
 import sys
@@ -23,8 +24,12 @@ def test_doctor_reports_versions_device_reason_data_and_compute():
         "torch threads",
         "GPU",
         "circuit kit:",
+        "Speed now",
+        "torch thread(s); other processes kept",
     ):
         assert expected in report
+    ratio = re.search(r"default\.qubit [\d,]+: ([\d.]+)x \(pairs ([\d.]+)-([\d.]+)x\)", report)
+    assert ratio and float(ratio[2]) <= float(ratio[1]) <= float(ratio[3])
 
 
 def test_console_script_runs():
