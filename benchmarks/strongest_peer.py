@@ -11,12 +11,15 @@ float64, loss = sum(probabilities @ c), forward and backward) at 4-12 qubits, by
 - TensorCircuit-NG on JAX in three set-ups (``peer_tcng.py``): its default greedy contractor
   with vmap (what ``fast_path.py`` compares with), cotengra with vmap, and cotengra with the
   weight block's unitary built once per step and applied to the batch;
-- PennyLane ``default.qubit`` under ``jax.jit`` with broadcasting (``peer_pennylane_jax.py``).
+- PennyLane ``default.qubit`` under ``jax.jit`` with broadcasting (``peer_pennylane_jax.py``);
+- pyqtorch, batched through its parameters, with torch autograd (``peer_pyqtorch.py``);
+- Qulacs, one sample at a time with its own backpropagation (``peer_qulacs.py``).
 
 Each method runs in a process of its own (JAX in a torch process slows torch), on the same
 inputs; its loss and gradient must be within :data:`TOLERANCE` of ``default.qubit``'s before its
 rate counts. The first call (compilation, path search) is timed apart and left out of the rate,
-as is its peak memory. TorchQuantum, pyqtorch and Qulacs are not set up here yet.
+as is its peak memory. TorchQuantum is not here: its package requires TensorFlow, PySCF, Qiskit
+below 1.0 and torchvision, which cannot share this environment.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ PEERS = {
     "TC-NG (cotengra, vmap)": ("peer_tcng.py", "vmap-cotengra"),
     "TC-NG (cotengra, unitary once)": ("peer_tcng.py", "unitary-cotengra"),
     "default.qubit + jax.jit": ("peer_pennylane_jax.py", None),
+    "pyqtorch": ("peer_pyqtorch.py", None),
+    "Qulacs (per sample)": ("peer_qulacs.py", None),
 }
 TORCH_WORKER = """
 import json, sys, time, torch
@@ -116,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="4 and 8 qubits, shorter timings")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--docs", action="store_true", help=f"only rewrite README.md's table from {RESULTS.name}")
+    parser.add_argument("--peers", help="comma-separated names of PEERS to run (default: all)")
     args = parser.parse_args(argv)
     if args.docs:
         write_docs()
@@ -129,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{method}: done", flush=True)
     with tempfile.TemporaryDirectory() as folder:
         inputs, gates = peer_inputs(Path(folder), qubits, 256, 1)
-        for name, (script, config) in PEERS.items():
+        chosen = args.peers.split(",") if args.peers else list(PEERS)
+        for name, (script, config) in ((k, PEERS[k]) for k in chosen):
             job = {
                 "workload": "training",
                 "inputs": str(inputs),
