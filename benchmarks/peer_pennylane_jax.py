@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +17,7 @@ import numpy as np
 def main(job: dict) -> dict:
     sys.path.insert(0, str(Path(__file__).parent))
     import jax
-    from fast_path import first_call  # plain Python: imports neither torch nor JAX
-    from peer_tcng import rate
+    from peer_tcng import loss_and_grad, measured
 
     jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp
@@ -44,18 +42,7 @@ def main(job: dict) -> dict:
             loss, grad = step(w, x)
             return float(loss), grad.block_until_ready()
 
-        start = time.perf_counter()
-        (loss, grad), memory = first_call(work)
-        compile_seconds = time.perf_counter() - start
-        results.append(
-            {
-                "size": case["size"],
-                "rate": rate(work, case["batch"], job["min_time"]),
-                "check": {"loss": loss, "grad": np.asarray(grad).reshape(-1).tolist()},
-                "first_call_mib": memory,
-                "first_call_s": compile_seconds,
-            }
-        )
+        results.append(measured(case, work, job["min_time"], loss_and_grad))
     return {"versions": {"pennylane": qml.__version__, "jax": jax.__version__}, "results": results}
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -37,8 +36,7 @@ def main(job: dict) -> dict:
     sys.path.insert(0, str(Path(__file__).parent))
     import pyqtorch as pyq
     import torch
-    from fast_path import first_call
-    from peer_tcng import rate
+    from peer_tcng import loss_and_grad, measured
 
     arrays = np.load(job["inputs"])
     results = []
@@ -58,18 +56,7 @@ def main(job: dict) -> dict:
             loss.backward()
             return loss.item(), w.grad
 
-        start = time.perf_counter()
-        (loss, grad), memory = first_call(work)
-        compile_seconds = time.perf_counter() - start
-        results.append(
-            {
-                "size": case["size"],
-                "rate": rate(work, batch, job["min_time"]),
-                "check": {"loss": loss, "grad": grad.tolist()},
-                "first_call_mib": memory,
-                "first_call_s": compile_seconds,
-            }
-        )
+        results.append(measured(case, work, job["min_time"], loss_and_grad))
     from importlib.metadata import version
 
     return {"versions": {"pyqtorch": version("pyqtorch")}, "results": results}

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -22,13 +21,12 @@ import numpy as np
 def main(job: dict) -> dict:
     sys.path.insert(0, str(Path(__file__).parent))
     import qulacs
-    from fast_path import first_call
-    from peer_tcng import rate
+    from peer_tcng import loss_and_grad, measured
 
     arrays = np.load(job["inputs"])
     results = []
     for case in job["cases"]:
-        n, batch = case["n_qubits"], case["batch"]
+        n = case["n_qubits"]
         x, w, coeff = arrays[case["x"]], arrays[case["w"]], arrays[case["coeff"]]
         if not np.allclose(coeff, np.linspace(-1, 1, 2**n)):
             raise ValueError("this peer's observable is written for c = linspace(-1, 1, 2**n)")
@@ -72,18 +70,7 @@ def main(job: dict) -> dict:
                     grad[index] -= g[j]  # the angle was negated
             return loss, grad
 
-        start = time.perf_counter()
-        (loss, grad), memory = first_call(work)
-        compile_seconds = time.perf_counter() - start
-        results.append(
-            {
-                "size": case["size"],
-                "rate": rate(work, batch, job["min_time"]),
-                "check": {"loss": loss, "grad": grad.tolist()},
-                "first_call_mib": memory,
-                "first_call_s": compile_seconds,
-            }
-        )
+        results.append(measured(case, work, job["min_time"], loss_and_grad))
     from importlib.metadata import version
 
     return {"versions": {"qulacs": version("qulacs")}, "results": results}

@@ -109,9 +109,31 @@ def rate(work, n_samples: int, min_time: float) -> float:
     return n_samples * repeats / (time.perf_counter() - start)
 
 
-def main(job: dict) -> dict:
+def measured(case: dict, work, min_time: float, check) -> dict:
+    """One case's record for every peer script: ``work``'s first call timed apart (seconds, and
+    its peak memory in MiB: compilation and path search are left out of the rate), then its rate
+    over ``case["batch"]`` samples, and ``check(first result)`` for the comparison."""
     sys.path.insert(0, str(Path(__file__).parent))
     from fast_path import first_call  # plain Python: imports neither torch nor JAX
+
+    start = time.perf_counter()
+    first, memory = first_call(work)
+    seconds = time.perf_counter() - start
+    return {
+        "size": case["size"],
+        "rate": rate(work, case["batch"], min_time),
+        "check": check(first),
+        "first_call_mib": memory,
+        "first_call_s": seconds,
+    }
+
+
+def loss_and_grad(result) -> dict:
+    """A training step's (loss, gradient) as the comparison reads them."""
+    return {"loss": float(result[0]), "grad": np.asarray(result[1]).reshape(-1).tolist()}
+
+
+def main(job: dict) -> dict:
 
     config = job.get("config", "vmap")
     jax, tc, backend = load(config)
@@ -133,10 +155,7 @@ def main(job: dict) -> dict:
                 loss, grad = step(w, x)
                 return float(loss), grad.block_until_ready()
 
-            start = time.perf_counter()
-            (loss, grad), memory = first_call(work)
-            compile_seconds = time.perf_counter() - start
-            out = {"loss": loss, "grad": np.asarray(grad).tolist()}
+            results.append(measured(case, work, job["min_time"], loss_and_grad))
         else:
             forward, chunk = jax.jit(batched), case["chunk"]
             parts = [x[i : i + chunk] for i in range(0, len(x), chunk)]
@@ -144,20 +163,10 @@ def main(job: dict) -> dict:
             def work():
                 return [forward(part, w).block_until_ready() for part in parts]
 
-            start = time.perf_counter()
-            values, memory = first_call(work)
-            compile_seconds = time.perf_counter() - start
-            out = {"values": np.asarray(values[0][: case["check_rows"]]).tolist()}
-        speed = rate(work, case["batch"], job["min_time"])  # batch: samples (images) x holds
-        results.append(
-            {
-                "size": case["size"],
-                "rate": speed,
-                "check": out,
-                "first_call_mib": memory,
-                "first_call_s": compile_seconds,
-            }
-        )
+            rows = case["check_rows"]
+            results.append(
+                measured(case, work, job["min_time"], lambda values: {"values": np.asarray(values[0][:rows]).tolist()})
+            )
     return {"versions": {"tensorcircuit-ng": tc.__version__, "jax": jax.__version__}, "results": results}
 
 
