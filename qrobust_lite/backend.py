@@ -262,7 +262,7 @@ def load_aware_threads() -> Iterator[int]:
     """Within: torch on :func:`threads_for_load` threads (yielded); after: the count before.
 
     A count set on purpose is kept as a ceiling: the experiments runner's one thread per run
-    stays one. Results of the quantum models do not depend on the count (tested); a CNN's
+    stays one. A poisoning run's QNN and MLP gave identical metrics at 1 and 2 threads; a CNN's
     weights can differ in their last digits, as between machines with different cores.
 
     >>> before = torch.get_num_threads()
