@@ -22,7 +22,7 @@ import psutil
 from qrobust_lite import experiments, poisoning
 
 
-def grid(n_runs: int) -> list[poisoning.RunConfig]:
+def grid(n_runs: int) -> list[poisoning.PoisoningRun]:
     """``n_runs`` default-scale MNIST QNN runs (about 1.6 s each on one core here)."""
     configs = poisoning.grid("default", datasets=["mnist"], models=["QNN"])
     return (configs * (n_runs // len(configs) + 1))[:n_runs]

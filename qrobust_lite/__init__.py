@@ -6,8 +6,9 @@ chapter that teaches it, and the book's *API reference* follows the same map.
 - What every Part uses: :mod:`~qrobust_lite.data` (real datasets, offline by default),
   :mod:`~qrobust_lite.scales` (how big each chapter's run is), :mod:`~qrobust_lite.preprocessing`,
   :mod:`~qrobust_lite.backend` (where circuits and networks run, and why),
-  :mod:`~qrobust_lite.circuits` (every circuit block, and the VQC), :mod:`~qrobust_lite.fastpath`
-  (the same circuits as a few large torch operations), :mod:`~qrobust_lite.training` (the one
+  :mod:`~qrobust_lite.circuits` (every circuit block, and the VQC), :mod:`~qrobust_lite.tracing`
+  (a block read once into layers), :mod:`~qrobust_lite.fastpath` (the same circuits as a few
+  large torch operations), :mod:`~qrobust_lite.training` (the one
   training loop), :mod:`~qrobust_lite.metrics` (scores, ``f(y_true, y_pred)``),
   :mod:`~qrobust_lite.experiments` (grids of runs, cached and in parallel),
   :mod:`~qrobust_lite.progress` (the progress bars of long cells),

@@ -1,7 +1,8 @@
 """The circuit kit: every circuit block of the book, and Born-rule class probabilities
 (book: *Primer*, sections *A variational quantum classifier* and *Why batching matters*).
 
-- encodings: :func:`angle_encoding`, :func:`amplitude_encoding`;
+- encodings: :func:`angle_encoding`, :func:`amplitude_encoding`, and the states they prepare
+  as torch tensors, for the fast path: :func:`angle_state`, :func:`amplitude_state`;
 - trainable blocks, each with a ``*_shape`` helper: :func:`entangling_ansatz` (the VQC of
   Parts I and II), :func:`rotation_cz_layers` (the labeler of paper A as published),
   :func:`qnn_layers` (the QNN of Part III);
@@ -37,12 +38,15 @@ from torch import nn
 
 from . import fastpath, validation
 from .backend import DEVICES, DIFF_METHOD, DeviceChoice, choose_device, make_device, place, torch_device_reason
+from .tracing import MAX_QUBITS
 from .validation import (
     COUNT,
+    FEATURES,
     N_CLASSES,
     SEED,
     TENSOR,
     Anything,
+    Array,
     Bool,
     Either,
     Instance,
@@ -73,6 +77,55 @@ def angle_encoding(features: torch.Tensor, wires: Sequence[int], rotation: str =
 def amplitude_encoding(features: torch.Tensor, wires: Sequence[int]) -> None:
     """Features (F,) or (B, F), F <= 2**len(wires), zero-padded and L2-normalised into amplitudes."""
     qml.AmplitudeEmbedding(features, wires=wires, normalize=True, pad_with=0.0)
+
+
+#: The most memory one batch of encoded states may take.
+MAX_STATE_BYTES = 2 * 2**30
+
+
+@validate_params(
+    angles=Array("features", ndim=2, max_width=MAX_QUBITS),
+    rotation=Options(*ROTATIONS),
+    dtype=Options(torch.complex64, torch.complex128, torch.float32, torch.float64),
+)
+def angle_state(angles: torch.Tensor, rotation: str = "Y", dtype: torch.dtype = torch.complex128) -> torch.Tensor:
+    """The product state of ``qml.AngleEmbedding``: angles (B, n) radians -> (B, 2**n) complex.
+
+    Each wire holds R(angle)|0>: RY gives (cos a/2, sin a/2), RX (cos a/2, -i sin a/2),
+    RZ (e^{-i a/2}, 0); the Kronecker product over wires (wire 0 most significant) is the state.
+    RY states are real, so a real ``dtype`` is allowed for them (half the arithmetic).
+    """
+    if not dtype.is_complex and rotation != "Y":
+        raise ValueError(f"dtype must be complex for rotation {rotation!r}; only RY states are real")
+    size = len(angles) * 2 ** angles.shape[1] * torch.empty((), dtype=dtype).element_size()
+    if size > MAX_STATE_BYTES:
+        raise ValueError(
+            f"angles of shape {tuple(angles.shape)} make states of {size / 2**30:.1f} GiB (B x 2**n "
+            f"amplitudes); at most {MAX_STATE_BYTES / 2**30:g} GiB at once: pass fewer rows at a time"
+        )
+    half = angles.to(dtype.to_real() if dtype.is_complex else dtype) / 2
+    c, s = torch.cos(half), torch.sin(half)
+    if rotation == "Y":
+        wire = torch.stack([c, s], dim=-1).to(dtype)
+    elif rotation == "X":
+        wire = torch.stack([c.to(dtype), -1j * s.to(dtype)], dim=-1)
+    else:
+        wire = torch.stack([torch.exp(-1j * half.to(dtype)), torch.zeros_like(half, dtype=dtype)], dim=-1)
+    state = wire[:, 0]
+    for i in range(1, angles.shape[1]):
+        state = (state[:, :, None] * wire[:, i, None, :]).reshape(len(angles), 2 ** (i + 1))
+    return state
+
+
+@validate_params(features=FEATURES, n_qubits=Int(1, MAX_QUBITS))
+def amplitude_state(features: torch.Tensor, n_qubits: int) -> torch.Tensor:
+    """The state of ``qml.AmplitudeEmbedding(normalize=True, pad_with=0)``: (B, F) -> (B, 2**n).
+
+    Real features give a real state, in the features' precision.
+    """
+    from .preprocessing import amplitude_normalise  # imports scikit-learn: only when needed
+
+    return amplitude_normalise(features, n_qubits)
 
 
 def _check_weights(block: str, weights, wires: Sequence[int], per_wire: int) -> None:
@@ -330,8 +383,8 @@ class VQC(nn.Module):
     def _encode(self, x: torch.Tensor) -> torch.Tensor:
         """The encoded states (B, 2**n) of features x, in x's precision (real for RY)."""
         if self.encoding == "angle":
-            return fastpath.angle_state(x, dtype=x.dtype if x.dtype == torch.float32 else torch.float64)
-        return fastpath.amplitude_state(x, self.n_qubits)
+            return angle_state(x, dtype=x.dtype if x.dtype == torch.float32 else torch.float64)
+        return amplitude_state(x, self.n_qubits)
 
     def describe(self) -> str:
         """How forward() evaluates the circuit, for the learner."""

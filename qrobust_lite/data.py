@@ -3,7 +3,7 @@
 One entry point, :func:`load`, serves MNIST, Fashion-MNIST, CIFAR-10 and CINIC-10. It looks
 for the official files, in torchvision's folder layout, in this order:
 
-1. the ``root`` argument, when given (an error if the files are not there);
+1. the ``data_root`` argument, when given (an error if the files are not there);
 2. the folder named by the ``QROBUST_DATA`` environment variable;
 3. the user's cache directory (``qrobust-lite doctor`` prints it);
 4. with ``download=True`` only: the official files are downloaded into the first of these
@@ -350,12 +350,12 @@ def _expected_files(name: str) -> str:
 _WARNED: set[str] = set()  # $QROBUST_DATA values already warned about (say it once)
 
 
-@validate_params(root=ROOT)
-def candidate_roots(root: str | os.PathLike | None = None) -> list[tuple[str, Path]]:
+@validate_params(data_root=ROOT)
+def candidate_roots(data_root: str | os.PathLike | None = None) -> list[tuple[str, Path]]:
     """The folders searched, in order, as (label, path) pairs."""
     roots = []
-    if root is not None:
-        roots.append(("root argument", Path(root)))
+    if data_root is not None:
+        roots.append(("data_root argument", Path(data_root)))
     if os.environ.get(ENV_VAR):
         folder = Path(os.environ[ENV_VAR])
         if not folder.is_dir() and str(folder) not in _WARNED:
@@ -366,12 +366,12 @@ def candidate_roots(root: str | os.PathLike | None = None) -> list[tuple[str, Pa
     return roots
 
 
-@validate_params(name=Options(*DATASETS), split=Options(*SPLITS), root=ROOT)
-def available_sources(name: str, split: str = "train", root: str | os.PathLike | None = None) -> list[str]:
+@validate_params(name=Options(*DATASETS), split=Options(*SPLITS), data_root=ROOT)
+def available_sources(name: str, split: str = "train", data_root: str | os.PathLike | None = None) -> list[str]:
     """Which sources could serve ``name``/``split`` now, best first (used by the doctor)."""
     found = [
         f"{label} ({path}" + (", a derived subset)" if name == "cifar10" and _cifar_paths(path, split) is None else ")")
-        for label, path in candidate_roots(root)
+        for label, path in candidate_roots(data_root)
         if _available(path, name, split)
     ]
     if name in _BUNDLED_PER_CLASS:
@@ -399,14 +399,14 @@ def _fetch(url: str, dest: Path, md5: str) -> None:
     tmp.replace(dest)
 
 
-@validate_params(name=Options("mnist", "fashion_mnist", "cifar10"), root=Optional(FilePath()))
-def download_dataset(name: str, root: str | os.PathLike | None = None) -> Path:
-    """Download the official ``name`` files into ``root`` (default: the first source folder).
+@validate_params(name=Options("mnist", "fashion_mnist", "cifar10"), data_root=Optional(FilePath()))
+def download_dataset(name: str, data_root: str | os.PathLike | None = None) -> Path:
+    """Download the official ``name`` files into ``data_root`` (default: the first source folder).
 
     Files already present with the right MD5 are kept; nothing else is overwritten.
-    Returns the root the files are in. CINIC-10 (687 MB) is not downloaded by the package.
+    Returns the folder the files are in. CINIC-10 (687 MB) is not downloaded by the package.
     """
-    target = Path(root) if root is not None else candidate_roots()[0][1]
+    target = Path(data_root) if data_root is not None else candidate_roots()[0][1]
     if name in _IDX_FILES:
         for fname, md5 in _IDX_FILES[name].items():
             _fetch(_URLS[name] + fname, target / _IDX_FOLDER[name] / "raw" / fname, md5)
@@ -553,7 +553,7 @@ def _select(
             if want > len(idx):
                 raise ValueError(
                     f"n_samples asks for {want} images of class {c} but the {source} holds "
-                    f"{len(idx)}; ask for fewer, or pass root= with the full dataset"
+                    f"{len(idx)}; ask for fewer, or pass data_root= with the full dataset"
                 )
             idx = np.sort(rng.choice(idx, size=want, replace=False))
         keep.append(idx)
@@ -566,7 +566,7 @@ def _select(
     n_samples=Optional(COUNT),
     classes=Optional(Sequence_(Either(SEED, Instance(str, "a class name")))),
     seed=SEED,
-    root=ROOT,
+    data_root=ROOT,
     download=Bool(),
     verbose=Bool(),
 )
@@ -576,7 +576,7 @@ def load(
     n_samples: int | None = None,
     classes: Sequence[int | str] | None = None,
     seed: int = 0,
-    root: str | os.PathLike | None = None,
+    data_root: str | os.PathLike | None = None,
     download: bool = False,
     verbose: bool = True,
 ) -> Dataset:
@@ -590,7 +590,7 @@ def load(
             derived CIFAR-10 subset's 5,000 training images are not balanced).
         classes: class indices or names to keep (labels are renumbered in this order).
         seed: which images are drawn when ``n_samples`` is set.
-        root: a folder holding the official files in torchvision's layout.
+        data_root: a folder holding the official files in torchvision's layout.
         download: fetch the official files when no local copy exists.
         verbose: print a one-line notice naming the source.
 
@@ -605,22 +605,22 @@ def load(
     cls = _class_indices(name, classes)
     per_class = _split_counts(n_samples, len(cls))
 
-    if root is not None:
-        source_path = Path(root) if _available(Path(root), name, split) else None
+    if data_root is not None:
+        source_path = Path(data_root) if _available(Path(data_root), name, split) else None
     else:
         source_path = next((p for _, p in candidate_roots() if _available(p, name, split)), None)
-    if root is not None and source_path is None and not download:
+    if data_root is not None and source_path is None and not download:
         raise FileNotFoundError(
-            f"root {str(root)!r} does not hold the official {name} {split} files "
+            f"data_root {str(data_root)!r} does not hold the official {name} {split} files "
             f"(expected {_expected_files(name)}); pass download=True to fetch them there"
         )
     if source_path is None and download:
         if name == "cinic10":
             raise ValueError(
                 "download: CINIC-10 is not downloaded by qrobust-lite; get a copy "
-                "and pass root= (layout CINIC-10/{train,valid,test}/<class>/*.png)"
+                "and pass data_root= (layout CINIC-10/{train,valid,test}/<class>/*.png)"
             )
-        source_path = download_dataset(name, root)
+        source_path = download_dataset(name, data_root)
 
     rng = np.random.default_rng(seed)
     if source_path is not None:
@@ -634,11 +634,11 @@ def load(
     elif name in _BUNDLED_PER_CLASS:
         images, labels = _load_bundled(name, split)
         origin = "bundled subset"
-        source = f"{origin}, {_BUNDLED_PER_CLASS[name][split]} per class (full set: root= or ${ENV_VAR})"
+        source = f"{origin}, {_BUNDLED_PER_CLASS[name][split]} per class (full set: data_root= or ${ENV_VAR})"
     else:
         raise FileNotFoundError(
-            f"{name} is not bundled and no local copy was found in {[str(p) for _, p in candidate_roots(root)]}; "
-            f"pass root= to a folder holding {_expected_files(name)}"
+            f"{name} is not bundled and no local copy was found in {[str(p) for _, p in candidate_roots(data_root)]}; "
+            f"pass data_root= to a folder holding {_expected_files(name)}"
         )
 
     if name == "cinic10":  # already sampled while decoding

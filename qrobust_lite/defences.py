@@ -29,16 +29,14 @@ default (:func:`matched_sigma`).
 
 from __future__ import annotations
 
-import functools
 import math
-import os
 import time
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from . import attacks, data, experiments, metrics, validation
+from . import attacks, experiments, metrics, scales, validation
 from .quantum_classifier import IMAGE_SHAPE, HybridImageClassifier, QuantumImageClassifier, QuanvolutionClassifier
 from .quantum_patches import half_resolution_patch, quantum_patch
 from .training import fit
@@ -56,7 +54,6 @@ from .validation import (
     TEXT,
     Anything,
     Bool,
-    Folder,
     Instance,
     Int,
     Optional,
@@ -345,7 +342,7 @@ class DefenceRun:
     epochs: int = 10
     epsilons: tuple[float, ...] = EPSILONS
     n_layers: int = 4
-    root: str | None = None  # None: $QROBUST_DATA, the cache, else the bundled subset
+    data_root: str | None = None  # None: $QROBUST_DATA, the cache, else the bundled subset
     options: tuple = ()
     model: str = "quantum"
     attack_names: tuple[str, ...] = ATTACKS
@@ -359,46 +356,28 @@ class DefenceRun:
         for name in ("n_train", "n_test", "epochs", "n_layers", "attack_steps"):
             validation.positive_int(getattr(self, name), name)
         BUDGETS.check(self.epsilons, "epsilons")
-        validation.folder(self.root, "root")
+        validation.folder(self.data_root, "data_root")
         ATTACK_NAMES.check(self.attack_names, "attack_names")
 
 
-@functools.lru_cache(maxsize=4)
-def _experiment_data(dataset: str, n_train: int, n_test: int, root: str | None, data_env: str) -> tuple:
-    """(train, test) of one experiment, loaded once per process and data source."""
-    return (
-        data.load(dataset, "train", n_samples=n_train, root=root, verbose=False),
-        data.load(dataset, "test", n_samples=n_test, root=root, verbose=False),
-    )
-
-
-def _data_args(config: DefenceRun) -> tuple:
-    return config.dataset, config.n_train, config.n_test, config.root, os.environ.get(data.ENV_VAR, "")
-
-
-def _data_of(config: DefenceRun) -> tuple:
-    return _experiment_data(*_data_args(config))
-
-
-@functools.lru_cache(maxsize=4)
-def _fingerprint(*args) -> str:
-    """The content hash of one experiment's images and labels, computed once (not per run)."""
-    train, test = _experiment_data(*args)
-    return experiments.fingerprint(train.images, train.labels, test.images, test.labels)
+#: The data of a :class:`DefenceRun`: the runs of an experiment share one copy and one fingerprint.
+RUN_DATA = experiments.RunData(
+    experiments.load_train_test, experiments.TRAIN_TEST_FIELDS, experiments.train_test_arrays
+)
 
 
 @validate_params(config=Instance(DefenceRun, "a DefenceRun"))
 def defence_key(config: DefenceRun) -> str:
     """The cache key of a run: its whole config, a content hash of the data it loads and the
     code version."""
-    return experiments.config_key(config, _fingerprint(*_data_args(config)))
+    return RUN_DATA.key(config)
 
 
 @validate_params(config=Instance(DefenceRun, "a DefenceRun"))
 def defence_run(config: DefenceRun) -> dict:
     """Train one model with one defence and attack it: ``{"defence", "seed", "train_seconds",
     ...}`` with the fields of :func:`evaluate_attacks`."""
-    train, test = _data_of(config)
+    train, test = RUN_DATA.of(config)
     x_train, y_train = torch.as_tensor(train.images), torch.as_tensor(train.labels).long()
     x_test, y_test = torch.as_tensor(test.images), torch.as_tensor(test.labels).long()
     shape, n_classes = tuple(x_train.shape[1:]), len(train.class_names)
@@ -463,9 +442,9 @@ def build_model(
     epochs=COUNT,
     epsilons=BUDGETS,
     n_layers=COUNT,
-    root=Optional(Folder()),
+    data_root=experiments.DATA_ROOT,
     progress=Bool(),
-    grid_options=Optional(Instance(dict, "a dict")),
+    grid_options=experiments.GRID_OPTIONS,
     model=Options(*MODELS),
     attack_names=ATTACK_NAMES,
     attack_steps=COUNT,
@@ -480,7 +459,7 @@ def defence_experiment(
     epochs: int = 10,
     epsilons=EPSILONS,
     n_layers: int = 4,
-    root: str | None = None,
+    data_root: str | None = None,
     progress: bool = True,
     grid_options: dict | None = None,
     model: str = "quantum",
@@ -497,13 +476,13 @@ def defence_experiment(
     ``n_jobs``, ``client``, ``threads``; by default one run at a time on this process's torch
     threads). Returns ``{"config": ..., "runs": [...]}``, one run per (defence, seed) with
     ``train_seconds`` and the fields of :func:`evaluate_attacks`. Data from
-    :func:`~qrobust_lite.data.load` (class-balanced; bundled subsets without ``root``).
+    :func:`~qrobust_lite.data.load` (class-balanced; bundled subsets without ``data_root``).
     ``attack_names`` and ``attack_steps`` (PGD's steps) set the evaluation
     (:func:`evaluate_attacks`); ``defence_options`` the training (:func:`perturb_batch`).
     Without a ``sigma``, Gaussian noise gets :func:`matched_sigma` of the first 256 training
     images (recorded in the config).
     """
-    train, test = _experiment_data(dataset, n_train, n_test, root, os.environ.get(data.ENV_VAR, ""))
+    train, test = RUN_DATA.of(DefenceRun(dataset, n_train=n_train, n_test=n_test, data_root=data_root))
     if "gaussian noise" in defences and "sigma" not in defence_options:
         sample = torch.as_tensor(train.images[:256])
         defence_options["sigma"] = round(
@@ -541,7 +520,7 @@ def defence_experiment(
             epochs,
             tuple(epsilons),
             n_layers,
-            root,
+            data_root,
             options,
             model,
             tuple(attack_names),
@@ -570,12 +549,7 @@ def summarise(results: dict) -> dict:
     """
 
     def stats(values) -> tuple[float, float]:
-        values = np.asarray(values, dtype=float)
-        values = values[~np.isnan(values)]
-        return (
-            float(values.mean()) if len(values) else math.nan,
-            float(values.std(ddof=1)) if len(values) > 1 else math.nan,
-        )
+        return experiments.mean_std(values, skip_nan=True)
 
     attacks_run = results["config"].get("attacks", list(ATTACKS))
     bases = {a: common_base(results, a) for a in attacks_run}
@@ -651,3 +625,42 @@ def plot_attack_success(results: dict, attack: str = "PGD-restart", axes=None):
             handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(labels), fontsize=9, frameon=False
         )
     return axes
+
+
+@validate_params(
+    scale=scales.SCALE,
+    datasets=Sequence_(Options(*POOL), distinct=True),
+    data_root=experiments.DATA_ROOT,
+    grid_options=experiments.GRID_OPTIONS,
+)
+def report(
+    scale: str = "default",
+    datasets=("cifar10", "mnist"),
+    data_root: str | None = None,
+    grid_options: dict | None = None,
+) -> tuple[dict, dict]:
+    """:func:`defence_experiment` at ``scale``, shaped for a record (``qrobust-lite run
+    quantum-patches``): every defence on CIFAR-10 and CINIC-10; on MNIST (where the paper
+    reports no gain) undefended against the two patch recipes. ``({"results": {dataset:
+    ...}}, figures)``: each dataset's results add the summary, the tables and the paper's attack
+    success rates; its figure is the attack success rate of the strongest attack run."""
+    settings = scales.settings("quantum_patches", scale)
+    results, figures = {}, {}
+    for dataset in datasets:
+        chosen = ("none", "quantum patches", "co-author patches") if dataset == "mnist" else DEFENCES
+        res = defence_experiment(dataset, defences=chosen, data_root=data_root, grid_options=grid_options, **settings)
+        attacks_run = res["config"]["attacks"]
+        results[dataset] = {
+            **res,
+            "summary": summarise(res),
+            "table": {a: {m: format_table(res, a, m) for m in TABLE_METRICS} for a in attacks_run},
+            "paper_asr": PAPER_ASR.get(dataset),
+        }
+        attack = "PGD-restart" if "PGD-restart" in attacks_run else attacks_run[-1]
+        axes = plot_attack_success(res, attack)
+        axes[0].figure.suptitle(
+            f"{dataset}, {res['config']['model']} model (mean +- std over seeds {list(settings['seeds'])})"
+        )
+        figures[dataset] = axes[0].figure
+        print(f"{dataset}\n{results[dataset]['table'][attack]['robust_accuracy']}", flush=True)
+    return {"results": results}, figures

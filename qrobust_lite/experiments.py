@@ -39,8 +39,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import hashlib
 import json
+import math
 import numbers
 import os
 import socket
@@ -67,7 +69,9 @@ from .validation import (
     Constraint,
     Either,
     FilePath,
+    Folder,
     Instance,
+    Int,
     Optional,
     Options,
     Sequence_,
@@ -75,7 +79,7 @@ from .validation import (
 )
 
 #: Part of every cache key. Bump it when the code behind a run changes its result.
-CODE_VERSION = 4
+CODE_VERSION = 5
 
 
 class Workers(Constraint):
@@ -136,6 +140,114 @@ def config_key(config, data_fingerprint: str = "") -> str:
     :data:`CODE_VERSION`. Any change to any of them gives a new key."""
     payload = json.dumps({"config": _plain(config), "data": data_fingerprint, "code": CODE_VERSION}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+
+@validate_params(
+    load=CALLABLE,
+    fields=Sequence_(TEXT),
+    hashed=Anything("a function: the loaded data -> the arrays its fingerprint covers"),
+)
+class RunData:
+    """Where the runs of one experiment get their data: loaded once per process, hashed once.
+
+    ``load(*values)`` loads the data named by the config fields ``fields`` (in that order, e.g.
+    ``("dataset", "n_train", "n_test", "data_root")``); ``hashed(data)`` gives the arrays its
+    fingerprint covers. The runs of a grid differ in seed or method, not in data, so they share
+    one loaded copy (nothing changes it in place) and one fingerprint; ``$QROBUST_DATA`` is
+    part of what is cached, so another data folder loads again.
+
+    >>> from dataclasses import dataclass
+    >>> @dataclass(frozen=True)
+    ... class Run:
+    ...     size: int
+    ...     seed: int = 0
+    >>> squares = RunData(lambda size: torch.arange(size) ** 2, ("size",), lambda d: (d,))
+    >>> squares.of(Run(4, seed=1)).tolist(), squares.of(Run(4)) is squares.of(Run(4, seed=2))
+    ([0, 1, 4, 9], True)
+    >>> squares.key(Run(4)) == squares.key(Run(4, seed=1))   # the seed is part of the key
+    False
+    """
+
+    def __init__(self, load: Callable[..., Any], fields: Sequence[str], hashed: Callable[[Any], Sequence]) -> None:
+        self.fields = tuple(fields)
+        self._load = functools.lru_cache(maxsize=8)(lambda *values, data_env: load(*values))
+        self._fingerprint = functools.lru_cache(maxsize=8)(
+            lambda *values, data_env: fingerprint(*hashed(self._load(*values, data_env=data_env)))
+        )
+
+    def _values(self, config) -> tuple:
+        return tuple(getattr(config, name) for name in self.fields)
+
+    def of(self, config) -> Any:
+        """The data ``config`` loads."""
+        return self._load(*self._values(config), data_env=os.environ.get(data.ENV_VAR, ""))
+
+    def fingerprint(self, config) -> str:
+        """A content hash of the data ``config`` loads (:func:`fingerprint`)."""
+        return self._fingerprint(*self._values(config), data_env=os.environ.get(data.ENV_VAR, ""))
+
+    def key(self, config) -> str:
+        """The cache key of a run: its whole config, the fingerprint of its data and the code
+        version (:func:`config_key`)."""
+        return config_key(config, self.fingerprint(config))
+
+
+@validate_params(values=Anything("numbers, one per seed"), axis=Optional(Int(0)), ddof=Options(0, 1), skip_nan=Bool())
+def mean_std(values, axis: int | None = None, ddof: int = 1, skip_nan: bool = False):
+    """Mean and standard deviation over seeds: every "mean +- std" the book prints.
+
+    ``ddof=1`` gives the sample standard deviation; with fewer than ``ddof + 1`` values (one
+    seed) the spread is NaN, since one seed says nothing about it. ``skip_nan`` leaves NaN values
+    (a run with nothing to score) out of both; otherwise a NaN gives NaN. No values give
+    (NaN, NaN). Along ``axis`` of an array it returns two arrays, else two floats.
+
+    >>> mean_std([1.0, 2.0, 3.0])
+    (2.0, 1.0)
+    >>> mean_std([0.5])
+    (0.5, nan)
+    >>> mean_std([1.0, float("nan"), 2.0, 3.0], skip_nan=True)
+    (2.0, 1.0)
+    """
+    a = np.asarray(values, dtype=float)
+    if axis is None:
+        a = a.reshape(-1)
+        if skip_nan:
+            a = a[~np.isnan(a)]
+        n = len(a)
+        return (float(a.mean()) if n else math.nan, float(a.std(ddof=ddof)) if n > ddof else math.nan)
+    mean, std = (np.nanmean, np.nanstd) if skip_nan else (np.mean, np.std)
+    n = (~np.isnan(a)).sum(axis=axis) if skip_nan else a.shape[axis]
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column: NaN, as documented
+        return mean(a, axis=axis), np.where(n > ddof, std(a, axis=axis, ddof=ddof), math.nan)
+
+
+#: The data folder argument of every experiment (``None`` for ``$QROBUST_DATA``, the cache, else
+#: the bundled subset).
+DATA_ROOT = Optional(Folder())
+#: The options an experiment passes to :func:`run_grid`.
+GRID_OPTIONS = Optional(Instance(dict, "a dict of run_grid's options (cache, executor, n_jobs, client, threads)"))
+
+
+#: The config fields that name an experiment's training and test data (Parts I and II).
+TRAIN_TEST_FIELDS = ("dataset", "n_train", "n_test", "data_root")
+
+
+@validate_params(dataset=Options(*data.DATASETS), n_train=Optional(COUNT), n_test=Optional(COUNT), data_root=DATA_ROOT)
+def load_train_test(dataset: str, n_train: int | None, n_test: int | None, data_root: str | None) -> tuple:
+    """(train, test): class-balanced samples of ``dataset`` (:func:`~qrobust_lite.data.load`
+    with seed 0, so every run of an experiment sees the same images)."""
+    return (
+        data.load(dataset, "train", n_train, seed=0, data_root=data_root, verbose=False),
+        data.load(dataset, "test", n_test, seed=0, data_root=data_root, verbose=False),
+    )
+
+
+@validate_params(loaded=Anything("(train, test, ...) as load_train_test gives them"))
+def train_test_arrays(loaded: tuple) -> tuple:
+    """The images and labels of (train, test, ...): what the fingerprint of such data covers."""
+    train, test = loaded[:2]
+    return train.images, train.labels, test.images, test.labels
 
 
 class GridError(RuntimeError):

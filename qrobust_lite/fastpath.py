@@ -5,10 +5,8 @@ At the sizes this course runs (4-12 qubits, batches of hundreds to tens of thous
 simulator spends its time on per-gate Python overhead, not arithmetic. The fast path removes
 that overhead without changing the circuit:
 
-1. **Trace once.** The trainable block (e.g. ``qml.StronglyEntanglingLayers``) is decomposed by
-   PennyLane into gates once, with "tag" weights ``0, 1, 2, ...`` so that each gate's
-   parameters read back as indices into the weight tensor. Every later call only gathers
-   ``weights.flatten()[indices]``.
+1. **Trace once.** :func:`compile_block` reads the trainable block into a few layers
+   (:mod:`~qrobust_lite.tracing`) and checks them against ``default.qubit``.
 2. **Few operations.** A small circuit's time goes into the number of torch operations (each
    costs microseconds of overhead, and as much again in autograd), so everything that does not
    depend on the input is computed first, in as few of them as possible: the 2x2 matrices of
@@ -16,11 +14,11 @@ that overhead without changing the circuit:
    ``compute_matrix``); consecutive layers of single-qubit gates multiplied wire by wire into
    one 2x2 matrix per wire; and the gates of each run of 4-6 neighbouring wires multiplied out
    into one Kronecker-product matrix, for every layer of the block at once. The state then
-   costs one matrix product per chunk of wires. Consecutive fixed gates that permute basis
-   states (a ring of CNOTs) merge into one index permutation; consecutive Z rotations (a ring
-   of IsingZZ) are diagonal and merge into one phase per basis state.
+   costs one matrix product per chunk of wires, one index permutation per ring of CNOTs and
+   one phase per basis state for a ring of Z rotations.
 3. **Encode as a Kronecker product.** Angle encoding is a product state: n vectors of length 2,
-   multiplied out. Amplitude encoding is the normalised feature vector itself.
+   multiplied out (:func:`~qrobust_lite.circuits.angle_state`). Amplitude encoding is the
+   normalised feature vector itself (:func:`~qrobust_lite.circuits.amplitude_state`).
 4. **One unitary for the whole batch, when it pays.** The block does not depend on the input,
    so for large batches it is applied once to the 2**n basis states, giving its unitary U, and
    the batch is one matrix product ``psi @ U.T``. For small batches applying the layers to the
@@ -31,7 +29,8 @@ The tests check probabilities and gradients against ``default.qubit`` to 1e-5.
 
 >>> import pennylane as qml
 >>> block = compile_block(qml.StronglyEntanglingLayers, (2, 3, 3), n_qubits=3)
->>> state = angle_state(torch.rand(5, 3))                 # (5, 8) complex
+>>> state = torch.zeros(5, 8, dtype=torch.complex128)
+>>> state[:, 0] = 1                                       # five times |000>
 >>> probs = apply_block(block, torch.rand(2, 3, 3), state).abs() ** 2
 >>> probs.shape, bool(torch.allclose(probs.sum(1), torch.ones(5, dtype=torch.float64)))
 (torch.Size([5, 8]), True)
@@ -41,23 +40,29 @@ from __future__ import annotations
 
 import functools
 import math
-import string
-import threading
-from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
 import pennylane as qml
 import torch
 
+from .tracing import (
+    BLOCK,
+    MAX_QUBITS,
+    QUEUE,
+    Block,
+    DenseGate,
+    DiagonalLayer,
+    FixedLayer,
+    NotCompilable,
+    ParamLayer,
+    trace,
+)
 from .validation import (
     COUNT,
-    FEATURES,
-    SEED,
     TENSOR,
     Anything,
     Array,
-    Instance,
     Int,
     Optional,
     Options,
@@ -68,123 +73,6 @@ from .validation import (
 STRATEGIES = ("auto", "direct", "unitary")
 
 
-class NotCompilable(ValueError):
-    """The block cannot be traced (its gate parameters are not plain entries of the weights)."""
-
-
-@dataclass(frozen=True)
-class ParamLayer:
-    """Gates of one class on distinct wires; ``index[g, p]`` is gate g's p-th parameter's
-    position in the flattened weights. Their matrices are rows ``start, start + 1, ...`` of
-    the block's matrices of that class (:attr:`Block.groups`, computed once per call)."""
-
-    op_class: type
-    wires: tuple[tuple[int, ...], ...]
-    index: torch.Tensor
-    expr: str
-    start: int = 0
-
-
-@dataclass(frozen=True)
-class FixedLayer:
-    """Fixed gates merged into one map of basis states: ``new[:, i] = phase[i] * old[:, perm[i]]``
-    (``phase`` is ``None`` when every phase is 1, as for CNOTs)."""
-
-    perm: torch.Tensor
-    phase: torch.Tensor | None
-
-
-@dataclass(frozen=True)
-class DenseGate:
-    """A fixed gate that is not a permutation (e.g. Hadamard): its small matrix and wires."""
-
-    matrix: torch.Tensor
-    wires: tuple[int, ...]
-    expr: str
-
-
-@dataclass(frozen=True)
-class DiagonalLayer:
-    """Consecutive Z rotations (RZ, IsingZZ, MultiRZ: exp(-i theta/2 Z...Z)), which commute, as
-    one phase per basis state: ``state * exp(-i/2 signs @ theta[index])``."""
-
-    index: torch.Tensor
-    signs: torch.Tensor
-
-
-@dataclass(frozen=True)
-class Block:
-    """A traced, input-independent circuit block on ``n_qubits`` wires. ``groups`` holds, per
-    gate class, the weight indices of all its gates, so that one call computes every matrix."""
-
-    n_qubits: int
-    weight_shape: tuple[int, ...]
-    layers: tuple
-    groups: tuple[tuple[type, torch.Tensor], ...] = ()
-
-
-#: The most qubits the fast path simulates (a state of 2**20 amplitudes is 16 MB per sample),
-#: and the most memory one batch of states may take.
-MAX_QUBITS = 20
-MAX_STATE_BYTES = 2 * 2**30
-BLOCK = Instance(Block, "a Block made by compile_block")
-
-
-def _gates(op: qml.operation.Operator):
-    """Decompose until every gate has a matrix and acts on at most 2 wires."""
-    if op.has_matrix and len(op.wires) <= 2 and op.num_params == len(op.parameters):
-        yield op
-        return
-    for sub in op.decomposition():
-        yield from _gates(sub)
-
-
-def _traced_gates(tape):
-    """Every gate of ``tape``, decomposed by :func:`_gates`; a failure names its operation."""
-    for op in tape.operations:
-        try:
-            gates = list(_gates(op))
-        except Exception as err:
-            raise NotCompilable(
-                f"{op.name} on wires {list(op.wires)} cannot be decomposed into gates "
-                f"with matrices ({type(err).__name__}: {str(err) or 'no message'})"
-            ) from err
-        yield from gates
-
-
-Z_ROTATIONS = (qml.RZ, qml.IsingZZ, qml.MultiRZ)
-
-
-def _z_string_signs(wires: Sequence[int], n_qubits: int) -> np.ndarray:
-    """(2**n,) eigenvalues +-1 of Z on every wire in ``wires``, for each basis state."""
-    idx = np.arange(2**n_qubits)
-    parity = ((idx[:, None] >> (n_qubits - 1 - np.asarray(wires, dtype=np.int64))) & 1).sum(axis=1)
-    return (1 - 2 * (parity % 2)).astype(np.float64)
-
-
-def _monomial(matrix: np.ndarray) -> bool:
-    return bool(((np.abs(matrix) > 1e-12).sum(axis=1) == 1).all())
-
-
-def _fixed_map(matrix: np.ndarray, wires: Sequence[int], n_qubits: int) -> tuple[np.ndarray, np.ndarray]:
-    """The (perm, phase) of a monomial gate acting on ``wires`` of an n-qubit register."""
-    k = len(wires)
-    idx = np.arange(2**n_qubits)
-    bits = (idx[:, None] >> (n_qubits - 1 - np.asarray(wires))[None, :]) & 1  # (2**n, k)
-    sub = bits @ (1 << np.arange(k - 1, -1, -1))  # row of the small matrix
-    src_sub = np.abs(matrix).argmax(axis=1)[sub]  # column it reads
-    src_bits = (src_sub[:, None] >> np.arange(k - 1, -1, -1)[None, :]) & 1
-    clear = idx & ~np.bitwise_or.reduce(1 << (n_qubits - 1 - np.asarray(wires)))
-    perm = clear | (src_bits << (n_qubits - 1 - np.asarray(wires))[None, :]).sum(axis=1)
-    phase = matrix[sub, src_sub]
-    return perm, phase
-
-
-# PennyLane records operations on a queue shared by the whole process: two threads tracing at
-# once (models built in a threaded sweep) mix their gates. Tracing takes milliseconds.
-_TRACING = threading.Lock()
-
-
 @validate_params(
     template=Anything(
         "a PennyLane template or function of (weights, wires); NotCompilable says when it cannot be traced"
@@ -193,116 +81,26 @@ _TRACING = threading.Lock()
     n_qubits=Int(1, MAX_QUBITS),
 )
 def compile_block(template: Callable, weight_shape: Sequence[int], n_qubits: int) -> Block:
-    """Trace ``template(weights, wires=range(n_qubits))`` into layers (see the module doc).
+    """Trace ``template(weights, wires=range(n_qubits))`` into layers
+    (:func:`~qrobust_lite.tracing.trace`) and check them against ``default.qubit``.
 
     ``template`` is any PennyLane template or function of (weights, wires) whose gates take
     entries of ``weights`` as their parameters, e.g. ``qml.StronglyEntanglingLayers``.
-    Raises :class:`NotCompilable` otherwise; the caller then simulates with PennyLane.
+    Raises :class:`~qrobust_lite.tracing.NotCompilable` otherwise; the caller then simulates
+    with PennyLane.
     """
-    with _TRACING:
-        try:
-            return _compile(template, tuple(weight_shape), n_qubits)
-        except NotCompilable:
-            raise
-        except Exception as err:  # a gate PennyLane cannot decompose or give a matrix for
-            raise NotCompilable(
-                f"{getattr(template, '__name__', template)!s} cannot be traced: "
-                f"{type(err).__name__}: {str(err) or 'no message'}"
-            ) from err
-
-
-def _compile(template: Callable, shape: tuple[int, ...], n_qubits: int) -> Block:
-    tags = torch.arange(int(np.prod(shape)), dtype=torch.float64).reshape(shape)
-    tape = qml.tape.make_qscript(template)(tags, wires=range(n_qubits))
-    layers: list = []
-    pending: dict | None = None  # the layer being filled: class, wires, indices
-    fixed: tuple[np.ndarray, np.ndarray] | None = None
-    groups: dict[type, list] = {}  # gate class -> the indices of all its gates, in order
-
-    def flush():
-        nonlocal pending, fixed
-        if pending is not None and pending["cls"] is DiagonalLayer:
-            signs = np.stack([_z_string_signs(ws, n_qubits) for ws in pending["wires"]], axis=1)
-            layers.append(
-                DiagonalLayer(torch.tensor([i[0] for i in pending["index"]], dtype=torch.long), torch.from_numpy(signs))
-            )
-            pending = None
-        elif pending is not None:
-            wires = tuple(pending["wires"])
-            group = groups.setdefault(pending["cls"], [])
-            layers.append(
-                ParamLayer(
-                    pending["cls"],
-                    wires,
-                    torch.tensor(pending["index"], dtype=torch.long),
-                    einsum_expression(wires, n_qubits),
-                    start=len(group),
-                )
-            )
-            group += pending["index"]
-            pending = None
-        if fixed is not None:
-            phase = None if np.allclose(fixed[1], 1) else torch.from_numpy(fixed[1])
-            layers.append(FixedLayer(torch.from_numpy(fixed[0]), phase))
-            fixed = None
-
-    for gate in _traced_gates(tape):
-        wires = tuple(int(w) for w in gate.wires)
-        if gate.num_params == 0:
-            try:
-                matrix = np.asarray(gate.matrix(), dtype=np.complex128)
+    with QUEUE:  # the check runs a QNode, which records its gates on the same queue
+        block = trace(template, weight_shape, n_qubits)
+        for cls, index in block.groups:
+            try:  # the fast path builds the matrices from the angles alone
+                _gate_matrices(cls, torch.zeros(1, index.shape[1], dtype=torch.float64))
             except Exception as err:
-                raise NotCompilable(f"{gate.name} on wires {list(wires)} has no matrix: {err}") from err
-            if not _monomial(matrix):
-                flush()
-                layers.append(DenseGate(torch.from_numpy(matrix), wires, einsum_expression([wires], n_qubits)))
-                continue
-            if pending is not None:
-                flush()
-            perm, phase = _fixed_map(matrix, wires, n_qubits)
-            # Merge with the previous fixed gates: apply the earlier map, then this one.
-            fixed = (perm, phase) if fixed is None else (fixed[0][perm], fixed[1][perm] * phase)
-            continue
-        if any(np.ndim(p) != 0 for p in gate.parameters):
-            raise NotCompilable(f"{gate.name} on wires {list(wires)} takes a matrix, not plain weight entries")
-        values = [float(p) for p in gate.parameters]
-        if any(v != int(v) or not 0 <= v < tags.numel() for v in values):
-            raise NotCompilable(f"{gate.name} on wires {wires} does not take plain weight entries")
-        try:  # the fast path builds the matrices from the angles alone, as here
-            _gate_matrices(type(gate), torch.zeros(1, len(values), dtype=torch.float64))
-        except Exception as err:
-            raise NotCompilable(
-                f"{gate.name} on wires {list(wires)} cannot build its matrix from its angles "
-                f"alone ({type(err).__name__}: {str(err) or 'no message'})"
-            ) from err
-        if fixed is not None:
-            flush()
-        if type(gate) in Z_ROTATIONS:  # diagonal: merge with the Z rotations before it
-            if pending is None or pending["cls"] is not DiagonalLayer:
-                flush()
-                pending = {"cls": DiagonalLayer, "wires": [], "index": []}
-            pending["wires"].append(wires)
-            pending["index"].append([int(v) for v in values])
-            continue
-        joins = (
-            pending is not None
-            and pending["cls"] is type(gate)
-            and not set(wires) & {w for ws in pending["wires"] for w in ws}
-        )
-        if not joins:
-            flush()
-            pending = {"cls": type(gate), "wires": [], "index": []}
-        assert pending is not None  # it joins the pending layer, or one was just opened
-        pending["wires"].append(wires)
-        pending["index"].append([int(v) for v in values])
-    flush()
-    block = Block(
-        n_qubits,
-        shape,
-        tuple(layers),
-        tuple((cls, torch.tensor(index, dtype=torch.long)) for cls, index in groups.items()),
-    )
-    _verify(block, template)
+                layer = next(layer for layer in block.layers if getattr(layer, "op_class", None) is cls)
+                raise NotCompilable(
+                    f"{layer.name} on wires {list(layer.wires[0])} cannot build its matrix from its angles "
+                    f"alone ({type(err).__name__}: {str(err) or 'no message'})"
+                ) from err
+        _verify(block, template)
     return block
 
 
@@ -388,28 +186,6 @@ def _gate_matrices(op_class: type, params: torch.Tensor) -> torch.Tensor:
     """Matrices (G, d, d) of G gates of ``op_class`` from their parameters (G, P), radians."""
     mats = _rotation_matrices(op_class, params)
     return op_class.compute_matrix(*params.T) if mats is None else mats  # type: ignore[attr-defined]
-
-
-@validate_params(wires=Sequence_(Sequence_(SEED)), n_qubits=Int(1, MAX_QUBITS))
-def einsum_expression(wires: Sequence[tuple[int, ...]], n_qubits: int) -> str:
-    """The einsum applying gates on ``wires`` to states of shape (M, 2, ..., 2).
-
-    The state comes first, so torch contracts one gate at a time into it (B x 2**n work per
-    gate) rather than first multiplying the gates out into a 2**n x 2**n matrix.
-    """
-    if max(max(w) for w in wires) >= n_qubits:
-        raise ValueError(f"wires must be wire indices below n_qubits ({n_qubits}), got {list(wires)}")
-    letters = iter(string.ascii_letters)
-    axis = [next(letters) for _ in range(n_qubits)]
-    batch = next(letters)
-    current = list(axis)
-    subscripts = []
-    for ws in wires:
-        new = [next(letters) for _ in ws]
-        subscripts.append("".join(new) + "".join(current[w] for w in ws))
-        for w, letter in zip(ws, new):
-            current[w] = letter
-    return ",".join([batch + "".join(axis)] + subscripts) + "->" + batch + "".join(current)
 
 
 def _apply_matrices(
@@ -590,7 +366,7 @@ def born_probabilities(
     """Born-rule outcome probabilities (B, 2**n) of ``encode(features)`` followed by the block.
 
     ``encode`` maps a (b, F) slice of ``features`` to states (b, 2**n), real or complex
-    (e.g. :func:`angle_state`). With the ``"unitary"`` strategy U is built once and each
+    (e.g. :func:`~qrobust_lite.circuits.angle_state`). With the ``"unitary"`` strategy U is built once and each
     slice of ``chunk`` rows (all rows when ``None``) costs one matrix product; a real state
     needs only a real product with [Re U.T | Im U.T]. Precision follows ``features``:
     float64 gives complex128 arithmetic, float32 complex64.
@@ -598,7 +374,9 @@ def born_probabilities(
     if tuple(weights.shape) != block.weight_shape:
         raise ValueError(f"weights must have shape {block.weight_shape}, got {tuple(weights.shape)}")
     complex_dtype = torch.complex64 if features.dtype == torch.float32 else torch.complex128
-    width = encode(features[:1]).shape[-1]
+    parts = features.split(chunk) if chunk is not None and len(features) else (features,)
+    first = encode(parts[0])  # every part is encoded once; the first also shows the width
+    width = first.shape[-1]
     if width != 2**block.n_qubits:
         raise ValueError(
             f"features of shape {tuple(features.shape)} encode to states of {width} amplitudes; the block "
@@ -606,64 +384,16 @@ def born_probabilities(
         )
     if not len(features):
         return torch.zeros(0, width, dtype=complex_dtype.to_real(), device=features.device)
-    size = len(features) if chunk is None else min(chunk, len(features))
     if strategy == "auto":
-        strategy = choose_strategy(block.n_qubits, size)
-    parts = features.split(chunk) if chunk is not None else [features]
-    if strategy == "direct":
-        out = [apply_layers(block, weights, encode(part).to(complex_dtype)).abs() ** 2 for part in parts]
-        return out[0] if len(out) == 1 else torch.cat(out)
-    u_t = block_unitary_transpose(block, weights, complex_dtype)
+        strategy = choose_strategy(block.n_qubits, len(parts[0]))
+    u_t = block_unitary_transpose(block, weights, complex_dtype) if strategy == "unitary" else None
     out = []
-    for part in parts:
-        state = encode(part)
-        if state.is_complex():
+    for i, part in enumerate(parts):
+        state = first if i == 0 else encode(part)
+        if u_t is None:
+            out.append(apply_layers(block, weights, state.to(complex_dtype)).abs() ** 2)
+        elif state.is_complex():
             out.append((state.to(complex_dtype) @ u_t).abs() ** 2)
         else:
             out.append(real_state_probabilities(state.to(u_t.real.dtype), u_t))
     return out[0] if len(out) == 1 else torch.cat(out)
-
-
-@validate_params(
-    angles=Array("features", ndim=2, max_width=MAX_QUBITS),
-    rotation=Options("X", "Y", "Z"),
-    dtype=Options(torch.complex64, torch.complex128, torch.float32, torch.float64),
-)
-def angle_state(angles: torch.Tensor, rotation: str = "Y", dtype: torch.dtype = torch.complex128) -> torch.Tensor:
-    """The product state of ``qml.AngleEmbedding``: angles (B, n) radians -> (B, 2**n) complex.
-
-    Each wire holds R(angle)|0>: RY gives (cos a/2, sin a/2), RX (cos a/2, -i sin a/2),
-    RZ (e^{-i a/2}, 0); the Kronecker product over wires (wire 0 most significant) is the state.
-    RY states are real, so a real ``dtype`` is allowed for them (half the arithmetic).
-    """
-    if not dtype.is_complex and rotation != "Y":
-        raise ValueError(f"dtype must be complex for rotation {rotation!r}; only RY states are real")
-    size = len(angles) * 2 ** angles.shape[1] * torch.empty((), dtype=dtype).element_size()
-    if size > MAX_STATE_BYTES:
-        raise ValueError(
-            f"angles of shape {tuple(angles.shape)} make states of {size / 2**30:.1f} GiB (B x 2**n "
-            f"amplitudes); at most {MAX_STATE_BYTES / 2**30:g} GiB at once: pass fewer rows at a time"
-        )
-    half = angles.to(dtype.to_real() if dtype.is_complex else dtype) / 2
-    c, s = torch.cos(half), torch.sin(half)
-    if rotation == "Y":
-        wire = torch.stack([c, s], dim=-1).to(dtype)
-    elif rotation == "X":
-        wire = torch.stack([c.to(dtype), -1j * s.to(dtype)], dim=-1)
-    else:
-        wire = torch.stack([torch.exp(-1j * half.to(dtype)), torch.zeros_like(half, dtype=dtype)], dim=-1)
-    state = wire[:, 0]
-    for i in range(1, angles.shape[1]):
-        state = (state[:, :, None] * wire[:, i, None, :]).reshape(len(angles), 2 ** (i + 1))
-    return state
-
-
-@validate_params(features=FEATURES, n_qubits=Int(1, MAX_QUBITS))
-def amplitude_state(features: torch.Tensor, n_qubits: int) -> torch.Tensor:
-    """The state of ``qml.AmplitudeEmbedding(normalize=True, pad_with=0)``: (B, F) -> (B, 2**n).
-
-    Real features give a real state, in the features' precision.
-    """
-    from .preprocessing import amplitude_normalise
-
-    return amplitude_normalise(features, n_qubits)

@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import fastpath, validation
+from . import circuits, fastpath, validation
 from .circuits import rotation_cz_layers, rotation_cz_shape
 from .cnn import init_like_torch
 from .training import fit
@@ -144,7 +144,7 @@ class HybridLabeler(nn.Module):
         if self.circuit == "classical":
             return torch.softmax(self.mixer(angles), dim=1)
         return fastpath.born_probabilities(
-            self.block, self.weights.to(angles.dtype), angles, lambda a: fastpath.angle_state(a, dtype=a.dtype)
+            self.block, self.weights.to(angles.dtype), angles, lambda a: circuits.angle_state(a, dtype=a.dtype)
         )
 
     def read(self, outcome_probs: torch.Tensor) -> torch.Tensor:

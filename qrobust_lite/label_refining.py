@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,7 +36,7 @@ from sklearn.decomposition import PCA
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import MinMaxScaler
 
-from . import calibration, corruptions, data, experiments, metrics, preprocessing, validation
+from . import calibration, corruptions, data, experiments, metrics, preprocessing, scales, validation
 from .circuits import VQC
 from .cnn import SmallCNN
 from .soft_labels import refine_labels, smooth_labels
@@ -53,10 +52,8 @@ from .validation import (
     SHARE,
     Anything,
     Bool,
-    Folder,
     Instance,
     Int,
-    Optional,
     Options,
     Sequence_,
     validate_params,
@@ -201,7 +198,7 @@ class RefiningRun:
     smoothings: tuple[float, ...] = SMOOTHINGS
     temperatures: tuple[float, ...] = TEMPERATURES
     mixes: tuple[float, ...] = MIXES
-    root: str | None = None  # None: $QROBUST_DATA, the cache, else the bundled subset
+    data_root: str | None = None  # None: $QROBUST_DATA, the cache, else the bundled subset
 
     def __post_init__(self) -> None:
         validation.choice(self.dataset, "dataset", DATASETS)
@@ -213,7 +210,7 @@ class RefiningRun:
             validation.positive_int(getattr(self, name), name)
         for name, grid in (("smoothings", SHARES), ("temperatures", TEMPERATURE_GRID), ("mixes", SHARES)):
             object.__setattr__(self, name, grid.check(getattr(self, name), name))
-        validation.folder(self.root, "root")
+        validation.folder(self.data_root, "data_root")
 
     def candidates(self) -> list[tuple[str, dict]]:
         """(method, params) of every CNN this run trains: one-hot first."""
@@ -224,35 +221,21 @@ class RefiningRun:
         )
 
 
-@functools.lru_cache(maxsize=4)
-def _experiment_data(dataset: str, n_train: int, n_test: int, root: str | None, data_env: str) -> tuple:
-    """(train, test, corrupted test sets) of one experiment, loaded once per process and data
-    source: the seeds of a grid share them, and nothing changes them in place."""
-    train = data.load(dataset, "train", n_train, seed=0, root=root, verbose=False)
-    test = data.load(dataset, "test", n_test, seed=0, root=root, verbose=False)
+def _load(dataset: str, n_train: int, n_test: int, data_root: str | None) -> tuple:
+    """(train, test, corrupted test sets) of one experiment."""
+    train, test = experiments.load_train_test(dataset, n_train, n_test, data_root)
     return train, test, corrupted_test_sets(test.images)
 
 
-def _data_args(config: RefiningRun) -> tuple:
-    return config.dataset, config.n_train, config.n_test, config.root, os.environ.get(data.ENV_VAR, "")
-
-
-def _data_of(config: RefiningRun) -> tuple:
-    return _experiment_data(*_data_args(config))
-
-
-@functools.lru_cache(maxsize=4)
-def _fingerprint(*args) -> str:
-    """The content hash of one experiment's images and labels, computed once (not per seed)."""
-    train, test, _ = _experiment_data(*args)
-    return experiments.fingerprint(train.images, train.labels, test.images, test.labels)
+#: The data of a :class:`RefiningRun`: its seeds share one copy and one fingerprint.
+RUN_DATA = experiments.RunData(_load, experiments.TRAIN_TEST_FIELDS, experiments.train_test_arrays)
 
 
 @validate_params(config=Instance(RefiningRun, "a RefiningRun"))
 def refining_key(config: RefiningRun) -> str:
     """The cache key of a run: its whole config, a content hash of the images and labels it
     loads (another ``$QROBUST_DATA`` gives another key) and the code version."""
-    return experiments.config_key(config, _fingerprint(*_data_args(config)))
+    return RUN_DATA.key(config)
 
 
 @validate_params(config=Instance(RefiningRun, "a RefiningRun"), progress=Bool())
@@ -265,7 +248,7 @@ def refining_run(config: RefiningRun, progress: bool = False) -> dict:
     "val_nll", "kind", "severity", "accuracy", "ece", "nll"}, ...]}``, one row per candidate
     and test set; ``params`` is ``{}``, ``{"smoothing": e}`` or ``{"temperature": t, "mix": m}``.
     """
-    train, test, tests = _data_of(config)
+    train, test, tests = RUN_DATA.of(config)
     seed, n_classes = config.seed, len(train.class_names)
     idx_fit, idx_val = train_test_split(
         np.arange(len(train)), test_size=0.1, stratify=train.labels.numpy(), random_state=seed
@@ -323,9 +306,9 @@ def refining_run(config: RefiningRun, progress: bool = False) -> dict:
     smoothings=SHARES,
     temperatures=TEMPERATURE_GRID,
     mixes=SHARES,
-    root=Optional(Folder()),
+    data_root=experiments.DATA_ROOT,
     progress=Bool(),
-    grid_options=Optional(Instance(dict, "a dict")),
+    grid_options=experiments.GRID_OPTIONS,
 )
 def robustness_experiment(
     dataset: str = "mnist",
@@ -337,7 +320,7 @@ def robustness_experiment(
     smoothings=SMOOTHINGS,
     temperatures=TEMPERATURES,
     mixes=MIXES,
-    root=None,
+    data_root: str | None = None,
     progress: bool = True,
     grid_options: dict | None = None,
 ) -> dict:
@@ -360,7 +343,7 @@ def robustness_experiment(
             tuple(smoothings),
             tuple(temperatures),
             tuple(mixes),
-            None if root is None else str(root),
+            None if data_root is None else str(data_root),
         )
         for seed in seeds
     ]
@@ -378,7 +361,7 @@ def robustness_experiment(
         "rule": "lowest mean NLL on the validation split",
     }
     if progress:  # say where the data comes from
-        train, test, _ = _data_of(first)
+        train, test, _ = RUN_DATA.of(first)
         print(data.notice(dataset, "train", train), data.notice(dataset, "test", test), sep="\n")
     grid_options = {"n_jobs": 1, **(grid_options or {})}
     inner = progress and grid_options["n_jobs"] == 1 and grid_options.get("executor", "local") == "local"
@@ -399,12 +382,6 @@ def _setting(params: dict) -> tuple:
     return tuple(sorted(params.items()))
 
 
-def _mean_std(values) -> tuple[float, float]:
-    """Mean and sample standard deviation over seeds (NaN for a single seed)."""
-    values = np.asarray(values, dtype=float)
-    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else math.nan
-
-
 @validate_params(results=RESULTS)
 def validation_nll(results: dict) -> dict[tuple[str, tuple], tuple[float, float]]:
     """Mean and standard deviation over seeds of each candidate's validation NLL:
@@ -413,7 +390,7 @@ def validation_nll(results: dict) -> dict[tuple[str, tuple], tuple[float, float]
     for r in results["runs"]:
         if r["kind"] == "clean":
             by.setdefault((r["method"], _setting(r["params"])), []).append(r["val_nll"])
-    return {k: _mean_std(v) for k, v in by.items()}
+    return {k: experiments.mean_std(v) for k, v in by.items()}
 
 
 @validate_params(results=RESULTS)
@@ -445,9 +422,9 @@ def _table(rows: list[dict], metric: str) -> dict:
     clean = [r[metric] for r in rows if r["kind"] == "clean"]
     table = {}
     for kind in corruptions.KINDS:
-        table[kind] = {0: _mean_std(clean)}
+        table[kind] = {0: experiments.mean_std(clean)}
         for severity in corruptions.SEVERITIES[1:]:
-            table[kind][severity] = _mean_std(
+            table[kind][severity] = experiments.mean_std(
                 [r[metric] for r in rows if r["kind"] == kind and r["severity"] == severity]
             )
     return table
@@ -488,8 +465,9 @@ def tradeoff(results: dict) -> dict[tuple[str, tuple], dict[str, tuple[float, fl
     """Every candidate as the chapter's trade-off figure draws it: ``{(method, setting):
     {"corrupted accuracy": (mean, std), "clean ece": (mean, std)}}`` over the seeds of
     :func:`per_seed`."""
+    seeds = per_seed(results)
     return {
-        key: {k: _mean_std(v[k]) for k in ("corrupted accuracy", "clean ece")} for key, v in per_seed(results).items()
+        key: {k: experiments.mean_std(v[k]) for k in ("corrupted accuracy", "clean ece")} for key, v in seeds.items()
     }
 
 
@@ -618,3 +596,41 @@ def plot_accuracy_vs_severity(results: dict, axes=None, metric: str = "accuracy"
     if own:
         axes[0].figure.tight_layout()
     return axes
+
+
+@validate_params(
+    scale=scales.SCALE,
+    datasets=Sequence_(Options(*DATASETS), distinct=True),
+    data_root=experiments.DATA_ROOT,
+    grid_options=experiments.GRID_OPTIONS,
+)
+def report(
+    scale: str = "default", datasets=DATASETS, data_root: str | None = None, grid_options: dict | None = None
+) -> tuple[dict, dict]:
+    """:func:`robustness_experiment` at ``scale`` on each dataset, shaped for a record
+    (``qrobust-lite run label-refining``): ``({"results": {dataset: ...}}, figures)``. Each
+    dataset's results add the summary of accuracy and ECE, the best gain over one-hot, the
+    trade-off and the labels both robust and calibrated; its figures are accuracy and ECE
+    against severity and the trade-off."""
+    settings = scales.settings("label_refining", scale)
+    results, figures = {}, {}
+    for dataset in datasets:
+        res = robustness_experiment(dataset, data_root=data_root, grid_options=grid_options, **settings)
+        results[dataset] = {
+            **res,
+            "summary": {metric: summarise(res, metric) for metric in ("accuracy", "ece")},
+            "best_relative_gain_over_one_hot": {m: best_relative_gain(res, m) for m in METHODS if m != "one-hot"},
+            "tradeoff": {label_name(m, dict(s)): p for (m, s), p in tradeoff(res).items()},
+            "robust_and_calibrated": {
+                b: [label_name(*c) for c in robust_and_calibrated(res, b)] for b in ("one-hot", "label smoothing")
+            },
+        }
+        title = f"{dataset}: %s (mean +- std over seeds {list(settings['seeds'])})"
+        for metric in ("accuracy", "ece"):
+            axes = plot_accuracy_vs_severity(res, metric=metric)
+            axes[0].figure.suptitle(title % metric)
+            figures[f"{dataset}_{metric}"] = axes[0].figure
+        ax = plot_tradeoff(res)
+        ax.set_title(title % "every candidate label", fontsize=9)
+        figures[f"{dataset}_tradeoff"] = ax.figure
+    return {"results": results}, figures

@@ -12,7 +12,7 @@ import pennylane as qml
 import torch
 from torch import nn
 
-from . import fastpath, validation
+from . import circuits, fastpath, validation
 from .backend import device_of, place
 from .circuits import qnn_layers, qnn_layers_shape
 from .cnn import init_like_torch
@@ -66,7 +66,7 @@ class QNN(nn.Module):
         if x.ndim != 2 or not 1 <= x.shape[1] <= 2**self.n_qubits:
             raise ValueError(f"x must have shape (B, F) with 1 <= F <= {2**self.n_qubits}, got {tuple(x.shape)}")
         validation.finite_floats(x, "x")
-        encode = lambda part: fastpath.amplitude_state(part, self.n_qubits)  # noqa: E731
+        encode = lambda part: circuits.amplitude_state(part, self.n_qubits)  # noqa: E731
         probs = fastpath.born_probabilities(self.block, self.weights, x.to(self.weights.device).float(), encode)
         return torch.sigmoid(self.SCALE * probs.double() @ self.z_last).to(x.device)
 

@@ -23,7 +23,6 @@ One seed of :func:`paper_run`:
 from __future__ import annotations
 
 import functools
-import os
 import time
 from dataclasses import dataclass
 
@@ -31,7 +30,7 @@ import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 
-from . import corruptions, data, experiments, metrics, validation
+from . import corruptions, experiments, metrics, scales, validation
 from .cnn import LeNet5
 from .hybrid_labeler import confident, fit_labeler, soft_labels
 from .label_refining import SHARES, SMOOTHINGS
@@ -44,7 +43,6 @@ from .validation import (
     TEXT,
     Anything,
     Bool,
-    Folder,
     Instance,
     Int,
     Optional,
@@ -195,7 +193,7 @@ class PaperRun:
     labeler_layers: int | None = None
     shots: int | None = SHOTS
     smoothings: tuple[float, ...] = SMOOTHINGS
-    root: str | None = None  # None: $QROBUST_DATA, the cache, else the bundled subset
+    data_root: str | None = None  # None: $QROBUST_DATA, the cache, else the bundled subset
 
     def __post_init__(self) -> None:
         validation.choice(self.dataset, "dataset", DATASETS)
@@ -207,7 +205,7 @@ class PaperRun:
                 validation.positive_int(getattr(self, name), name)
         validation.positive_int(self.student_epochs, "student_epochs")
         object.__setattr__(self, "smoothings", SHARES.check(self.smoothings, "smoothings"))
-        validation.folder(self.root, "root")
+        validation.folder(self.data_root, "data_root")
 
     @property
     def epochs_of_labeler(self) -> int:
@@ -218,29 +216,16 @@ class PaperRun:
         return self.labeler_layers or LABELER_LAYERS[self.dataset]
 
 
-@functools.lru_cache(maxsize=2)
-def _data(dataset: str, n_train: int | None, n_test: int | None, root: str | None, data_env: str) -> tuple:
-    """(train, test) of one experiment, loaded once per process and data source."""
-    return (
-        data.load(dataset, "train", n_train, seed=0, root=root, verbose=False),
-        data.load(dataset, "test", n_test, seed=0, root=root, verbose=False),
-    )
-
-
-def _data_args(config: PaperRun) -> tuple:
-    return config.dataset, config.n_train, config.n_test, config.root, os.environ.get(data.ENV_VAR, "")
-
-
-@functools.lru_cache(maxsize=2)
-def _fingerprint(*args) -> str:
-    train, test = _data(*args)
-    return experiments.fingerprint(train.images, train.labels, test.images, test.labels)
+#: The data of a :class:`PaperRun`: its seeds share one copy and one fingerprint.
+RUN_DATA = experiments.RunData(
+    experiments.load_train_test, experiments.TRAIN_TEST_FIELDS, experiments.train_test_arrays
+)
 
 
 @validate_params(config=Instance(PaperRun, "a PaperRun"))
 def paper_key(config: PaperRun) -> str:
     """The cache key of a run: its config, a content hash of the data it loads, the code version."""
-    return experiments.config_key(config, _fingerprint(*_data_args(config)))
+    return RUN_DATA.key(config)
 
 
 def _teacher(config: PaperRun, circuit: str, x: torch.Tensor, y: torch.Tensor, test, progress: bool) -> tuple:
@@ -288,7 +273,7 @@ def paper_run(config: PaperRun, progress: bool = False) -> dict:
     mean_true_class_probability}}, "rows": [{"method", "params", "n_images", "val_nll",
     "condition", "accuracy", "ece", "nll"}, ...]}``.
     """
-    train, test = _data(*_data_args(config))
+    train, test = RUN_DATA.of(config)
     seed, n_classes = config.seed, len(train.class_names)
     idx_fit, idx_val = train_test_split(
         np.arange(len(train)), test_size=0.1, stratify=train.labels.numpy(), random_state=seed
@@ -352,9 +337,9 @@ def paper_run(config: PaperRun, progress: bool = False) -> dict:
     labeler_layers=Optional(COUNT),
     shots=Optional(COUNT),
     smoothings=SHARES,
-    root=Optional(Folder()),
+    data_root=experiments.DATA_ROOT,
     progress=Bool(),
-    grid_options=Optional(Instance(dict, "a dict")),
+    grid_options=experiments.GRID_OPTIONS,
 )
 def paper_experiment(
     dataset: str = "mnist",
@@ -366,7 +351,7 @@ def paper_experiment(
     labeler_layers: int | None = None,
     shots: int | None = SHOTS,
     smoothings=SMOOTHINGS,
-    root=None,
+    data_root: str | None = None,
     progress: bool = True,
     grid_options: dict | None = None,
 ) -> dict:
@@ -385,7 +370,7 @@ def paper_experiment(
             labeler_layers,
             shots,
             tuple(smoothings),
-            None if root is None else str(root),
+            None if data_root is None else str(data_root),
         )
         for seed in seeds
     ]
@@ -528,3 +513,29 @@ def plot_against_paper(summary_: dict, dataset: str, axes=None):
     axes[0].plot([], [], ls="--", marker="o", mfc="none", color="0.4", label="the paper (one run)")
     axes[0].legend(fontsize=9)
     return axes[0]
+
+
+@validate_params(
+    scale=scales.SCALE,
+    datasets=Sequence_(Options(*DATASETS), distinct=True),
+    data_root=experiments.DATA_ROOT,
+    grid_options=experiments.GRID_OPTIONS,
+    student_epochs=Optional(COUNT),
+)
+def report(
+    scale: str = "default",
+    datasets=DATASETS,
+    data_root: str | None = None,
+    grid_options: dict | None = None,
+    student_epochs: int | None = None,
+) -> tuple[dict, dict]:
+    """:func:`paper_experiment` at ``scale`` on each dataset, shaped for a record
+    (``qrobust-lite run label-refining-paper``): ``({"results", "summary"}, figures)``, the
+    summary the appendix reads and a figure per dataset. ``student_epochs`` replaces the
+    scale's number of LeNet-5 epochs (the paper gives none)."""
+    settings = dict(scales.settings("paper_methods", scale))
+    if student_epochs is not None:
+        settings["student_epochs"] = student_epochs
+    results = {d: paper_experiment(d, data_root=data_root, grid_options=grid_options, **settings) for d in datasets}
+    summary_ = summary(results)
+    return {"results": results, "summary": summary_}, {d: plot_against_paper(summary_, d).figure for d in datasets}

@@ -10,7 +10,7 @@ poisoning, classical vs quantum*; paper: Chen and Zhang 2025).
    label) and validation accuracy.
 3. :func:`chapter_grid` lists the runs (dataset x model x alpha x seed); the chapter runs them
    with :func:`~qrobust_lite.experiments.run_grid`, in parallel and cached under
-   :func:`run_key` (the whole configuration, the data loaded and the code version).
+   :func:`poisoning_key` (the whole configuration, the data loaded and the code version).
 4. :func:`critical_alpha` locates the steepest drop of validation accuracy against alpha.
 
 Scaled down from the paper to run on a laptop CPU: 8 qubits instead of 10 (MNIST pooled to
@@ -20,9 +20,7 @@ is the paper's setup.
 
 from __future__ import annotations
 
-import functools
 import math
-import os
 import time
 from dataclasses import asdict, dataclass
 from typing import NamedTuple
@@ -118,9 +116,9 @@ def randomise_features(
     return torch.where(replaced[:, None], noise, features), replaced
 
 
-@validate_params(n_train=COUNT, n_val=COUNT, pool=Options(1, 2, 4, 7, 14, 28), seed=SEED, root=Optional(Folder()))
+@validate_params(n_train=COUNT, n_val=COUNT, pool=Options(1, 2, 4, 7, 14, 28), seed=SEED, data_root=Optional(Folder()))
 def mnist_pair(
-    n_train: int = 500, n_val: int = 500, pool: int = 2, seed: int = 0, root: str | None = None
+    n_train: int = 500, n_val: int = 500, pool: int = 2, seed: int = 0, data_root: str | None = None
 ) -> dict[str, torch.Tensor]:
     """MNIST 1 (label 0) vs 9 (label 1): pooled pixels, L2-normalised, as float64 features.
 
@@ -128,7 +126,9 @@ def mnist_pair(
     validation images come from the training split (stratified, disjoint) when it holds
     enough, as the bundled subset does for the default sizes.
     """
-    ds = data.load("mnist", "train", n_samples=n_train + n_val, classes=[1, 9], seed=seed, root=root, verbose=False)
+    ds = data.load(
+        "mnist", "train", n_samples=n_train + n_val, classes=[1, 9], seed=seed, data_root=data_root, verbose=False
+    )
     x = F.avg_pool2d(ds.images, pool).flatten(1).double() if pool > 1 else ds.images.flatten(1).double()
     x = x / x.norm(dim=1, keepdim=True)
     x_tr, x_va, y_tr, y_va = train_test_split(x, ds.labels, train_size=n_train, stratify=ds.labels, random_state=seed)
@@ -148,8 +148,8 @@ def spin_pair(n_train: int = 500, n_val: int = 500, n_qubits: int = 8, seed: int
 
 
 @dataclass(frozen=True)
-class RunConfig:
-    """Everything that determines one poisoning run (with the data it loads: :func:`run_key`)."""
+class PoisoningRun:
+    """Everything that determines one poisoning run (with the data it loads: :func:`poisoning_key`)."""
 
     dataset: str = "mnist"
     model: str = "QNN"
@@ -190,63 +190,43 @@ class RunConfig:
             )
 
 
-CONFIG = Instance(RunConfig, "a RunConfig")
+CONFIG = Instance(PoisoningRun, "a PoisoningRun")
 PAIR = Instance(dict, "a data pair as load_pair gives it: x_train, y_train, x_val, y_val")
 RESULTS = Sequence_(Instance(dict, "a run's result (poisoning.run)"), min_len=0)
 
 
-@validate_params(config=CONFIG)
-def load_pair(config: RunConfig) -> dict[str, torch.Tensor]:
-    """The clean training and validation data of ``config.dataset`` (computed once per process
-    and data source: the runs of a sweep share it, and nothing changes it in place)."""
-    return _pair(*_pair_args(config))
-
-
-def _pair_args(config: RunConfig) -> tuple:
-    return (
-        config.dataset,
-        config.n_train,
-        config.n_val,
-        config.pool,
-        config.spin_qubits,
-        config.data_root,
-        os.environ.get(data.ENV_VAR, ""),
-    )
-
-
-@functools.lru_cache(maxsize=8)
-def _pair_fingerprint(*args) -> str:
-    """The content hash of one data set, computed once (a sweep asks for it once per run)."""
-    pair = _pair(*args)
-    return experiments.fingerprint(*(pair[k] for k in sorted(pair)))
-
-
-@validate_params(config=CONFIG)
-def data_fingerprint(config: RunConfig) -> str:
-    """A content hash of the clean data ``config`` loads (:func:`load_pair`)."""
-    return _pair_fingerprint(*_pair_args(config))
-
-
-@validate_params(config=CONFIG)
-def run_key(config: RunConfig) -> str:
-    """The cache key of a run: its whole config, a content hash of the data it loads (so a
-    different ``$QROBUST_DATA`` gives a different key) and the code version."""
-    return experiments.config_key(config, data_fingerprint(config))
-
-
-@functools.lru_cache(maxsize=8)
-def _pair(
-    dataset: str, n_train: int, n_val: int, pool: int, spin_qubits: int, data_root: str | None, data_env: str
-) -> dict[str, torch.Tensor]:
+def _load(dataset: str, n_train: int, n_val: int, pool: int, spin_qubits: int, data_root: str | None) -> dict:
     if dataset == "mnist":
-        return mnist_pair(n_train, n_val, pool, seed=0, root=data_root)
+        return mnist_pair(n_train, n_val, pool, seed=0, data_root=data_root)
     if dataset == AUTHORS:
         return {k: v for k, v in spin_chain.authors_pair(spin_qubits).items() if k[0] in "xy"}
     return spin_pair(n_train, n_val, spin_qubits, seed=0)
 
 
+#: The clean data of a :class:`PoisoningRun`: the runs of a sweep share one copy and one fingerprint.
+RUN_DATA = experiments.RunData(
+    _load,
+    ("dataset", "n_train", "n_val", "pool", "spin_qubits", "data_root"),
+    lambda pair: [pair[k] for k in sorted(pair)],
+)
+
+
+@validate_params(config=CONFIG)
+def load_pair(config: PoisoningRun) -> dict[str, torch.Tensor]:
+    """The clean training and validation data of ``config.dataset`` (loaded once per process
+    and data source: the runs of a sweep share it, and nothing changes it in place)."""
+    return RUN_DATA.of(config)
+
+
+@validate_params(config=CONFIG)
+def poisoning_key(config: PoisoningRun) -> str:
+    """The cache key of a run: its whole config, a content hash of the data it loads (so a
+    different ``$QROBUST_DATA`` gives a different key) and the code version."""
+    return RUN_DATA.key(config)
+
+
 @validate_params(config=CONFIG, pair=PAIR)
-def model_inputs(config: RunConfig, pair: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def model_inputs(config: PoisoningRun, pair: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The clean data as ``config``'s model reads it: on the authors' data the MLP reads
     :func:`~qrobust_lite.spin_chain.represent` of the states (a random phase seeded by the run's
     seed), the QNN the states themselves; elsewhere the data as loaded."""
@@ -258,7 +238,7 @@ def model_inputs(config: RunConfig, pair: dict[str, torch.Tensor]) -> dict[str, 
 
 
 @validate_params(config=CONFIG, n_features=COUNT)
-def make_model(config: RunConfig, n_features: int) -> torch.nn.Module:
+def make_model(config: PoisoningRun, n_features: int) -> torch.nn.Module:
     """The QNN (fewest qubits that hold ``n_features`` amplitudes) or the MLP, seeded."""
     if config.model == "QNN":
         return QNN(max(2, math.ceil(math.log2(n_features))), config.depth, seed=config.seed)
@@ -302,7 +282,9 @@ def train_binary(
 
 
 @validate_params(config=CONFIG, pair=PAIR)
-def poisoned_set(config: RunConfig, pair: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def poisoned_set(
+    config: PoisoningRun, pair: dict[str, torch.Tensor]
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The poisoned training set of ``config``: (features, labels, poisoned mask)."""
     x, y = pair["x_train"], pair["y_train"]
     if config.poison == "label flip":
@@ -312,7 +294,7 @@ def poisoned_set(config: RunConfig, pair: dict[str, torch.Tensor]) -> tuple[torc
     return x_bad, y, mask
 
 
-class PoisonedRun(NamedTuple):
+class PoisonedModel(NamedTuple):
     """A model trained on a poisoned training set, with that set and the clean data."""
 
     model: torch.nn.Module
@@ -324,18 +306,18 @@ class PoisonedRun(NamedTuple):
 
 
 @validate_params(config=CONFIG)
-def train_poisoned(config: RunConfig) -> PoisonedRun:
+def train_poisoned(config: PoisoningRun) -> PoisonedModel:
     """Corrupt the training set of ``config`` and train its model on it."""
     pair = model_inputs(config, load_pair(config))
     x, y, mask = poisoned_set(config, pair)
     model = make_model(config, x.shape[1])
     start = time.perf_counter()
     train_binary(model, x, y, config.epochs, config.lr, config.batch_size, seed=config.seed)
-    return PoisonedRun(model, x, y, mask, pair, time.perf_counter() - start)
+    return PoisonedModel(model, x, y, mask, pair, time.perf_counter() - start)
 
 
 @validate_params(config=CONFIG)
-def run(config: RunConfig) -> dict:
+def run(config: PoisoningRun) -> dict:
     """Train one model on a poisoned training set; returns the config, metrics and seconds.
 
     ``train_accuracy``: on the (poisoned) training labels; ``memorised``: among poisoned
@@ -354,12 +336,13 @@ def run(config: RunConfig) -> dict:
 
 
 @validate_params(
-    scale=Options(*scales.SCALES),
+    scale=scales.SCALE,
     datasets=Sequence_(Options(*DATASETS), distinct=True),
     models=Sequence_(Options(*MODELS), distinct=True),
     poisons=Sequence_(Options(*POISONS), distinct=True),
     alphas=Optional(Sequence_(SHARE, distinct=True)),
-    data_root=Optional(Folder()),
+    data_root=experiments.DATA_ROOT,
+    seeds=Optional(Sequence_(SEED, distinct=True)),
 )
 def grid(
     scale: str = "default",
@@ -368,10 +351,11 @@ def grid(
     poisons=("label flip",),
     alphas=None,
     data_root: str | None = None,
-) -> list[RunConfig]:
+    seeds=None,
+) -> list[PoisoningRun]:
     """Every (dataset, model, poison, alpha, seed) of a scale, as run configs; on the authors'
     data with their schedules (the scale's ``"authors"`` settings) and one MLP per
-    representation.
+    representation. ``alphas`` and ``seeds``: the scale's unless given.
 
     >>> len(grid("smoke", datasets=[AUTHORS]))    # (1 QNN + 3 MLPs) x 3 alphas x 2 seeds
     24
@@ -383,7 +367,7 @@ def grid(
         for m in models:
             representations = spin_chain.REPRESENTATIONS if d == AUTHORS and m == "MLP" else ("real",)
             configs += [
-                RunConfig(
+                PoisoningRun(
                     dataset=d,
                     model=m,
                     poison=c,
@@ -400,21 +384,21 @@ def grid(
                 )
                 for c in poisons
                 for a in (s["alphas"] if alphas is None else alphas)
-                for seed in s["seeds"]
+                for seed in (s["seeds"] if seeds is None else seeds)
                 for r in representations
             ]
     return configs
 
 
 @validate_params(
-    scale=Options(*scales.SCALES),
+    scale=scales.SCALE,
     datasets=Sequence_(Options(*DATASETS), distinct=True),
-    data_root=Optional(Folder()),
+    data_root=experiments.DATA_ROOT,
     alphas=Optional(Sequence_(SHARE, distinct=True)),
 )
 def chapter_grid(
     scale: str = "default", datasets=COURSE_DATASETS, data_root: str | None = None, alphas=None
-) -> list[RunConfig]:
+) -> list[PoisoningRun]:
     """The poisoning chapter's sweep: label flips at every alpha of the scale on ``datasets``, and
     feature randomisation on MNIST (when chosen) at the scale's ``randomisation_alphas``; with
     ``alphas``, only those of them (each one of the scale's).
@@ -540,10 +524,11 @@ def plot_curves(results: list[dict], metrics=("train_accuracy", "val_accuracy"),
                     [r for r in results if (r["dataset"], model_label(r), r["poison"]) == (d, model, c)], metric
                 )[(d, model, c)]
                 keep = ~np.isnan(v).all(axis=0)  # memorisation is undefined at alpha = 0
+                mean, std = experiments.mean_std(v[:, keep], axis=0, ddof=0, skip_nan=True)
                 ax.errorbar(
                     alphas[keep],
-                    np.nanmean(v[:, keep], 0),
-                    yerr=np.nanstd(v[:, keep], 0),
+                    mean,
+                    yerr=std,
                     capsize=2,
                     linestyle=styles.get(metric, "-"),
                     marker="o",
@@ -568,3 +553,30 @@ def plot_curves(results: list[dict], metrics=("train_accuracy", "val_accuracy"),
     if own:
         axes[0].figure.tight_layout()
     return axes
+
+
+@validate_params(
+    scale=scales.SCALE,
+    datasets=Sequence_(Options(*DATASETS), distinct=True),
+    data_root=experiments.DATA_ROOT,
+    grid_options=experiments.GRID_OPTIONS,
+    alphas=Optional(Sequence_(SHARE)),
+)
+def report(
+    scale: str = "default",
+    datasets=COURSE_DATASETS,
+    data_root: str | None = None,
+    grid_options: dict | None = None,
+    alphas=None,
+) -> tuple[dict, dict]:
+    """:func:`chapter_grid` at ``scale`` (label flips, and feature randomisation on MNIST) for
+    the QNN and the MLP, shaped for a record (``qrobust-lite run poisoning``): ``({"summary":
+    {"dataset / model / curve": {"critical_alpha", "bootstrap_std"}}, "runs"}, {"": figure})``.
+    ``alphas``: a subset of the scale's (a long sweep's first pass; the rest reuses its cache)."""
+    configs = chapter_grid(scale, datasets=datasets, data_root=data_root, alphas=alphas)
+    runs = experiments.run_grid(configs, run, key=poisoning_key, **(grid_options or {}))
+    summary = {}
+    for (d, m, c), (levels, values) in curves(runs).items():
+        location, spread = critical_alpha(levels, values) if len(levels) > 1 else (None, None)
+        summary[f"{d} / {m} / {c}"] = {"critical_alpha": location, "bootstrap_std": spread}
+    return {"summary": summary, "runs": runs}, {"": plot_curves(runs)[0].figure}

@@ -22,6 +22,7 @@ from torch import nn
 from .backend import DEVICES, DeviceChoice
 from .circuits import VQC
 from .quantum_patches import ENCODINGS, rqc_patch_channels
+from .training import Dropout
 from .validation import COUNT, N_CLASSES, SEED, Either, Instance, Int, Optional, Options, Sequence_, validate_params
 
 #: An image's shape (C, H, W), three positive integers.
@@ -191,7 +192,7 @@ class QuanvolutionClassifier(nn.Module):
                 nn.ReLU(),
                 nn.MaxPool2d(2),
                 nn.Flatten(),
-                nn.Dropout(0.3),
+                Dropout(0.3),  # masks from fit's generator, not torch's global one
                 nn.Linear(2 * width * (h // 8) * (w // 8), n_classes),
             )
 

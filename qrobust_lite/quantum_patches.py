@@ -38,9 +38,9 @@ import math
 import torch
 import torch.nn.functional as F
 
-from . import fastpath
+from . import circuits, fastpath
 from .circuits import random_circuit, random_circuit_weights
-from .fastpath import MAX_QUBITS
+from .tracing import MAX_QUBITS
 from .validation import COUNT, FEATURES, GENERATOR, IMAGE_BATCH, SEED, SHARE, Array, Int, Options, validate_params
 
 N_WIRES = 4  # one qubit per pixel of a 2x2 patch
@@ -120,7 +120,7 @@ def rqc_patch_channels(
     if encoding == "RY":
         parts = [
             fastpath.real_state_probabilities(
-                fastpath.angle_state(math.pi * part.float(), dtype=torch.float32), u_t, signs
+                circuits.angle_state(math.pi * part.float(), dtype=torch.float32), u_t, signs
             )
             for part in flat.split(chunk)
         ]

@@ -27,7 +27,9 @@ to choose by hand), then reads its sizes with ``scales.settings(EXPERIMENT, SCAL
                           quantum-patches`` (full: 5,000 + 1,000 images, four budgets, three attacks)
 ``poisoning``             *Label-flip poisoning*, ``qrobust-lite run poisoning`` (full: the
                           paper's 10 qubits for MNIST, 12 for the spin chain, 5 seeds, 100 epochs)
-``unlearning``            *Quantum machine unlearning*, ``qrobust-lite run unlearning``
+``unlearning``            *Quantum machine unlearning*, ``qrobust-lite run unlearning``: the
+                          alpha, seeds, epochs of unlearning and datasets; the poisoned models
+                          are trained as ``poisoning`` at the same scale says
 ``performance``           the *Performance* appendix (seconds per timing)
 ========================  ==================================================================
 
@@ -48,6 +50,7 @@ from .validation import Options, validate_params
 
 #: The three scales, smallest first.
 SCALES = ("smoke", "default", "full")
+SCALE = Options(*SCALES)
 #: The environment variable that sets every chapter's scale.
 ENV_VAR = "QROBUST_SCALE"
 _ALPHAS = tuple(round(0.1 * i, 1) for i in range(10))
@@ -192,13 +195,13 @@ EXPERIMENTS: dict[str, dict[str, dict]] = {
 }
 
 
-@validate_params(scale=Options(*SCALES))
+@validate_params(scale=SCALE)
 def check_scale(scale: str) -> str:
     """Return ``scale`` if it is one of :data:`SCALES`, else raise a ``ValueError`` naming it."""
     return scale
 
 
-@validate_params(default=Options(*SCALES))
+@validate_params(default=SCALE)
 def chapter_scale(default: str = "default") -> str:
     """The scale a chapter runs at: ``$QROBUST_SCALE`` when set and not empty, else ``default``."""
     value = os.environ.get(ENV_VAR, "").strip()
@@ -207,7 +210,7 @@ def chapter_scale(default: str = "default") -> str:
     return value or default
 
 
-@validate_params(experiment=Options(*EXPERIMENTS), scale=Options(*SCALES))
+@validate_params(experiment=Options(*EXPERIMENTS), scale=SCALE)
 def settings(experiment: str, scale: str) -> dict:
     """What ``scale`` means for ``experiment`` (a key of :data:`EXPERIMENTS`): sizes, seeds, epochs.
 

@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from . import experiments, metrics, poisoning, scales, validation
-from .poisoning import RunConfig, predict
+from .poisoning import PoisoningRun, predict
 from .training import fit
 from .validation import (
     COUNT,
@@ -50,7 +50,6 @@ from .validation import (
     TENSOR,
     TEXT,
     Bool,
-    Folder,
     Instance,
     Optional,
     Options,
@@ -201,7 +200,7 @@ def membership_rate(member_losses: np.ndarray, query_losses: np.ndarray) -> floa
 
 
 @validate_params(config=poisoning.CONFIG)
-def poisoned_sets(config: RunConfig) -> tuple[torch.nn.Module, dict, float, torch.nn.Module]:
+def poisoned_sets(config: PoisoningRun) -> tuple[torch.nn.Module, dict, float, torch.nn.Module]:
     """Train the poisoned model of ``config``: (model, sets, seconds, an untrained twin).
 
     ``sets``: ``"retain"`` (unflipped training samples), ``"forget"`` (flipped ones, with their
@@ -209,7 +208,7 @@ def poisoned_sets(config: RunConfig) -> tuple[torch.nn.Module, dict, float, torc
     the membership attack's reference for samples the model never saw.
     """
     model, x, y_bad, flipped, pair, seconds = poisoning.train_poisoned(config)
-    twin = poisoning.make_model(RunConfig(**{**config.__dict__, "seed": config.seed + 1000}), x.shape[1])
+    twin = poisoning.make_model(PoisoningRun(**{**config.__dict__, "seed": config.seed + 1000}), x.shape[1])
     sets = {
         "retain": (x[~flipped], y_bad[~flipped]),
         "forget": (x[flipped], y_bad[flipped]),
@@ -224,7 +223,7 @@ class UnlearningRun:
     """One poisoned model of :func:`unlearning_experiment` and what is done to it: every
     method in ``methods`` for ``epochs`` (with the data it loads: :func:`unlearning_key`)."""
 
-    poisoned: RunConfig
+    poisoned: PoisoningRun
     methods: tuple[str, ...] = METHODS
     epochs: int = 20
     forget_weight: float = FORGET_WEIGHT
@@ -233,8 +232,8 @@ class UnlearningRun:
 @validate_params(config=Instance(UnlearningRun, "an UnlearningRun"))
 def unlearning_key(config: UnlearningRun) -> str:
     """The cache key of a run: its whole config, a content hash of the data it loads and the
-    code version (as :func:`~qrobust_lite.poisoning.run_key`)."""
-    return experiments.config_key(config, poisoning.data_fingerprint(config.poisoned))
+    code version (as :func:`~qrobust_lite.poisoning.poisoning_key`)."""
+    return experiments.config_key(config, poisoning.RUN_DATA.fingerprint(config.poisoned))
 
 
 @validate_params(config=Instance(UnlearningRun, "an UnlearningRun"))
@@ -276,15 +275,15 @@ def unlearning_run(config: UnlearningRun) -> dict:
 
 
 @validate_params(
-    scale=Options(*scales.SCALES),
+    scale=scales.SCALE,
     models=Sequence_(Options(*poisoning.MODELS), distinct=True),
     methods=Sequence_(Options(*METHODS), distinct=True),
     datasets=Optional(Sequence_(Options(*poisoning.DATASETS), distinct=True)),
     epochs=Optional(COUNT),
     seeds=Optional(Sequence_(SEED, distinct=True)),
-    data_root=Optional(Folder()),
+    data_root=experiments.DATA_ROOT,
     progress=Bool(),
-    grid_options=Optional(Instance(dict, "a dict")),
+    grid_options=experiments.GRID_OPTIONS,
 )
 def unlearning_experiment(
     scale: str = "default",
@@ -316,13 +315,15 @@ def unlearning_experiment(
             f"{list(settings['seeds'])}, got {list(seeds)!r}"
         )
     epochs = settings["epochs"] if epochs is None else epochs
-    configs = [
-        UnlearningRun(c, tuple(methods), epochs)
-        for c in poisoning.grid(
-            scale, datasets=datasets, models=models, alphas=[settings["alpha"]], data_root=data_root
-        )
-        if c.seed in seeds
-    ]
+    poisoned = poisoning.grid(
+        scale,
+        datasets=datasets,
+        models=models,
+        alphas=[settings["alpha"]],
+        data_root=data_root,
+        seeds=[seed for seed in settings["seeds"] if seed in seeds],  # in the scale's order
+    )
+    configs = [UnlearningRun(c, tuple(methods), epochs) for c in poisoned]
     results = experiments.run_grid(
         configs,
         unlearning_run,
@@ -358,7 +359,7 @@ def mean_history(results: dict, dataset: str, model: str, method: str, key: str)
     if not rows:
         raise ValueError(f"results hold no {method} run of {model!r} on {dataset!r}")
     values = np.array([[h[key] for h in history] for history in rows])
-    return values.mean(axis=0), values.std(axis=0)
+    return experiments.mean_std(values, axis=0, ddof=0)
 
 
 @validate_params(results=RESULTS, dataset=TEXT, keys=Sequence_(Options("forget", "retain", "val")))
@@ -394,3 +395,21 @@ def plot_histories(results: dict, dataset: str = "mnist", keys=("forget", "retai
         handles, names, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(names), fontsize=9, frameon=False
     )
     return axes
+
+
+@validate_params(
+    scale=scales.SCALE,
+    datasets=Sequence_(Options(*poisoning.DATASETS), distinct=True),
+    data_root=experiments.DATA_ROOT,
+    grid_options=experiments.GRID_OPTIONS,
+)
+def report(
+    scale: str = "default",
+    datasets=poisoning.COURSE_DATASETS,
+    data_root: str | None = None,
+    grid_options: dict | None = None,
+) -> tuple[dict, dict]:
+    """:func:`unlearning_experiment` at ``scale``, shaped for a record (``qrobust-lite run
+    unlearning``): ``({"results": ...}, {dataset: figure of its histories})``."""
+    res = unlearning_experiment(scale, datasets=datasets, data_root=data_root, grid_options=grid_options)
+    return {"results": res}, {d: plot_histories(res, d)[0, 0].figure for d in datasets}

@@ -105,9 +105,9 @@ def _block():
 
 
 def _angle_state(x):
-    from qrobust_lite import fastpath
+    from qrobust_lite import circuits
 
-    return fastpath.angle_state(x)
+    return circuits.angle_state(x)
 
 
 def _sets(w):
@@ -153,9 +153,9 @@ CALLS = {
     "circuits.outcome_to_class": lambda w: {"n_qubits": 2, "n_classes": 2},
     "circuits.class_probabilities": lambda w: {"outcome_probs": torch.full((4, 4), 0.25), "n_classes": 2},
     "circuits.VQC": lambda w: {"n_qubits": 2, "n_layers": 1, "n_classes": 2},
-    "fastpath.angle_state": lambda w: {"angles": w["features64"]},
-    "fastpath.amplitude_state": lambda w: {"features": w["features64"], "n_qubits": 2},
-    "fastpath.einsum_expression": lambda w: {"wires": [(0,), (1, 2)], "n_qubits": 3},
+    "circuits.angle_state": lambda w: {"angles": w["features64"]},
+    "circuits.amplitude_state": lambda w: {"features": w["features64"], "n_qubits": 2},
+    "tracing.einsum_expression": lambda w: {"wires": [(0,), (1, 2)], "n_qubits": 3},
     "fastpath.chunk_size": lambda w: {"n_qubits": 4},
     "fastpath.choose_strategy": lambda w: {"n_qubits": 4, "batch_size": 8},
     "validation.finite_floats": lambda w: {"x": w["features64"], "arg": "x"},
@@ -339,7 +339,7 @@ CALLS = {
     "poisoning.randomise_features": lambda w: {"features": w["features64"], "labels": w["labels"], "alpha": 0.5},
     "poisoning.mnist_pair": lambda w: {"n_train": 20, "n_val": 20},
     "poisoning.spin_pair": lambda w: {"n_train": 8, "n_val": 8, "n_qubits": 4},
-    "poisoning.RunConfig": lambda w: {},
+    "poisoning.PoisoningRun": lambda w: {},
     "poisoning.predict": lambda w: {"model": w["mlp"], "x": w["features64"]},
     "poisoning.train_binary": lambda w: {"model": w["mlp"], "x": w["features64"], "y": w["labels"], "epochs": 1},
     "poisoning.grid": lambda w: {"scale": "smoke"},

@@ -164,9 +164,9 @@ def test_quantum_patches_runs_cinic10_only_when_a_copy_is_found(monkeypatch):
     from qrobust_lite import data
     from qrobust_lite.course import cli
 
-    monkeypatch.setattr(data, "available_sources", lambda name, split="train", root=None: [])
+    monkeypatch.setattr(data, "available_sources", lambda name, split="train", data_root=None: [])
     assert cli._default_quantum_patch_datasets() == ["cifar10", "mnist"]
-    monkeypatch.setattr(data, "available_sources", lambda name, split="train", root=None: ["/x"])
+    monkeypatch.setattr(data, "available_sources", lambda name, split="train", data_root=None: ["/x"])
     assert cli._default_quantum_patch_datasets() == ["cifar10", "cinic10", "mnist"]
 
 

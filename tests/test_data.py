@@ -97,7 +97,7 @@ def test_corrupt_bundled_file_is_refused(monkeypatch, tmp_path):
 @pytest.mark.skipif(not (SHARED / "MNIST").is_dir(), reason="shared official data not present")
 @pytest.mark.parametrize("name", ["mnist", "fashion_mnist"])
 def test_bundled_subset_is_first_images_per_class_of_the_official_set(name):
-    full = data.load(name, "test", root=SHARED, verbose=False)
+    full = data.load(name, "test", data_root=SHARED, verbose=False)
     small = data.load(name, "test", verbose=False)
     first = np.sort(np.concatenate([np.flatnonzero(full.labels.numpy() == c)[:100] for c in range(10)]))
     assert torch.equal(small.images, full.images[first])
@@ -106,7 +106,7 @@ def test_bundled_subset_is_first_images_per_class_of_the_official_set(name):
 
 @pytest.mark.skipif(not (SHARED / "MNIST").is_dir(), reason="shared official data not present")
 def test_full_official_mnist_loads_from_root():
-    ds = data.load("mnist", "train", root=SHARED, verbose=False)
+    ds = data.load("mnist", "train", data_root=SHARED, verbose=False)
     assert len(ds) == 60000 and ds.source.startswith("official files")
 
 
@@ -142,7 +142,7 @@ def test_notice_names_the_source(capsys):
 
 def test_root_with_official_idx_files(tmp_path):
     make_mnist_root(tmp_path)
-    ds = data.load("mnist", "test", root=tmp_path, n_samples=20, verbose=False)
+    ds = data.load("mnist", "test", data_root=tmp_path, n_samples=20, verbose=False)
     assert len(ds) == 20 and "official files" in ds.source
 
 
@@ -157,10 +157,10 @@ def test_sources_in_order_env_var_then_cache(monkeypatch, tmp_path):
 
 
 def test_explicit_root_without_the_files_is_an_error_not_a_silent_fallback(tmp_path):
-    with pytest.raises(FileNotFoundError, match="root .* does not hold the official mnist"):
-        data.load("mnist", root=tmp_path, verbose=False)
+    with pytest.raises(FileNotFoundError, match="data_root .* does not hold the official mnist"):
+        data.load("mnist", data_root=tmp_path, verbose=False)
     with pytest.raises(FileNotFoundError, match="is not a folder"):
-        data.load("mnist", root=tmp_path / "missing", verbose=False)
+        data.load("mnist", data_root=tmp_path / "missing", verbose=False)
 
 
 def test_cifar_batches_load_and_unpickler_refuses_other_classes(tmp_path):
@@ -171,7 +171,7 @@ def test_cifar_batches_load_and_unpickler_refuses_other_classes(tmp_path):
     ):
         batch = {"data": np.full((10, 3072), i, np.uint8), "labels": list(range(10))}
         (folder / name).write_bytes(pickle.dumps(batch))
-    ds = data.load("cifar10", "train", root=tmp_path, verbose=False)
+    ds = data.load("cifar10", "train", data_root=tmp_path, verbose=False)
     assert tuple(ds.images.shape) == (50, 3, 32, 32)
     (folder / "test_batch").write_bytes(pickle.dumps({"data": data.Dataset}))
     with pytest.raises(
@@ -179,7 +179,7 @@ def test_cifar_batches_load_and_unpickler_refuses_other_classes(tmp_path):
         match="test_batch is not an official CIFAR-10 batch: UnpicklingError: "
         "refusing to load qrobust_lite.data.Dataset",
     ):
-        data.load("cifar10", "test", root=tmp_path, verbose=False)
+        data.load("cifar10", "test", data_root=tmp_path, verbose=False)
 
 
 def test_a_cinic_image_of_the_wrong_size_or_not_a_png_is_refused_by_name(tmp_path):
@@ -189,10 +189,10 @@ def test_a_cinic_image_of_the_wrong_size_or_not_a_png_is_refused_by_name(tmp_pat
     folder.mkdir(parents=True)
     Image.new("RGB", (64, 32)).save(folder / "0.png")
     with pytest.raises(ValueError, match=r"0.png is 64x32 pixels; CINIC-10 images are 32x32"):
-        data.load("cinic10", "test", root=tmp_path, classes=[0], verbose=False)
+        data.load("cinic10", "test", data_root=tmp_path, classes=[0], verbose=False)
     (folder / "0.png").write_bytes(b"not a png")
     with pytest.raises(ValueError, match=r"0.png cannot be read as a PNG"):
-        data.load("cinic10", "test", root=tmp_path, classes=[0], verbose=False)
+        data.load("cinic10", "test", data_root=tmp_path, classes=[0], verbose=False)
 
 
 def test_cinic_folder_layout_reads_only_the_sampled_pngs(tmp_path):
@@ -202,7 +202,7 @@ def test_cinic_folder_layout_reads_only_the_sampled_pngs(tmp_path):
         (tmp_path / "CINIC-10" / "test" / c).mkdir(parents=True)
         for j in range(4):
             Image.new("RGB", (32, 32), (j * 40, 0, 0)).save(tmp_path / "CINIC-10" / "test" / c / f"{j}.png")
-    ds = data.load("cinic10", "test", root=tmp_path, classes=[0, 2], n_samples=4, verbose=False)
+    ds = data.load("cinic10", "test", data_root=tmp_path, classes=[0, 2], n_samples=4, verbose=False)
     assert tuple(ds.images.shape) == (4, 3, 32, 32)
     assert ds.class_names == ("airplane", "bird") and torch.bincount(ds.labels).tolist() == [2, 2]
 
@@ -411,14 +411,14 @@ def test_image_and_label_files_of_different_lengths_are_refused(tmp_path):
     raw = tmp_path / "MNIST" / "raw"
     write_idx(raw / "t10k-labels-idx1-ubyte.gz", np.zeros(27, dtype=np.uint8))  # 30 images
     with pytest.raises(ValueError, match="holds 30 images but .*t10k-labels-idx1-ubyte.gz 27 labels"):
-        data.load("mnist", "test", root=tmp_path, verbose=False)
+        data.load("mnist", "test", data_root=tmp_path, verbose=False)
 
 
 def test_an_image_file_with_a_one_dimensional_header_is_refused(tmp_path):
     make_mnist_root(tmp_path)
     write_idx(tmp_path / "MNIST" / "raw" / "t10k-images-idx3-ubyte.gz", np.zeros(30, dtype=np.uint8))
     with pytest.raises(ValueError, match=r"holds a 1-dimensional array; expected 3 dimensions \(images"):
-        data.load("mnist", "test", root=tmp_path, verbose=False)
+        data.load("mnist", "test", data_root=tmp_path, verbose=False)
 
 
 def test_a_truncated_gzip_file_names_its_path_and_the_fix(tmp_path):
@@ -426,7 +426,7 @@ def test_a_truncated_gzip_file_names_its_path_and_the_fix(tmp_path):
     path = tmp_path / "MNIST" / "raw" / "t10k-images-idx3-ubyte.gz"
     path.write_bytes(path.read_bytes()[:40])
     with pytest.raises(ValueError, match=rf"{path} cannot be read .*download the official file again"):
-        data.load("mnist", "test", root=tmp_path, verbose=False)
+        data.load("mnist", "test", data_root=tmp_path, verbose=False)
 
 
 def test_a_cifar_batch_with_fewer_labels_than_images_is_refused(tmp_path):
@@ -447,23 +447,23 @@ def test_a_qrobust_data_that_is_not_a_folder_is_said_once(monkeypatch, tmp_path)
 
 @pytest.mark.skipif(not (SHARED / "cifar10_subset").is_dir(), reason="the shared data folder is not here")
 def test_the_derived_cifar_subset_is_read_checked_and_named_as_such(tmp_path, capsys):
-    ds = data.load("cifar10", "train", root=SHARED)
+    ds = data.load("cifar10", "train", data_root=SHARED)
     assert tuple(ds.images.shape) == (5000, 3, 32, 32) and torch.bincount(ds.labels).min() > 0
     assert "derived subset" in ds.source and "not an official file" in ds.source
     assert "derived subset" in capsys.readouterr().out
     with np.load(SHARED / "cifar10_subset" / "cifar10_train_first1000_per_batch.npz") as z:
         first = torch.from_numpy(z["data"][:1].reshape(1, 3, 32, 32)).float() / 255  # the batches' layout
         assert torch.equal(ds.images[:1], first) and int(ds.labels[0]) == int(z["labels"][0])
-    test = data.load("cifar10", "test", root=SHARED, n_samples=500, verbose=False)
+    test = data.load("cifar10", "test", data_root=SHARED, n_samples=500, verbose=False)
     assert torch.bincount(test.labels).tolist() == [50] * 10
     with pytest.raises(ValueError, match="n_samples asks for 99 images of class"):  # 86 to 112 per class
-        data.load("cifar10", "test", root=SHARED, n_samples=990, verbose=False)
-    every = data.load("cifar10", "test", root=SHARED, n_samples=1000, verbose=False)  # all of them, as they fall
+        data.load("cifar10", "test", data_root=SHARED, n_samples=990, verbose=False)
+    every = data.load("cifar10", "test", data_root=SHARED, n_samples=1000, verbose=False)  # all of them, as they fall
     assert len(every) == 1000 and torch.bincount(every.labels).min() == 86
-    assert any("derived subset" in s for s in data.available_sources("cifar10", "test", root=SHARED))
+    assert any("derived subset" in s for s in data.available_sources("cifar10", "test", data_root=SHARED))
     # a damaged copy is refused, not read
     (tmp_path / "cifar10_subset").mkdir()
     damaged = tmp_path / "cifar10_subset" / "cifar10_test_first1000.npz"
     damaged.write_bytes((SHARED / "cifar10_subset" / "cifar10_test_first1000.npz").read_bytes()[:-10] + b"0" * 10)
     with pytest.raises(ValueError, match="does not match the derived CIFAR-10 subset's MD5"):
-        data.load("cifar10", "test", root=tmp_path, verbose=False)
+        data.load("cifar10", "test", data_root=tmp_path, verbose=False)

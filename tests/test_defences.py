@@ -276,7 +276,7 @@ def test_the_experiment_matches_gaussian_noise_to_the_patches_unless_told_otherw
         "attack_names": ("FGSM",),
     }
     matched = dfn.defence_experiment("mnist", **args)["config"]["sigma"]
-    train = dfn._experiment_data("mnist", 20, 10, None, "")[0]
+    train = dfn.RUN_DATA.of(dfn.DefenceRun("mnist", n_train=20, n_test=10))[0]
     assert matched == pytest.approx(dfn.matched_sigma(train.images), abs=1e-4)
     assert dfn.defence_experiment("mnist", sigma=0.05, **args)["config"]["sigma"] == 0.05
 
@@ -315,3 +315,19 @@ def test_pgd_with_restarts_is_at_least_as_strong_as_one_run(batch):
     assert set(only["asr"]) == {"FGSM"}
     with pytest.raises(ValueError, match=r"attack_names(\[\d\])? must be"):
         dfn.evaluate_attacks(model, x, y, (0.1,), attack_names=("CW",))
+
+
+def test_training_the_quanvolution_model_ignores_torch_s_global_generator():
+    """Its dropout masks come from fit's seeded generator: whatever ran before (here, draws from
+    the global generator) the same seed trains the same weights."""
+    from qrobust_lite.quantum_classifier import QuanvolutionClassifier
+
+    gen = torch.Generator().manual_seed(3)
+    x, y = torch.rand(16, 3, 8, 8, generator=gen), torch.randint(10, (16,), generator=gen)
+    trained = []
+    for draws in (0, 1000):
+        torch.rand(draws)
+        model = QuanvolutionClassifier((3, 8, 8), width=4, seed=0)
+        dfn.train_with_defence(model, x, y, "none", epochs=2, seed=0, progress=False)
+        trained.append(torch.cat([p.detach().reshape(-1) for p in model.parameters()]))
+    assert torch.equal(*trained)

@@ -3,6 +3,7 @@ results, and keeps working when it cannot write."""
 
 import importlib.util
 import json
+import math
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import textwrap
 import warnings
 from dataclasses import dataclass
 
+import numpy as np
 import pytest
 
 from qrobust_lite import experiments as E
@@ -262,7 +264,7 @@ def test_a_dask_cluster_gives_exactly_the_local_results_of_a_poisoning_grid(clie
     from qrobust_lite import poisoning as P
 
     grid = [
-        P.RunConfig(
+        P.PoisoningRun(
             dataset="spin chain", model=m, alpha=a, seed=s, epochs=2, n_train=40, n_val=20, spin_qubits=4, depth=1
         )
         for m in ("MLP", "QNN")
@@ -376,3 +378,23 @@ def test_the_default_cache_follows_qrobust_cache(monkeypatch, tmp_path):
     assert E.default_cache("sweeps").parent.name == "qrobust-lite"
     monkeypatch.setenv(E.CACHE_ENV_VAR, str(tmp_path))
     assert E.default_cache("sweeps") == tmp_path / "sweeps"
+
+
+# --- mean and spread over seeds --------------------------------------------------------------------
+
+
+def test_mean_std_defines_one_seed_no_seed_and_nan():
+    assert E.mean_std([0.25]) == (0.25, pytest.approx(float("nan"), nan_ok=True))
+    assert E.mean_std([0.25], ddof=0) == (0.25, 0.0)  # the population spread of one value is 0
+    assert all(math.isnan(v) for v in E.mean_std([]))
+    assert math.isnan(E.mean_std([0.2, float("nan")])[0])  # NaN in, NaN out
+    assert E.mean_std([0.2, float("nan"), 0.4], skip_nan=True) == pytest.approx((0.3, 0.1414213562373095))
+
+
+def test_mean_std_along_an_axis_matches_numpy_and_marks_thin_columns_nan():
+    v = np.array([[0.1, 0.5, np.nan], [0.3, np.nan, np.nan], [0.2, 0.7, np.nan]])
+    mean, std = E.mean_std(v, axis=0, skip_nan=True)
+    assert mean[:2] == pytest.approx([0.2, 0.6]) and std[:2] == pytest.approx([0.1, np.std([0.5, 0.7], ddof=1)])
+    assert np.isnan(mean[2]) and np.isnan(std[2])  # an all-NaN column, without a warning
+    _, population = E.mean_std(v[:, :1], axis=0, ddof=0)
+    assert population == pytest.approx([np.std([0.1, 0.3, 0.2])])

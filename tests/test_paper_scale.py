@@ -93,12 +93,14 @@ def test_a_stored_full_scale_run_is_reproduced_by_the_code():
     data_root = next((r for r in roots if (r / "MNIST").exists()), None)
     if data_root is None:
         pytest.skip("the official MNIST files the sweep used are not here")
-    fields = poisoning.RunConfig.__dataclass_fields__  # records older than a field keep its default
+    fields = poisoning.PoisoningRun.__dataclass_fields__  # records older than a field keep its default
     configs = [
-        poisoning.RunConfig(**{**{k: run[k] for k in fields if k in run}, "data_root": str(data_root)})
+        poisoning.PoisoningRun(**{**{k: run[k] for k in fields if k in run}, "data_root": str(data_root)})
         for run in stored
     ]
-    again = experiments.run_grid(configs, poisoning.run, key=poisoning.run_key, n_jobs=1, threads=1, progress=False)
+    again = experiments.run_grid(
+        configs, poisoning.run, key=poisoning.poisoning_key, n_jobs=1, threads=1, progress=False
+    )
     for old, new in zip(stored, again):
         for metric in poisoning.METRICS:
             assert new[metric] == pytest.approx(old[metric], abs=1e-9), (old["model"], metric)

@@ -54,15 +54,15 @@ def test_feature_randomisation_replaces_a_balanced_share_with_unit_vectors():
         (lambda: P.flip_labels(torch.tensor([0, 2]), 0.1), r"labels must be class indices in 0..1"),
         (lambda: P.flip_labels(torch.tensor([[0, 1]]), 0.1), "labels must be a 1-D integer tensor"),
         (lambda: P.flip_labels(torch.tensor([0, 1]), 0.1, n_classes=1), "n_classes must be an integer in 2..1000"),
-        (lambda: P.RunConfig(model="CNN"), r"model must be one of \['QNN', 'MLP'\]"),
+        (lambda: P.PoisoningRun(model="CNN"), r"model must be one of \['QNN', 'MLP'\]"),
         (
-            lambda: P.RunConfig(dataset="cifar10"),
+            lambda: P.PoisoningRun(dataset="cifar10"),
             r"dataset must be one of \['mnist', 'spin chain', 'spin chain \(authors\)'\]",
         ),
-        (lambda: P.RunConfig(representation="complex"), "representation must be one of"),
-        (lambda: P.RunConfig(representation="gauge-fixed"), r"is for the MLP on 'spin chain \(authors\)' only"),
-        (lambda: P.RunConfig(dataset=P.AUTHORS), "has the authors' 82 training and 84 validation states"),
-        (lambda: P.RunConfig(epochs=0), "epochs must be a positive integer"),
+        (lambda: P.PoisoningRun(representation="complex"), "representation must be one of"),
+        (lambda: P.PoisoningRun(representation="gauge-fixed"), r"is for the MLP on 'spin chain \(authors\)' only"),
+        (lambda: P.PoisoningRun(dataset=P.AUTHORS), "has the authors' 82 training and 84 validation states"),
+        (lambda: P.PoisoningRun(epochs=0), "epochs must be a positive integer"),
         (lambda: P.grid("huge"), r"scale must be one of \['smoke', 'default', 'full'\]"),
         (lambda: P.critical_alpha([0.0], [[1.0]]), r"alphas must be a list or tuple of at least 2 item"),
         (lambda: sc.phase_dataset(4, 5), "n_samples must be an even integer"),
@@ -123,7 +123,7 @@ def test_qnn_matches_its_pennylane_qnode_and_mlp_outputs_probabilities():
 
 
 def test_run_key_covers_every_field_and_the_data_loaded(monkeypatch, tmp_path):
-    base = P.RunConfig(dataset="spin chain", n_train=20, n_val=10, spin_qubits=4)
+    base = P.PoisoningRun(dataset="spin chain", n_train=20, n_val=10, spin_qubits=4)
     for change in (
         {"alpha": 0.1},
         {"seed": 1},
@@ -133,8 +133,8 @@ def test_run_key_covers_every_field_and_the_data_loaded(monkeypatch, tmp_path):
         {"depth": 5},
         {"data_root": str(tmp_path)},
     ):
-        assert E.config_key(P.RunConfig(**{**base.__dict__, **change})) != E.config_key(base)
-    assert P.run_key(P.RunConfig(**base.__dict__)) == P.run_key(base)
+        assert E.config_key(P.PoisoningRun(**{**base.__dict__, **change})) != E.config_key(base)
+    assert P.poisoning_key(P.PoisoningRun(**base.__dict__)) == P.poisoning_key(base)
     # other data behind the same config (another $QROBUST_DATA): another key, and other data loaded
     real = P.mnist_pair
     (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
@@ -145,17 +145,17 @@ def test_run_key_covers_every_field_and_the_data_loaded(monkeypatch, tmp_path):
             name: t + (os.environ["QROBUST_DATA"] == str(tmp_path / "b")) for name, t in real(*a, **k).items()
         },
     )
-    config = P.RunConfig(n_train=20, n_val=10)
+    config = P.PoisoningRun(n_train=20, n_val=10)
     monkeypatch.setenv("QROBUST_DATA", str(tmp_path / "a"))
-    key_a, x_a = P.run_key(config), P.load_pair(config)["x_train"]
+    key_a, x_a = P.poisoning_key(config), P.load_pair(config)["x_train"]
     monkeypatch.setenv("QROBUST_DATA", str(tmp_path / "b"))
-    assert P.run_key(config) != key_a and not torch.equal(P.load_pair(config)["x_train"], x_a)
+    assert P.poisoning_key(config) != key_a and not torch.equal(P.load_pair(config)["x_train"], x_a)
 
 
 @pytest.fixture(scope="module")
 def tiny_configs():
     return [
-        P.RunConfig(
+        P.PoisoningRun(
             dataset="spin chain", model=m, alpha=a, seed=0, epochs=2, n_train=40, n_val=20, spin_qubits=4, depth=1
         )
         for m in ("MLP", "QNN")
@@ -172,7 +172,7 @@ def test_sweep_caches_by_configuration_and_a_change_misses(tmp_path, tiny_config
     cache = E.ResultCache(tmp_path)
 
     def sweep(configs, n_jobs):
-        return E.run_grid(configs, P.run, key=P.run_key, cache=cache, n_jobs=n_jobs, progress=False)
+        return E.run_grid(configs, P.run, key=P.poisoning_key, cache=cache, n_jobs=n_jobs, progress=False)
 
     first = sweep(tiny_configs, 2)
     assert (cache.hits, cache.misses) == (0, 4)
@@ -180,7 +180,7 @@ def test_sweep_caches_by_configuration_and_a_change_misses(tmp_path, tiny_config
     again = sweep(tiny_configs, 1)
     assert (cache.hits, cache.misses) == (4, 4)
     assert json.dumps(again) == json.dumps(first)  # read back, not re-run
-    sweep([P.RunConfig(**{**tiny_configs[0].__dict__, "epochs": 3})], 1)
+    sweep([P.PoisoningRun(**{**tiny_configs[0].__dict__, "epochs": 3})], 1)
     assert (cache.hits, cache.misses) == (4, 5)
     for r in first:
         assert 0 <= r["train_accuracy"] <= 1 and 0 <= r["val_accuracy"] <= 1

@@ -158,7 +158,7 @@ def test_the_fast_path_equals_pennylane_on_random_circuits(case, seed):
         return qml.probs(wires=range(n))
 
     block = fastpath.compile_block(template, (n_weights,), n)
-    fast = fastpath.apply_block(block, w, fastpath.angle_state(x)).abs() ** 2
+    fast = fastpath.apply_block(block, w, circuits.angle_state(x)).abs() ** 2
     slow = reference(x, w)
     assert torch.allclose(fast, slow, atol=1e-8, rtol=0)
     readout = torch.linspace(-1, 1, 2**n, dtype=torch.float64)

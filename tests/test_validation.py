@@ -8,7 +8,18 @@ import pennylane as qml
 import pytest
 import torch
 
-from qrobust_lite import attacks, corruptions, defences, fastpath, poisoning, quantum_patches, training, unlearning
+from qrobust_lite import (
+    attacks,
+    circuits,
+    corruptions,
+    defences,
+    fastpath,
+    poisoning,
+    quantum_patches,
+    tracing,
+    training,
+    unlearning,
+)
 from qrobust_lite.circuits import VQC
 from qrobust_lite.course.cli import main
 from qrobust_lite.networks import MLP, QNN
@@ -35,11 +46,11 @@ def test_circuits_refuse_integer_and_non_finite_features(x, match):
 
 def test_the_fast_path_refuses_integer_angles():
     with pytest.raises(ValueError, match="angles must be a floating-point tensor, got torch.int64"):
-        fastpath.angle_state(torch.tensor([[1, 2]]))
+        circuits.angle_state(torch.tensor([[1, 2]]))
     with pytest.raises(
         ValueError, match=r"dtype must be one of \[torch.complex64, torch.complex128, torch.float32, torch.float64\]"
     ):
-        fastpath.angle_state(torch.tensor([[1.0, 2.0]]), dtype=torch.int64)
+        circuits.angle_state(torch.tensor([[1.0, 2.0]]), dtype=torch.int64)
 
 
 @pytest.mark.parametrize(
@@ -101,7 +112,7 @@ def test_numpy_scalars_count_as_numbers():
 @pytest.mark.parametrize("lr", [-1.0, 0.0, float("nan"), "0.1"])
 def test_a_run_config_refuses_a_bad_learning_rate(lr):
     with pytest.raises(ValueError, match="lr must be a"):
-        poisoning.RunConfig(lr=lr)
+        poisoning.PoisoningRun(lr=lr)
 
 
 def test_doctor_names_a_bad_device_setting_without_a_traceback(monkeypatch, capsys):
@@ -125,7 +136,7 @@ def test_doctor_names_a_bad_device_setting_without_a_traceback(monkeypatch, caps
     ids=["PauliRot", "ArbitraryUnitary", "adjoint", "fixed QubitUnitary", "GlobalPhase", "relu", "abs", "clamp"],
 )
 def test_templates_the_fast_path_cannot_follow_raise_not_compilable(template, shape, match):
-    with pytest.raises(fastpath.NotCompilable, match=match):
+    with pytest.raises(tracing.NotCompilable, match=match):
         fastpath.compile_block(template, shape, 2)
 
 
@@ -156,8 +167,8 @@ def test_numpy_scalars_count_as_numbers_everywhere_they_are_declared():
         (lambda: MLP(4, hidden=(0,)), r"hidden\[0\] must be a positive integer"),
         (lambda: MLP(4, hidden=(-5,)), r"hidden\[0\] must be a positive"),
         (lambda: MLP(4, hidden=16), "hidden must be a list or tuple"),
-        (lambda: fastpath.angle_state(torch.rand(1, 40)), "angles must have at most 20 columns"),
-        (lambda: fastpath.angle_state(torch.rand(4096, 20)), r"angles of shape \(4096, 20\) make states of 64.0 GiB"),
+        (lambda: circuits.angle_state(torch.rand(1, 40)), "angles must have at most 20 columns"),
+        (lambda: circuits.angle_state(torch.rand(4096, 20)), r"angles of shape \(4096, 20\) make states of 64.0 GiB"),
         (lambda: unlearning.unlearning_experiment(models=["CNN"]), r"models\[0\] must be one of \['QNN', 'MLP'\]"),
         (lambda: unlearning.unlearning_experiment(models=[]), "models must be a list or tuple of at least 1"),
         (lambda: unlearning.unlearning_experiment(datasets=[]), "datasets must be a list or tuple of at least 1"),
@@ -191,5 +202,5 @@ def test_born_probabilities_names_a_feature_width_the_block_cannot_take():
         ValueError, match=r"features of shape \(4, 3\) encode to states of 8 amplitudes; the block acts on 2"
     ):
         fastpath.born_probabilities(
-            block, torch.rand(1, 2, 3), torch.rand(4, 3, dtype=torch.float64), fastpath.angle_state
+            block, torch.rand(1, 2, 3), torch.rand(4, 3, dtype=torch.float64), circuits.angle_state
         )

@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -26,7 +26,7 @@ import matplotlib
 import torch
 
 from .. import backend, data, experiments, scales
-from ..validation import COUNT, TEXT, FilePath, Folder, Instance, Optional, Options, Real, Sequence_, validate_params
+from ..validation import COUNT, TEXT, FilePath, Instance, Optional, Options, Real, Sequence_, validate_params
 
 
 def _version(dist: str) -> str:
@@ -80,7 +80,7 @@ def doctor_report() -> str:
         lines.append(f"  {label:<18}{path}")
     for name in data.DATASETS:
         found = data.available_sources(name, "train")
-        lines.append(f"  {name:<18}{found[0] if found else 'none: pass root= to a local copy'}")
+        lines.append(f"  {name:<18}{found[0] if found else 'none: pass data_root= to a local copy'}")
     lines += ["", "Compute", f"  torch threads     {torch.get_num_threads()} (of {os.cpu_count()} CPUs)"]
     if torch.cuda.is_available():
         names = ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
@@ -123,140 +123,10 @@ def _save_figure(figure, path: Path) -> Path:
     return path
 
 
-SCALE = Options(*scales.SCALES)
-ROOT = Optional(Folder())
-GRID = Instance(dict, "run_grid's options")
-
-
-@validate_params(
-    scale=SCALE, root=ROOT, datasets=Sequence_(Options("mnist", "fashion_mnist"), distinct=True), grid=GRID
-)
-def run_label_refining(scale: str, root: str | None, datasets: list[str], grid: dict) -> tuple[dict, dict]:
-    """Part I at ``scale``: results (every candidate label, the settings selected on the
-    validation split, the trade-off) and the accuracy, ECE and trade-off figures of each dataset."""
-    from .. import label_refining as lr
-
-    settings = scales.settings("label_refining", scale)
-    results, figures = {}, {}
-    for dataset in datasets:
-        res = lr.robustness_experiment(dataset, root=root, grid_options=grid, **settings)
-        gains = {m: lr.best_relative_gain(res, m) for m in lr.METHODS if m != "one-hot"}
-        points = {lr.label_name(m, dict(s)): p for (m, s), p in lr.tradeoff(res).items()}
-        results[dataset] = {
-            **res,
-            "summary": {metric: lr.summarise(res, metric) for metric in ("accuracy", "ece")},
-            "best_relative_gain_over_one_hot": gains,
-            "tradeoff": points,
-            "robust_and_calibrated": {
-                b: [lr.label_name(*c) for c in lr.robust_and_calibrated(res, b)] for b in ("one-hot", "label smoothing")
-            },
-        }
-        title = f"{dataset}: %s (mean +- std over seeds {list(settings['seeds'])})"
-        for metric in ("accuracy", "ece"):
-            axes = lr.plot_accuracy_vs_severity(res, metric=metric)
-            axes[0].figure.suptitle(title % metric)
-            figures[f"{dataset}_{metric}"] = axes[0].figure
-        ax = lr.plot_tradeoff(res)
-        ax.set_title(title % "every candidate label", fontsize=9)
-        figures[f"{dataset}_tradeoff"] = ax.figure
-    return {"results": results}, figures
-
-
-@validate_params(
-    scale=SCALE,
-    root=ROOT,
-    datasets=Sequence_(Options("mnist", "fashion_mnist"), distinct=True),
-    grid=GRID,
-    student_epochs=Optional(COUNT),
-)
-def run_label_refining_paper(
-    scale: str, root: str | None, datasets: list[str], grid: dict, student_epochs: int | None = None
-) -> tuple[dict, dict]:
-    """Paper A as published at ``scale``: both teachers, M1-M4 and the classical-teacher control
-    on every test condition; the summary the appendix reads, and a figure per dataset.
-    ``student_epochs`` replaces the scale's number of LeNet-5 epochs (the paper gives none)."""
-    from .. import paper_methods as pm
-
-    settings = dict(scales.settings("paper_methods", scale))
-    if student_epochs is not None:
-        settings["student_epochs"] = student_epochs
-    results = {d: pm.paper_experiment(d, root=root, grid_options=grid, **settings) for d in datasets}
-    summary = pm.summary(results)
-    figures = {d: pm.plot_against_paper(summary, d).figure for d in datasets}
-    return {"results": results, "summary": summary}, figures
-
-
-@validate_params(
-    scale=SCALE, root=ROOT, datasets=Sequence_(Options("cifar10", "cinic10", "mnist"), distinct=True), grid=GRID
-)
-def run_quantum_patches(scale: str, root: str | None, datasets: list[str], grid: dict) -> tuple[dict, dict]:
-    """Part II at ``scale``: the scale's model (the quanvolutional classifier) with every defence
-    on CIFAR-10 and CINIC-10; undefended against the two patch recipes on MNIST (where the paper
-    reports no gain). Results with tables, a figure each."""
-    from .. import defences as dfn
-
-    settings = scales.settings("quantum_patches", scale)
-    results, figures = {}, {}
-    for dataset in datasets:
-        chosen = ("none", "quantum patches", "co-author patches") if dataset == "mnist" else dfn.DEFENCES
-        res = dfn.defence_experiment(dataset, defences=chosen, root=root, grid_options=grid, **settings)
-        attacks_run = res["config"]["attacks"]
-        results[dataset] = {
-            **res,
-            "summary": dfn.summarise(res),
-            "table": {a: {m: dfn.format_table(res, a, m) for m in dfn.TABLE_METRICS} for a in attacks_run},
-            "paper_asr": dfn.PAPER_ASR.get(dataset),
-        }
-        attack = "PGD-restart" if "PGD-restart" in attacks_run else attacks_run[-1]
-        axes = dfn.plot_attack_success(res, attack)
-        axes[0].figure.suptitle(
-            f"{dataset}, {res['config']['model']} model (mean +- std over seeds {list(settings['seeds'])})"
-        )
-        figures[dataset] = axes[0].figure
-        print(f"{dataset}\n{results[dataset]['table'][attack]['robust_accuracy']}", flush=True)
-    return {"results": results}, figures
-
-
 # Part III's dataset names on the command line -> in the package
 PART_THREE_DATASETS = {"mnist": "mnist", "spin": "spin chain", "spin-authors": "spin chain (authors)"}
 #: What ``run poisoning`` and ``run unlearning`` run without ``--datasets`` (the course's designs).
 PART_THREE_DEFAULT = ["mnist", "spin"]
-
-
-PART_THREE = Sequence_(Options(*PART_THREE_DATASETS), distinct=True)
-
-
-@validate_params(scale=SCALE, root=ROOT, datasets=PART_THREE, grid=GRID, alphas=Optional(Sequence_(Real(0, 1))))
-def run_poisoning(
-    scale: str, root: str | None, datasets: list[str], grid: dict, alphas: list[float] | None = None
-) -> tuple[dict, dict]:
-    """Part III, chapter 1: :func:`~qrobust_lite.poisoning.chapter_grid` (label flips, and
-    feature randomisation on MNIST) for the QNN and the MLP over alpha and seeds; ``alphas``:
-    a subset of the scale's (a long sweep's first pass; the rest reuses its cache)."""
-    from .. import poisoning
-
-    configs = poisoning.chapter_grid(
-        scale, datasets=[PART_THREE_DATASETS[d] for d in datasets], data_root=root, alphas=alphas
-    )
-    runs = experiments.run_grid(configs, poisoning.run, key=poisoning.run_key, **grid)
-    summary = {}
-    for (d, m, c), (alphas, values) in poisoning.curves(runs).items():
-        location, spread = poisoning.critical_alpha(alphas, values) if len(alphas) > 1 else (None, None)
-        summary[f"{d} / {m} / {c}"] = {"critical_alpha": location, "bootstrap_std": spread}
-    axes = poisoning.plot_curves(runs)
-    return {"summary": summary, "runs": runs}, {"": axes[0].figure}
-
-
-@validate_params(scale=SCALE, root=ROOT, datasets=PART_THREE, grid=GRID)
-def run_unlearning(scale: str, root: str | None, datasets: list[str], grid: dict) -> tuple[dict, dict]:
-    """Part III, chapter 2: unlearning from models poisoned at alpha = 0.3, a figure per dataset."""
-    from .. import unlearning
-
-    res = unlearning.unlearning_experiment(
-        scale, datasets=[PART_THREE_DATASETS[d] for d in datasets], data_root=root, grid_options=grid
-    )
-    figures = {d: unlearning.plot_histories(res, PART_THREE_DATASETS[d])[0, 0].figure for d in datasets}
-    return {"results": res}, figures
 
 
 def _default_quantum_patch_datasets() -> list[str]:
@@ -266,40 +136,53 @@ def _default_quantum_patch_datasets() -> list[str]:
 
 @dataclass(frozen=True)
 class Experiment:
-    """A ``qrobust-lite run`` experiment: ``runner(scale, root, datasets, grid)`` returns its
-    results and figures; ``figures(datasets)`` names the figures it makes (the keys of that
-    dict), so that the files it will write are known before it runs."""
+    """A ``qrobust-lite run`` experiment: the ``report`` function of package module ``module``
+    (imported when it runs, so that ``doctor`` stays quick) returns its results and figures;
+    ``names`` maps a dataset's name on the command line to the package's; ``figures(datasets)``
+    names the figures it makes (the keys of that dict, by command-line name), so that the files
+    it will write are known before it runs."""
 
-    runner: Callable[[str, str | None, list[str], dict], tuple[dict, dict]]
+    module: str
     datasets: tuple[str, ...]
     default_datasets: Callable[[], list[str]]
     figures: Callable[[list[str]], list[str]]
     #: a part of the results also written on its own, as ``summary.json`` (the appendix reads it)
     summary_key: str | None = None
+    names: dict = field(default_factory=dict)
+
+    def report(
+        self, scale: str, datasets: list[str], data_root: str | None, grid: dict, **options
+    ) -> tuple[dict, dict]:
+        """Run it: ``module.report`` with the package's dataset names; figures keyed as on the command line."""
+        report = importlib.import_module(f"qrobust_lite.{self.module}").report
+        package = {d: self.names.get(d, d) for d in datasets}
+        results, figures = report(scale, list(package.values()), data_root, grid, **options)
+        by_package = {v: k for k, v in package.items()}
+        return results, {by_package.get(k, k): figure for k, figure in figures.items()}
 
 
 #: Every ``qrobust-lite run`` experiment; each runs through :func:`~qrobust_lite.experiments.run_grid`.
 RUNNERS = {
     "label-refining": Experiment(
-        run_label_refining,
+        "label_refining",
         ("mnist", "fashion_mnist"),
         lambda: ["mnist", "fashion_mnist"],
         lambda ds: [f"{d}_{m}" for d in ds for m in ("accuracy", "ece", "tradeoff")],
     ),
     "label-refining-paper": Experiment(
-        run_label_refining_paper,
-        ("mnist", "fashion_mnist"),
-        lambda: ["mnist", "fashion_mnist"],
-        list,
-        summary_key="summary",
+        "paper_methods", ("mnist", "fashion_mnist"), lambda: ["mnist", "fashion_mnist"], list, summary_key="summary"
     ),
-    "quantum-patches": Experiment(
-        run_quantum_patches, ("cifar10", "cinic10", "mnist"), _default_quantum_patch_datasets, list
-    ),
+    "quantum-patches": Experiment("defences", ("cifar10", "cinic10", "mnist"), _default_quantum_patch_datasets, list),
     "poisoning": Experiment(
-        run_poisoning, tuple(PART_THREE_DATASETS), lambda: list(PART_THREE_DEFAULT), lambda ds: [""]
+        "poisoning",
+        tuple(PART_THREE_DATASETS),
+        lambda: list(PART_THREE_DEFAULT),
+        lambda ds: [""],
+        names=PART_THREE_DATASETS,
     ),
-    "unlearning": Experiment(run_unlearning, tuple(PART_THREE_DATASETS), lambda: list(PART_THREE_DEFAULT), list),
+    "unlearning": Experiment(
+        "unlearning", tuple(PART_THREE_DATASETS), lambda: list(PART_THREE_DEFAULT), list, names=PART_THREE_DATASETS
+    ),
 }
 
 
@@ -318,11 +201,11 @@ def output_files(name: str, datasets: list[str]) -> dict[str, str]:
 
 @validate_params(
     name=Options(*RUNNERS),
-    scale=SCALE,
+    scale=scales.SCALE,
     out=FilePath(),
-    root=ROOT,
+    data_root=experiments.DATA_ROOT,
     datasets=Sequence_(TEXT, distinct=True),
-    grid=GRID,
+    grid=Instance(dict, "run_grid's options"),
     alphas=Optional(Sequence_(Real(0, 1))),
     student_epochs=Optional(COUNT),
 )
@@ -330,7 +213,7 @@ def run_experiment(
     name: str,
     scale: str,
     out: Path,
-    root: str | None,
+    data_root: str | None,
     datasets: list[str],
     grid: dict,
     alphas: list[float] | None = None,
@@ -343,7 +226,7 @@ def run_experiment(
     files = output_files(name, datasets)
     start = time.perf_counter()
     options = {k: v for k, v in (("alphas", alphas), ("student_epochs", student_epochs)) if v is not None}
-    results, figures = RUNNERS[name].runner(scale, root, datasets, {"cache": out / "cache", **grid}, **options)
+    results, figures = RUNNERS[name].report(scale, datasets, data_root, {"cache": out / "cache", **grid}, **options)
     if set(figures) != set(files) - {"json", "summary"}:
         raise RuntimeError(
             f"experiment {name} made figures {sorted(figures)}, expected {sorted(set(files) - {'json', 'summary'})}"
@@ -453,9 +336,8 @@ def unwritable(folder: Path) -> str | None:
     return None
 
 
-@validate_params(argv=Optional(Sequence_(TEXT, min_len=0)))
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``qrobust-lite`` console script."""
+def _parser() -> argparse.ArgumentParser:
+    """The command line: ``doctor``, ``run`` and ``grade``, with their options."""
     parser = argparse.ArgumentParser(prog="qrobust-lite", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("doctor", help="versions, the quantum device chosen and why, data sources, threads, GPU")
@@ -530,16 +412,21 @@ def main(argv: list[str] | None = None) -> int:
         help="run each notebook in Linux namespaces (auto: where unshare allows it)",
     )
     grade.add_argument("--force", action="store_true", help="overwrite existing CSV files")
-    args = parser.parse_args(argv)
-    if args.command == "doctor":
-        try:
-            print(doctor_report())
-        except ValueError as err:  # a bad setting in the environment, named in the message
-            print(f"qrobust-lite doctor: {err}", file=sys.stderr)
-            return 2
-        return 0
-    if args.command == "grade":
-        return _grade(parser, args)
+    return parser
+
+
+def _doctor() -> int:
+    """``qrobust-lite doctor``: the report, or the bad setting named without a traceback."""
+    try:
+        print(doctor_report())
+    except ValueError as err:  # a bad setting in the environment, named in the message
+        print(f"qrobust-lite doctor: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """``qrobust-lite run``: every option checked before anything runs, then :func:`run_experiment`."""
     experiment = RUNNERS[args.experiment]
     datasets = experiment.default_datasets() if args.datasets is None else [d.strip() for d in args.datasets.split(",")]
     wrong = [d for d in datasets if d not in experiment.datasets]
@@ -610,6 +497,18 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     print("wrote:", *written, sep="\n  ")
     return 0
+
+
+@validate_params(argv=Optional(Sequence_(TEXT, min_len=0)))
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``qrobust-lite`` console script: parse, then hand over to the command."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "doctor":
+        return _doctor()
+    if args.command == "grade":
+        return _grade(parser, args)
+    return _run(parser, args)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import defences, poisoning, spin_chain
+from .. import defences, experiments, poisoning, spin_chain
 from ..validation import SHARE, TEXT, Anything, Bool, Folder, Instance, Options, Sequence_, validate_params
 from .tables import wrap
 
@@ -158,12 +158,13 @@ def memorisation_verdict(runs: list[dict], dataset: str, alpha: float = ALPHA) -
     are reported with it."""
     mlp = _at_alpha(runs, dataset, "MLP", "memorised", alpha)
     qnn = _at_alpha(runs, dataset, "QNN", "memorised", alpha)
-    numbers = {"MLP memorised": (mlp.mean(), mlp.std()), "QNN memorised": (qnn.mean(), qnn.std()), "seeds": len(mlp)}
+    mlp_stats, qnn_stats = experiments.mean_std(mlp, ddof=0), experiments.mean_std(qnn, ddof=0)
+    numbers = {"MLP memorised": mlp_stats, "QNN memorised": qnn_stats, "seeds": len(mlp)}
     reasons = [
-        f"MLP reproduces {mlp.mean():.3f} +- {mlp.std():.3f} of the flipped labels at alpha {alpha} "
-        f"({'memorises' if mlp.mean() >= MEMORISES else 'does not memorise'}: threshold {MEMORISES})",
-        f"QNN reproduces {qnn.mean():.3f} +- {qnn.std():.3f} "
-        f"({'resists' if qnn.mean() <= RESISTS else 'does not resist'}: threshold {RESISTS})",
+        "MLP reproduces {:.3f} +- {:.3f}".format(*mlp_stats) + f" of the flipped labels at alpha {alpha} "
+        f"({'memorises' if mlp_stats[0] >= MEMORISES else 'does not memorise'}: threshold {MEMORISES})",
+        "QNN reproduces {:.3f} +- {:.3f} ".format(*qnn_stats)
+        + f"({'resists' if qnn_stats[0] <= RESISTS else 'does not resist'}: threshold {RESISTS})",
     ]
     curves = poisoning.curves([r for r in runs if r["dataset"] == dataset and r["poison"] == "label flip"])
     alphas, values = curves[(dataset, "QNN", "label flip")]
@@ -295,11 +296,14 @@ def unlearning_verdict(runs: list[dict], dataset: str) -> Verdict:
         best = min(finals, key=lambda m: finals[m].mean())
         residual[model] = finals[best].mean() - reference.mean()
         before = _final(runs, dataset, model, approximate[0], epoch=0)
-        numbers[f"{model} residual"] = (residual[model], finals[best].std())
-        numbers[f"{model} forget before"] = (before.mean(), before.std())
+        before_stats, after_stats = experiments.mean_std(before, ddof=0), experiments.mean_std(finals[best], ddof=0)
+        numbers[f"{model} residual"] = (residual[model], after_stats[1])
+        numbers[f"{model} forget before"] = before_stats
         reasons.append(
-            f"{model}: forget accuracy {before.mean():.3f} +- {before.std():.3f} before unlearning, "
-            f"{finals[best].mean():.3f} +- {finals[best].std():.3f} after {best} (the best method), "
+            f"{model}: forget accuracy "
+            + "{:.3f} +- {:.3f}".format(*before_stats)
+            + " before unlearning, {:.3f} +- {:.3f}".format(*after_stats)
+            + f" after {best} (the best method), "
             f"{reference.mean():.3f} for the retrained reference: residual {residual[model]:+.3f}"
         )
         if model == "QNN" and before.mean() - reference.mean() <= RESIDUAL:
@@ -344,14 +348,9 @@ def beats(a: np.ndarray, b: np.ndarray, higher_is_better: bool) -> tuple[bool, f
     return bool(len(gain) >= MIN_SEEDS and gain.mean() > SEPARATION * error), float(gain.mean()), error
 
 
-def _mean_std(values: np.ndarray) -> tuple[float, float]:
-    """Mean and sample standard deviation over seeds (std 0 for one seed)."""
-    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
-
-
 def _spread(values: np.ndarray) -> str:
     """``"mean +- std"`` over seeds, as the reasons print it."""
-    return "{:.3f} +- {:.3f}".format(*_mean_std(values))
+    return "{:.3f} +- {:.3f}".format(*experiments.mean_std(values))
 
 
 @validate_params(results=RESULTS)
@@ -368,7 +367,7 @@ def refining_verdict(results: dict) -> Verdict:
     at = {m: seeds[(m, tuple(sorted(chosen[m].items())))] for m in ("quantum-refined", "one-hot", "label smoothing")}
     numbers = {
         "seeds": len(results["config"]["seeds"]),
-        **{f"{m} {k}": _mean_std(at[m][k]) for m in at for k in ("corrupted accuracy", "clean ece")},
+        **{f"{m} {k}": experiments.mean_std(at[m][k]) for m in at for k in ("corrupted accuracy", "clean ece")},
     }
     refined, reasons, wins = at["quantum-refined"], [], 0
     for baseline in ("one-hot", "label smoothing"):
@@ -453,7 +452,7 @@ def patch_effects(experiment: dict, epsilon: float = PATCHES_EPSILON, attack: st
             "robust": beats(
                 _per_seed(experiment, defence, "robust_accuracy", attack, k), robust_none, higher_is_better=True
             ),
-            "clean": _mean_std(_per_seed(experiment, defence, "clean_accuracy", attack, k)),
+            "clean": experiments.mean_std(_per_seed(experiment, defence, "clean_accuracy", attack, k)),
             "base": base["base"].tolist(),
         }
     return effects
@@ -626,9 +625,9 @@ def published_refining_verdict(summary: dict, dataset: str) -> Verdict:
         raise ValueError(f"{where}: every method must hold one value per seed ({len(seeds)} seeds)")
     numbers = {
         "seeds": len(seeds),
-        **{f"{m} noisy accuracy": _mean_std(v) for m, v in acc.items()},
-        **{f"{m} clean accuracy": _mean_std(v) for m, v in clean.items()},
-        **{f"{m} ece": _mean_std(v) for m, v in ece.items()},
+        **{f"{m} noisy accuracy": experiments.mean_std(v) for m, v in acc.items()},
+        **{f"{m} clean accuracy": experiments.mean_std(v) for m, v in clean.items()},
+        **{f"{m} ece": experiments.mean_std(v) for m, v in ece.items()},
     }
     if len(seeds) < MIN_SEEDS:
         return Verdict(
@@ -710,8 +709,8 @@ def paper_a_table(summary: dict, dataset: str) -> list[dict]:
                     "method": method,
                     "condition": c,
                     "paper": paper.get(method, {}).get(c),
-                    "mean": float(v.mean()),
-                    "std": float(v.std(ddof=1)) if len(v) > 1 else float("nan"),
+                    "mean": experiments.mean_std(v)[0],
+                    "std": experiments.mean_std(v)[1],
                     "seeds": len(v),
                 }
             )

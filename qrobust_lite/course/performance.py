@@ -24,14 +24,14 @@ from typing import Callable
 import pennylane as qml
 import torch
 
-from .. import backend, circuits, fastpath, quantum_patches
+from .. import backend, circuits, fastpath, quantum_patches, tracing
 from ..validation import CALLABLE, COUNT, FEATURES, IMAGE_BATCH, NON_NEGATIVE, SEED, Int, Options, validate_params
 
 METHODS = ("qrobust_lite", "default.qubit", "lightning.qubit", "per-sample loop")
 GPU_METHODS = ("lightning.gpu", "qrobust_lite (cuda)")
 
 
-QUBITS = Int(1, fastpath.MAX_QUBITS)
+QUBITS = Int(1, tracing.MAX_QUBITS)
 ALL_METHODS = Options(*METHODS, *GPU_METHODS)
 
 
@@ -82,7 +82,7 @@ def paired_ratio(
 @validate_params(x=FEATURES)
 def encode_ry(x: torch.Tensor) -> torch.Tensor:
     """``qml.AngleEmbedding(rotation="Y")`` as a real product state, in x's precision."""
-    return fastpath.angle_state(x, dtype=x.dtype)
+    return circuits.angle_state(x, dtype=x.dtype)
 
 
 def _qnode(device: str, n_qubits: int, diff_method: str | None, measure: str):
