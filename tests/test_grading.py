@@ -605,8 +605,14 @@ def test_an_interrupt_stops_the_batch_and_every_worker_at_once(tmp_path):
         "import sys\nfrom qrobust_lite.exercises import grading\n"
         "grading.grade_batch(sys.argv[1:], jobs=2, progress=False, timeout=300, cell_timeout=300)"
     )
+    # A test run started in the background (nohup, or `&` in a script) hands its children SIGINT
+    # ignored, and Python then installs no KeyboardInterrupt handler; a grader started from a
+    # terminal, as here, has the default.
     grader = subprocess.Popen(
-        [sys.executable, "-c", script, *map(str, sorted(tmp_path.glob("*.ipynb")))], stderr=subprocess.PIPE, text=True
+        [sys.executable, "-c", script, *map(str, sorted(tmp_path.glob("*.ipynb")))],
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     waited = time.monotonic()
     count = ["pgrep", "-fc", f"sleep 309{SLEEP}"]
