@@ -50,6 +50,7 @@ from .tracing import (
     BLOCK,
     MAX_QUBITS,
     QUEUE,
+    TEMPLATE,
     Block,
     DenseGate,
     DiagonalLayer,
@@ -74,9 +75,7 @@ STRATEGIES = ("auto", "direct", "unitary")
 
 
 @validate_params(
-    template=Anything(
-        "a PennyLane template or function of (weights, wires); NotCompilable says when it cannot be traced"
-    ),
+    template=TEMPLATE,
     weight_shape=Sequence_(COUNT),
     n_qubits=Int(1, MAX_QUBITS),
 )

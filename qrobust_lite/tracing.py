@@ -97,6 +97,7 @@ class Block:
 #: The most qubits the fast path simulates (a state of 2**20 amplitudes is 16 MB per sample).
 MAX_QUBITS = 20
 BLOCK = Instance(Block, "a Block made by compile_block")
+TEMPLATE = Anything("a PennyLane template or function of (weights, wires); NotCompilable says when it cannot be traced")
 Z_ROTATIONS = (qml.RZ, qml.IsingZZ, qml.MultiRZ)
 
 
@@ -249,9 +250,7 @@ QUEUE = threading.RLock()
 
 
 @validate_params(
-    template=Anything(
-        "a PennyLane template or function of (weights, wires); NotCompilable says when it cannot be traced"
-    ),
+    template=TEMPLATE,
     weight_shape=Sequence_(COUNT),
     n_qubits=Int(1, MAX_QUBITS),
 )

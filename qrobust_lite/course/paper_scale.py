@@ -176,7 +176,7 @@ def memorisation_verdict(runs: list[dict], dataset: str, alpha: float = ALPHA) -
             if np.isnan(location)
             else f"the QNN's validation accuracy drops most steeply at alpha {location:.2f} +- {spread:.2f}"
         )
-    passed = int(mlp.mean() >= MEMORISES) + int(qnn.mean() <= RESISTS)
+    passed = int(mlp_stats[0] >= MEMORISES) + int(qnn_stats[0] <= RESISTS)
     return Verdict(("not", "partly", "reproduced")[passed], reasons, numbers)
 
 
