@@ -38,6 +38,7 @@ The tests check probabilities and gradients against ``default.qubit`` to 1e-5.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from typing import Callable, Sequence
@@ -46,6 +47,7 @@ import numpy as np
 import pennylane as qml
 import torch
 
+from .kron_chain import chain_plan, chain_unitary_transpose
 from .tracing import (
     BLOCK,
     MAX_QUBITS,
@@ -100,7 +102,7 @@ def compile_block(template: Callable, weight_shape: Sequence[int], n_qubits: int
                     f"alone ({type(err).__name__}: {str(err) or 'no message'})"
                 ) from err
         _verify(block, template)
-    return block
+    return dataclasses.replace(block, chain=chain_plan(block))
 
 
 def _verify(block: Block, template: Callable) -> None:
@@ -294,7 +296,15 @@ def apply_layers(block: Block, weights: torch.Tensor, state: torch.Tensor) -> to
 
 @validate_params(block=BLOCK, weights=TENSOR, dtype=Options(torch.complex64, torch.complex128))
 def block_unitary_transpose(block: Block, weights: torch.Tensor, dtype: torch.dtype = torch.complex128) -> torch.Tensor:
-    """U.T (2**n, 2**n) of the block: row j is U applied to basis state j."""
+    """U.T (2**n, 2**n) of the block: row j is U applied to basis state j.
+
+    On the CPU in double precision, a block of rotation layers and fixed maps of up to
+    :data:`~qrobust_lite.kron_chain.MAX_CHAIN_QUBITS` qubits is a chain of Kronecker layers with
+    a written-out gradient (:mod:`~qrobust_lite.kron_chain`); otherwise the layers are applied to
+    the 2**n basis states."""
+    chain = block.chain is not None and dtype == torch.complex128 and weights.is_floating_point()
+    if chain and weights.device.type == "cpu":
+        return chain_unitary_transpose(block.chain, weights)
     eye = torch.eye(2**block.n_qubits, dtype=dtype, device=weights.device)
     return apply_layers(block, weights, eye)
 

@@ -28,13 +28,16 @@ from __future__ import annotations
 import string
 import threading
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 import pennylane as qml
 import torch
 
 from .validation import COUNT, SEED, Anything, Instance, Int, Sequence_, validate_params
+
+if TYPE_CHECKING:
+    from .kron_chain import ChainPlan
 
 
 class NotCompilable(ValueError):
@@ -86,12 +89,15 @@ class DiagonalLayer:
 @dataclass(frozen=True)
 class Block:
     """A traced, input-independent circuit block on ``n_qubits`` wires. ``groups`` holds, per
-    gate class, the weight indices of all its gates, so that one call computes every matrix."""
+    gate class, the weight indices of all its gates, so that one call computes every matrix;
+    ``chain`` is its :class:`~qrobust_lite.kron_chain.ChainPlan` when it has one (set by
+    :func:`~qrobust_lite.fastpath.compile_block`)."""
 
     n_qubits: int
     weight_shape: tuple[int, ...]
     layers: tuple
     groups: tuple[tuple[type, torch.Tensor], ...] = ()
+    chain: ChainPlan | None = None
 
 
 #: The most qubits the fast path simulates (a state of 2**20 amplitudes is 16 MB per sample).

@@ -365,6 +365,10 @@ CALLS = {
         "weights": torch.rand(1, 2, 3, dtype=torch.float64),
         "state": w["features64"],
     },
+    "kron_chain.chain_unitary_transpose": lambda w: {
+        "plan": _block().chain,
+        "weights": torch.rand(1, 2, 3, dtype=torch.float64),
+    },
     "fastpath.real_state_probabilities": lambda w: {
         "states": w["features64"],
         "u_t": torch.eye(4, dtype=torch.complex128),

@@ -44,6 +44,20 @@ def test_circuits_refuse_integer_and_non_finite_features(x, match):
         QNN(2, depth=1)(x)
 
 
+def test_finite_floats_checks_the_sum_first_and_counts_when_it_overflows():
+    """A finite sum means every entry is finite; an infinite one is counted entry by entry, so
+    large finite values whose sum overflows still pass."""
+    from qrobust_lite.validation import finite_floats
+
+    assert finite_floats(torch.tensor([1e308, 1e308], dtype=torch.float64), "x") is not None
+    assert finite_floats(torch.full((4,), 3e38), "x") is not None  # float32 sum overflows
+    for bad, count in [([1.0, float("inf")], 1), ([float("inf"), float("-inf")], 2)]:
+        with pytest.raises(ValueError, match=f"got {count} NaN or infinite"):
+            finite_floats(torch.tensor(bad), "x")
+    with pytest.raises(ValueError, match="got 1 NaN or infinite"):
+        finite_floats(torch.tensor([1 + 1j, complex(float("nan"), 0)]), "x")
+
+
 def test_the_fast_path_refuses_integer_angles():
     with pytest.raises(ValueError, match="angles must be a floating-point tensor, got torch.int64"):
         circuits.angle_state(torch.tensor([[1, 2]]))

@@ -1,0 +1,277 @@
+"""A block as a chain of Kronecker layers, with its gradient written out (book: appendix
+*Performance*, paragraph "A chain of Kronecker layers").
+
+When every layer of a traced block (:mod:`~qrobust_lite.tracing`) is a layer of rotations (RX,
+RY or Rot, at most one per wire) or a fixed map of basis states (CNOT, CZ or SWAP rings), its
+transposed unitary is a product of R small matrices, one per rotation layer::
+
+    U.T = T_1 T_2 ... T_R,    T_r = (g_r0 (x) g_r1 (x) ... (x) g_r(n-1)).T [:, perm_r] * phase_r
+
+with identity on the wires a layer leaves alone, and the fixed layers after a rotation layer
+folded into its columns (``perm_r``, ``phase_r``). At 4-6 qubits these are 16x16 to 64x64
+matrices, whose arithmetic takes microseconds; what a training step spends its time on is the
+number of operations and autograd's bookkeeping for each. So the chain is built, and its
+gradient taken, by hand in NumPy, whose calls cost about a third of torch's on arrays this small:
+
+- forward: the 2x2 matrices of all rotations of a class from one cosine of all their angles, the
+  Kronecker products of all layers together, one gather for every permutation, the products;
+- backward, for the gradient G of U.T: factor r's gradient is ``Pre_r^H G Suf_r^H``
+  (``Pre_r = T_1 ... T_(r-1)``, ``Suf_r = T_(r+1) ... T_R``); the Kronecker products are peeled
+  back one wire at a time to each 2x2 matrix, and the chain rule takes those to the angles.
+
+:func:`chain_unitary_transpose` is a torch autograd function: the rest of the model (encoding,
+probabilities, loss) stays in torch. :func:`~qrobust_lite.fastpath.block_unitary_transpose` uses
+it on the CPU, in double precision, when the block qualifies (:func:`chain_plan`) and has at
+most :data:`MAX_CHAIN_QUBITS` qubits; the tests check it against ``default.qubit``
+(``test_fastpath.py``) and against the layer-by-layer path. RZ layers are traced as diagonal
+phases (:class:`~qrobust_lite.tracing.DiagonalLayer`), so blocks with them keep the layer path,
+as do blocks with parametrised two-qubit gates. In single precision (the random patch circuits) the layer-by-layer path
+stays: its products come in another order, and a difference of 1e-7 in the patches changes the
+models trained on them beyond what any seed shows; the patch circuits' unitary is built once
+and cached, so they would gain nothing.
+
+>>> import pennylane as qml
+>>> from qrobust_lite import fastpath
+>>> block = fastpath.compile_block(qml.StronglyEntanglingLayers, (2, 3, 3), n_qubits=3)
+>>> weights = torch.rand(2, 3, 3, dtype=torch.float64, requires_grad=True)
+>>> u_t = chain_unitary_transpose(block.chain, weights)
+>>> bool(torch.allclose(u_t, fastpath.apply_layers(block, weights, torch.eye(8, dtype=torch.complex128))))
+True
+>>> (u_t.abs() ** 2)[0].sum().backward()                  # gradients flow to the weights
+>>> weights.grad.shape
+torch.Size([2, 3, 3])
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from .tracing import BLOCK, Block, FixedLayer, ParamLayer
+from .validation import TENSOR, Instance, validate_params
+
+#: The most qubits for which the chain is used: its products cost R (2**n)**3 multiplications,
+#: which beyond 6 qubits is more than applying the layers chunk by chunk (measured, 2 cores).
+MAX_CHAIN_QUBITS = 6
+
+
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: NumPy arrays are neither
+class RotationGroup:
+    """The gates of one rotation class: ``index`` (G, P) their angles' positions in the flat
+    weights, ``slots`` (G,) their places in the (R * n) grid of 2x2 matrices, and the class's
+    table (``a``, ``shift``, ``left``, ``right``, ``sign``, as in ``fastpath._ROTATIONS``), with
+    ``left``/``right`` also as one-hot matrices (8, k) for the backward."""
+
+    index: np.ndarray
+    slots: np.ndarray
+    a: np.ndarray
+    shift: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    sign: np.ndarray
+    left_hot: np.ndarray
+    right_hot: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class ChainPlan:
+    """What a block's chain needs besides the weights, computed once when it is compiled:
+    ``gather``/``scatter`` (R * d * d,) move the Kronecker products' columns to their permuted
+    places and back, ``phase`` (R, d) or ``None`` multiplies them."""
+
+    n_qubits: int
+    n_factors: int
+    n_weights: int
+    groups: tuple[RotationGroup, ...]
+    gather: np.ndarray
+    scatter: np.ndarray
+    phase: np.ndarray | None
+
+
+CHAIN = Instance(ChainPlan, "a ChainPlan (a compiled block's .chain)")
+
+
+@validate_params(block=BLOCK)
+def chain_plan(block: Block) -> ChainPlan | None:
+    """The chain of a traced block, or ``None`` when it has more than :data:`MAX_CHAIN_QUBITS`
+    qubits (its index arrays take R 4**n entries), no rotation layer, or a layer that is neither
+    a layer of single-wire rotations of a class in ``fastpath._ROTATIONS`` nor a fixed map after
+    one (such blocks keep the layer-by-layer path)."""
+    from .fastpath import _ROTATIONS  # the closed-form rotations; fastpath imports this module
+
+    if block.n_qubits > MAX_CHAIN_QUBITS:
+        return None
+    n = block.n_qubits
+    d = 2**n
+    perms: list[np.ndarray] = []
+    phases: list[np.ndarray] = []
+    slots: dict[type, dict[int, int]] = {}  # class -> {row in its group: slot}
+    for layer in block.layers:
+        if isinstance(layer, ParamLayer) and layer.op_class in _ROTATIONS and all(len(w) == 1 for w in layer.wires):
+            rows = slots.setdefault(layer.op_class, {})
+            for k, (wire,) in enumerate(layer.wires):
+                rows[layer.start + k] = len(perms) * n + wire
+            perms.append(np.arange(d))
+            phases.append(np.ones(d, dtype=np.complex128))
+        elif isinstance(layer, FixedLayer) and perms:
+            perm = layer.perm.numpy()  # new[:, i] = phase[i] * old[:, perm[i]]
+            perms[-1] = perms[-1][perm]
+            phases[-1] = phases[-1][perm] * (1 if layer.phase is None else layer.phase.numpy())
+        else:
+            return None
+    if not perms:
+        return None
+    groups = []
+    for cls, index in block.groups:
+        rows = slots[cls]
+        a, shift, left, right, sign = (t.numpy() for t in _ROTATIONS[cls])
+        order = np.array([rows[g] for g in range(len(index))])
+        hot = np.eye(a.shape[1])
+        groups.append(RotationGroup(index.numpy(), order, a, shift, left, right, sign, hot[left], hot[right]))
+    r = len(perms)
+    gather = (
+        np.arange(r)[:, None, None] * d * d + np.arange(d)[None, :, None] * d + np.stack(perms)[:, None, :]
+    ).ravel()
+    scatter = np.empty_like(gather)
+    scatter[gather] = np.arange(gather.size)
+    phase = np.stack(phases)
+    weights = int(np.prod(block.weight_shape))
+    return ChainPlan(n, r, weights, tuple(groups), gather, scatter, None if np.all(phase == 1) else phase)
+
+
+#: From this dimension on, NumPy's BLAS splits a matrix product between threads (OpenBLAS: from
+#: 64**3 multiply-adds), which then wait for cores that torch's threads are holding.
+THREADED_DIMENSION = 64
+
+
+_LIMIT = threading.Lock()
+_limit_holders: list[Any] = []  # threadpoolctl's limiter, then the chains in flight
+
+
+@contextlib.contextmanager
+def _one_blas_thread(plan: ChainPlan) -> Iterator[None]:
+    """NumPy's BLAS held to one thread for products it would split (about 10 us to set). The
+    setting is the process's, so the first chain in flight sets it and the last restores it."""
+    if 2**plan.n_qubits < THREADED_DIMENSION:
+        yield
+        return
+    with _LIMIT:
+        if not _limit_holders:
+            _limit_holders.append(_blas().limit(limits=1, user_api="blas"))
+        _limit_holders.append(plan)
+    try:
+        yield
+    finally:
+        with _LIMIT:
+            _limit_holders.remove(plan)
+            if len(_limit_holders) == 1:
+                _limit_holders.pop().restore_original_limits()
+
+
+@functools.cache
+def _blas():  # -> threadpoolctl.ThreadpoolController
+    """threadpoolctl's controller of the BLAS libraries NumPy loaded (found once: it scans them)."""
+    import threadpoolctl
+
+    return threadpoolctl.ThreadpoolController()
+
+
+class _Chain(torch.autograd.Function):
+    """weights -> U.T, with :func:`_forward` and :func:`_backward` (NumPy, on the CPU)."""
+
+    @staticmethod
+    def forward(ctx, weights: torch.Tensor, plan: ChainPlan) -> torch.Tensor:
+        flat = weights.detach().to(torch.float64).numpy().reshape(-1)
+        with _one_blas_thread(plan):
+            u_t, saved = _forward(plan, flat)
+        ctx.plan, ctx.saved, ctx.weight_shape, ctx.weight_dtype = plan, saved, weights.shape, weights.dtype
+        return torch.from_numpy(u_t)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable  # a second derivative is refused, not wrong
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        with _one_blas_thread(ctx.plan):
+            flat = _backward(ctx.plan, ctx.saved, grad.numpy(force=True))
+        return torch.from_numpy(flat).reshape(ctx.weight_shape).to(ctx.weight_dtype), None
+
+
+def _forward(plan: ChainPlan, flat: np.ndarray) -> tuple[np.ndarray, tuple]:
+    """U.T (d, d) complex128 and what the backward needs, from the flat weights (float64)."""
+    n, r, d = plan.n_qubits, plan.n_factors, 2**plan.n_qubits
+    grid = np.zeros((r * n, 2, 2), dtype=np.complex128)
+    grid[:, 0, 0] = grid[:, 1, 1] = 1  # identity on the wires a layer leaves alone
+    trig = []
+    for g in plan.groups:
+        angles = flat[g.index] @ g.a + g.shift  # (G, k)
+        t = np.cos(angles)
+        tl, tr = t[:, g.left], t[:, g.right]
+        entries = np.ascontiguousarray(tl * tr * g.sign)  # re00 im00 re01 ... (G, 8)
+        grid[g.slots] = entries.view(np.complex128).reshape(-1, 2, 2)
+        trig.append((angles, tl, tr))
+    gates = grid.reshape(r, n, 2, 2).transpose(0, 1, 3, 2)  # transposed: the chain is of U.T
+    krons = [gates[:, 0]]
+    for q in range(1, n):
+        m = 2 * krons[-1].shape[-1]
+        krons.append((krons[-1][:, :, None, :, None] * gates[:, q, None, :, None, :]).reshape(r, m, m))
+    factors = krons.pop().reshape(-1)[plan.gather].reshape(r, d, d)
+    if plan.phase is not None:
+        factors = factors * plan.phase[:, None, :]
+    prefix = [factors[0]]  # prefix[k] = T_1 ... T_(k+1)
+    for k in range(1, r):
+        prefix.append(prefix[-1] @ factors[k])
+    return prefix[-1], (trig, gates, krons, factors, prefix[:-1])
+
+
+def _backward(plan: ChainPlan, saved: tuple, grad: np.ndarray) -> np.ndarray:
+    """The flat weights' gradient (n_weights,) float64 from U.T's, ``grad`` (d, d) complex128
+    (torch's convention: dL/dRe + i dL/dIm); ``saved`` is what :func:`_forward` returned."""
+    trig, gates, krons, factors, prefix = saved
+    n, r, d = plan.n_qubits, plan.n_factors, 2**plan.n_qubits
+    # factor k's gradient is Pre_k^H G Suf_k^H; from the last factor back, h = G Suf_k^H
+    factor_grads = np.empty((r, d, d), dtype=np.complex128)
+    h = grad
+    for k in range(r - 1, 0, -1):
+        factor_grads[k] = prefix[k - 1].conj().T @ h
+        h = h @ factors[k].conj().T
+    factor_grads[0] = h
+    if plan.phase is not None:
+        factor_grads = factor_grads * plan.phase[:, None, :].conj()
+    kron_grad = factor_grads.reshape(-1)[plan.scatter].reshape(r, d, d)
+    gate_grads = np.empty((r, n, 2, 2), dtype=np.complex128)
+    for q in range(n - 1, 0, -1):  # kron_q = kron_(q-1) (x) gate_q: peel gate q off
+        prev = krons[q - 1]
+        m = prev.shape[-1]
+        g5 = kron_grad.reshape(r, m, 2, m, 2)  # rows (I, a), columns (J, b)
+        by_gate = g5.transpose(0, 2, 4, 1, 3).reshape(r, 4, m * m)  # sum over I, J with prev
+        gate_grads[:, q] = (by_gate @ prev.conj().reshape(r, m * m, 1)).reshape(r, 2, 2)
+        by_prev = g5.transpose(0, 1, 3, 2, 4).reshape(r, m * m, 4)  # sum over a, b with gate q
+        kron_grad = (by_prev @ gates[:, q].conj().reshape(r, 4, 1)).reshape(r, m, m)
+    gate_grads[:, 0] = kron_grad
+    entries_grad = np.ascontiguousarray(gate_grads.transpose(0, 1, 3, 2)).reshape(r * n, 4).view(np.float64)
+    out = np.zeros(plan.n_weights, dtype=np.float64)
+    for g, (angles, tl, tr) in zip(plan.groups, trig):
+        ge = entries_grad[g.slots] * g.sign  # (G, 8): entry = sign * t[left] * t[right]
+        t_grad = (ge * tr) @ g.left_hot + (ge * tl) @ g.right_hot  # (G, k)
+        angle_grad = (-np.sin(angles) * t_grad) @ g.a.T  # (G, P)
+        out += np.bincount(g.index.ravel(), weights=angle_grad.ravel(), minlength=plan.n_weights)
+    return out
+
+
+@validate_params(plan=CHAIN, weights=TENSOR)
+def chain_unitary_transpose(plan: ChainPlan, weights: torch.Tensor) -> torch.Tensor:
+    """U.T (2**n, 2**n) complex128 of a block from its chain and weights (a CPU tensor, read as
+    float64 radians), differentiable in the weights."""
+    if weights.device.type != "cpu":
+        raise ValueError(f"weights must be on the CPU for the chain, got {weights.device}")
+    if weights.is_complex() or not weights.is_floating_point():
+        raise ValueError(f"weights must be a real floating-point tensor (radians), got {weights.dtype}")
+    if weights.numel() != plan.n_weights:
+        raise ValueError(f"weights must have {plan.n_weights} entries, got shape {tuple(weights.shape)}")
+    return _Chain.apply(weights, plan)
