@@ -57,8 +57,8 @@ import torch
 from .tracing import BLOCK, Block, FixedLayer, ParamLayer
 from .validation import TENSOR, Instance, validate_params
 
-#: The most qubits for which the chain is used: its products cost R (2**n)**3 multiplications,
-#: which beyond 6 qubits is more than applying the layers chunk by chunk (measured, 2 cores).
+#: The chain is used up to this many qubits. Its products cost R (2**n)**3 multiplications,
+#: beyond 6 qubits more than applying the layers chunk by chunk (measured on 2 cores).
 MAX_CHAIN_QUBITS = 6
 
 
@@ -146,8 +146,8 @@ def chain_plan(block: Block) -> ChainPlan | None:
     return ChainPlan(n, r, weights, tuple(groups), gather, scatter, None if np.all(phase == 1) else phase)
 
 
-#: From this dimension on, NumPy's BLAS splits a matrix product between threads (OpenBLAS: from
-#: 64**3 multiply-adds), which then wait for cores that torch's threads are holding.
+#: NumPy's BLAS splits a matrix product between threads from this dimension on (OpenBLAS does
+#: so from 64**3 multiply-adds), and its threads then wait for cores that torch's threads hold.
 THREADED_DIMENSION = 64
 
 
