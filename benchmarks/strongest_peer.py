@@ -119,29 +119,30 @@ def write_docs(readme: Path = HERE.parent / "README.md") -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="4 and 8 qubits, shorter timings")
-    parser.add_argument("--qubits", help="comma-separated sizes instead of 4-12 (e.g. 4,6)")
+    parser.add_argument(
+        "--qubits", type=lambda text: [int(n) for n in text.split(",")], help="sizes instead of 4-12 (e.g. 4,6)"
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--docs", action="store_true", help=f"only rewrite README.md's table from {RESULTS.name}")
     parser.add_argument("--peers", help="names of PEERS to run, separated by ';' (names hold commas; default: all)")
     args = parser.parse_args(argv)
+    chosen = [name.strip() for name in args.peers.split(";")] if args.peers else list(PEERS)
+    unknown = [name for name in chosen if name not in PEERS]
+    if unknown:  # before minutes of timing, not after
+        parser.error(f"--peers: unknown {unknown}; choose from {list(PEERS)}")
     if args.docs:
         write_docs()
         return 0
     from fast_path import machine, peer_inputs
 
     qubits, min_time = ([4, 8], 0.5) if args.quick else ([4, 6, 8, 10, 12], 1.5)
-    if args.qubits:
-        qubits = [int(n) for n in args.qubits.split(",")]
+    qubits = args.qubits or qubits
     results: dict = {"machine": machine(), "tolerance": TOLERANCE, "qubits": qubits, "methods": {}}
     for method in ("default.qubit", "qrobust_lite"):
         results["methods"][method] = run(["-c", TORCH_WORKER, method, json.dumps(qubits), str(min_time)])["results"]
         print(f"{method}: done", flush=True)
     with tempfile.TemporaryDirectory() as folder:
         inputs, gates = peer_inputs(Path(folder), qubits, 256, 1)
-        chosen = [name.strip() for name in args.peers.split(";")] if args.peers else list(PEERS)
-        unknown = [name for name in chosen if name not in PEERS]
-        if unknown:
-            parser.error(f"--peers: unknown {unknown}; choose from {list(PEERS)}")
         for name, (script, config) in ((k, PEERS[k]) for k in chosen):
             job = {
                 "workload": "training",

@@ -302,8 +302,8 @@ def block_unitary_transpose(block: Block, weights: torch.Tensor, dtype: torch.dt
     :data:`~qrobust_lite.kron_chain.MAX_CHAIN_QUBITS` qubits is a chain of Kronecker layers with
     a written-out gradient (:mod:`~qrobust_lite.kron_chain`); otherwise the layers are applied to
     the 2**n basis states."""
-    chain = block.chain is not None and dtype == torch.complex128 and weights.is_floating_point()
-    if chain and weights.device.type == "cpu":
+    on_cpu = weights.device.type == "cpu"
+    if block.chain is not None and dtype == torch.complex128 and weights.is_floating_point() and on_cpu:
         return chain_unitary_transpose(block.chain, weights)
     eye = torch.eye(2**block.n_qubits, dtype=dtype, device=weights.device)
     return apply_layers(block, weights, eye)
