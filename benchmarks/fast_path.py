@@ -48,10 +48,11 @@ README_END = "<!-- end of fast path -->"
 # ---- in the worker processes ---------------------------------------------------------------
 
 
-def first_call(work) -> tuple[object, float]:
-    """``work()`` and the peak memory of that first call above the process's memory before it
-    (MiB): Linux's high-water mark of resident memory, reset just before the call. The first
-    call includes what a method builds once (a compiled program, a traced block)."""
+def first_call(work) -> tuple[object, float, float]:
+    """``work()``, the peak memory of that first call above the process's memory before it
+    (MiB): Linux's high-water mark of resident memory, reset just before the call, and its
+    seconds. The first call includes what a method builds once (a compiled program, a traced
+    block)."""
 
     def status(key: str) -> float:
         with open("/proc/self/status") as handle:
@@ -60,8 +61,9 @@ def first_call(work) -> tuple[object, float]:
     before = status("VmRSS")
     with open("/proc/self/clear_refs", "w") as handle:
         handle.write("5")
+    start = time.perf_counter()
     result = work()
-    return result, max(0.0, status("VmHWM") - before)
+    return result, max(0.0, status("VmHWM") - before), time.perf_counter() - start
 
 
 def torch_worker(job: dict) -> dict:
@@ -83,18 +85,27 @@ def torch_worker(job: dict) -> dict:
     for case in job["cases"]:
         if job["workload"] == "training":
             work = pf.training_step(method, case["n_qubits"], case["batch"])
-            (loss, grad), memory = first_call(work)
+            (loss, grad), memory, seconds = first_call(work)
             check = {"loss": loss, "grad": grad.detach().cpu().reshape(-1).tolist()}
         elif job["workload"] == "labels":
             work = pf.label_forward(method, case["n_qubits"], case["batch"])
-            out, memory = first_call(work)
+            out, memory, seconds = first_call(work)
             check = {"values": out[: case["check_rows"]].detach().cpu().double().tolist()}
         else:
             work = pf.patch_forward(method, case["batch"])
-            out, memory = first_call(work)
+            out, memory, seconds = first_call(work)
             check = {"values": as_patches(out)[: case["check_rows"]].tolist()}
         rate = pf.samples_per_second(work, case["batch"], job["min_time"], max_repeats=job["max_repeats"])
-        results.append({"size": case["size"], "rate": rate, "check": check, "first_call_mib": memory})
+        results.append(
+            {
+                "size": case["size"],
+                "batch": case["batch"],
+                "rate": rate,
+                "check": check,
+                "first_call_mib": memory,
+                "first_call_s": seconds,
+            }
+        )
         del work
     return {"results": results}
 
@@ -328,7 +339,9 @@ def main() -> None:
                     "method": method,
                     "workload": workload,
                     "min_time": min_time,
-                    "max_repeats": 20 if workload == "training" else 3,
+                    "max_repeats": 10**6
+                    if workload == "training"
+                    else 3,  # training: min_time decides, as for the peers
                     "inputs": str(inputs),
                     "cases": [],
                 }

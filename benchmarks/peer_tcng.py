@@ -3,8 +3,9 @@
 A job's ``config`` picks how TensorCircuit-NG is set up (``benchmarks/strongest_peer.py`` runs
 all three): ``"vmap"``, its default greedy contractor, the circuit vmapped over the batch;
 ``"vmap-cotengra"``, the same with the cotengra contraction-path optimiser its documentation
-recommends; ``"unitary-cotengra"``, the weight block's unitary built once per step (with
-cotengra) and applied to the batch's encoded states by one matrix product.
+recommends; ``"unitary-cotengra"``, the weight block's unitary built once per training step
+or forward pass (with cotengra) and applied to the batch's encoded states by one matrix
+product (a job whose gate list does not start with the encoding fails, saying so).
 
 Run by fast_path.py in a process of its own (importing JAX into a torch process slows torch
 by about 1.7x here), never imported by the package. It imports neither torch nor PennyLane:
@@ -63,27 +64,38 @@ def apply_gates(c, gates: list, x, w) -> None:
             raise ValueError(f"gate {name} has no TensorCircuit-NG counterpart here")
 
 
-def unitary_once_loss(tc, jax, n_qubits: int, gates: list, coeff):
-    """loss(w, x) = sum over the batch of probabilities @ coeff, with the weight block's unitary
-    built once per call and applied to every encoded state by one matrix product."""
+def z_signs(n_qubits: int) -> np.ndarray:
+    """(2**n, n): <Z_i> = probabilities @ z_signs(n), wire 0 the most significant bit (PennyLane's order)."""
+    bits = (np.arange(2**n_qubits)[:, None] >> np.arange(n_qubits - 1, -1, -1)) & 1
+    return 1.0 - 2.0 * bits
+
+
+def unitary_once(tc, jax, n_qubits: int, gates: list, readout: str):
+    """``(unitary(w), outputs(u, x))``: the weight block's unitary by ``c.matrix()``, to build once
+    per call, and the readout (probabilities, or <Z_i> through :func:`z_signs`) of the batch's
+    encoded states, vmapped, after it: one matrix product for the whole batch."""
     encoding = [g for g in gates if any(p[0] == "x" for p in g[2])]
     block = gates[len(encoding) :]
     if gates[: len(encoding)] != encoding or any(p[0] == "x" for g in block for p in g[2]):
         raise ValueError("unitary once needs the encoding gates first and no input in the block")
     jnp = jax.numpy
+    signs = jnp.asarray(z_signs(n_qubits))
 
     def state(x):
         c = tc.Circuit(n_qubits)
         apply_gates(c, encoding, x, None)
         return c.state()
 
-    def loss(w, x):
+    def unitary(w):
         c = tc.Circuit(n_qubits)
         apply_gates(c, block, None, w)
-        psi = jax.vmap(state)(x) @ c.matrix().T
-        return jnp.sum((jnp.abs(psi) ** 2) @ coeff)
+        return c.matrix()
 
-    return loss
+    def outputs(u, x):
+        probabilities = jnp.abs(jax.vmap(state)(x) @ u.T) ** 2
+        return probabilities if readout == "probs" else probabilities @ signs
+
+    return unitary, outputs
 
 
 def circuit_function(tc, backend, n_qubits: int, gates: list, readout: str):
@@ -116,11 +128,10 @@ def measured(case: dict, work, min_time: float, check) -> dict:
     sys.path.insert(0, str(Path(__file__).parent))
     from fast_path import first_call  # plain Python: imports neither torch nor JAX
 
-    start = time.perf_counter()
-    first, memory = first_call(work)
-    seconds = time.perf_counter() - start
+    first, memory, seconds = first_call(work)
     return {
         "size": case["size"],
+        "batch": case["batch"],
         "rate": rate(work, case["batch"], min_time),
         "check": check(first),
         "first_call_mib": memory,
@@ -133,21 +144,35 @@ def loss_and_grad(result) -> dict:
     return {"loss": float(result[0]), "grad": np.asarray(result[1]).reshape(-1).tolist()}
 
 
-def main(job: dict) -> dict:
+def forward_chunks(arrays, case: dict) -> list[np.ndarray]:
+    """A forward case's circuit inputs in chunks of ``case["chunk"]`` rows: the first
+    ``case["rows"]`` rows of its x (all without "rows"; a patch pass's sample, an image, is 768)."""
+    x = arrays[case["x"]][: case.get("rows")]
+    return [x[i : i + case["chunk"]] for i in range(0, len(x), case["chunk"])]
 
+
+def first_rows(case: dict):
+    """``check`` of a forward pass whose work returns its outputs chunk by chunk."""
+    return lambda chunks: {"values": np.asarray(chunks[0][: case["check_rows"]]).tolist()}
+
+
+def main(job: dict) -> dict:
     config = job.get("config", "vmap")
+    once = config.startswith("unitary")
     jax, tc, backend = load(config)
     jnp = jax.numpy
     arrays = np.load(job["inputs"])
     results = []
     for case in job["cases"]:
-        f = circuit_function(tc, backend, case["n_qubits"], case["gates"], case["readout"])
-        batched = jax.vmap(f, in_axes=(0, None))
-        x, w = jnp.asarray(arrays[case["x"]]), jnp.asarray(arrays[case["w"]])
+        n, gates, w = case["n_qubits"], case["gates"], jnp.asarray(arrays[case["w"]])
+        if once:
+            unitary, outputs = unitary_once(tc, jax, n, gates, case["readout"])
+        else:
+            batched = jax.vmap(circuit_function(tc, backend, n, gates, case["readout"]), in_axes=(0, None))
         if job["workload"] == "training":
-            coeff = jnp.asarray(arrays[case["coeff"]])
-            if config.startswith("unitary"):
-                step = jax.jit(jax.value_and_grad(unitary_once_loss(tc, jax, case["n_qubits"], case["gates"], coeff)))
+            x, coeff = jnp.asarray(arrays[case["x"]]), jnp.asarray(arrays[case["coeff"]])
+            if once:
+                step = jax.jit(jax.value_and_grad(lambda w, x: jnp.sum(outputs(unitary(w), x) @ coeff)))
             else:
                 step = jax.jit(jax.value_and_grad(lambda w, x: jnp.sum(batched(x, w) @ coeff)))
 
@@ -156,17 +181,22 @@ def main(job: dict) -> dict:
                 return float(loss), grad.block_until_ready()
 
             results.append(measured(case, work, job["min_time"], loss_and_grad))
+            continue
+        parts = [jnp.asarray(part) for part in forward_chunks(arrays, case)]
+        if once:
+            build, apply = jax.jit(unitary), jax.jit(outputs)
+
+            def work():
+                u = build(w)  # once per pass, for every chunk
+                return [apply(u, part).block_until_ready() for part in parts]
+
         else:
-            forward, chunk = jax.jit(batched), case["chunk"]
-            parts = [x[i : i + chunk] for i in range(0, len(x), chunk)]
+            forward = jax.jit(batched)
 
             def work():
                 return [forward(part, w).block_until_ready() for part in parts]
 
-            rows = case["check_rows"]
-            results.append(
-                measured(case, work, job["min_time"], lambda values: {"values": np.asarray(values[0][:rows]).tolist()})
-            )
+        results.append(measured(case, work, job["min_time"], first_rows(case)))
     return {"versions": {"tensorcircuit-ng": tc.__version__, "jax": jax.__version__}, "results": results}
 
 

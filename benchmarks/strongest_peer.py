@@ -1,25 +1,33 @@
-"""Benchmark: the fast path's training step against each peer set up as its documentation
-recommends, to name the strongest peer at every size.
+"""Benchmark: the fast path against every peer set up as its documentation recommends.
 
-    .venv/bin/python benchmarks/strongest_peer.py --json benchmarks/strongest_peer.json   # ~10 min
-    .venv/bin/python benchmarks/strongest_peer.py --quick                                 # 4, 8 qubits
+On the training step, the soft-label pass and the patch pass, to name the strongest peer at
+every size.
 
-The step of ``fast_path.py`` (AngleEmbedding RY + 4 StronglyEntanglingLayers, batch 256,
-float64, loss = sum(probabilities @ c), forward and backward) at 4-12 qubits, by:
+    .venv/bin/python benchmarks/strongest_peer.py --json benchmarks/strongest_peer.json   # ~15 min
+    .venv/bin/python benchmarks/strongest_peer.py --quick                                 # a few minutes
+    .venv/bin/python benchmarks/strongest_peer.py --quick --workloads labels,patches
 
-- the fast path (torch) and ``default.qubit`` (torch, backprop: the reference);
+The workloads of ``fast_path.py``: the training step (AngleEmbedding RY + 4
+StronglyEntanglingLayers, batch 256, float64, loss = sum(probabilities @ c), forward and
+backward) at 4-12 qubits; the soft-label pass (probabilities of 60,000 samples at 8 qubits, no
+gradient, chunks of 4,096); the patch pass (``<Z_i>`` of the 768 four-qubit random circuits of
+each of 10,000 3x32x32 images). Methods:
+
+- the fast path (torch) and ``default.qubit`` (torch: the reference);
 - TensorCircuit-NG on JAX in three set-ups (``peer_tcng.py``): its default greedy contractor
   with vmap (what ``fast_path.py`` compares with), cotengra with vmap, and cotengra with the
-  weight block's unitary built once per step and applied to the batch;
+  weight block's unitary built once per step or pass and applied to the batch;
 - PennyLane ``default.qubit`` under ``jax.jit`` with broadcasting (``peer_pennylane_jax.py``);
 - pyqtorch, batched through its parameters, with torch autograd (``peer_pyqtorch.py``);
 - Qulacs, one sample at a time with its own backpropagation (``peer_qulacs.py``).
 
 Each method runs in a process of its own (JAX in a torch process slows torch), on the same
-inputs; its loss and gradient must be within :data:`TOLERANCE` of ``default.qubit``'s before its
-rate counts. The first call (compilation, path search) is timed apart and left out of the rate,
-as is its peak memory. TorchQuantum is not here: its package requires TensorFlow, PySCF, Qiskit
-below 1.0 and torchvision, which cannot share this environment.
+inputs; its outputs must be within the workload's tolerance of ``default.qubit``'s before its
+rate counts: 1e-8, and 1e-5 for the patch pass, which the fast path runs in float32 (the peers
+run in float64). The first call (compilation, path search) is timed apart and left out of the
+rate, as is its peak memory. Slow methods are timed on fewer samples (:data:`FEWER`); rates are
+per sample. TorchQuantum is not here: its package requires TensorFlow, PySCF, Qiskit below 1.0
+and torchvision, which cannot share this environment.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ sys.path.insert(0, str(HERE))
 RESULTS = HERE / "strongest_peer.json"
 README_START = "<!-- strongest peer: written by benchmarks/strongest_peer.py --docs -->"
 README_END = "<!-- end of strongest peer -->"
+FAST, REFERENCE = "qrobust_lite", "default.qubit"
 TOLERANCE = 1e-8
 PEERS = {
     "TC-NG (greedy, vmap)": ("peer_tcng.py", "vmap"),
@@ -45,20 +54,39 @@ PEERS = {
     "pyqtorch": ("peer_pyqtorch.py", None),
     "Qulacs (per sample)": ("peer_qulacs.py", None),
 }
-TORCH_WORKER = """
-import json, sys, time, torch
-from qrobust_lite.course import performance as pf
-method, qubits, min_time = sys.argv[1], json.loads(sys.argv[2]), float(sys.argv[3])
-out = []
-for n in qubits:
-    step = pf.training_step(method, n, 256)
-    start = time.perf_counter()
-    loss, grad = step()
-    first = time.perf_counter() - start
-    out.append({"size": n, "rate": pf.samples_per_second(step, 256, min_time=min_time),
-                "check": {"loss": loss, "grad": grad.reshape(-1).tolist()}, "first_call_s": first})
-print(json.dumps({"results": out}))
-"""
+WORKLOADS = ("training", "labels", "patches")
+#: The forward passes as ``fast_path.py`` builds them: its arrays and gate lists, circuits per
+#: sample, samples (full run, ``--quick``) and the caption of their table.
+FORWARD = {
+    "labels": {
+        "size": 8,
+        "x": "xl",
+        "w": "wl",
+        "readout": "probs",
+        "chunk": 4_096,
+        "per_sample": 1,
+        "samples": (60_000, 4_096),
+        "tolerance": TOLERANCE,
+        "caption": "soft-label pass: probabilities of {:,} samples at 8 qubits, no gradient, chunks of 4,096, "
+        "samples/s",
+    },
+    "patches": {
+        "size": 4,
+        "x": "xp",
+        "w": "wp",
+        "readout": "z",
+        "chunk": 16_384,
+        "per_sample": 768,
+        "samples": (10_000, 100),
+        "tolerance": 1e-5,  # the fast path's patch pass is float32, as in fast_path.py
+        "caption": "patch pass: `<Z_i>` of the 768 four-qubit circuits of each of {:,} 3x32x32 images, images/s",
+    },
+}
+#: Samples the slow methods are timed on, per forward workload (at most the workload's).
+FEWER = {
+    "labels": {REFERENCE: 3_000, "pyqtorch": 12_288, "Qulacs (per sample)": 2_000},
+    "patches": {REFERENCE: 100, "pyqtorch": 1_000, "Qulacs (per sample)": 50},
+}
 
 
 def run(args: list[str]) -> dict:
@@ -68,46 +96,110 @@ def run(args: list[str]) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def differences(result: dict, reference: dict) -> float:
-    import numpy as np
+def cases(workload: str, method: str, qubits: list[int], gates: dict, samples: dict[str, int]) -> list[dict]:
+    """``method``'s cases of ``workload`` for a worker or a peer script: the training step at
+    every size of ``qubits`` (batch 256), or the forward pass of ``samples[workload]`` samples,
+    or of :data:`FEWER` for a slow method."""
+    if workload == "training":
+        return [
+            {
+                "size": n,
+                "n_qubits": n,
+                "gates": gates[n],
+                "readout": "probs",
+                "x": f"x{n}",
+                "w": f"w{n}",
+                "coeff": f"c{n}",
+                "batch": 256,
+            }
+            for n in qubits
+        ]
+    spec = FORWARD[workload]
+    batch = min(samples[workload], FEWER[workload].get(method, samples[workload]))
+    return [
+        {
+            "size": spec["size"],
+            "n_qubits": spec["size"],
+            "gates": gates[workload],
+            "readout": spec["readout"],
+            "x": spec["x"],
+            "w": spec["w"],
+            "chunk": spec["chunk"],
+            "batch": batch,
+            "rows": batch * spec["per_sample"],
+            "check_rows": 64,
+        }
+    ]
 
-    loss = abs(result["check"]["loss"] - reference["check"]["loss"])
-    grad = np.abs(np.asarray(result["check"]["grad"]) - np.asarray(reference["check"]["grad"])).max()
-    return float(max(loss, grad))
+
+def records(results: dict) -> dict[str, dict]:
+    """``{workload: record}`` of a stored run; a record holds ``tolerance``, ``qubits`` and
+    ``methods`` (the training step's are at the top level, as before the forward passes)."""
+    found = {"training": results} if "methods" in results else {}
+    return found | {w: results[w] for w in FORWARD if w in results}
 
 
-def counted(results: dict, n: int) -> dict[str, float]:
+def counted(record: dict, n: int) -> dict[str, float]:
     """``{method: samples/s}`` at ``n`` qubits of the methods whose outputs matched the reference."""
     rates = {}
-    for name, rows in results["methods"].items():
+    for name, rows in record["methods"].items():
         row = next((r for r in rows if r["size"] == n), None) if isinstance(rows, list) else None
-        if row is not None and row.get("max_difference", 0.0) <= results["tolerance"]:
+        if row is not None and row.get("max_difference", 0.0) <= record["tolerance"]:
             rates[name] = row["rate"]
     return rates
 
 
-def readme_block(results: dict) -> str:
-    """The README's strongest-peer table, from a stored run (``--docs`` is its only writer)."""
-    where, versions = results["machine"], results.get("versions", {})
-    peers = [m for m in results["methods"] if m not in ("qrobust_lite", "default.qubit")]
+def strongest(record: dict, n: int) -> tuple[dict[str, float], str | None]:
+    """The counted rates at ``n`` qubits and the fastest peer among them (None without one)."""
+    rates = counted(record, n)
+    peers = {m: rate for m, rate in rates.items() if m not in (FAST, REFERENCE)}
+    return rates, max(peers, key=peers.__getitem__) if peers else None
+
+
+def caption(workload: str, record: dict) -> str:
+    """What a workload's table measured; a forward pass's names the peers timed on fewer samples."""
+    if workload == "training":
+        return "training step, batch 256, samples/s; the first call (compilation, path search) is left out"
+    fewer = [
+        f"{m} {rows[0]['batch']:,}"
+        for m, rows in record["methods"].items()
+        if m != REFERENCE and isinstance(rows, list) and rows[0]["batch"] < record["samples"]
+    ]
+    return (
+        FORWARD[workload]["caption"].format(record["samples"])
+        + (f"; timed on fewer samples: {', '.join(fewer)}" if fewer else "")
+        + f"; outputs within {record['tolerance']:g} of {REFERENCE}'s"
+    )
+
+
+def table(record: dict) -> list[str]:
+    """A workload's README table: per size, every rate, the strongest peer, the fast path's ratio."""
+    peers = [m for m in record["methods"] if m not in (FAST, REFERENCE)]
     lines = [
-        README_START,
-        "",
-        f"Measured {where['date']} ({where['cpu']}, {where['cores']} cores, torch {where['torch']}; "
-        + ", ".join(f"{k} {v}" for k, v in sorted(versions.items()))
-        + "), training step, batch 256, samples/s; the first call (compilation, path search) is left out:",
-        "",
         "| qubits | fast path | " + " | ".join(peers) + " | strongest peer | fast / strongest |",
         "| ---: |" + " ---: |" * (len(peers) + 1) + " --- | ---: |",
     ]
-    for n in results["qubits"]:
-        rates = counted(results, n)
-        others = {m: rates[m] for m in peers if m in rates}
-        best = max(others, key=others.get) if others else None
-        cells = [f"{rates[m]:,.0f}" if m in rates else "-" for m in ["qrobust_lite", *peers]]
-        ratio = f"{rates['qrobust_lite'] / others[best]:.2f}x" if best and "qrobust_lite" in rates else "-"
+    for n in record["qubits"]:
+        rates, best = strongest(record, n)
+        cells = [f"{rates[m]:,.0f}" if m in rates else "-" for m in [FAST, *peers]]
+        ratio = f"{rates[FAST] / rates[best]:.2f}x" if best and FAST in rates else "-"
         lines.append(f"| {n} | " + " | ".join(cells) + f" | {best or '-'} | {ratio} |")
-    return "\n".join(lines + ["", README_END])
+    return lines
+
+
+def readme_block(results: dict) -> str:
+    """The README's strongest-peer tables, from a stored run (``--docs`` is their only writer)."""
+    where, versions = results["machine"], results.get("versions", {})
+    head = (
+        f"Measured {where['date']} ({where['cpu']}, {where['cores']} cores, torch {where['torch']}; "
+        + ", ".join(f"{k} {v}" for k, v in sorted(versions.items()))
+        + ")"
+    )
+    lines = [README_START, ""]
+    for i, (workload, record) in enumerate(records(results).items()):
+        text = caption(workload, record)
+        lines += [f"{head}, {text}:" if i == 0 else f"{text[0].upper()}{text[1:]}:", "", *table(record), ""]
+    return "\n".join(lines + [README_END])
 
 
 def write_docs(readme: Path = HERE.parent / "README.md") -> None:
@@ -116,84 +208,130 @@ def write_docs(readme: Path = HERE.parent / "README.md") -> None:
     readme.write_text(text[:start] + readme_block(json.loads(RESULTS.read_text())) + text[end:])
 
 
-def main(argv: list[str] | None = None) -> int:
+def report(workload: str, record: dict) -> None:
+    """Compare every method's outputs with default.qubit's (kept as ``max_difference``), and print
+    the rates, the strongest peer and the fast path's ratio to it, size by size."""
+    from fast_path import max_difference
+
+    reference = {r["size"]: r for r in record["methods"][REFERENCE]}
+    print(f"\n{caption(workload, record)}\n(in brackets: the first call, s)")
+    for n in record["qubits"]:
+        for name, rows in record["methods"].items():
+            if isinstance(rows, dict):
+                print(f"{n:>3} qubits  {name:<32}{'FAILED':>11}  (the error is in the results)")
+                continue
+            row = next(r for r in rows if r["size"] == n)
+            row["max_difference"] = max_difference(row["check"], reference[n]["check"])
+            differs = row["max_difference"] > record["tolerance"]
+            print(
+                f"{n:>3} qubits  {name:<32}{row['rate']:>11,.0f}  ({row['first_call_s']:.1f} s)"
+                + (f"  DIFFERS by {row['max_difference']:.1e}" if differs else "")
+            )
+        rates, best = strongest(record, n)
+        if best and FAST in rates:
+            print(f"{n:>3} qubits  strongest peer: {best}; fast path / strongest = {rates[FAST] / rates[best]:.2f}x")
+
+
+def listed(choices: tuple[str, ...] | dict, separator: str):
+    """An argparse type: names from ``choices`` separated by ``separator``, checked as it parses."""
+
+    def parse(text: str) -> list[str]:
+        names = [name.strip() for name in text.split(separator)]
+        unknown = [name for name in names if name not in choices]
+        if unknown:  # before minutes of timing, not after
+            raise argparse.ArgumentTypeError(f"unknown {unknown}; choose from {list(choices)}")
+        return names
+
+    return parse
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="4 and 8 qubits, shorter timings")
+    parser.add_argument("--quick", action="store_true", help="4 and 8 qubits, smaller passes, shorter timings")
     parser.add_argument(
-        "--qubits", type=lambda text: [int(n) for n in text.split(",")], help="sizes instead of 4-12 (e.g. 4,6)"
+        "--qubits",
+        type=lambda text: [int(n) for n in text.split(",")],
+        help="training-step sizes instead of 4-12 (e.g. 4,6)",
     )
     parser.add_argument("--json", type=Path, help="also write the results here")
-    parser.add_argument("--docs", action="store_true", help=f"only rewrite README.md's table from {RESULTS.name}")
-    parser.add_argument("--peers", help="names of PEERS to run, separated by ';' (names hold commas; default: all)")
-    args = parser.parse_args(argv)
-    chosen = [name.strip() for name in args.peers.split(";")] if args.peers else list(PEERS)
-    unknown = [name for name in chosen if name not in PEERS]
-    if unknown:  # before minutes of timing, not after
-        parser.error(f"--peers: unknown {unknown}; choose from {list(PEERS)}")
+    parser.add_argument("--docs", action="store_true", help=f"only rewrite README.md's tables from {RESULTS.name}")
+    parser.add_argument(
+        "--peers",
+        type=listed(PEERS, ";"),
+        default=list(PEERS),
+        help="names of PEERS to run, separated by ';' (names hold commas; default: all)",
+    )
+    parser.add_argument(
+        "--workloads",
+        type=listed(WORKLOADS, ","),
+        default=list(WORKLOADS),
+        help=f"of {','.join(WORKLOADS)} (default: all), separated by ','",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     if args.docs:
         write_docs()
         return 0
-    from fast_path import machine, peer_inputs
+    from fast_path import machine, peer_inputs, run_worker
 
     qubits, min_time = ([4, 8], 0.5) if args.quick else ([4, 6, 8, 10, 12], 1.5)
     qubits = args.qubits or qubits
-    results: dict = {"machine": machine(), "tolerance": TOLERANCE, "qubits": qubits, "methods": {}}
-    for method in ("default.qubit", "qrobust_lite"):
-        results["methods"][method] = run(["-c", TORCH_WORKER, method, json.dumps(qubits), str(min_time)])["results"]
-        print(f"{method}: done", flush=True)
+    results: dict = {"machine": machine()}
     with tempfile.TemporaryDirectory() as folder:
-        inputs, gates = peer_inputs(Path(folder), qubits, 256, 1)
-        for name, (script, config) in ((k, PEERS[k]) for k in chosen):
-            job = {
-                "workload": "training",
-                "inputs": str(inputs),
-                "min_time": min_time,
-                "config": config,
-                "cases": [
-                    {
-                        "size": n,
-                        "n_qubits": n,
-                        "gates": gates[n],
-                        "readout": "probs",
-                        "x": f"x{n}",
-                        "w": f"w{n}",
-                        "coeff": f"c{n}",
-                        "batch": 256,
-                    }
-                    for n in qubits
-                ],
-            }
-            (Path(folder) / "job.json").write_text(json.dumps(job))
-            try:
-                answer = run([str(HERE / script), str(Path(folder) / "job.json")])
-            except RuntimeError as error:  # a peer that cannot run here is named, not hidden
-                results["methods"][name] = {"error": str(error)[-500:]}
-                print(f"{name}: FAILED {str(error)[-300:]}", flush=True)
-                continue
-            results["methods"][name] = answer["results"]
-            results.setdefault("versions", {}).update(answer["versions"])
-            print(f"{name}: done", flush=True)
-    reference = {r["size"]: r for r in results["methods"]["default.qubit"]}
-    print(f"\ntraining step, batch 256, samples/s (first call, s); every rate within {TOLERANCE:g} of default.qubit")
-    for n in qubits:
-        rates = {}
-        for name, rows in results["methods"].items():
-            if isinstance(rows, dict):
-                continue
-            row = next(r for r in rows if r["size"] == n)
-            row["max_difference"] = differences(row, reference[n])
-            if row["max_difference"] <= TOLERANCE:
-                rates[name] = row["rate"]
-            print(
-                f"{n:>3} qubits  {name:<32}{row['rate']:>11,.0f}  ({row['first_call_s']:.1f} s)"
-                + ("" if row["max_difference"] <= TOLERANCE else f"  DIFFERS by {row['max_difference']:.1e}")
-            )
-        peers = {k: v for k, v in rates.items() if k not in ("qrobust_lite", "default.qubit")}
-        if peers and "qrobust_lite" in rates:
-            best = max(peers, key=peers.get)
-            ratio = rates["qrobust_lite"] / peers[best]
-            print(f"{n:>3} qubits  strongest peer: {best}; fast path / strongest = {ratio:.2f}x\n")
-    if args.json:
+        samples = {w: spec["samples"][args.quick] for w, spec in FORWARD.items()}
+        inputs, gates = peer_inputs(Path(folder), qubits, samples["labels"], samples["patches"])
+        for workload in [w for w in WORKLOADS if w in args.workloads]:
+            if workload == "training":
+                record = results
+                record.update({"tolerance": TOLERANCE, "qubits": qubits, "methods": {}})
+            else:
+                spec = FORWARD[workload]
+                record = results[workload] = {
+                    "tolerance": spec["tolerance"],
+                    "qubits": [spec["size"]],
+                    "samples": samples[workload],
+                    "methods": {},
+                }
+            for method in (REFERENCE, FAST):
+                job = {
+                    "method": method,
+                    "workload": workload,
+                    "min_time": min_time,
+                    "max_repeats": 10**6
+                    if workload == "training"
+                    else 3,  # training: min_time decides, as for the peers
+                    "cases": cases(workload, method, qubits, gates, samples),
+                }
+                record["methods"][method] = run_worker(job)["results"]
+                print(f"{workload}: {method} done", flush=True)
+            for name in args.peers:
+                script, config = PEERS[name]
+                job = {
+                    "workload": workload,
+                    "inputs": str(inputs),
+                    "min_time": min_time,
+                    "config": config,
+                    "cases": cases(workload, name, qubits, gates, samples),
+                }
+                (Path(folder) / "job.json").write_text(json.dumps(job))
+                try:
+                    answer = run([str(HERE / script), str(Path(folder) / "job.json")])
+                except RuntimeError as error:  # a peer that cannot run here is named, not hidden
+                    record["methods"][name] = {"error": str(error)[-500:]}
+                    print(f"{workload}: {name} FAILED {str(error)[-300:]}", flush=True)
+                    continue
+                record["methods"][name] = answer["results"]
+                results.setdefault("versions", {}).update(answer["versions"])
+                print(f"{workload}: {name} done", flush=True)
+            report(workload, record)
+    if args.json:  # the forward passes' compared outputs are not kept (megabytes); their differences are
+        for workload in FORWARD:
+            for rows in results.get(workload, {}).get("methods", {}).values():
+                for row in rows if isinstance(rows, list) else []:
+                    row.pop("check")
         args.json.write_text(json.dumps(results, indent=1) + "\n")
     return 0
 

@@ -9,7 +9,7 @@ chapter that teaches it, and the book's *API reference* follows the same map.
   :mod:`~qrobust_lite.circuits` (every circuit block, and the VQC), :mod:`~qrobust_lite.tracing`
   (a block read once into layers), :mod:`~qrobust_lite.fastpath` (the same circuits as a few
   large torch operations), :mod:`~qrobust_lite.kron_chain` (a block's unitary as a chain of
-  Kronecker layers, with its gradient written out), :mod:`~qrobust_lite.training` (the one
+  Kronecker layers, and the Born rule after it, with their gradient written out), :mod:`~qrobust_lite.training` (the one
   training loop), :mod:`~qrobust_lite.metrics` (scores, ``f(y_true, y_pred)``),
   :mod:`~qrobust_lite.experiments` (grids of runs, cached and in parallel),
   :mod:`~qrobust_lite.progress` (the progress bars of long cells),

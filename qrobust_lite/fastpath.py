@@ -23,6 +23,11 @@ that overhead without changing the circuit:
    so for large batches it is applied once to the 2**n basis states, giving its unitary U, and
    the batch is one matrix product ``psi @ U.T``. For small batches applying the layers to the
    batch directly is cheaper; :func:`choose_strategy` picks by size.
+5. **Small blocks by hand.** On the CPU in double precision, a block of up to 6 qubits made of
+   rotation layers and fixed rings is a chain of small matrices whose gradient is written out
+   in NumPy, with the Born rule for real states in the same function
+   (:mod:`~qrobust_lite.kron_chain`): there the count of torch operations, not arithmetic, is
+   what a step costs.
 
 Everything is differentiable by torch autograd and runs on whatever device the tensors are on.
 The tests check probabilities and gradients against ``default.qubit`` to 1e-5.
@@ -47,7 +52,7 @@ import numpy as np
 import pennylane as qml
 import torch
 
-from .kron_chain import chain_plan, chain_unitary_transpose
+from .kron_chain import chain_plan, chain_probabilities, chain_unitary_transpose
 from .tracing import (
     BLOCK,
     MAX_QUBITS,
@@ -302,11 +307,17 @@ def block_unitary_transpose(block: Block, weights: torch.Tensor, dtype: torch.dt
     :data:`~qrobust_lite.kron_chain.MAX_CHAIN_QUBITS` qubits is a chain of Kronecker layers with
     a written-out gradient (:mod:`~qrobust_lite.kron_chain`); otherwise the layers are applied to
     the 2**n basis states."""
-    on_cpu = weights.device.type == "cpu"
-    if block.chain is not None and dtype == torch.complex128 and weights.is_floating_point() and on_cpu:
+    if _uses_chain(block, weights, dtype):
         return chain_unitary_transpose(block.chain, weights)
     eye = torch.eye(2**block.n_qubits, dtype=dtype, device=weights.device)
     return apply_layers(block, weights, eye)
+
+
+def _uses_chain(block: Block, weights: torch.Tensor, dtype: torch.dtype) -> bool:
+    """Whether the block's unitary is built as a chain of Kronecker layers: it has one, and the
+    work is on the CPU, in double precision (``dtype`` complex128), from real weights."""
+    on_cpu = weights.device.type == "cpu"
+    return block.chain is not None and dtype == torch.complex128 and weights.is_floating_point() and on_cpu
 
 
 @validate_params(n_qubits=Int(1, MAX_QUBITS), batch_size=COUNT)
@@ -378,7 +389,9 @@ def born_probabilities(
     (e.g. :func:`~qrobust_lite.circuits.angle_state`). With the ``"unitary"`` strategy U is built once and each
     slice of ``chunk`` rows (all rows when ``None``) costs one matrix product; a real state
     needs only a real product with [Re U.T | Im U.T]. Precision follows ``features``:
-    float64 gives complex128 arithmetic, float32 complex64.
+    float64 gives complex128 arithmetic, float32 complex64. Real double-precision states on the
+    CPU in one slice, after a block that is a chain, take the chain and the Born rule as one
+    NumPy function (:func:`~qrobust_lite.kron_chain.chain_probabilities`).
     """
     if tuple(weights.shape) != block.weight_shape:
         raise ValueError(f"weights must have shape {block.weight_shape}, got {tuple(weights.shape)}")
@@ -395,6 +408,9 @@ def born_probabilities(
         return torch.zeros(0, width, dtype=complex_dtype.to_real(), device=features.device)
     if strategy == "auto":
         strategy = choose_strategy(block.n_qubits, len(parts[0]))
+    if strategy == "unitary" and len(parts) == 1 and first.dtype == torch.float64 and first.device.type == "cpu":
+        if _uses_chain(block, weights, complex_dtype):  # the chain and the Born rule in one NumPy function
+            return chain_probabilities(block.chain, weights, first)
     u_t = block_unitary_transpose(block, weights, complex_dtype) if strategy == "unitary" else None
     out = []
     for i, part in enumerate(parts):

@@ -1,5 +1,5 @@
 """A block as a chain of Kronecker layers, with its gradient written out (book: appendix
-*Performance*, paragraph "A chain of Kronecker layers").
+*Performance*, paragraph "A chain of Kronecker layers"), and the Born rule after it.
 
 When every layer of a traced block (:mod:`~qrobust_lite.tracing`) is a layer of rotations (RX,
 RY or Rot, at most one per wire) or a fixed map of basis states (CNOT, CZ or SWAP rings), its
@@ -19,16 +19,23 @@ gradient taken, by hand in NumPy, whose calls cost about a third of torch's on a
   (``Pre_r = T_1 ... T_(r-1)``, ``Suf_r = T_(r+1) ... T_R``); the Kronecker products are peeled
   back one wire at a time to each 2x2 matrix, and the chain rule takes those to the angles.
 
-:func:`chain_unitary_transpose` is a torch autograd function: the rest of the model (encoding,
-probabilities, loss) stays in torch. :func:`~qrobust_lite.fastpath.block_unitary_transpose` uses
-it on the CPU, in double precision, when the block qualifies (:func:`chain_plan`) and has at
-most :data:`MAX_CHAIN_QUBITS` qubits; the tests check it against ``default.qubit``
-(``test_fastpath.py``) and against the layer-by-layer path. RZ layers are traced as diagonal
-phases (:class:`~qrobust_lite.tracing.DiagonalLayer`), so blocks with them keep the layer path,
-as do blocks with parametrised two-qubit gates. In single precision (the random patch circuits) the layer-by-layer path
-stays: its products come in another order, and a difference of 1e-7 in the patches changes the
-models trained on them beyond what any seed shows; the patch circuits' unitary is built once
-and cached, so they would gain nothing.
+:func:`chain_unitary_transpose` is a torch autograd function from the weights to U.T.
+:func:`chain_probabilities` goes on to the Born rule for real input states (angle encoding with
+RY), ``|psi @ U.T|**2``, with its gradient for the weights and the states, in the same NumPy
+function: a training step then has one autograd node for its circuit instead of a dozen. Matrix
+products from the sizes at which NumPy's BLAS would split them between threads go to torch
+(:func:`_product`): the two libraries' thread pools compete for the cores otherwise.
+
+:func:`~qrobust_lite.fastpath.block_unitary_transpose` and
+:func:`~qrobust_lite.fastpath.born_probabilities` use the chain on the CPU, in double precision,
+when the block qualifies (:func:`chain_plan`) and has at most :data:`MAX_CHAIN_QUBITS` qubits;
+the tests check it against ``default.qubit`` (``test_fastpath.py``) and against the
+layer-by-layer path. RZ layers are traced as diagonal phases
+(:class:`~qrobust_lite.tracing.DiagonalLayer`), so blocks with them keep the layer path, as do
+blocks with parametrised two-qubit gates. In single precision (the random patch circuits) the
+layer-by-layer path stays: its products come in another order, and a difference of 1e-7 in the
+patches changes the models trained on them beyond what any seed shows; the patch circuits'
+unitary is built once and cached, so they would gain nothing.
 
 >>> import pennylane as qml
 >>> from qrobust_lite import fastpath
@@ -44,10 +51,6 @@ torch.Size([2, 3, 3])
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,7 +87,8 @@ class RotationGroup:
 class ChainPlan:
     """What a block's chain needs besides the weights, computed once when it is compiled:
     ``gather``/``scatter`` (R * d * d,) move the Kronecker products' columns to their permuted
-    places and back, ``phase`` (R, d) or ``None`` multiplies them."""
+    places and back, ``phase`` (R, d) or ``None`` multiplies them; ``identities`` (R * n, 2, 2)
+    is the grid of 2x2 matrices before the rotations are written in."""
 
     n_qubits: int
     n_factors: int
@@ -93,6 +97,7 @@ class ChainPlan:
     gather: np.ndarray
     scatter: np.ndarray
     phase: np.ndarray | None
+    identities: np.ndarray
 
 
 CHAIN = Instance(ChainPlan, "a ChainPlan (a compiled block's .chain)")
@@ -143,44 +148,26 @@ def chain_plan(block: Block) -> ChainPlan | None:
     scatter[gather] = np.arange(gather.size)
     phase = np.stack(phases)
     weights = int(np.prod(block.weight_shape))
-    return ChainPlan(n, r, weights, tuple(groups), gather, scatter, None if np.all(phase == 1) else phase)
+    identities = np.broadcast_to(np.eye(2, dtype=np.complex128), (r * n, 2, 2)).copy()
+    return ChainPlan(n, r, weights, tuple(groups), gather, scatter, None if np.all(phase == 1) else phase, identities)
 
 
-#: NumPy's BLAS splits a matrix product between threads from this dimension on (OpenBLAS does
-#: so from 64**3 multiply-adds), and its threads then wait for cores that torch's threads hold.
-THREADED_DIMENSION = 64
+#: NumPy's BLAS (OpenBLAS) splits a matrix product between threads from 64**3 multiply-adds on,
+#: and a matrix-vector product from 4096 matrix entries; its threads then wait for the cores
+#: that torch's threads hold (a 6-qubit step took 20 ms instead of 1.5). Products from these
+#: sizes on go to torch, whose threads are its own.
+THREADED_PRODUCT = 64**3
+THREADED_VECTOR = 4096
 
 
-_LIMIT = threading.Lock()
-_limit_holders: list[Any] = []  # threadpoolctl's limiter, then the chains in flight
-
-
-@contextlib.contextmanager
-def _one_blas_thread(plan: ChainPlan) -> Iterator[None]:
-    """NumPy's BLAS held to one thread for products it would split (about 10 us to set). The
-    setting is the process's, so the first chain in flight sets it and the last restores it."""
-    if 2**plan.n_qubits < THREADED_DIMENSION:
-        yield
-        return
-    with _LIMIT:
-        if not _limit_holders:
-            _limit_holders.append(_blas().limit(limits=1, user_api="blas"))
-        _limit_holders.append(plan)
-    try:
-        yield
-    finally:
-        with _LIMIT:
-            _limit_holders.remove(plan)
-            if len(_limit_holders) == 1:
-                _limit_holders.pop().restore_original_limits()
-
-
-@functools.cache
-def _blas():  # -> threadpoolctl.ThreadpoolController
-    """threadpoolctl's controller of the BLAS libraries NumPy loaded (found once: it scans them)."""
-    import threadpoolctl
-
-    return threadpoolctl.ThreadpoolController()
+def _product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` (2-D, or 3-D stacks): NumPy's below the sizes it would split between threads,
+    where its calls cost least; torch's from there (its BLAS was also 1.5-4x faster here on
+    64x64 and batch-256 products)."""
+    matrix = a.shape[-2] * a.shape[-1]
+    if matrix * b.shape[-1] < THREADED_PRODUCT and (b.shape[-1] > 1 or matrix < THREADED_VECTOR):
+        return a @ b
+    return (torch.from_numpy(a) @ torch.from_numpy(b)).numpy()
 
 
 class _Chain(torch.autograd.Function):
@@ -189,24 +176,63 @@ class _Chain(torch.autograd.Function):
     @staticmethod
     def forward(ctx, weights: torch.Tensor, plan: ChainPlan) -> torch.Tensor:
         flat = weights.detach().to(torch.float64).numpy().reshape(-1)
-        with _one_blas_thread(plan):
-            u_t, saved = _forward(plan, flat)
+        u_t, saved = _forward(plan, flat)
         ctx.plan, ctx.saved, ctx.weight_shape, ctx.weight_dtype = plan, saved, weights.shape, weights.dtype
         return torch.from_numpy(u_t)
 
     @staticmethod
     @torch.autograd.function.once_differentiable  # a second derivative is refused, not wrong
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
-        with _one_blas_thread(ctx.plan):
-            flat = _backward(ctx.plan, ctx.saved, grad.numpy(force=True))
-        return torch.from_numpy(flat).reshape(ctx.weight_shape).to(ctx.weight_dtype), None
+        flat = _backward(ctx.plan, ctx.saved, grad.detach().resolve_conj().numpy())
+        return _weights_like(flat, ctx), None
+
+
+class _ChainProbabilities(torch.autograd.Function):
+    """(weights, real states psi) -> ``|psi @ U.T|**2``: the chain, then the Born rule, in NumPy.
+
+    U.T (d, d) complex128 read as float64 (d, 2d) holds Re and Im of each column side by side,
+    so the amplitudes are one real product ``a = psi @ U.T`` (B, 2d) and the probabilities the
+    sums of its squared pairs. Backward, for the probabilities' gradient g (B, d): ``ga = 2 a g``
+    (each g for a pair); U.T's gradient is ``psi.T @ ga`` read back as complex (torch's dL/dRe +
+    i dL/dIm), which :func:`_backward` takes to the weights; the states' is ``ga @ U.T.T``."""
+
+    @staticmethod
+    def forward(ctx, weights: torch.Tensor, states: torch.Tensor, plan: ChainPlan) -> torch.Tensor:
+        flat = weights.detach().to(torch.float64).numpy().reshape(-1)
+        u_t, saved = _forward(plan, flat)
+        u = u_t.view(np.float64)
+        psi = states.detach().resolve_neg().numpy()
+        amplitudes = _product(psi, u)
+        squares = amplitudes * amplitudes
+        ctx.plan, ctx.saved, ctx.weight_shape, ctx.weight_dtype = plan, saved, weights.shape, weights.dtype
+        ctx.psi, ctx.u, ctx.amplitudes = psi, u, amplitudes
+        return torch.from_numpy(squares[:, 0::2] + squares[:, 1::2])
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable  # a second derivative is refused, not wrong
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:
+        pairs = ctx.amplitudes.view(np.complex128)  # (B, d): each (Re, Im) pair times its 2 g
+        grad_amplitudes = (pairs * (2 * grad.detach().resolve_neg().numpy())).view(np.float64)
+        grad_weights = grad_states = None
+        if ctx.needs_input_grad[0]:
+            grad_u = _product(ctx.psi.T, grad_amplitudes).view(np.complex128)
+            flat = _backward(ctx.plan, ctx.saved, grad_u)
+            grad_weights = _weights_like(flat, ctx)
+        if ctx.needs_input_grad[1]:
+            grad_states = torch.from_numpy(_product(grad_amplitudes, ctx.u.T))
+        return grad_weights, grad_states, None
+
+
+def _weights_like(flat: np.ndarray, ctx: Any) -> torch.Tensor:
+    """The weights' gradient from the flat float64 one, in the weights' shape and dtype."""
+    grad = torch.from_numpy(flat.reshape(ctx.weight_shape))
+    return grad if ctx.weight_dtype == torch.float64 else grad.to(ctx.weight_dtype)
 
 
 def _forward(plan: ChainPlan, flat: np.ndarray) -> tuple[np.ndarray, tuple]:
     """U.T (d, d) complex128 and what the backward needs, from the flat weights (float64)."""
     n, r, d = plan.n_qubits, plan.n_factors, 2**plan.n_qubits
-    grid = np.zeros((r * n, 2, 2), dtype=np.complex128)
-    grid[:, 0, 0] = grid[:, 1, 1] = 1  # identity on the wires a layer leaves alone
+    grid = plan.identities.copy()  # identity on the wires a layer leaves alone
     trig = []
     for g in plan.groups:
         angles = flat[g.index] @ g.a + g.shift  # (G, k)
@@ -225,7 +251,7 @@ def _forward(plan: ChainPlan, flat: np.ndarray) -> tuple[np.ndarray, tuple]:
         factors = factors * plan.phase[:, None, :]
     prefix = [factors[0]]  # prefix[k] = T_1 ... T_(k+1)
     for k in range(1, r):
-        prefix.append(prefix[-1] @ factors[k])
+        prefix.append(_product(prefix[-1], factors[k]))
     return prefix[-1], (trig, gates, krons, factors, prefix[:-1])
 
 
@@ -236,23 +262,26 @@ def _backward(plan: ChainPlan, saved: tuple, grad: np.ndarray) -> np.ndarray:
     n, r, d = plan.n_qubits, plan.n_factors, 2**plan.n_qubits
     # factor k's gradient is Pre_k^H G Suf_k^H; from the last factor back, h = G Suf_k^H
     factor_grads = np.empty((r, d, d), dtype=np.complex128)
+    prefix_h = np.conj(prefix).reshape(r - 1, d, d).transpose(0, 2, 1)  # Pre_(k+1)^H
+    factors_h = factors.conj().transpose(0, 2, 1)
     h = grad
     for k in range(r - 1, 0, -1):
-        factor_grads[k] = prefix[k - 1].conj().T @ h
-        h = h @ factors[k].conj().T
+        factor_grads[k] = _product(prefix_h[k - 1], h)
+        h = _product(h, factors_h[k])
     factor_grads[0] = h
     if plan.phase is not None:
         factor_grads = factor_grads * plan.phase[:, None, :].conj()
     kron_grad = factor_grads.reshape(-1)[plan.scatter].reshape(r, d, d)
     gate_grads = np.empty((r, n, 2, 2), dtype=np.complex128)
+    gates_conj = gates.conj()
     for q in range(n - 1, 0, -1):  # kron_q = kron_(q-1) (x) gate_q: peel gate q off
         prev = krons[q - 1]
         m = prev.shape[-1]
         g5 = kron_grad.reshape(r, m, 2, m, 2)  # rows (I, a), columns (J, b)
         by_gate = g5.transpose(0, 2, 4, 1, 3).reshape(r, 4, m * m)  # sum over I, J with prev
-        gate_grads[:, q] = (by_gate @ prev.conj().reshape(r, m * m, 1)).reshape(r, 2, 2)
+        gate_grads[:, q] = _product(by_gate, prev.conj().reshape(r, m * m, 1)).reshape(r, 2, 2)
         by_prev = g5.transpose(0, 1, 3, 2, 4).reshape(r, m * m, 4)  # sum over a, b with gate q
-        kron_grad = (by_prev @ gates[:, q].conj().reshape(r, 4, 1)).reshape(r, m, m)
+        kron_grad = _product(by_prev, gates_conj[:, q].reshape(r, 4, 1)).reshape(r, m, m)
     gate_grads[:, 0] = kron_grad
     entries_grad = np.ascontiguousarray(gate_grads.transpose(0, 1, 3, 2)).reshape(r * n, 4).view(np.float64)
     out = np.zeros(plan.n_weights, dtype=np.float64)
@@ -268,10 +297,41 @@ def _backward(plan: ChainPlan, saved: tuple, grad: np.ndarray) -> np.ndarray:
 def chain_unitary_transpose(plan: ChainPlan, weights: torch.Tensor) -> torch.Tensor:
     """U.T (2**n, 2**n) complex128 of a block from its chain and weights (a CPU tensor, read as
     float64 radians), differentiable in the weights."""
+    _check_weights(plan, weights)
+    return _Chain.apply(weights, plan)
+
+
+def _check_weights(plan: ChainPlan, weights: torch.Tensor) -> None:
+    """The chain's weights: a real floating-point CPU tensor of ``plan.n_weights`` entries."""
     if weights.device.type != "cpu":
         raise ValueError(f"weights must be on the CPU for the chain, got {weights.device}")
     if weights.is_complex() or not weights.is_floating_point():
         raise ValueError(f"weights must be a real floating-point tensor (radians), got {weights.dtype}")
     if weights.numel() != plan.n_weights:
         raise ValueError(f"weights must have {plan.n_weights} entries, got shape {tuple(weights.shape)}")
-    return _Chain.apply(weights, plan)
+
+
+@validate_params(plan=CHAIN, weights=TENSOR, states=TENSOR)
+def chain_probabilities(plan: ChainPlan, weights: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
+    """Born probabilities ``|psi @ U.T|**2`` (B, 2**n) float64 of real states psi (B, 2**n)
+    float64 after the chain, U from the weights (as in :func:`chain_unitary_transpose`): one
+    autograd function, differentiable in the weights and the states.
+
+    >>> import pennylane as qml
+    >>> from qrobust_lite import circuits, fastpath
+    >>> block = fastpath.compile_block(qml.StronglyEntanglingLayers, (2, 3, 3), n_qubits=3)
+    >>> weights = torch.rand(2, 3, 3, dtype=torch.float64, requires_grad=True)
+    >>> states = circuits.angle_state(torch.rand(5, 3, dtype=torch.float64), dtype=torch.float64)
+    >>> probs = chain_probabilities(block.chain, weights, states)
+    >>> u_t = chain_unitary_transpose(block.chain, weights)
+    >>> bool(torch.allclose(probs, (states.to(torch.complex128) @ u_t).abs() ** 2))
+    True
+    """
+    _check_weights(plan, weights)
+    d = 2**plan.n_qubits
+    if states.dtype != torch.float64 or states.device.type != "cpu" or states.ndim != 2 or states.shape[1] != d:
+        raise ValueError(
+            f"states must be a float64 CPU tensor of shape (B, {d}), got {states.dtype} {tuple(states.shape)} "
+            f"on {states.device}"
+        )
+    return _ChainProbabilities.apply(weights, states.contiguous(), plan)

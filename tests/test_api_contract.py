@@ -369,6 +369,11 @@ CALLS = {
         "plan": _block().chain,
         "weights": torch.rand(1, 2, 3, dtype=torch.float64),
     },
+    "kron_chain.chain_probabilities": lambda w: {
+        "plan": _block().chain,
+        "weights": torch.rand(1, 2, 3, dtype=torch.float64),
+        "states": w["features64"],
+    },
     "fastpath.real_state_probabilities": lambda w: {
         "states": w["features64"],
         "u_t": torch.eye(4, dtype=torch.complex128),

@@ -180,13 +180,14 @@ import strongest_peer  # noqa: E402
 
 
 def test_the_readme_strongest_peer_table_comes_from_the_stored_run():
-    """``strongest_peer.py --docs`` is the only writer of the README's strongest-peer table, and
-    every rate in it was checked against default.qubit first."""
+    """``strongest_peer.py --docs`` is the only writer of the README's strongest-peer tables, and
+    every rate in them was checked against default.qubit first."""
     results = json.loads(strongest_peer.RESULTS.read_text())
     assert strongest_peer.readme_block(results) in (ROOT / "README.md").read_text()
-    for rows in results["methods"].values():
-        for row in rows if isinstance(rows, list) else []:
-            assert row["rate"] > 0 and row["max_difference"] <= results["tolerance"], row
+    for workload, record in strongest_peer.records(results).items():
+        for rows in record["methods"].values():
+            for row in rows if isinstance(rows, list) else []:
+                assert row["rate"] > 0 and row["max_difference"] <= record["tolerance"], (workload, row)
 
 
 def test_a_peer_whose_outputs_differ_is_not_counted():
@@ -199,3 +200,114 @@ def test_a_peer_whose_outputs_differ_is_not_counted():
         },
     }
     assert strongest_peer.counted(results, 4) == {"qrobust_lite": 10.0}
+
+
+def test_workloads_and_peers_are_checked_as_they_parse(capsys):
+    args = strongest_peer.parse_args([])
+    assert args.workloads == ["training", "labels", "patches"] and args.peers == list(strongest_peer.PEERS)
+    args = strongest_peer.parse_args(["--workloads", "patches, labels", "--peers", "pyqtorch;Qulacs (per sample)"])
+    assert args.workloads == ["patches", "labels"] and args.peers == ["pyqtorch", "Qulacs (per sample)"]
+    for argv in (["--workloads", "training,soft labels"], ["--peers", "pyqtorch,Qulacs (per sample)"]):
+        with pytest.raises(SystemExit):
+            strongest_peer.parse_args(argv)
+        assert "unknown" in capsys.readouterr().err
+
+
+def test_slow_methods_run_the_forward_passes_on_fewer_samples():
+    gates = {"labels": ["labels' gates"], "patches": ["patches' gates"]}
+    samples = {"labels": 60_000, "patches": 30}
+    (qulacs,) = strongest_peer.cases("patches", "Qulacs (per sample)", [4], gates, samples)
+    fewer = strongest_peer.FEWER["patches"]["Qulacs (per sample)"]
+    assert qulacs["batch"] == min(30, fewer) and qulacs["rows"] == 768 * qulacs["batch"]
+    assert qulacs["readout"] == "z" and qulacs["gates"] == gates["patches"] and qulacs["x"] == "xp"
+    (fast,) = strongest_peer.cases("labels", "qrobust_lite", [4], gates, samples)
+    assert fast["batch"] == fast["rows"] == 60_000 and fast["readout"] == "probs" and fast["n_qubits"] == 8
+    training = strongest_peer.cases("training", "pyqtorch", [4, 6], {4: "g4", 6: "g6"}, samples)
+    assert [(c["size"], c["batch"], c["gates"], c["coeff"]) for c in training] == [
+        (4, 256, "g4", "c4"),
+        (6, 256, "g6", "c6"),
+    ]
+
+
+def test_the_readme_block_has_a_table_per_workload_with_the_strongest_peer():
+    def rows(rate: float, batch: int = 100, difference: float = 0.0) -> list[dict]:
+        return [{"size": 4, "batch": batch, "rate": rate, "max_difference": difference}]
+
+    results = {
+        "machine": {"date": "today", "cpu": "a CPU", "cores": 2, "torch": "2.x"},
+        "versions": {"qulacs": "0.6"},
+        "tolerance": 1e-8,
+        "qubits": [4],
+        "methods": {"default.qubit": rows(1.0), "qrobust_lite": rows(300.0), "pyqtorch": rows(200.0)},
+        "patches": {
+            "tolerance": 1e-5,
+            "qubits": [4],
+            "samples": 100,
+            "methods": {
+                "default.qubit": rows(1.0, batch=10),
+                "qrobust_lite": rows(100.0),
+                "pyqtorch": rows(400.0, difference=1e-3),
+                "Qulacs (per sample)": rows(50.0, batch=5),
+                "TC-NG (cotengra, unitary once)": {"error": "unitary once needs the encoding gates first"},
+            },
+        },
+    }
+    lines = strongest_peer.readme_block(results).splitlines()
+    assert lines[0] == strongest_peer.README_START and lines[-1] == strongest_peer.README_END
+    assert lines[2] == (
+        "Measured today (a CPU, 2 cores, torch 2.x; qulacs 0.6), training step, batch 256, samples/s; "
+        "the first call (compilation, path search) is left out:"
+    )
+    assert "| 4 | 300 | 200 | pyqtorch | 1.50x |" in lines
+    patch = lines.index(next(line for line in lines if line.startswith("Patch pass: `<Z_i>`")))
+    assert lines[patch].endswith(
+        "of each of 100 3x32x32 images, images/s; timed on fewer samples: Qulacs (per sample) 5; "
+        "outputs within 1e-05 of default.qubit's:"
+    )
+    assert lines[patch + 2].startswith("| qubits | fast path | pyqtorch | Qulacs (per sample) | TC-NG (cotengra, ")
+    # pyqtorch differs and the unitary-once set-up failed: neither is counted, Qulacs is the strongest
+    assert lines[patch + 4] == "| 4 | 100 | - | 50 | - | Qulacs (per sample) | 2.00x |"
+    assert list(strongest_peer.records(results)) == ["training", "patches"]
+    del results["methods"]  # a run of the forward passes only: the measurement heads their first table
+    assert (
+        strongest_peer.readme_block(results)
+        .splitlines()[2]
+        .startswith("Measured today (a CPU, 2 cores, torch 2.x; qulacs 0.6), patch pass:")
+    )
+
+
+def test_the_peers_read_probabilities_and_z_in_pennylanes_order(tmp_path):
+    """Qulacs (whose state puts qubit 0 last) and pyqtorch, on a forward job of both readouts,
+    agree with default.qubit; the TensorCircuit-NG and PennyLane-JAX scripts are checked by
+    the benchmark itself (a JAX process each)."""
+    import numpy as np
+    import peer_pyqtorch
+    import peer_qulacs
+
+    from qrobust_lite import circuits
+
+    pytest.importorskip("qulacs")
+    pytest.importorskip("pyqtorch")
+    x, w = np.random.default_rng(0).uniform(0, np.pi, (5, 3)), np.random.default_rng(1).uniform(0, 1, 2 * 3 * 3)
+    gates = fast_path.gate_list(circuits.entangling_ansatz, (2, 3, 3), 3)
+    np.savez(tmp_path / "inputs.npz", x=x, w=w)
+
+    @qml.qnode(qml.device("default.qubit", wires=3))
+    def reference(sample):
+        qml.AngleEmbedding(sample, wires=range(3), rotation="Y")
+        circuits.entangling_ansatz(w.reshape(2, 3, 3), wires=range(3))
+        return qml.probs(wires=range(3)), [qml.expval(qml.PauliZ(i)) for i in range(3)]
+
+    expected = [reference(sample) for sample in x]
+    case = {"size": 3, "n_qubits": 3, "gates": gates, "x": "x", "w": "w", "batch": 4, "rows": 4, "chunk": 3}
+    job = {
+        "workload": "labels",
+        "inputs": str(tmp_path / "inputs.npz"),
+        "min_time": 0.0,
+        "cases": [case | {"readout": "probs", "check_rows": 3}, case | {"readout": "z", "check_rows": 2}],
+    }
+    for peer in (peer_qulacs, peer_pyqtorch):
+        probs, z = peer.main(job)["results"]
+        assert probs["batch"] == 4 and probs["rate"] > 0 and probs["first_call_s"] >= 0
+        assert np.allclose(probs["check"]["values"], [np.asarray(e[0]) for e in expected[:3]], atol=1e-12)
+        assert np.allclose(z["check"]["values"], [np.asarray(e[1]) for e in expected[:2]], atol=1e-12)

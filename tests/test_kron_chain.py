@@ -159,7 +159,7 @@ def test_chains_in_threads_agree_and_leave_numpy_threads_as_they_were():
     import threadpoolctl
 
     before = [lib["num_threads"] for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"]
-    block = fp.compile_block(qml.StronglyEntanglingLayers, (2, 6, 3), 6)  # 64x64: the BLAS limit applies
+    block = fp.compile_block(qml.StronglyEntanglingLayers, (2, 6, 3), 6)  # 64x64: its products go to torch
     w = torch.rand(2, 6, 3, dtype=torch.float64, requires_grad=True)
 
     def gradient(_):
@@ -180,9 +180,90 @@ def test_chains_in_threads_agree_and_leave_numpy_threads_as_they_were():
         (lambda plan: kron_chain.chain_unitary_transpose(plan, torch.zeros(5)), "weights must have 6 entries"),
         (lambda plan: kron_chain.chain_unitary_transpose(plan, torch.zeros(6, dtype=torch.cfloat)), "real floating"),
         (lambda plan: kron_chain.chain_unitary_transpose(plan, torch.zeros(6, dtype=torch.long)), "real floating"),
+        (lambda plan: kron_chain.chain_probabilities(plan, torch.zeros(5), torch.zeros(2, 8)), "weights must have 6"),
+        (lambda plan: kron_chain.chain_probabilities(plan, torch.zeros(6), torch.zeros(2, 8)), "float64 CPU tensor"),
+        (
+            lambda plan: kron_chain.chain_probabilities(plan, torch.zeros(6), torch.zeros(2, 4, dtype=torch.float64)),
+            r"shape \(B, 8\)",
+        ),
     ],
 )
 def test_invalid_arguments_name_the_argument(call, match):
     plan = fp.compile_block(some_wires_then_swap, (6,), 3).chain
     with pytest.raises((TypeError, ValueError), match=match):
         call(plan)
+
+
+@pytest.mark.parametrize("n,batch", [(4, 40), (4, 4096), (6, 8), (6, 256)])
+def test_chain_probabilities_and_their_gradients_equal_the_complex_product(n, batch):
+    """The chain and the Born rule in one function, for real states: small products in NumPy,
+    larger ones (4096 x 16 x 32, 256 x 64 x 128) in torch. Both equal |psi @ U.T|**2 computed
+    in complex arithmetic, and so do the gradients for the weights and for the states (hybrid
+    models train through the states)."""
+    gen = torch.Generator().manual_seed(batch)
+    block = fp.compile_block(qml.StronglyEntanglingLayers, (2, n, 3), n)
+    w = torch.rand(2, n, 3, generator=gen, dtype=torch.float64, requires_grad=True)
+    states = torch.rand(batch, 2**n, generator=gen, dtype=torch.float64, requires_grad=True)
+    got = kron_chain.chain_probabilities(block.chain, w, states)
+    expected = (states.to(torch.complex128) @ layer_by_layer(block, w)).abs() ** 2
+    assert torch.allclose(got, expected, atol=1e-13)
+    c = torch.rand(batch, 2**n, generator=gen, dtype=torch.float64)
+    for a, b in zip(
+        torch.autograd.grad((got * c).sum(), (w, states)), torch.autograd.grad((expected * c).sum(), (w, states))
+    ):
+        assert torch.allclose(a, b, atol=1e-11)
+
+
+def test_chain_probabilities_pass_gradcheck_and_refuse_a_second_derivative():
+    block = fp.compile_block(some_wires_then_swap, (6,), 3)
+    w = torch.rand(6, dtype=torch.float64, requires_grad=True)
+    states = torch.rand(5, 8, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda w, s: kron_chain.chain_probabilities(block.chain, w, s), (w, states))
+    p = kron_chain.chain_probabilities(block.chain, w, states)
+    (g,) = torch.autograd.grad(p.square().sum(), states, create_graph=True)
+    with pytest.raises(RuntimeError, match="differentiate twice"):
+        g.sum().backward()
+
+
+@pytest.mark.parametrize(
+    "features_dtype,rotation,chunk,fused",
+    [
+        (torch.float64, "Y", None, True),
+        (torch.float64, "Y", 7, False),
+        (torch.float32, "Y", None, False),
+        (torch.float64, "X", None, False),
+    ],
+)
+def test_born_probabilities_fuse_the_chain_for_real_double_states_in_one_slice(features_dtype, rotation, chunk, fused):
+    """Real float64 states in one slice take chain_probabilities; complex states, single
+    precision and several slices keep U.T and torch's product, with the same result."""
+    block = fp.compile_block(qml.StronglyEntanglingLayers, (2, 4, 3), 4)
+    w = torch.rand(2, 4, 3, dtype=torch.float64, requires_grad=True)
+    x = 3 * torch.rand(20, 4, dtype=features_dtype)
+    dtype = features_dtype if rotation == "Y" else torch.complex128
+    probs = fp.born_probabilities(block, w, x, lambda f: circuits.angle_state(f, rotation, dtype), "unitary", chunk)
+    assert (type(probs.grad_fn).__name__ == "_ChainProbabilitiesBackward") == fused
+    states = circuits.angle_state(x.double(), rotation)
+    assert torch.allclose(probs.double(), (states @ layer_by_layer(block, w)).abs() ** 2, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "shape_a,shape_b,in_numpy",
+    [
+        ((16, 16), (16, 16), True),
+        ((256, 16), (16, 32), True),
+        ((64, 64), (64, 64), False),  # 64**3 multiply-adds: NumPy's BLAS would use threads
+        ((4, 256, 4), (4, 4, 1), True),
+        ((4, 1024, 4), (4, 4, 1), False),  # a matrix-vector product of 4096 entries
+    ],
+)
+def test_products_go_to_torch_from_the_sizes_numpy_would_thread(shape_a, shape_b, in_numpy, monkeypatch):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a = rng.random(shape_a) + 1j * rng.random(shape_a)
+    b = rng.random(shape_b) + 1j * rng.random(shape_b)
+    calls = []
+    monkeypatch.setattr(kron_chain.torch, "from_numpy", lambda x: calls.append(x) or torch.as_tensor(x))
+    assert np.allclose(kron_chain._product(a, b), a @ b, atol=1e-12)
+    assert (not calls) == in_numpy
