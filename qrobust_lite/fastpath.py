@@ -389,9 +389,10 @@ def born_probabilities(
     (e.g. :func:`~qrobust_lite.circuits.angle_state`). With the ``"unitary"`` strategy U is built once and each
     slice of ``chunk`` rows (all rows when ``None``) costs one matrix product; a real state
     needs only a real product with [Re U.T | Im U.T]. Precision follows ``features``:
-    float64 gives complex128 arithmetic, float32 complex64. Real double-precision states on the
-    CPU in one slice, after a block that is a chain, take the chain and the Born rule as one
-    NumPy function (:func:`~qrobust_lite.kron_chain.chain_probabilities`).
+    float64 gives complex128 arithmetic, float32 complex64. With the ``"unitary"`` strategy, real
+    double-precision states (RY angle or amplitude encoding) on the CPU in one slice, after a
+    block that is a chain, take the chain and the Born rule as one NumPy function
+    (:func:`~qrobust_lite.kron_chain.chain_probabilities`).
     """
     if tuple(weights.shape) != block.weight_shape:
         raise ValueError(f"weights must have shape {block.weight_shape}, got {tuple(weights.shape)}")

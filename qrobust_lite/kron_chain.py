@@ -24,7 +24,7 @@ gradient taken, by hand in NumPy, whose calls cost about a third of torch's on a
 RY), ``|psi @ U.T|**2``, with its gradient for the weights and the states, in the same NumPy
 function: a training step then has one autograd node for its circuit instead of a dozen. Matrix
 products from the sizes at which NumPy's BLAS would split them between threads go to torch
-(:func:`_product`): the two libraries' thread pools compete for the cores otherwise.
+(``_product``): the two libraries' thread pools compete for the cores otherwise.
 
 :func:`~qrobust_lite.fastpath.block_unitary_transpose` and
 :func:`~qrobust_lite.fastpath.born_probabilities` use the chain on the CPU, in double precision,
@@ -183,7 +183,7 @@ class _Chain(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable  # a second derivative is refused, not wrong
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
-        flat = _backward(ctx.plan, ctx.saved, grad.detach().resolve_conj().numpy())
+        flat = _backward(ctx.plan, ctx.saved, grad.detach().resolve_conj().resolve_neg().numpy())
         return _weights_like(flat, ctx), None
 
 
@@ -204,8 +204,9 @@ class _ChainProbabilities(torch.autograd.Function):
         psi = states.detach().resolve_neg().numpy()
         amplitudes = _product(psi, u)
         squares = amplitudes * amplitudes
+        ctx.save_for_backward(states)  # the states are read again: torch checks nothing changed them
         ctx.plan, ctx.saved, ctx.weight_shape, ctx.weight_dtype = plan, saved, weights.shape, weights.dtype
-        ctx.psi, ctx.u, ctx.amplitudes = psi, u, amplitudes
+        ctx.u, ctx.amplitudes = u, amplitudes
         return torch.from_numpy(squares[:, 0::2] + squares[:, 1::2])
 
     @staticmethod
@@ -215,7 +216,8 @@ class _ChainProbabilities(torch.autograd.Function):
         grad_amplitudes = (pairs * (2 * grad.detach().resolve_neg().numpy())).view(np.float64)
         grad_weights = grad_states = None
         if ctx.needs_input_grad[0]:
-            grad_u = _product(ctx.psi.T, grad_amplitudes).view(np.complex128)
+            (states,) = ctx.saved_tensors
+            grad_u = _product(states.detach().resolve_neg().numpy().T, grad_amplitudes).view(np.complex128)
             flat = _backward(ctx.plan, ctx.saved, grad_u)
             grad_weights = _weights_like(flat, ctx)
         if ctx.needs_input_grad[1]:

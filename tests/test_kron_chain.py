@@ -214,6 +214,16 @@ def test_chain_probabilities_and_their_gradients_equal_the_complex_product(n, ba
         assert torch.allclose(a, b, atol=1e-11)
 
 
+def test_states_changed_in_place_before_the_backward_are_refused():
+    block = fp.compile_block(qml.StronglyEntanglingLayers, (2, 3, 3), 3)
+    w = torch.rand(2, 3, 3, dtype=torch.float64, requires_grad=True)
+    states = torch.rand(5, 8, dtype=torch.float64)
+    probs = kron_chain.chain_probabilities(block.chain, w, states)
+    states.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        probs.sum().backward()
+
+
 def test_chain_probabilities_pass_gradcheck_and_refuse_a_second_derivative():
     block = fp.compile_block(some_wires_then_swap, (6,), 3)
     w = torch.rand(6, dtype=torch.float64, requires_grad=True)
