@@ -82,6 +82,7 @@ def torch_worker(job: dict) -> dict:
         return torch.stack([torch.stack(list(o)) for o in out]).double().numpy()  # per sample
 
     method, results = job["method"], []
+    repeats = 10**6 if job["workload"] == "training" else 3  # a step: min_time decides, as for the peers
     for case in job["cases"]:
         if job["workload"] == "training":
             work = pf.training_step(method, case["n_qubits"], case["batch"])
@@ -95,7 +96,7 @@ def torch_worker(job: dict) -> dict:
             work = pf.patch_forward(method, case["batch"])
             out, memory, seconds = first_call(work)
             check = {"values": as_patches(out)[: case["check_rows"]].tolist()}
-        rate = pf.samples_per_second(work, case["batch"], job["min_time"], max_repeats=job["max_repeats"])
+        rate = pf.samples_per_second(work, case["batch"], job["min_time"], max_repeats=repeats)
         results.append(
             {
                 "size": case["size"],
@@ -339,9 +340,6 @@ def main() -> None:
                     "method": method,
                     "workload": workload,
                     "min_time": min_time,
-                    "max_repeats": 10**6
-                    if workload == "training"
-                    else 3,  # training: min_time decides, as for the peers
                     "inputs": str(inputs),
                     "cases": [],
                 }

@@ -34,7 +34,7 @@ def qnode(qml, n_qubits: int, gates: list, readout: str):
 def main(job: dict) -> dict:
     sys.path.insert(0, str(Path(__file__).parent))
     import jax
-    from peer_tcng import first_rows, forward_chunks, loss_and_grad, measured
+    from peer_tcng import forward_chunks, pass_record, step_record
 
     jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp
@@ -48,20 +48,11 @@ def main(job: dict) -> dict:
         if job["workload"] == "training":
             x, coeff = jnp.asarray(arrays[case["x"]]), jnp.asarray(arrays[case["coeff"]])
             step = jax.jit(jax.value_and_grad(lambda w, x: jnp.sum(circuit(x, w) @ coeff)))
-
-            def work():
-                loss, grad = step(w, x)
-                return float(loss), grad.block_until_ready()
-
-            results.append(measured(case, work, job["min_time"], loss_and_grad))
+            results.append(step_record(case, step, w, x, job["min_time"]))
             continue
         parts = [jnp.asarray(part) for part in forward_chunks(arrays, case)]
         forward = jax.jit(circuit if case["readout"] == "probs" else lambda x, w: jnp.stack(circuit(x, w), -1))
-
-        def work():
-            return [forward(part, w).block_until_ready() for part in parts]
-
-        results.append(measured(case, work, job["min_time"], first_rows(case)))
+        results.append(pass_record(case, forward, w, parts, job["min_time"]))
     return {"versions": {"pennylane": qml.__version__, "jax": jax.__version__}, "results": results}
 
 

@@ -144,6 +144,25 @@ def loss_and_grad(result) -> dict:
     return {"loss": float(result[0]), "grad": np.asarray(result[1]).reshape(-1).tolist()}
 
 
+def step_record(case: dict, step, w, x, min_time: float) -> dict:
+    """A training case's record: ``step(w, x)`` -> (loss, gradient), compiled on its first call."""
+
+    def work():
+        loss, grad = step(w, x)
+        return float(loss), grad.block_until_ready()
+
+    return measured(case, work, min_time, loss_and_grad)
+
+
+def pass_record(case: dict, forward, w, parts: list, min_time: float) -> dict:
+    """A forward case's record: ``forward(part, w)`` on every chunk of the pass."""
+
+    def work():
+        return [forward(part, w).block_until_ready() for part in parts]
+
+    return measured(case, work, min_time, first_rows(case))
+
+
 def forward_chunks(arrays, case: dict) -> list[np.ndarray]:
     """A forward case's circuit inputs in chunks of ``case["chunk"]`` rows: the first
     ``case["rows"]`` rows of its x (all without "rows"; a patch pass's sample, an image, is 768)."""
@@ -175,26 +194,17 @@ def main(job: dict) -> dict:
                 step = jax.jit(jax.value_and_grad(lambda w, x: jnp.sum(outputs(unitary(w), x) @ coeff)))
             else:
                 step = jax.jit(jax.value_and_grad(lambda w, x: jnp.sum(batched(x, w) @ coeff)))
-
-            def work():
-                loss, grad = step(w, x)
-                return float(loss), grad.block_until_ready()
-
-            results.append(measured(case, work, job["min_time"], loss_and_grad))
+            results.append(step_record(case, step, w, x, job["min_time"]))
             continue
         parts = [jnp.asarray(part) for part in forward_chunks(arrays, case)]
-        if once:
-            build, apply = jax.jit(unitary), jax.jit(outputs)
+        if not once:
+            results.append(pass_record(case, jax.jit(batched), w, parts, job["min_time"]))
+            continue
+        build, apply = jax.jit(unitary), jax.jit(outputs)
 
-            def work():
-                u = build(w)  # once per pass, for every chunk
-                return [apply(u, part).block_until_ready() for part in parts]
-
-        else:
-            forward = jax.jit(batched)
-
-            def work():
-                return [forward(part, w).block_until_ready() for part in parts]
+        def work():
+            u = build(w)  # once per pass, for every chunk
+            return [apply(u, part).block_until_ready() for part in parts]
 
         results.append(measured(case, work, job["min_time"], first_rows(case)))
     return {"versions": {"tensorcircuit-ng": tc.__version__, "jax": jax.__version__}, "results": results}

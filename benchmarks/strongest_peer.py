@@ -300,9 +300,6 @@ def main(argv: list[str] | None = None) -> int:
                     "method": method,
                     "workload": workload,
                     "min_time": min_time,
-                    "max_repeats": 10**6
-                    if workload == "training"
-                    else 3,  # training: min_time decides, as for the peers
                     "cases": cases(workload, method, qubits, gates, samples),
                 }
                 record["methods"][method] = run_worker(job)["results"]

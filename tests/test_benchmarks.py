@@ -70,7 +70,6 @@ def test_a_worker_returns_a_rate_its_outputs_and_memory(workload, size, batch):
         "method": "qrobust_lite",
         "workload": workload,
         "min_time": 0.0,
-        "max_repeats": 1,
         "cases": [{"size": size, "n_qubits": size, "batch": batch, "check_rows": 2}],
     }
     (result,) = fast_path.torch_worker(job)["results"]
