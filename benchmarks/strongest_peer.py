@@ -3,7 +3,7 @@
 On the training step, the soft-label pass and the patch pass, to name the strongest peer at
 every size.
 
-    .venv/bin/python benchmarks/strongest_peer.py --json benchmarks/strongest_peer.json   # ~15 min
+    .venv/bin/python benchmarks/strongest_peer.py --rounds 3 --json benchmarks/strongest_peer.json  # ~35 min
     .venv/bin/python benchmarks/strongest_peer.py --quick                                 # a few minutes
     .venv/bin/python benchmarks/strongest_peer.py --quick --workloads labels,patches
 
@@ -26,14 +26,19 @@ inputs; its outputs must be within the workload's tolerance of ``default.qubit``
 rate counts: 1e-8, and 1e-5 for the patch pass, which the fast path runs in float32 (the peers
 run in float64). The first call (compilation, path search) is timed apart and left out of the
 rate, as is its peak memory. Slow methods are timed on fewer samples (:data:`FEWER`); rates are
-per sample. TorchQuantum is not here: its package requires TensorFlow, PySCF, Qiskit below 1.0
-and torchvision, which cannot share this environment.
+per sample. With ``--rounds N``, the fast path and each size's strongest peer are timed N - 1
+times more, in turns (each in a fresh process): their rates are the medians, and the fast
+path's ratio to the peer is the median of the rounds' ratios, given with the lowest and highest
+(the machine's speed drifts between minutes by more than the closest ratios). TorchQuantum is
+not here: its package requires TensorFlow, PySCF, Qiskit below 1.0 and torchvision, which cannot
+share this environment.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -158,8 +163,14 @@ def strongest(record: dict, n: int) -> tuple[dict[str, float], str | None]:
 
 def caption(workload: str, record: dict) -> str:
     """What a workload's table measured; a forward pass's names the peers timed on fewer samples."""
+    rounds = record.get("rounds", 1)
+    again = (
+        f"; fast / strongest: the median of {rounds} rounds' ratios (lowest-highest), the two timed in turns"
+        if rounds > 1
+        else ""
+    )
     if workload == "training":
-        return "training step, batch 256, samples/s; the first call (compilation, path search) is left out"
+        return "training step, batch 256, samples/s; the first call (compilation, path search) is left out" + again
     fewer = [
         f"{m} {rows[0]['batch']:,}"
         for m, rows in record["methods"].items()
@@ -169,6 +180,7 @@ def caption(workload: str, record: dict) -> str:
         FORWARD[workload]["caption"].format(record["samples"])
         + (f"; timed on fewer samples: {', '.join(fewer)}" if fewer else "")
         + f"; outputs within {record['tolerance']:g} of {REFERENCE}'s"
+        + again
     )
 
 
@@ -182,9 +194,30 @@ def table(record: dict) -> list[str]:
     for n in record["qubits"]:
         rates, best = strongest(record, n)
         cells = [f"{rates[m]:,.0f}" if m in rates else "-" for m in [FAST, *peers]]
-        ratio = f"{rates[FAST] / rates[best]:.2f}x" if best and FAST in rates else "-"
-        lines.append(f"| {n} | " + " | ".join(cells) + f" | {best or '-'} | {ratio} |")
+        lines.append(f"| {n} | " + " | ".join(cells) + f" | {best or '-'} | {shown(ratio(record, n))} |")
     return lines
+
+
+def ratio(record: dict, n: int) -> tuple[float, float, float] | None:
+    """The fast path's ratio to the strongest peer at ``n`` qubits: (median, lowest, highest) of
+    the rounds' ratios where both were timed in the same rounds, else the ratio of their rates
+    (lowest = highest = it); None without a counted peer."""
+    rates, best = strongest(record, n)
+    if best is None or FAST not in rates:
+        return None
+    fast, peer = (next(r for r in record["methods"][m] if r["size"] == n) for m in (FAST, best))
+    rounds = [a / b for a, b in zip(fast.get("rounds", []), peer.get("rounds", []))]
+    if len(rounds) < 2 or len(fast["rounds"]) != len(peer["rounds"]):
+        rounds = [rates[FAST] / rates[best]]
+    return statistics.median(rounds), min(rounds), max(rounds)
+
+
+def shown(found: tuple[float, float, float] | None) -> str:
+    """A ratio for the tables: ``1.35x``, or ``1.35x (1.28-1.41)`` over several rounds."""
+    if found is None:
+        return "-"
+    middle, low, high = found
+    return f"{middle:.2f}x" if low == high else f"{middle:.2f}x ({low:.2f}-{high:.2f})"
 
 
 def readme_block(results: dict) -> str:
@@ -208,12 +241,18 @@ def write_docs(readme: Path = HERE.parent / "README.md") -> None:
     readme.write_text(text[:start] + readme_block(json.loads(RESULTS.read_text())) + text[end:])
 
 
-def report(workload: str, record: dict) -> None:
-    """Compare every method's outputs with default.qubit's (kept as ``max_difference``), and print
-    the rates, the strongest peer and the fast path's ratio to it, size by size."""
+def compare(record: dict) -> None:
+    """Keep every method's largest difference from default.qubit's outputs as ``max_difference``."""
     from fast_path import max_difference
 
     reference = {r["size"]: r for r in record["methods"][REFERENCE]}
+    for rows in record["methods"].values():
+        for row in rows if isinstance(rows, list) else []:
+            row["max_difference"] = max_difference(row["check"], reference[row["size"]]["check"])
+
+
+def report(workload: str, record: dict) -> None:
+    """Print the rates, the strongest peer and the fast path's ratio to it, size by size."""
     print(f"\n{caption(workload, record)}\n(in brackets: the first call, s)")
     for n in record["qubits"]:
         for name, rows in record["methods"].items():
@@ -221,15 +260,23 @@ def report(workload: str, record: dict) -> None:
                 print(f"{n:>3} qubits  {name:<32}{'FAILED':>11}  (the error is in the results)")
                 continue
             row = next(r for r in rows if r["size"] == n)
-            row["max_difference"] = max_difference(row["check"], reference[n]["check"])
             differs = row["max_difference"] > record["tolerance"]
             print(
                 f"{n:>3} qubits  {name:<32}{row['rate']:>11,.0f}  ({row['first_call_s']:.1f} s)"
                 + (f"  DIFFERS by {row['max_difference']:.1e}" if differs else "")
             )
-        rates, best = strongest(record, n)
-        if best and FAST in rates:
-            print(f"{n:>3} qubits  strongest peer: {best}; fast path / strongest = {rates[FAST] / rates[best]:.2f}x")
+        _, best = strongest(record, n)
+        if best and FAST in record["methods"]:
+            print(f"{n:>3} qubits  strongest peer: {best}; fast path / strongest = {shown(ratio(record, n))}")
+
+
+def add_round(record: dict, method: str, rows: list[dict]) -> None:
+    """Add a round of ``method``'s rates: each joins its size's row in ``rounds`` (the first
+    round's rate included), whose median becomes the row's rate."""
+    for new in rows:
+        row = next(r for r in record["methods"][method] if r["size"] == new["size"])
+        row.setdefault("rounds", [row["rate"]]).append(new["rate"])
+        row["rate"] = statistics.median(row["rounds"])
 
 
 def listed(choices: tuple[str, ...] | dict, separator: str):
@@ -253,6 +300,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=lambda text: [int(n) for n in text.split(",")],
         help="training-step sizes instead of 4-12 (e.g. 4,6)",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        choices=range(1, 10),
+        default=1,
+        metavar="N",
+        help="time the fast path and each size's strongest peer N times in all, in turns (1-9; default 1)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--docs", action="store_true", help=f"only rewrite README.md's tables from {RESULTS.name}")
     parser.add_argument(
@@ -270,59 +325,74 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def timed(method: str, workload: str, sizes: list[int], setup: dict) -> list[dict] | dict:
+    """``method``'s rows on ``workload`` at ``sizes``, each method in a fresh process; a peer that
+    cannot run here gives ``{"error": ...}`` (named in the results, not hidden)."""
+    cases_ = cases(workload, method, sizes, setup["gates"], setup["samples"])
+    if method in (REFERENCE, FAST):
+        from fast_path import run_worker
+
+        job = {"method": method, "workload": workload, "min_time": setup["min_time"], "cases": cases_}
+        return run_worker(job)["results"]
+    script, config = PEERS[method]
+    job = {
+        "workload": workload,
+        "inputs": str(setup["inputs"]),
+        "min_time": setup["min_time"],
+        "config": config,
+        "cases": cases_,
+    }
+    (setup["folder"] / "job.json").write_text(json.dumps(job))
+    try:
+        answer = run([str(HERE / script), str(setup["folder"] / "job.json")])
+    except RuntimeError as error:
+        print(f"{workload}: {method} FAILED {str(error)[-300:]}", flush=True)
+        return {"error": str(error)[-500:]}
+    setup["versions"].update(answer["versions"])
+    return answer["results"]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.docs:
         write_docs()
         return 0
-    from fast_path import machine, peer_inputs, run_worker
+    from fast_path import machine, peer_inputs
 
     qubits, min_time = ([4, 8], 0.5) if args.quick else ([4, 6, 8, 10, 12], 1.5)
     qubits = args.qubits or qubits
-    results: dict = {"machine": machine()}
+    results: dict = {"machine": machine(), "versions": {}}
     with tempfile.TemporaryDirectory() as folder:
         samples = {w: spec["samples"][args.quick] for w, spec in FORWARD.items()}
         inputs, gates = peer_inputs(Path(folder), qubits, samples["labels"], samples["patches"])
+        setup = {"gates": gates, "samples": samples, "min_time": min_time, "inputs": inputs}
+        setup |= {"folder": Path(folder), "versions": results["versions"]}
         for workload in [w for w in WORKLOADS if w in args.workloads]:
             if workload == "training":
                 record = results
-                record.update({"tolerance": TOLERANCE, "qubits": qubits, "methods": {}})
+                record.update({"tolerance": TOLERANCE, "qubits": qubits, "rounds": args.rounds, "methods": {}})
             else:
                 spec = FORWARD[workload]
                 record = results[workload] = {
                     "tolerance": spec["tolerance"],
                     "qubits": [spec["size"]],
                     "samples": samples[workload],
+                    "rounds": args.rounds,
                     "methods": {},
                 }
-            for method in (REFERENCE, FAST):
-                job = {
-                    "method": method,
-                    "workload": workload,
-                    "min_time": min_time,
-                    "cases": cases(workload, method, qubits, gates, samples),
-                }
-                record["methods"][method] = run_worker(job)["results"]
+            for method in (REFERENCE, FAST, *args.peers):
+                record["methods"][method] = timed(method, workload, record["qubits"], setup)
                 print(f"{workload}: {method} done", flush=True)
-            for name in args.peers:
-                script, config = PEERS[name]
-                job = {
-                    "workload": workload,
-                    "inputs": str(inputs),
-                    "min_time": min_time,
-                    "config": config,
-                    "cases": cases(workload, name, qubits, gates, samples),
-                }
-                (Path(folder) / "job.json").write_text(json.dumps(job))
-                try:
-                    answer = run([str(HERE / script), str(Path(folder) / "job.json")])
-                except RuntimeError as error:  # a peer that cannot run here is named, not hidden
-                    record["methods"][name] = {"error": str(error)[-500:]}
-                    print(f"{workload}: {name} FAILED {str(error)[-300:]}", flush=True)
-                    continue
-                record["methods"][name] = answer["results"]
-                results.setdefault("versions", {}).update(answer["versions"])
-                print(f"{workload}: {name} done", flush=True)
+            compare(record)
+            best = {n: strongest(record, n)[1] for n in record["qubits"]}
+            for k in range(1, args.rounds):  # the fast path and each size's strongest peer again, in turns
+                peers = sorted({b for b in best.values() if b})
+                for method in [FAST, *peers] if k % 2 else [*peers, FAST]:
+                    sizes = [n for n in record["qubits"] if method == FAST or best[n] == method]
+                    rows = timed(method, workload, sizes, setup)
+                    if isinstance(rows, list):
+                        add_round(record, method, rows)
+                print(f"{workload}: round {k + 1} of {args.rounds} done", flush=True)
             report(workload, record)
     if args.json:  # the forward passes' compared outputs are not kept (megabytes); their differences are
         for workload in FORWARD:

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from . import validation
+from .backend import load_aware_threads
 from .metrics import PROB_FLOOR
 from .validation import (
     COUNT,
@@ -137,20 +138,21 @@ def pgd(
     _check(images, labels)
     if epsilon == 0:
         return images.detach().clone()
-    best = _pgd_run(model, images, labels, epsilon, step_size, steps, random_start, seed, loss)
-    for r in range(1, restarts + 1):  # a loop over restarts, each one batched
-        with torch.no_grad():
-            resisted = model(best).argmax(dim=1) == labels
-        if not resisted.any():
-            break
-        # a restart attacks only the images that resisted so far (the model treats images
-        # independently: an image's attack does not depend on the rest of the batch)
-        idx = resisted.nonzero().squeeze(1)
-        candidate = _pgd_run(model, images[idx], labels[idx], epsilon, step_size, steps, True, seed + r, loss)
-        with torch.no_grad():
-            fooled = model(candidate).argmax(dim=1) != labels[idx]
-        best = best.clone()
-        best[idx[fooled]] = candidate[fooled]
+    with load_aware_threads():  # as in training: two threads on one free core are far slower
+        best = _pgd_run(model, images, labels, epsilon, step_size, steps, random_start, seed, loss)
+        for r in range(1, restarts + 1):  # a loop over restarts, each one batched
+            with torch.no_grad():
+                resisted = model(best).argmax(dim=1) == labels
+            if not resisted.any():
+                break
+            # a restart attacks only the images that resisted so far (the model treats images
+            # independently: an image's attack does not depend on the rest of the batch)
+            idx = resisted.nonzero().squeeze(1)
+            candidate = _pgd_run(model, images[idx], labels[idx], epsilon, step_size, steps, True, seed + r, loss)
+            with torch.no_grad():
+                fooled = model(candidate).argmax(dim=1) != labels[idx]
+            best = best.clone()
+            best[idx[fooled]] = candidate[fooled]
     return best
 
 

@@ -107,42 +107,44 @@ def angle_state(angles: torch.Tensor, rotation: str = "Y", dtype: torch.dtype = 
     half = angles.to(dtype.to_real() if dtype.is_complex else dtype) / 2
     c, s = torch.cos(half), torch.sin(half)
     if rotation == "Y":
-        wire = torch.stack([c, s], dim=-1).to(dtype)
+        zero, one = c.to(dtype), s.to(dtype)  # each wire's amplitudes of |0> and |1>, (B, n)
     elif rotation == "X":
-        wire = torch.stack([c.to(dtype), -1j * s.to(dtype)], dim=-1)
+        zero, one = c.to(dtype), -1j * s.to(dtype)
     else:
-        wire = torch.stack([torch.exp(-1j * half.to(dtype)), torch.zeros_like(half, dtype=dtype)], dim=-1)
+        zero, one = torch.exp(-1j * half.to(dtype)), torch.zeros_like(half, dtype=dtype)
     n = angles.shape[1]
-    small = len(angles) * n * 2**n * dtype.itemsize <= GATHER_BYTES
-    if small and rotation != "Z" and not (torch.is_grad_enabled() and wire.requires_grad):
-        return _gathered_product(wire)
+    small = len(angles) * n * 2**n * dtype.itemsize <= SELECT_BYTES
+    if small and rotation != "Z" and not (torch.is_grad_enabled() and zero.requires_grad):
+        return _selected_product(zero, one)
+    wire = torch.stack([zero, one], dim=-1)
     state = wire[:, 0]
     for i in range(1, n):
         state = (state[:, :, None] * wire[:, i, None, :]).reshape(len(angles), 2 ** (i + 1))
     return state
 
 
-#: Up to this many bytes of (B, n, 2**n) factors, :func:`angle_state` gathers them (1 MiB, about a
-#: core's cache: at 60,000 samples of 8 qubits the gather made the soft-label pass 2x slower).
-GATHER_BYTES = 2**20
+#: Up to this many bytes of (B, n, 2**n) factors, :func:`angle_state` selects them (1 MiB, about a
+#: core's cache: at 60,000 samples of 8 qubits the selection made the soft-label pass 2x slower).
+SELECT_BYTES = 2**20
 
 
 @functools.lru_cache(maxsize=64)
 def _basis_bits(n: int, device: torch.device) -> torch.Tensor:
-    """(n, 2**n) int64: entry (q, j) is bit q of basis state j, wire 0 the most significant."""
-    return (torch.arange(2**n, device=device) >> torch.arange(n - 1, -1, -1, device=device)[:, None]) & 1
+    """(n, 2**n) bool: entry (q, j) is bit q of basis state j, wire 0 the most significant."""
+    return ((torch.arange(2**n, device=device) >> torch.arange(n - 1, -1, -1, device=device)[:, None]) & 1).bool()
 
 
-def _gathered_product(wire: torch.Tensor) -> torch.Tensor:
-    """The Kronecker product over wires of ``wire`` (B, n, 2) as one gather and one product:
-    amplitude j multiplies, for each wire q, entry (bit q of j) of that wire's vector.
+def _selected_product(zero: torch.Tensor, one: torch.Tensor) -> torch.Tensor:
+    """The Kronecker product over wires of (zero, one) (B, n) each, as one selection and one
+    product: amplitude j multiplies, for each wire q, ``one`` where bit q of j is set, ``zero``
+    where it is not.
 
     Two operations instead of about 2n, for small batches, where the count of operations is the
-    cost (:data:`GATHER_BYTES`). The products come in the wire-by-wire loop's order, so for RY
+    cost (:data:`SELECT_BYTES`). The products come in the wire-by-wire loop's order, so for RY
     and RX states the result is bitwise the loop's; RZ (fully complex factors) and anything that
     needs a gradient keep the loop, whose backward multiplies where ``prod``'s divides."""
-    n, d = wire.shape[1], 2 ** wire.shape[1]
-    return torch.gather(wire, 2, _basis_bits(n, wire.device).expand(len(wire), n, d)).prod(1)
+    bits = _basis_bits(zero.shape[1], zero.device)
+    return torch.where(bits, one[:, :, None], zero[:, :, None]).prod(1)
 
 
 @validate_params(features=FEATURES, n_qubits=Int(1, MAX_QUBITS))

@@ -14,10 +14,14 @@ number of operations and autograd's bookkeeping for each. So the chain is built,
 gradient taken, by hand in NumPy, whose calls cost about a third of torch's on arrays this small:
 
 - forward: the 2x2 matrices of all rotations of a class from one cosine of all their angles, the
-  Kronecker products of all layers together, one gather for every permutation, the products;
+  Kronecker products of all layers together (each as that of its two halves of wires), one
+  gather for every permutation, the products;
 - backward, for the gradient G of U.T: factor r's gradient is ``Pre_r^H G Suf_r^H``
-  (``Pre_r = T_1 ... T_(r-1)``, ``Suf_r = T_(r+1) ... T_R``); the Kronecker products are peeled
-  back one wire at a time to each 2x2 matrix, and the chain rule takes those to the angles.
+  (``Pre_r = T_1 ... T_(r-1)``, ``Suf_r = T_(r+1) ... T_R``), carried conjugated so that no
+  conjugate copy of a matrix is made; it is split between the two halves, each half's peeled
+  back one wire at a time to its 2x2 matrices, and the chain rule takes those to the angles.
+  At 6 qubits the halves and the conjugates made a training step 15% faster than peeling the
+  whole product wire by wire (3% at 4 qubits).
 
 :func:`chain_unitary_transpose` is a torch autograd function from the weights to U.T.
 :func:`chain_probabilities` goes on to the Born rule for real input states (angle encoding with
@@ -81,6 +85,7 @@ class RotationGroup:
     sign: np.ndarray
     left_hot: np.ndarray
     right_hot: np.ndarray
+    conj_sign: np.ndarray
 
 
 @dataclass(frozen=True, eq=False)
@@ -139,7 +144,10 @@ def chain_plan(block: Block) -> ChainPlan | None:
         a, shift, left, right, sign = (t.numpy() for t in _ROTATIONS[cls])
         order = np.array([rows[g] for g in range(len(index))])
         hot = np.eye(a.shape[1])
-        groups.append(RotationGroup(index.numpy(), order, a, shift, left, right, sign, hot[left], hot[right]))
+        conj_sign = sign * np.tile([1.0, -1.0], 4)  # the backward's gradients come conjugated: Im flips
+        groups.append(
+            RotationGroup(index.numpy(), order, a, shift, left, right, sign, hot[left], hot[right], conj_sign)
+        )
     r = len(perms)
     gather = (
         np.arange(r)[:, None, None] * d * d + np.arange(d)[None, :, None] * d + np.stack(perms)[:, None, :]
@@ -175,7 +183,7 @@ class _Chain(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, weights: torch.Tensor, plan: ChainPlan) -> torch.Tensor:
-        flat = weights.detach().to(torch.float64).numpy().reshape(-1)
+        flat = weights.numpy(force=True).astype(np.float64, copy=False).reshape(-1)
         u_t, saved = _forward(plan, flat)
         ctx.plan, ctx.saved, ctx.weight_shape, ctx.weight_dtype = plan, saved, weights.shape, weights.dtype
         return torch.from_numpy(u_t)
@@ -183,7 +191,7 @@ class _Chain(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable  # a second derivative is refused, not wrong
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
-        flat = _backward(ctx.plan, ctx.saved, grad.detach().resolve_conj().resolve_neg().numpy())
+        flat = _backward(ctx.plan, ctx.saved, grad.numpy(force=True))
         return _weights_like(flat, ctx), None
 
 
@@ -198,10 +206,10 @@ class _ChainProbabilities(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, weights: torch.Tensor, states: torch.Tensor, plan: ChainPlan) -> torch.Tensor:
-        flat = weights.detach().to(torch.float64).numpy().reshape(-1)
+        flat = weights.numpy(force=True).astype(np.float64, copy=False).reshape(-1)
         u_t, saved = _forward(plan, flat)
         u = u_t.view(np.float64)
-        psi = states.detach().resolve_neg().numpy()
+        psi = states.numpy(force=True)
         amplitudes = _product(psi, u)
         squares = amplitudes * amplitudes
         ctx.save_for_backward(states)  # the states are read again: torch checks nothing changed them
@@ -213,11 +221,11 @@ class _ChainProbabilities(torch.autograd.Function):
     @torch.autograd.function.once_differentiable  # a second derivative is refused, not wrong
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:
         pairs = ctx.amplitudes.view(np.complex128)  # (B, d): each (Re, Im) pair times its 2 g
-        grad_amplitudes = (pairs * (2 * grad.detach().resolve_neg().numpy())).view(np.float64)
+        grad_amplitudes = (pairs * (2 * grad.numpy(force=True))).view(np.float64)
         grad_weights = grad_states = None
         if ctx.needs_input_grad[0]:
             (states,) = ctx.saved_tensors
-            grad_u = _product(states.detach().resolve_neg().numpy().T, grad_amplitudes).view(np.complex128)
+            grad_u = _product(states.numpy(force=True).T, grad_amplitudes).view(np.complex128)
             flat = _backward(ctx.plan, ctx.saved, grad_u)
             grad_weights = _weights_like(flat, ctx)
         if ctx.needs_input_grad[1]:
@@ -229,6 +237,20 @@ def _weights_like(flat: np.ndarray, ctx: Any) -> torch.Tensor:
     """The weights' gradient from the flat float64 one, in the weights' shape and dtype."""
     grad = torch.from_numpy(flat.reshape(ctx.weight_shape))
     return grad if ctx.weight_dtype == torch.float64 else grad.to(ctx.weight_dtype)
+
+
+def _kron(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Kronecker products, r at once: (r, m, m) and (r, k, k) -> (r, m k, m k)."""
+    size = a.shape[-1] * b.shape[-1]
+    return (a[:, :, None, :, None] * b[:, None, :, None, :]).reshape(len(a), size, size)
+
+
+def _krons(gates: np.ndarray) -> list[np.ndarray]:
+    """The Kronecker products of the first 1, 2, ..., k of ``gates`` (r, k, 2, 2), each (r, m, m)."""
+    krons = [gates[:, 0]]
+    for q in range(1, gates.shape[1]):
+        krons.append(_kron(krons[-1], gates[:, q]))
+    return krons
 
 
 def _forward(plan: ChainPlan, flat: np.ndarray) -> tuple[np.ndarray, tuple]:
@@ -244,51 +266,71 @@ def _forward(plan: ChainPlan, flat: np.ndarray) -> tuple[np.ndarray, tuple]:
         grid[g.slots] = entries.view(np.complex128).reshape(-1, 2, 2)
         trig.append((angles, tl, tr))
     gates = grid.reshape(r, n, 2, 2).transpose(0, 1, 3, 2)  # transposed: the chain is of U.T
-    krons = [gates[:, 0]]
-    for q in range(1, n):
-        m = 2 * krons[-1].shape[-1]
-        krons.append((krons[-1][:, :, None, :, None] * gates[:, q, None, :, None, :]).reshape(r, m, m))
-    factors = krons.pop().reshape(-1)[plan.gather].reshape(r, d, d)
+    # each layer's Kronecker product as that of its two halves, wires [0, half) and [half, n):
+    # the last, largest product then runs over rows of 2**(n - half) entries, not of 2
+    half = (n + 1) // 2
+    high, low = _krons(gates[:, :half]), (_krons(gates[:, half:]) if half < n else [])
+    kron = _kron(high[-1], low[-1]) if low else high[-1]
+    factors = kron.reshape(-1)[plan.gather].reshape(r, d, d)
     if plan.phase is not None:
         factors = factors * plan.phase[:, None, :]
     prefix = [factors[0]]  # prefix[k] = T_1 ... T_(k+1)
     for k in range(1, r):
         prefix.append(_product(prefix[-1], factors[k]))
-    return prefix[-1], (trig, gates, krons, factors, prefix[:-1])
+    return prefix[-1], (trig, gates, high, low, factors, prefix[:-1])
+
+
+def _peel(grad: np.ndarray, krons: list[np.ndarray], gates: np.ndarray) -> np.ndarray:
+    """The gates' gradients, conjugated, (r, k, 2, 2) from that of their Kronecker product
+    ``krons[-1]``, conjugated, ``grad`` (r, m, m): gate q is peeled off ``krons[q]`` = ``krons[q - 1]``
+    (x) gate q, from the last back."""
+    r, k = gates.shape[:2]
+    out = np.empty((r, k, 2, 2), dtype=np.complex128)
+    for q in range(k - 1, 0, -1):
+        prev = krons[q - 1]
+        m = prev.shape[-1]
+        g5 = grad.reshape(r, m, 2, m, 2)  # rows (I, a), columns (J, b)
+        by_gate = g5.transpose(0, 2, 4, 1, 3).reshape(r, 4, m * m)  # sum over I, J with prev
+        out[:, q] = _product(by_gate, prev.reshape(r, m * m, 1)).reshape(r, 2, 2)
+        by_prev = g5.transpose(0, 1, 3, 2, 4).reshape(r, m * m, 4)  # sum over a, b with gate q
+        grad = _product(by_prev, gates[:, q].reshape(r, 4, 1)).reshape(r, m, m)
+    out[:, 0] = grad
+    return out
 
 
 def _backward(plan: ChainPlan, saved: tuple, grad: np.ndarray) -> np.ndarray:
     """The flat weights' gradient (n_weights,) float64 from U.T's, ``grad`` (d, d) complex128
-    (torch's convention: dL/dRe + i dL/dIm); ``saved`` is what :func:`_forward` returned."""
-    trig, gates, krons, factors, prefix = saved
+    (torch's convention: dL/dRe + i dL/dIm); ``saved`` is what :func:`_forward` returned.
+
+    It carries the conjugates of the gradients: the conjugate of ``Pre^H G Suf^H`` is
+    ``Pre^T conj(G) conj(Suf)^T``, a product of the forward's own matrices, so no conjugated
+    copy of them is made."""
+    trig, gates, high, low, factors, prefix = saved
     n, r, d = plan.n_qubits, plan.n_factors, 2**plan.n_qubits
-    # factor k's gradient is Pre_k^H G Suf_k^H; from the last factor back, h = G Suf_k^H
+    # factor k's gradient is Pre_k^H G Suf_k^H; from the last factor back, h = conj(G Suf_k^H)
     factor_grads = np.empty((r, d, d), dtype=np.complex128)
-    prefix_h = np.conj(prefix).reshape(r - 1, d, d).transpose(0, 2, 1)  # Pre_(k+1)^H
-    factors_h = factors.conj().transpose(0, 2, 1)
-    h = grad
+    h = np.conj(grad)
     for k in range(r - 1, 0, -1):
-        factor_grads[k] = _product(prefix_h[k - 1], h)
-        h = _product(h, factors_h[k])
+        factor_grads[k] = _product(prefix[k - 1].T, h)
+        h = _product(h, factors[k].T)
     factor_grads[0] = h
     if plan.phase is not None:
-        factor_grads = factor_grads * plan.phase[:, None, :].conj()
+        factor_grads = factor_grads * plan.phase[:, None, :]
     kron_grad = factor_grads.reshape(-1)[plan.scatter].reshape(r, d, d)
-    gate_grads = np.empty((r, n, 2, 2), dtype=np.complex128)
-    gates_conj = gates.conj()
-    for q in range(n - 1, 0, -1):  # kron_q = kron_(q-1) (x) gate_q: peel gate q off
-        prev = krons[q - 1]
-        m = prev.shape[-1]
-        g5 = kron_grad.reshape(r, m, 2, m, 2)  # rows (I, a), columns (J, b)
-        by_gate = g5.transpose(0, 2, 4, 1, 3).reshape(r, 4, m * m)  # sum over I, J with prev
-        gate_grads[:, q] = _product(by_gate, prev.conj().reshape(r, m * m, 1)).reshape(r, 2, 2)
-        by_prev = g5.transpose(0, 1, 3, 2, 4).reshape(r, m * m, 4)  # sum over a, b with gate q
-        kron_grad = _product(by_prev, gates_conj[:, q].reshape(r, 4, 1)).reshape(r, m, m)
-    gate_grads[:, 0] = kron_grad
+    if low:  # the two halves' gradients, then each half's gates
+        a, b = high[-1], low[-1]
+        da, db = a.shape[-1], b.shape[-1]
+        by_half = kron_grad.reshape(r, da, db, da, db).transpose(0, 1, 3, 2, 4).reshape(r, da * da, db * db)
+        grad_a = _product(by_half, b.reshape(r, db * db, 1)).reshape(r, da, da)
+        grad_b = _product(by_half.transpose(0, 2, 1), a.reshape(r, da * da, 1)).reshape(r, db, db)
+        half = len(high)
+        gate_grads = np.concatenate([_peel(grad_a, high, gates[:, :half]), _peel(grad_b, low, gates[:, half:])], 1)
+    else:
+        gate_grads = _peel(kron_grad, high, gates)
     entries_grad = np.ascontiguousarray(gate_grads.transpose(0, 1, 3, 2)).reshape(r * n, 4).view(np.float64)
     out = np.zeros(plan.n_weights, dtype=np.float64)
     for g, (angles, tl, tr) in zip(plan.groups, trig):
-        ge = entries_grad[g.slots] * g.sign  # (G, 8): entry = sign * t[left] * t[right]
+        ge = entries_grad[g.slots] * g.conj_sign  # (G, 8): entry = sign * t[left] * t[right], Im conjugated
         t_grad = (ge * tr) @ g.left_hot + (ge * tl) @ g.right_hot  # (G, k)
         angle_grad = (-np.sin(angles) * t_grad) @ g.a.T  # (G, P)
         out += np.bincount(g.index.ravel(), weights=angle_grad.ravel(), minlength=plan.n_weights)

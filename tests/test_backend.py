@@ -259,6 +259,34 @@ def test_load_aware_threads_restore_the_count_and_fit_leaves_it_as_it_was(monkey
     assert torch.get_num_threads() == before
 
 
+def test_evaluation_and_pgd_run_on_the_threads_the_load_leaves(monkeypatch):
+    """Not only training: predicting and attacking, whose small operations wait for a busy core
+    just as training's do, run on the threads other programs leave free."""
+    from qrobust_lite import attacks, training
+
+    seen = []
+
+    class Recorder(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(4, 2)
+
+        def forward(self, x):
+            seen.append(torch.get_num_threads())
+            return self.linear(x.flatten(1))
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        monkeypatch.setattr(backend, "threads_for_load", lambda window=0.1: 1)
+        images, labels = torch.rand(3, 1, 2, 2), torch.tensor([0, 1, 0])
+        training.predict_proba(Recorder(), images)
+        attacks.pgd(Recorder(), images, labels, epsilon=0.1, steps=2)
+        assert len(seen) == 1 + 2 and set(seen) == {1} and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_others_busy_is_nan_without_readings():
     assert math.isnan(backend.others_busy(None, (1.0, 0.0, 0.0)))
     assert backend.others_busy((0.0, 1.0, 0.5), (2.0, 3.0, 1.0)) == 0.75

@@ -228,6 +228,35 @@ def test_slow_methods_run_the_forward_passes_on_fewer_samples():
     ]
 
 
+def test_rounds_give_the_median_ratio_and_its_range(capsys):
+    def row(rate: float) -> list[dict]:
+        return [{"size": 4, "rate": rate, "max_difference": 0.0}]
+
+    record = {
+        "tolerance": 1e-8,
+        "qubits": [4],
+        "rounds": 3,
+        "methods": {"default.qubit": row(1.0), "qrobust_lite": row(110.0), "pyqtorch": row(100.0)},
+    }
+    record["methods"]["Qulacs (per sample)"] = row(50.0)  # timed once: not the strongest
+    assert strongest_peer.ratio(record, 4) == (1.1, 1.1, 1.1)  # one round: the ratio of the rates
+    for fast, peer in [(120.0, 100.0), (90.0, 100.0)]:  # rounds 2 and 3
+        strongest_peer.add_round(record, "qrobust_lite", [{"size": 4, "rate": fast}])
+        strongest_peer.add_round(record, "pyqtorch", [{"size": 4, "rate": peer}])
+    fast_row = record["methods"]["qrobust_lite"][0]
+    assert fast_row["rounds"] == [110.0, 120.0, 90.0] and fast_row["rate"] == 110.0
+    assert strongest_peer.ratio(record, 4) == pytest.approx((1.1, 0.9, 1.2))
+    assert strongest_peer.shown(strongest_peer.ratio(record, 4)) == "1.10x (0.90-1.20)"
+    assert "| 4 | 110 | 100 | 50 | pyqtorch | 1.10x (0.90-1.20) |" in strongest_peer.table(record)
+    assert strongest_peer.caption("training", record).endswith(
+        "; fast / strongest: the median of 3 rounds' ratios (lowest-highest), the two timed in turns"
+    )
+    assert strongest_peer.parse_args(["--rounds", "3"]).rounds == 3
+    with pytest.raises(SystemExit):
+        strongest_peer.parse_args(["--rounds", "0"])
+    assert "invalid choice" in capsys.readouterr().err
+
+
 def test_the_readme_block_has_a_table_per_workload_with_the_strongest_peer():
     def rows(rate: float, batch: int = 100, difference: float = 0.0) -> list[dict]:
         return [{"size": 4, "batch": batch, "rate": rate, "max_difference": difference}]

@@ -243,18 +243,18 @@ def test_runs_of_single_qubit_layers_are_merged_before_the_state_is_touched():
 @pytest.mark.parametrize("rotation,dtype", [("Y", torch.float32), ("Y", torch.float64), ("X", torch.complex128)])
 @pytest.mark.parametrize("n", [1, 4, 9])
 def test_angle_states_without_a_gradient_are_bitwise_the_wire_by_wire_product(rotation, dtype, n, monkeypatch):
-    """Without a gradient to carry, a small batch's state is one gather and one product over
-    wires; with one, or above GATHER_BYTES of factors, wire by wire. Same bits."""
+    """Without a gradient to carry, a small batch's state is one selection and one product over
+    wires; with one, or above SELECT_BYTES of factors, wire by wire. Same bits."""
     angles = 6 * torch.rand(10, n, dtype=torch.float64) - 3  # 10 x 9 x 512 x 16 bytes < 1 MiB
-    gathered = []
-    real_gather = circuits._gathered_product
-    monkeypatch.setattr(circuits, "_gathered_product", lambda wire: gathered.append(1) or real_gather(wire))
+    selected = []
+    real_select = circuits._selected_product
+    monkeypatch.setattr(circuits, "_selected_product", lambda *wire: selected.append(1) or real_select(*wire))
     state = circuits.angle_state(angles, rotation, dtype)
     by_wire = circuits.angle_state(angles.clone().requires_grad_(), rotation, dtype)
-    assert gathered == [1] and state.grad_fn is None and by_wire.grad_fn is not None
+    assert selected == [1] and state.grad_fn is None and by_wire.grad_fn is not None
     assert torch.equal(state, by_wire.detach())
-    monkeypatch.setattr(circuits, "GATHER_BYTES", 10 * n * 2**n * dtype.itemsize - 1)  # one byte short
-    assert torch.equal(circuits.angle_state(angles, rotation, dtype), state) and gathered == [1]
+    monkeypatch.setattr(circuits, "SELECT_BYTES", 10 * n * 2**n * dtype.itemsize - 1)  # one byte short
+    assert torch.equal(circuits.angle_state(angles, rotation, dtype), state) and selected == [1]
 
 
 def test_a_small_training_step_is_a_few_hundred_torch_operations():

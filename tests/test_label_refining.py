@@ -172,7 +172,18 @@ def test_refiner_gives_probability_vectors_and_learns_something():
     assert amp.features(train.images[:3]).shape == (3, 16)
 
 
-def test_experiment_is_reproducible_and_complete():
+@pytest.fixture
+def one_thread():
+    """torch on one thread, which the training loop keeps: it otherwise takes the cores other
+    programs leave free (``backend.load_aware_threads``), and a CNN's weights differ in their last
+    digits between thread counts, so two runs beside a busy program could differ."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_experiment_is_reproducible_and_complete(one_thread):
     kwargs = dict(
         dataset="mnist",
         n_train=100,
