@@ -60,11 +60,12 @@ publish-student: $(STAMP)
 
 # The fast path against stock PennyLane and TensorCircuit-NG (the bench extra: JAX, cotengra,
 # added to .venv; nothing else imports it), then against each peer set up as its documentation
-# recommends (strongest_peer.py), written for the README and the Performance appendix. About 20 min.
+# recommends (strongest_peer.py, three rounds), written for the README and the Performance appendix.
+# About 40 min (8 and 30 on this course's 2-core machine).
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
 	$(BIN)/python benchmarks/fast_path.py --json benchmarks/fast_path.json
-	$(BIN)/python benchmarks/strongest_peer.py --json benchmarks/strongest_peer.json
+	$(BIN)/python benchmarks/strongest_peer.py --rounds 3 --json benchmarks/strongest_peer.json
 
 # The wheels a CUDA machine with its own torch (Python 3.12, no registry) lacks for gpu-check,
 # into .whl/ (ignored by git; a device call carries it). See scripts/gpu_wheels.py.

@@ -3,7 +3,7 @@
 On the training step, the soft-label pass and the patch pass, to name the strongest peer at
 every size.
 
-    .venv/bin/python benchmarks/strongest_peer.py --rounds 3 --json benchmarks/strongest_peer.json  # ~35 min
+    .venv/bin/python benchmarks/strongest_peer.py --rounds 3 --json benchmarks/strongest_peer.json  # ~30 min
     .venv/bin/python benchmarks/strongest_peer.py --quick                                 # a few minutes
     .venv/bin/python benchmarks/strongest_peer.py --quick --workloads labels,patches
 

@@ -18,7 +18,8 @@ Two choices, each reported with its reason:
    chosen: ``lightning.gpu`` when it is installed and runs a one-gate circuit on a CUDA GPU,
    else ``lightning.qubit``, else ``default.qubit``.
 
-**The CPU threads** of torch (:func:`load_aware_threads`, used by the training loop): one per core
+**The CPU threads** of torch (:func:`load_aware_threads`, used by the training loop, by
+:func:`~qrobust_lite.training.predict_logits` and by :func:`~qrobust_lite.attacks.pgd`): one per core
 that other programs leave free, never more than torch's current count, at least one. Two threads
 on two cores that another program also uses are far slower than one: each small operation that
 torch splits between threads waits for the thread the scheduler has set aside, and a 4-qubit
