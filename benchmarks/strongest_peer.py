@@ -26,10 +26,11 @@ inputs; its outputs must be within the workload's tolerance of ``default.qubit``
 rate counts: 1e-8, and 1e-5 for the patch pass, which the fast path runs in float32 (the peers
 run in float64). The first call (compilation, path search) is timed apart and left out of the
 rate, as is its peak memory. Slow methods are timed on fewer samples (:data:`FEWER`); rates are
-per sample. With ``--rounds N``, the fast path and each size's strongest peer are timed N - 1
-times more, in turns (each in a fresh process): their rates are the medians, and the fast
-path's ratio to the peer is the median of the rounds' ratios, given with the lowest and highest
-(the machine's speed drifts between minutes by more than the closest ratios). TorchQuantum is
+per sample. With ``--rounds N``, the fast path and each size's strongest peer (the fastest in
+the first round) are timed N - 1 times more, one after the other in each round, which goes
+first alternating, each in a fresh process: their rates are the medians, and the fast path's
+ratio to the peer is the median of the rounds' ratios, given with the lowest and highest (the
+machine's speed drifts between minutes by more than the closest ratios). TorchQuantum is
 not here: its package requires TensorFlow, PySCF, Qiskit below 1.0 and torchvision, which cannot
 share this environment.
 """
@@ -155,8 +156,12 @@ def counted(record: dict, n: int) -> dict[str, float]:
 
 
 def strongest(record: dict, n: int) -> tuple[dict[str, float], str | None]:
-    """The counted rates at ``n`` qubits and the fastest peer among them (None without one)."""
+    """The counted rates at ``n`` qubits and the strongest peer: the one a run with rounds
+    re-timed (the fastest in its first round), else the fastest counted peer (None without one)."""
     rates = counted(record, n)
+    chosen = record.get("strongest", {}).get(str(n))
+    if chosen in rates:
+        return rates, chosen
     peers = {m: rate for m, rate in rates.items() if m not in (FAST, REFERENCE)}
     return rates, max(peers, key=peers.__getitem__) if peers else None
 
@@ -165,7 +170,9 @@ def caption(workload: str, record: dict) -> str:
     """What a workload's table measured; a forward pass's names the peers timed on fewer samples."""
     rounds = record.get("rounds", 1)
     again = (
-        f"; fast / strongest: the median of {rounds} rounds' ratios (lowest-highest), the two timed in turns"
+        f"; the fast path and the strongest peer (the fastest in the first round, in which every method ran) "
+        f"ran {rounds} rounds, one after the other in each: their rates are the medians, fast / strongest the "
+        "median of the rounds' ratios (lowest-highest); the other peers ran once"
         if rounds > 1
         else ""
     )
@@ -186,7 +193,7 @@ def caption(workload: str, record: dict) -> str:
 
 def table(record: dict) -> list[str]:
     """A workload's README table: per size, every rate, the strongest peer, the fast path's ratio."""
-    peers = [m for m in record["methods"] if m not in (FAST, REFERENCE)]
+    peers, rounds = [m for m in record["methods"] if m not in (FAST, REFERENCE)], record.get("rounds", 1)
     lines = [
         "| qubits | fast path | " + " | ".join(peers) + " | strongest peer | fast / strongest |",
         "| ---: |" + " ---: |" * (len(peers) + 1) + " --- | ---: |",
@@ -194,30 +201,32 @@ def table(record: dict) -> list[str]:
     for n in record["qubits"]:
         rates, best = strongest(record, n)
         cells = [f"{rates[m]:,.0f}" if m in rates else "-" for m in [FAST, *peers]]
-        lines.append(f"| {n} | " + " | ".join(cells) + f" | {best or '-'} | {shown(ratio(record, n))} |")
+        lines.append(f"| {n} | " + " | ".join(cells) + f" | {best or '-'} | {shown(ratio(record, n), rounds)} |")
     return lines
 
 
-def ratio(record: dict, n: int) -> tuple[float, float, float] | None:
-    """The fast path's ratio to the strongest peer at ``n`` qubits: (median, lowest, highest) of
-    the rounds' ratios where both were timed in the same rounds, else the ratio of their rates
-    (lowest = highest = it); None without a counted peer."""
+def ratio(record: dict, n: int) -> tuple[float, float, float, int] | None:
+    """The fast path's ratio to the strongest peer at ``n`` qubits: (median, lowest, highest,
+    rounds) of the ratios of the rounds in which both ran (a failed run is ``None`` in
+    ``rounds``), else of their rates (one round); None without a counted peer."""
     rates, best = strongest(record, n)
     if best is None or FAST not in rates:
         return None
     fast, peer = (next(r for r in record["methods"][m] if r["size"] == n) for m in (FAST, best))
-    rounds = [a / b for a, b in zip(fast.get("rounds", []), peer.get("rounds", []))]
-    if len(rounds) < 2 or len(fast["rounds"]) != len(peer["rounds"]):
-        rounds = [rates[FAST] / rates[best]]
-    return statistics.median(rounds), min(rounds), max(rounds)
+    both = zip(fast.get("rounds", []), peer.get("rounds", []))
+    ratios = [a / b for a, b in both if a is not None and b is not None] or [rates[FAST] / rates[best]]
+    return statistics.median(ratios), min(ratios), max(ratios), len(ratios)
 
 
-def shown(found: tuple[float, float, float] | None) -> str:
-    """A ratio for the tables: ``1.35x``, or ``1.35x (1.28-1.41)`` over several rounds."""
+def shown(found: tuple[float, float, float, int] | None, rounds: int = 1) -> str:
+    """A ratio for the tables: ``1.35x``, ``1.35x (1.28-1.41)`` over ``rounds`` rounds, and
+    ``1.35x (1.28-1.41; 2 of 3 rounds)`` where a run failed."""
     if found is None:
         return "-"
-    middle, low, high = found
-    return f"{middle:.2f}x" if low == high else f"{middle:.2f}x ({low:.2f}-{high:.2f})"
+    middle, low, high, count = found
+    if rounds == 1:
+        return f"{middle:.2f}x"
+    return f"{middle:.2f}x ({low:.2f}-{high:.2f}{'' if count == rounds else f'; {count} of {rounds} rounds'})"
 
 
 def readme_block(results: dict) -> str:
@@ -267,16 +276,26 @@ def report(workload: str, record: dict) -> None:
             )
         _, best = strongest(record, n)
         if best and FAST in record["methods"]:
-            print(f"{n:>3} qubits  strongest peer: {best}; fast path / strongest = {shown(ratio(record, n))}")
+            found = shown(ratio(record, n), record.get("rounds", 1))
+            print(f"{n:>3} qubits  strongest peer: {best}; fast path / strongest = {found}")
 
 
-def add_round(record: dict, method: str, rows: list[dict]) -> None:
-    """Add a round of ``method``'s rates: each joins its size's row in ``rounds`` (the first
-    round's rate included), whose median becomes the row's rate."""
-    for new in rows:
-        row = next(r for r in record["methods"][method] if r["size"] == new["size"])
-        row.setdefault("rounds", [row["rate"]]).append(new["rate"])
-        row["rate"] = statistics.median(row["rounds"])
+def add_round(record: dict, method: str, sizes: list[int], rows: list[dict] | dict) -> None:
+    """Add a round of ``method`` at ``sizes``: each new rate joins its size's row in ``rounds``
+    (the first round's rate included; ``None`` where the run failed, ``rows`` then being its
+    error), whose median becomes the row's rate; the row's ``max_difference`` from default.qubit
+    is the largest of the rounds'."""
+    from fast_path import max_difference
+
+    reference = {r["size"]: r for r in record["methods"][REFERENCE]}
+    for n in sizes:
+        row = next(r for r in record["methods"][method] if r["size"] == n)
+        new = next((r for r in rows if r["size"] == n), None) if isinstance(rows, list) else None
+        row.setdefault("rounds", [row["rate"]]).append(None if new is None else new["rate"])
+        row["rate"] = statistics.median(rate for rate in row["rounds"] if rate is not None)
+        if new is not None:
+            difference = max_difference(new["check"], reference[n]["check"])
+            row["max_difference"] = max(row["max_difference"], difference)
 
 
 def listed(choices: tuple[str, ...] | dict, separator: str):
@@ -385,13 +404,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{workload}: {method} done", flush=True)
             compare(record)
             best = {n: strongest(record, n)[1] for n in record["qubits"]}
-            for k in range(1, args.rounds):  # the fast path and each size's strongest peer again, in turns
+            if args.rounds > 1:
+                record["strongest"] = {str(n): b for n, b in best.items() if b}
+            for k in range(1, args.rounds):  # the fast path and each size's strongest peer again
                 peers = sorted({b for b in best.values() if b})
-                for method in [FAST, *peers] if k % 2 else [*peers, FAST]:
+                for method in [*peers, FAST] if k % 2 else [FAST, *peers]:  # who goes first alternates
                     sizes = [n for n in record["qubits"] if method == FAST or best[n] == method]
-                    rows = timed(method, workload, sizes, setup)
-                    if isinstance(rows, list):
-                        add_round(record, method, rows)
+                    add_round(record, method, sizes, timed(method, workload, sizes, setup))
                 print(f"{workload}: round {k + 1} of {args.rounds} done", flush=True)
             report(workload, record)
     if args.json:  # the forward passes' compared outputs are not kept (megabytes); their differences are

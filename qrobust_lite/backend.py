@@ -235,6 +235,7 @@ def others_busy(start: tuple[float, float, float] | None, end: tuple[float, floa
 #: answer is reused (a sweep calls the training loop many times in a row).
 LOAD_WINDOW, LOAD_REUSE = 0.1, 5.0
 _last_choice: list[tuple[float, int, int]] = []  # (when, threads before, the choice)
+_open_regions = [0]  # load_aware_threads regions open now: an inner one keeps the outer's count
 
 
 @validate_params(window=Real(0.01, 10.0))
@@ -247,6 +248,8 @@ def threads_for_load(window: float = LOAD_WINDOW) -> int:
     True
     """
     now, current = time.perf_counter(), torch.get_num_threads()
+    if current == 1:  # nothing to choose: no need to watch
+        return 1
     if _last_choice and now - _last_choice[0][0] < LOAD_REUSE and _last_choice[0][1] == current:
         return _last_choice[0][2]
     start = cpu_seconds()
@@ -263,8 +266,10 @@ def load_aware_threads() -> Iterator[int]:
     """Within: torch on :func:`threads_for_load` threads (yielded); after: the count before.
 
     A count set on purpose is kept as a ceiling: the experiments runner's one thread per run
-    stays one. A poisoning run's QNN and MLP gave identical metrics at 1 and 2 threads; a CNN's
-    weights can differ in their last digits, as between machines with different cores.
+    stays one. A region inside another (PGD inside adversarial training) keeps the outer one's
+    count without watching the load again. A poisoning run's QNN and MLP gave identical metrics
+    at 1 and 2 threads; a CNN's weights can differ in their last digits, as between machines
+    with different cores.
 
     >>> before = torch.get_num_threads()
     >>> with load_aware_threads() as threads:
@@ -274,11 +279,13 @@ def load_aware_threads() -> Iterator[int]:
     True
     """
     before = torch.get_num_threads()
-    threads = threads_for_load()
+    threads = before if _open_regions[0] else threads_for_load()
     if threads != before:
         torch.set_num_threads(threads)
+    _open_regions[0] += 1
     try:
         yield threads
     finally:
+        _open_regions[0] -= 1
         if torch.get_num_threads() != before:
             torch.set_num_threads(before)

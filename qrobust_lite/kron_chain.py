@@ -19,9 +19,8 @@ gradient taken, by hand in NumPy, whose calls cost about a third of torch's on a
 - backward, for the gradient G of U.T: factor r's gradient is ``Pre_r^H G Suf_r^H``
   (``Pre_r = T_1 ... T_(r-1)``, ``Suf_r = T_(r+1) ... T_R``), carried conjugated so that no
   conjugate copy of a matrix is made; it is split between the two halves, each half's peeled
-  back one wire at a time to its 2x2 matrices, and the chain rule takes those to the angles.
-  At 6 qubits the halves and the conjugates made a training step 15% faster than peeling the
-  whole product wire by wire (3% at 4 qubits).
+  back one wire at a time to its 2x2 matrices, and the chain rule takes those to the angles
+  (what each of these saved: the book's appendix).
 
 :func:`chain_unitary_transpose` is a torch autograd function from the weights to U.T.
 :func:`chain_probabilities` goes on to the Born rule for real input states (angle encoding with
@@ -74,7 +73,8 @@ class RotationGroup:
     """The gates of one rotation class: ``index`` (G, P) their angles' positions in the flat
     weights, ``slots`` (G,) their places in the (R * n) grid of 2x2 matrices, and the class's
     table (``a``, ``shift``, ``left``, ``right``, ``sign``, as in ``fastpath._ROTATIONS``), with
-    ``left``/``right`` also as one-hot matrices (8, k) for the backward."""
+    ``left``/``right`` also as one-hot matrices (8, k) for the backward, and ``conj_sign``,
+    ``sign`` with the imaginary parts' signs flipped (the backward's gradients are conjugated)."""
 
     index: np.ndarray
     slots: np.ndarray
@@ -144,7 +144,7 @@ def chain_plan(block: Block) -> ChainPlan | None:
         a, shift, left, right, sign = (t.numpy() for t in _ROTATIONS[cls])
         order = np.array([rows[g] for g in range(len(index))])
         hot = np.eye(a.shape[1])
-        conj_sign = sign * np.tile([1.0, -1.0], 4)  # the backward's gradients come conjugated: Im flips
+        conj_sign = sign * np.tile([1.0, -1.0], 4)  # entries are re00 im00 re01 ...: each Im flips
         groups.append(
             RotationGroup(index.numpy(), order, a, shift, left, right, sign, hot[left], hot[right], conj_sign)
         )
@@ -183,7 +183,7 @@ class _Chain(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, weights: torch.Tensor, plan: ChainPlan) -> torch.Tensor:
-        flat = weights.numpy(force=True).astype(np.float64, copy=False).reshape(-1)
+        flat = weights.to(torch.float64).numpy(force=True).reshape(-1)
         u_t, saved = _forward(plan, flat)
         ctx.plan, ctx.saved, ctx.weight_shape, ctx.weight_dtype = plan, saved, weights.shape, weights.dtype
         return torch.from_numpy(u_t)
@@ -206,7 +206,7 @@ class _ChainProbabilities(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, weights: torch.Tensor, states: torch.Tensor, plan: ChainPlan) -> torch.Tensor:
-        flat = weights.numpy(force=True).astype(np.float64, copy=False).reshape(-1)
+        flat = weights.to(torch.float64).numpy(force=True).reshape(-1)
         u_t, saved = _forward(plan, flat)
         u = u_t.view(np.float64)
         psi = states.numpy(force=True)
@@ -281,8 +281,8 @@ def _forward(plan: ChainPlan, flat: np.ndarray) -> tuple[np.ndarray, tuple]:
 
 
 def _peel(grad: np.ndarray, krons: list[np.ndarray], gates: np.ndarray) -> np.ndarray:
-    """The gates' gradients, conjugated, (r, k, 2, 2) from that of their Kronecker product
-    ``krons[-1]``, conjugated, ``grad`` (r, m, m): gate q is peeled off ``krons[q]`` = ``krons[q - 1]``
+    """From ``grad`` (r, m, m), the conjugate of the gradient of ``krons[-1]``, the conjugates of
+    the gradients of ``gates`` (r, k, 2, 2): gate q is peeled off ``krons[q]`` = ``krons[q - 1]``
     (x) gate q, from the last back."""
     r, k = gates.shape[:2]
     out = np.empty((r, k, 2, 2), dtype=np.complex128)

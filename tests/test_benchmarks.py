@@ -230,7 +230,7 @@ def test_slow_methods_run_the_forward_passes_on_fewer_samples():
 
 def test_rounds_give_the_median_ratio_and_its_range(capsys):
     def row(rate: float) -> list[dict]:
-        return [{"size": 4, "rate": rate, "max_difference": 0.0}]
+        return [{"size": 4, "rate": rate, "max_difference": 0.0, "check": {"p": [0.5]}}]
 
     record = {
         "tolerance": 1e-8,
@@ -238,19 +238,26 @@ def test_rounds_give_the_median_ratio_and_its_range(capsys):
         "rounds": 3,
         "methods": {"default.qubit": row(1.0), "qrobust_lite": row(110.0), "pyqtorch": row(100.0)},
     }
-    record["methods"]["Qulacs (per sample)"] = row(50.0)  # timed once: not the strongest
-    assert strongest_peer.ratio(record, 4) == (1.1, 1.1, 1.1)  # one round: the ratio of the rates
+    record["methods"]["Qulacs (per sample)"] = row(105.0)  # faster than pyqtorch's median, once
+    record["strongest"] = {"4": "pyqtorch"}  # the fastest of the first round: the one timed again
+    assert strongest_peer.ratio(record, 4) == (1.1, 1.1, 1.1, 1)  # one round: the ratio of the rates
     for fast, peer in [(120.0, 100.0), (90.0, 100.0)]:  # rounds 2 and 3
-        strongest_peer.add_round(record, "qrobust_lite", [{"size": 4, "rate": fast}])
-        strongest_peer.add_round(record, "pyqtorch", [{"size": 4, "rate": peer}])
-    fast_row = record["methods"]["qrobust_lite"][0]
+        strongest_peer.add_round(record, "qrobust_lite", [4], [{"size": 4, "rate": fast, "check": {"p": [0.5]}}])
+        strongest_peer.add_round(record, "pyqtorch", [4], [{"size": 4, "rate": peer, "check": {"p": [0.5 + 1e-3]}}])
+    fast_row, peer_row = record["methods"]["qrobust_lite"][0], record["methods"]["pyqtorch"][0]
     assert fast_row["rounds"] == [110.0, 120.0, 90.0] and fast_row["rate"] == 110.0
-    assert strongest_peer.ratio(record, 4) == pytest.approx((1.1, 0.9, 1.2))
-    assert strongest_peer.shown(strongest_peer.ratio(record, 4)) == "1.10x (0.90-1.20)"
-    assert "| 4 | 110 | 100 | 50 | pyqtorch | 1.10x (0.90-1.20) |" in strongest_peer.table(record)
-    assert strongest_peer.caption("training", record).endswith(
-        "; fast / strongest: the median of 3 rounds' ratios (lowest-highest), the two timed in turns"
-    )
+    assert peer_row["max_difference"] == pytest.approx(1e-3)  # a later round's outputs are checked too
+    peer_row["max_difference"] = 0.0
+    assert strongest_peer.strongest(record, 4)[1] == "pyqtorch"
+    assert strongest_peer.ratio(record, 4) == pytest.approx((1.1, 0.9, 1.2, 3))
+    assert strongest_peer.shown(strongest_peer.ratio(record, 4), 3) == "1.10x (0.90-1.20)"
+    assert "| 4 | 110 | 100 | 105 | pyqtorch | 1.10x (0.90-1.20) |" in strongest_peer.table(record)
+    assert "ran 3 rounds, one after the other in each" in strongest_peer.caption("training", record)
+    peer_row["rounds"][2] = None  # a failed run counts in no round
+    assert strongest_peer.shown(strongest_peer.ratio(record, 4), 3) == "1.15x (1.10-1.20; 2 of 3 rounds)"
+    failed = {"qubits": [4], "methods": {"default.qubit": row(1.0), "pyqtorch": row(100.0)}}
+    strongest_peer.add_round(failed, "pyqtorch", [4], {"error": "could not import"})
+    assert failed["methods"]["pyqtorch"][0]["rounds"] == [100.0, None]
     assert strongest_peer.parse_args(["--rounds", "3"]).rounds == 3
     with pytest.raises(SystemExit):
         strongest_peer.parse_args(["--rounds", "0"])

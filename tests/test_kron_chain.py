@@ -197,10 +197,11 @@ def test_invalid_arguments_name_the_argument(call, match):
         call(plan)
 
 
-@pytest.mark.parametrize("n,batch", [(4, 40), (4, 4096), (6, 8), (6, 256)])
+@pytest.mark.parametrize("n,batch", [(3, 40), (4, 40), (4, 4096), (5, 100), (6, 8), (6, 256)])
 def test_chain_probabilities_and_their_gradients_equal_the_complex_product(n, batch):
     """The chain and the Born rule in one function, for real states: small products in NumPy,
-    larger ones (4096 x 16 x 32, 256 x 64 x 128) in torch. Both equal |psi @ U.T|**2 computed
+    larger ones (4096 x 16 x 32, 256 x 64 x 128) in torch; odd sizes split into unequal halves
+    of wires. All equal |psi @ U.T|**2 computed
     in complex arithmetic, and so do the gradients for the weights and for the states (hybrid
     models train through the states)."""
     gen = torch.Generator().manual_seed(batch)
