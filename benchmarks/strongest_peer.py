@@ -252,12 +252,17 @@ def write_docs(readme: Path = HERE.parent / "README.md") -> None:
 
 def compare(record: dict) -> None:
     """Keep every method's largest difference from default.qubit's outputs as ``max_difference``."""
-    from fast_path import max_difference
-
-    reference = {r["size"]: r for r in record["methods"][REFERENCE]}
     for rows in record["methods"].values():
         for row in rows if isinstance(rows, list) else []:
-            row["max_difference"] = max_difference(row["check"], reference[row["size"]]["check"])
+            row["max_difference"] = from_reference(record, row)
+
+
+def from_reference(record: dict, row: dict) -> float:
+    """The largest difference of ``row``'s outputs from default.qubit's at its size."""
+    from fast_path import max_difference
+
+    reference = next(r for r in record["methods"][REFERENCE] if r["size"] == row["size"])
+    return max_difference(row["check"], reference["check"])
 
 
 def report(workload: str, record: dict) -> None:
@@ -285,17 +290,13 @@ def add_round(record: dict, method: str, sizes: list[int], rows: list[dict] | di
     (the first round's rate included; ``None`` where the run failed, ``rows`` then being its
     error), whose median becomes the row's rate; the row's ``max_difference`` from default.qubit
     is the largest of the rounds'."""
-    from fast_path import max_difference
-
-    reference = {r["size"]: r for r in record["methods"][REFERENCE]}
     for n in sizes:
         row = next(r for r in record["methods"][method] if r["size"] == n)
         new = next((r for r in rows if r["size"] == n), None) if isinstance(rows, list) else None
         row.setdefault("rounds", [row["rate"]]).append(None if new is None else new["rate"])
         row["rate"] = statistics.median(rate for rate in row["rounds"] if rate is not None)
         if new is not None:
-            difference = max_difference(new["check"], reference[n]["check"])
-            row["max_difference"] = max(row["max_difference"], difference)
+            row["max_difference"] = max(row["max_difference"], from_reference(record, new))
 
 
 def listed(choices: tuple[str, ...] | dict, separator: str):

@@ -171,9 +171,11 @@ THREADED_VECTOR = 4096
 def _product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``a @ b`` (2-D, or 3-D stacks): NumPy's below the sizes it would split between threads,
     where its calls cost least; torch's from there (its BLAS was also 1.5-4x faster here on
-    64x64 and batch-256 products)."""
-    matrix = a.shape[-2] * a.shape[-1]
-    if matrix * b.shape[-1] < THREADED_PRODUCT and (b.shape[-1] > 1 or matrix < THREADED_VECTOR):
+    64x64 and batch-256 products). A product with a vector on either side is a matrix-vector
+    product, whose limit is the matrix's size."""
+    rows, inner, columns = a.shape[-2], a.shape[-1], b.shape[-1]
+    vector = rows == 1 or columns == 1
+    if rows * inner * columns < THREADED_PRODUCT and not (vector and inner * max(rows, columns) >= THREADED_VECTOR):
         return a @ b
     return (torch.from_numpy(a) @ torch.from_numpy(b)).numpy()
 

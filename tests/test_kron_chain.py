@@ -201,9 +201,8 @@ def test_invalid_arguments_name_the_argument(call, match):
 def test_chain_probabilities_and_their_gradients_equal_the_complex_product(n, batch):
     """The chain and the Born rule in one function, for real states: small products in NumPy,
     larger ones (4096 x 16 x 32, 256 x 64 x 128) in torch; odd sizes split into unequal halves
-    of wires. All equal |psi @ U.T|**2 computed
-    in complex arithmetic, and so do the gradients for the weights and for the states (hybrid
-    models train through the states)."""
+    of wires. All equal |psi @ U.T|**2 computed in complex arithmetic, and so do the gradients
+    for the weights and for the states (hybrid models train through the states)."""
     gen = torch.Generator().manual_seed(batch)
     block = fp.compile_block(qml.StronglyEntanglingLayers, (2, n, 3), n)
     w = torch.rand(2, n, 3, generator=gen, dtype=torch.float64, requires_grad=True)
@@ -269,6 +268,8 @@ def test_born_probabilities_fuse_the_chain_for_real_double_states_in_one_slice(f
         ((64, 64), (64, 64), False),  # 64**3 multiply-adds: NumPy's BLAS would use threads
         ((4, 256, 4), (4, 4, 1), True),
         ((4, 1024, 4), (4, 4, 1), False),  # a matrix-vector product of 4096 entries
+        ((4, 1, 1024), (4, 1024, 4), False),  # the vector on the left: the same
+        ((4, 1, 256), (4, 256, 4), True),
     ],
 )
 def test_products_go_to_torch_from_the_sizes_numpy_would_thread(shape_a, shape_b, in_numpy, monkeypatch):
