@@ -67,16 +67,21 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/fast_path.py --json benchmarks/fast_path.json
 	$(BIN)/python benchmarks/strongest_peer.py --rounds 3 --json benchmarks/strongest_peer.json
 
-# The wheels a CUDA machine with its own torch (Python 3.12, no registry) lacks for gpu-check,
-# into .whl/ (ignored by git; a device call carries it). See scripts/gpu_wheels.py.
+# What a CUDA machine with its own torch (Python 3.12, no registry) lacks for gpu-check: wheels,
+# and MNIST's official training files from GPU_DATA (default: the course's copy beside the
+# checkout, where there is one; else the package's search), into .whl/ (ignored by git; a device
+# call carries it). See scripts/gpu_wheels.py.
+GPU_DATA ?= $(wildcard ../shared/data)
 gpu-wheels: $(STAMP)
-	$(BIN)/python scripts/gpu_wheels.py --out .whl
+	$(BIN)/python scripts/gpu_wheels.py --out .whl $(if $(GPU_DATA),--data-root $(GPU_DATA))
 
 # On a CUDA machine, with its own python3 and torch: the GPU check in one go (under 8 minutes),
-# into benchmarks/gpu_check.json. Without CUDA it says so and exits 0. Needs no .venv.
+# into GPU_JSON (on a lent machine, a folder whose files come back). Without CUDA it says so and
+# exits 0. Needs no .venv.
 GPU_PYTHON ?= python3
+GPU_JSON ?= benchmarks/gpu_check.json
 gpu-check:
-	$(GPU_PYTHON) benchmarks/gpu_check.py --json benchmarks/gpu_check.json
+	$(GPU_PYTHON) benchmarks/gpu_check.py --json $(GPU_JSON)
 
 clean:
 	rm -rf _build student

@@ -118,7 +118,92 @@ def test_the_gpu_check_runs_every_stage_and_records_it(quick_record):
     assert record["lightning.gpu"] == {"ran": False, "why": "no GPU"}
     slice_ = record["paper_slice"]
     assert slice_["runs"] and len(slice_["runs"]) <= slice_["of"] and slice_["stored_cpu"]["median_seconds"] > 0
-    assert "written:" in printed and gpu_check.failures(record) == []
+    # the stored runs are of the full scale: no accuracy of theirs is set beside a smoke run's
+    assert slice_["stored_cpu"]["scale"] == "full" and all(r["stored_val_accuracy"] is None for r in slice_["runs"])
+    assert record["errors"] == {} and "written:" in printed and gpu_check.failures(record) == []
+
+
+def test_a_failed_stage_is_recorded_and_the_others_run_and_are_written(monkeypatch, tmp_path):
+    """One stage's failure (out of memory, no data) must not cost what the others measured: the
+    record is written after every stage, and the run's exit status says what failed."""
+    written = []
+    monkeypatch.setattr(
+        gpu_check, "agreement", lambda *a: [{"qubits": 4, "batch": 8, "probabilities": 0.0, "gradient": 0.0}]
+    )
+
+    def no_training(*args):
+        written.append(json.loads(out.read_text()))  # the stage before is on disk already
+        raise RuntimeError("CUDA out of memory")
+
+    monkeypatch.setattr(gpu_check, "speeds", no_training)
+    monkeypatch.setattr(gpu_check, "paper_slice", lambda *a: dict(gpu_check.FAILED_STAGE["paper_slice"], of=3))
+    out = tmp_path / "gpu_check.json"
+    record = gpu_check.check("cpu", True, 60, None, out)
+    assert written[0]["agreement"] == record["agreement"] and "training" not in written[0]
+    assert record["training"] == [] and record["paper_slice"]["of"] == 3
+    assert record["errors"] == {"training": "RuntimeError: CUDA out of memory"}
+    assert json.loads(out.read_text()) == record
+    assert gpu_check.failures(record) == ["stage training failed: RuntimeError: CUDA out of memory"]
+    assert "- stage training failed: RuntimeError: CUDA out of memory" in gpu_check.readme_block(record)
+
+
+def test_a_size_that_fails_is_recorded_and_the_next_one_runs(monkeypatch):
+    from qrobust_lite.course import performance
+
+    def out_of_memory_at(size: int, real):
+        def run(*args):
+            if size in args:
+                raise MemoryError("out of memory")
+            return real(*args)
+
+        return run
+
+    monkeypatch.setattr(gpu_check, "step_outputs", out_of_memory_at(6, gpu_check.step_outputs))
+    rows = gpu_check.agreement("cpu", [(6, 4), (4, 4)], gpu_check.Budget(60))
+    assert rows[0] == {"qubits": 6, "batch": 4, "error": "MemoryError: out of memory"} and rows[1]["gradient"] == 0
+    record = {"tolerance": 1e-8, "agreement": rows, "training": []}
+    assert gpu_check.failures(record) == ["6 qubits: not compared (MemoryError: out of memory)"]
+    assert gpu_check.compared(record) == rows[1:]
+
+    monkeypatch.setattr(performance, "training_step", out_of_memory_at(16, performance.training_step))
+    rows = gpu_check.speeds("cpu", [4], [16, 8], gpu_check.Budget(60), 0.01)
+    assert rows[0]["device"] is None and rows[0]["device_skipped"] == "MemoryError: out of memory"
+    assert rows[1]["device"] > 0 and rows[1]["cpu"] > 0
+    oom = "MemoryError: out of memory"
+    assert gpu_check.training_rows({"training": rows})[0] == ["4", "16", "-", "-", "-", f"GPU: {oom}; CPU: {oom}"]
+
+
+def test_a_measurement_predicted_to_outrun_the_budget_is_skipped(monkeypatch):
+    """A 16-qubit step on a CPU takes a minute: the grid measures only what the time left allows,
+    predicted from the last rate (the batch, and up to 3x per added qubit)."""
+    from qrobust_lite.course import performance
+
+    assert gpu_check.predicted_seconds(None, 16, 4096) == 0.0
+    assert gpu_check.predicted_seconds((12, 256, 1000.0), 16, 512) == pytest.approx(2 * 0.512 * 81)
+    monkeypatch.setattr(performance, "training_step", lambda name, n, batch: None)
+    monkeypatch.setattr(performance, "samples_per_second", lambda step, batch, **kwargs: 100.0)
+    rows = gpu_check.speeds("cpu", [4, 5], [8, 4000], gpu_check.Budget(60), 0.01)
+    assert [(r["qubits"], r["batch"], r["device"], r["cpu"]) for r in rows] == [
+        (4, 8, 100.0, 100.0),
+        (4, 4000, None, None),
+        (5, 8, 100.0, 100.0),
+        (5, 4000, None, None),
+    ]
+    assert rows[1]["device_skipped"] == rows[1]["cpu_skipped"] == "time budget (about 80 s)"
+    assert rows[3]["cpu_skipped"] == "time budget (about 80 s)"  # from the 5-qubit rate
+
+
+def test_the_paper_slice_sets_the_stored_cpu_run_of_the_same_config_beside_its_own(monkeypatch, tmp_path, quick_record):
+    stored = tmp_path / "poisoning.json"
+    run = {"model": "QNN", "poison": "label flip", "alpha": 0.0, "seed": 0, "val_accuracy": 0.125, "seconds": 4.0}
+    runs = [run, {**run, "alpha": 0.3, "val_accuracy": 0.5, "seconds": 6.0}, {**run, "model": "MLP", "seconds": 1.0}]
+    stored.write_text(json.dumps({"scale": "smoke", "machine": "a CPU", "runs": runs}))
+    monkeypatch.setattr(gpu_check, "STORED_CPU_RUNS", stored)
+    slice_ = gpu_check.paper_slice("smoke", gpu_check.Budget(60), 20)
+    assert slice_["stored_cpu"] == {"median_seconds": 6.0, "machine": "a CPU", "scale": "smoke"}
+    assert {r["alpha"]: r["stored_val_accuracy"] for r in slice_["runs"]} == {0.0: 0.125, 0.3: 0.5, 0.4: None}
+    text = gpu_check.readme_block({**quick_record[0], "paper_slice": slice_})
+    assert "(stored smoke CPU runs: median 6.0 s on a CPU)" in text and "0.3: " in text and "(0.500)" in text
 
 
 def test_the_gpu_check_says_there_is_no_gpu_and_exits_0(capsys):
@@ -152,6 +237,21 @@ def test_the_readme_gpu_section_comes_from_the_stored_check():
     or, until a GPU has run it, the plain statement that none has."""
     record = json.loads(gpu_check.RESULTS.read_text()) if gpu_check.RESULTS.exists() else None
     assert gpu_check.readme_block(record) in (ROOT / "README.md").read_text()
+
+
+def test_the_mnist_files_carried_for_the_paper_slice_are_the_official_ones(monkeypatch, tmp_path):
+    """``make gpu-wheels`` copies MNIST's training files only after their MD5 check, from the
+    first root that has both; without them it carries none and says so."""
+    root, out = tmp_path / "root", tmp_path / "out"
+    monkeypatch.setattr(gpu_wheels.data, "candidate_roots", lambda data_root=None: [("data_root argument", root)])
+    assert gpu_wheels.copy_mnist(out, root) is None and not out.exists()
+    (root / "MNIST" / "raw").mkdir(parents=True)
+    for name in gpu_wheels.MNIST_FILES:
+        (root / "MNIST" / "raw" / name).write_bytes(b"not MNIST")
+    with pytest.raises(SystemExit, match="is not the official file"):
+        gpu_wheels.copy_mnist(out, root)
+    assert not out.exists()
+    assert sorted(gpu_wheels.MNIST_FILES) == ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"]
 
 
 def test_the_carried_wheels_cover_every_need_the_gpu_machine_lacks():
