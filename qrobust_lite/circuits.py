@@ -316,7 +316,7 @@ def class_probabilities(outcome_probs: torch.Tensor, n_classes: int) -> torch.Te
     if dim < 2 or 2**n_qubits != dim:
         raise ValueError(f"outcome_probs must have 2**n columns, got {dim}")
     validation.probabilities(outcome_probs.reshape(-1, dim), "outcome_probs")
-    return outcome_probs @ outcome_to_class(n_qubits, n_classes).to(outcome_probs.dtype)
+    return outcome_probs @ outcome_to_class(n_qubits, n_classes).to(outcome_probs.device, outcome_probs.dtype)
 
 
 @validate_params(

@@ -51,6 +51,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pennylane as qml
 import torch
+from torch.utils.weak import WeakIdKeyDictionary
 
 from .kron_chain import chain_plan, chain_probabilities, chain_unitary_transpose
 from .tracing import (
@@ -188,6 +189,23 @@ def _rotation_table(op_class: type, dtype: torch.dtype, device: torch.device) ->
     return (a.to(device, dtype), shift.to(device, dtype), left.to(device), right.to(device), sign.to(device, dtype))
 
 
+#: Copies of a block's constant tensors on other devices, made once (see :func:`_on`).
+_DEVICE_COPIES: WeakIdKeyDictionary = WeakIdKeyDictionary()
+
+
+def _on(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A block's constant ``tensor`` (an index, permutation, phase or sign table, made on the CPU
+    when the block was traced) on ``device``: itself there, else a copy made once and kept while
+    the tensor lives. A copy from the host to a GPU makes the host wait for the GPU, so copying on
+    every call would stall each step several times."""
+    if tensor.device == device:
+        return tensor
+    copies = _DEVICE_COPIES.setdefault(tensor, {})
+    if device not in copies:
+        copies[device] = tensor.to(device)
+    return copies[device]
+
+
 def _gate_matrices(op_class: type, params: torch.Tensor) -> torch.Tensor:
     """Matrices (G, d, d) of G gates of ``op_class`` from their parameters (G, P), radians."""
     mats = _rotation_matrices(op_class, params)
@@ -255,7 +273,7 @@ def apply_layers(block: Block, weights: torch.Tensor, state: torch.Tensor) -> to
     """
     n = block.n_qubits
     flat = weights.reshape(-1).to(state.real.dtype)
-    mats = {cls: _gate_matrices(cls, flat[index.to(flat.device)]).to(state.dtype) for cls, index in block.groups}
+    mats = {cls: _gate_matrices(cls, flat[_on(index, flat.device)]).to(state.dtype) for cls, index in block.groups}
     all_wires = tuple((w,) for w in range(n))
     runs: list[torch.Tensor] = []  # (n, 2, 2) per run of single-qubit layers
     program: list = []  # layers, and (run number, wires it touches)
@@ -284,14 +302,14 @@ def apply_layers(block: Block, weights: torch.Tensor, state: torch.Tensor) -> to
                 if any(start <= w < stop for w in touched):
                     state = _apply_chunk(state, chunk[number], start, stop, n)
         elif isinstance(step, FixedLayer):
-            state = state.index_select(1, step.perm.to(state.device))
+            state = state.index_select(1, _on(step.perm, state.device))
             if step.phase is not None:
-                state = state * step.phase.to(state.device, state.dtype)
+                state = state * _on(step.phase, state.device).to(state.dtype)
         elif isinstance(step, DiagonalLayer):
-            angles = step.signs.to(flat.device, flat.dtype) @ flat[step.index.to(flat.device)]  # (2**n,)
+            angles = _on(step.signs, flat.device).to(flat.dtype) @ flat[_on(step.index, flat.device)]  # (2**n,)
             state = state * torch.polar(torch.ones_like(angles), -0.5 * angles)
         elif isinstance(step, DenseGate):
-            gate = step.matrix.to(state.device, state.dtype)[None]
+            gate = _on(step.matrix, state.device).to(state.dtype)[None]
             state = _apply_matrices(state, gate, [step.wires], n, step.expr)
         else:
             gates = mats[step.op_class][step.start : step.start + len(step.wires)]

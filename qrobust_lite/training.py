@@ -57,7 +57,9 @@ class Dropout(nn.Module):
 
     The same draws as ``nn.Dropout`` on the CPU (``bernoulli_(1 - p)``, scaled by ``1 / (1 - p)``),
     so a model trained with the same seed gives the same weights; without a generator (outside
-    :func:`fit`) it draws from torch's global generator.
+    :func:`fit`) it draws from torch's global generator. The masks are drawn on the CPU, where
+    :func:`fit`'s generator lives, and moved to the input's device (a GPU's ``bernoulli_``
+    refuses a CPU generator), so a seed gives the same masks on every device.
     """
 
     def __init__(self, p: float = 0.5) -> None:
@@ -68,7 +70,7 @@ class Dropout(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0:
             return x
-        mask = torch.empty_like(x).bernoulli_(1 - self.p, generator=self.generator)
+        mask = torch.empty_like(x, device="cpu").bernoulli_(1 - self.p, generator=self.generator).to(x.device)
         return x * mask.div_(1 - self.p)
 
     def extra_repr(self) -> str:

@@ -269,3 +269,15 @@ def test_a_small_training_step_is_a_few_hundred_torch_operations():
     with torch.profiler.profile() as prof:
         step()
     assert len([e for e in prof.events() if e.name.startswith("aten::")]) < 120
+
+
+def test_a_blocks_constant_tensors_go_to_another_device_once():
+    """On a GPU each host-to-device copy makes the host wait, so the permutations, indices and
+    phases of a block are copied to a device once, not on every call (the meta device stands in
+    for a GPU here); on their own device they are used as they are."""
+    block = fp.compile_block(circuits.entangling_ansatz, (2, 3, 3), 3)
+    perm = next(layer.perm for layer in block.layers if isinstance(layer, tracing.FixedLayer))
+    assert fp._on(perm, perm.device) is perm
+    meta = torch.device("meta")
+    copy = fp._on(perm, meta)
+    assert copy.device == meta and copy.shape == perm.shape and fp._on(perm, meta) is copy
