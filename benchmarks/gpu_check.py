@@ -10,15 +10,18 @@ On a machine without CUDA it says so and exits 0. With CUDA, within ``--budget``
 1. checks the fast path on the GPU against the CPU, float64: the Born-rule probabilities and the
    gradient of a training step's loss w.r.t. the weights, at 4 to 16 qubits (the run fails,
    exit 1, when they differ by more than :data:`TOLERANCE`);
-2. runs one slice of a paper-scale experiment on the GPU, the poisoning paper's QNN runs on MNIST
+2. runs every ``qrobust-lite run`` experiment at smoke scale (:func:`chapters`) where torch puts
+   the package's models by default, the GPU, as a learner on a GPU machine (Colab's) gets them:
+   whether each runs, and its seconds;
+3. runs one slice of a paper-scale experiment on the GPU, the poisoning paper's QNN runs on MNIST
    at full scale (seed 0, as many noise levels as 120 s allow), each beside the stored CPU run of
    the same configuration and the stored runs' median seconds (``results/poisoning-full-mnist``).
    Full scale needs the official MNIST training files: ``--data-root``, by default ``.whl/data``
    where ``make gpu-wheels`` puts them, else the package's own search (:mod:`qrobust_lite.data`);
-3. runs ``lightning.gpu`` on the same step when its plugin is installed and runs a circuit
+4. runs ``lightning.gpu`` on the same step when its plugin is installed and runs a circuit
    (its cuQuantum wheels exceed what can be carried to a machine that reaches no registry, so
    usually it reports why not);
-4. measures the training step (AngleEmbedding RY + 4 StronglyEntanglingLayers, the benchmark's
+5. measures the training step (AngleEmbedding RY + 4 StronglyEntanglingLayers, the benchmark's
    circuit) at 4-16 qubits and batches of 256-4,096 on the GPU and on the CPU, in the time left
    (samples/s; the CPU is skipped where a step's states would pass :data:`CPU_STATE_BYTES`, and
    a measurement that would outrun the budget is skipped, :func:`predicted_seconds`).
@@ -258,9 +261,37 @@ def paper_slice(scale: str, budget: Budget, seconds: float, data_root: Path | No
     }
 
 
+def chapters(budget: Budget, seconds: float, names: list[str] | None = None) -> list[dict]:
+    """The ``qrobust-lite run`` experiments ``names`` (None: all of them) at smoke scale, each on
+    its default datasets and device (:func:`qrobust_lite.backend.torch_device`: the GPU where
+    torch sees one), within ``seconds``: per experiment its seconds, or its error, or why it was
+    skipped. Their files go to a temporary folder."""
+    import tempfile
+
+    from qrobust_lite.course import cli
+
+    rows = []
+    stop = time.perf_counter() + min(seconds, max(0.0, budget.left() - 10))
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names or list(cli.RUNNERS):
+            if time.perf_counter() > stop:
+                rows.append({"experiment": name, "skipped": "time budget"})
+                continue
+            start = time.perf_counter()
+            try:
+                datasets = cli.RUNNERS[name].default_datasets()
+                cli.run_experiment(name, "smoke", Path(tmp) / name, None, datasets, {"executor": "local", "n_jobs": -1})
+                rows.append({"experiment": name, "seconds": time.perf_counter() - start})
+            except Exception as error:  # recorded, and the next experiment runs (a failure all the same)
+                traceback.print_exc()
+                rows.append({"experiment": name, "error": failed(error)})
+    return rows
+
+
 #: What a stage that failed leaves in the record (its error goes under ``"errors"``).
 FAILED_STAGE: dict = {
     "agreement": [],
+    "chapters": [],
     "training": [],
     "lightning.gpu": {"ran": False, "why": "the stage failed"},
     "paper_slice": {"experiment": "the poisoning paper's MNIST QNN runs", "of": 0, "runs": [], "stored_cpu": None},
@@ -276,6 +307,7 @@ def check(
     min_time = 0.05 if quick else 0.3
     stages: dict[str, Callable[[], object]] = {  # the timing grid last: it takes the time left
         "agreement": lambda: agreement(device, sizes["agree"], budget),
+        "chapters": lambda: chapters(budget, 20 if quick else 100, ["poisoning"] if quick else None),
         "paper_slice": lambda: paper_slice("smoke" if quick else "full", budget, 20 if quick else 120, data_root),
         "lightning.gpu": lambda: (
             lightning_gpu(budget, min_time) if device == "cuda" else {"ran": False, "why": "no GPU"}
@@ -298,7 +330,8 @@ def check(
 
 def failures(record: dict) -> list[str]:
     """What went wrong: sizes at which the device and the CPU disagree by more than the
-    tolerance or could not be compared, and stages that failed."""
+    tolerance or could not be compared, experiments that failed at smoke scale, and stages that
+    failed."""
     wrong = [
         f"{row['qubits']} qubits: "
         + (
@@ -308,6 +341,9 @@ def failures(record: dict) -> list[str]:
         )
         for row in record["agreement"]
         if "skipped" not in row and ("error" in row or max(row["probabilities"], row["gradient"]) > record["tolerance"])
+    ]
+    wrong += [
+        f"{row['experiment']} at smoke scale: {row['error']}" for row in record.get("chapters", []) if "error" in row
     ]
     return wrong + [f"stage {name} failed: {error}" for name, error in record.get("errors", {}).items()]
 
@@ -380,6 +416,13 @@ def readme_block(record: dict | None) -> str:
                 for r in slice_["runs"]
             )
             + ".",
+        ]
+    ran = [r for r in record.get("chapters", []) if "seconds" in r]
+    if ran:
+        lines += [
+            "",
+            "Every `qrobust-lite run` experiment at smoke scale, on the device a learner's GPU machine "
+            "gives the package's models: " + ", ".join(f"{r['experiment']} {r['seconds']:.0f} s" for r in ran) + ".",
         ]
     gpu_plugin = record["lightning.gpu"]
     lines += ["", "`lightning.gpu`: " + ("ran" if gpu_plugin["ran"] else f"not run ({gpu_plugin['why']})") + "."]

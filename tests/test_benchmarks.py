@@ -120,6 +120,8 @@ def test_the_gpu_check_runs_every_stage_and_records_it(quick_record):
     assert slice_["runs"] and len(slice_["runs"]) <= slice_["of"] and slice_["stored_cpu"]["median_seconds"] > 0
     # the stored runs are of the full scale: no accuracy of theirs is set beside a smoke run's
     assert slice_["stored_cpu"]["scale"] == "full" and all(r["stored_val_accuracy"] is None for r in slice_["runs"])
+    assert [r["experiment"] for r in record["chapters"]] == ["poisoning"] and record["chapters"][0]["seconds"] > 0
+    assert "poisoning " in printed  # the README's line of experiments that ran
     assert record["errors"] == {} and "written:" in printed and gpu_check.failures(record) == []
 
 
@@ -137,13 +139,17 @@ def test_a_failed_stage_is_recorded_and_the_others_run_and_are_written(monkeypat
 
     monkeypatch.setattr(gpu_check, "speeds", no_training)
     monkeypatch.setattr(gpu_check, "paper_slice", lambda *a: dict(gpu_check.FAILED_STAGE["paper_slice"], of=3))
+    monkeypatch.setattr(gpu_check, "chapters", lambda *a: [{"experiment": "unlearning", "error": "RuntimeError: no"}])
     out = tmp_path / "gpu_check.json"
     record = gpu_check.check("cpu", True, 60, None, out)
     assert written[0]["agreement"] == record["agreement"] and "training" not in written[0]
     assert record["training"] == [] and record["paper_slice"]["of"] == 3
     assert record["errors"] == {"training": "RuntimeError: CUDA out of memory"}
     assert json.loads(out.read_text()) == record
-    assert gpu_check.failures(record) == ["stage training failed: RuntimeError: CUDA out of memory"]
+    assert gpu_check.failures(record) == [
+        "unlearning at smoke scale: RuntimeError: no",
+        "stage training failed: RuntimeError: CUDA out of memory",
+    ]
     assert "- stage training failed: RuntimeError: CUDA out of memory" in gpu_check.readme_block(record)
 
 
@@ -171,6 +177,33 @@ def test_a_size_that_fails_is_recorded_and_the_next_one_runs(monkeypatch):
     assert rows[1]["device"] > 0 and rows[1]["cpu"] > 0
     oom = "MemoryError: out of memory"
     assert gpu_check.training_rows({"training": rows})[0] == ["4", "16", "-", "-", "-", f"GPU: {oom}; CPU: {oom}"]
+
+
+def test_an_experiment_that_fails_on_the_device_is_recorded_and_the_next_one_runs(monkeypatch):
+    """The chapters' experiments, at smoke scale, as a learner's GPU machine runs them: one that
+    fails (a CPU generator meeting GPU tensors, say) is recorded and counted as a failure."""
+    from qrobust_lite.course import cli
+
+    ran = []
+
+    def run(name, scale, out, data_root, datasets, grid):
+        ran.append((name, scale, datasets))
+        if name == "poisoning":
+            raise RuntimeError("Expected a 'cuda' device type for generator but found 'cpu'")
+
+    monkeypatch.setattr(cli, "run_experiment", run)
+    rows = gpu_check.chapters(gpu_check.Budget(60), 30, ["poisoning", "unlearning"])
+    assert ran == [("poisoning", "smoke", ["mnist", "spin"]), ("unlearning", "smoke", ["mnist", "spin"])]
+    assert rows[0] == {
+        "experiment": "poisoning",
+        "error": "RuntimeError: Expected a 'cuda' device type for generator but found 'cpu'",
+    }
+    assert rows[1]["experiment"] == "unlearning" and rows[1]["seconds"] >= 0
+    assert gpu_check.chapters(gpu_check.Budget(0), 30, ["unlearning"]) == [
+        {"experiment": "unlearning", "skipped": "time budget"}
+    ]
+    record = {"tolerance": 1e-8, "agreement": [], "chapters": rows}
+    assert gpu_check.failures(record) == [f"poisoning at smoke scale: {rows[0]['error']}"]
 
 
 def test_a_measurement_predicted_to_outrun_the_budget_is_skipped(monkeypatch):
