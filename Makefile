@@ -75,9 +75,9 @@ GPU_DATA ?= $(wildcard ../shared/data)
 gpu-wheels: $(STAMP)
 	$(BIN)/python scripts/gpu_wheels.py --out .whl $(if $(GPU_DATA),--data-root $(GPU_DATA))
 
-# On a CUDA machine, with its own python3 and torch: the GPU check in one go (under 8 minutes),
-# into GPU_JSON (on a lent machine, a folder whose files come back). Without CUDA it says so and
-# exits 0. Needs no .venv.
+# On a CUDA machine, with its own python3 and torch: the GPU check in one go (within 7 minutes),
+# into the file GPU_JSON (on a lent machine, put it in a folder whose files come back; it refuses
+# to overwrite an earlier record). Without CUDA it says so and exits 0. Needs no .venv.
 GPU_PYTHON ?= python3
 GPU_JSON ?= benchmarks/gpu_check.json
 gpu-check:

@@ -2,7 +2,7 @@
 
     python3 benchmarks/gpu_check.py --json benchmarks/gpu_check.json   # on the GPU machine
     python3 benchmarks/gpu_check.py --docs                             # here: README from the JSON
-    python3 benchmarks/gpu_check.py --device cpu --quick               # its logic, here (tests)
+    python3 benchmarks/gpu_check.py --device cpu --quick --json /tmp/x.json   # its logic, here
 
 On a machine without CUDA it says so and exits 0. With CUDA, within ``--budget`` seconds
 (default 420, so that a 10-minute call has room to spare), it:
@@ -26,20 +26,23 @@ On a machine without CUDA it says so and exits 0. With CUDA, within ``--budget``
    (samples/s; the CPU is skipped where a step's states would pass :data:`CPU_STATE_BYTES`, and
    a measurement that would outrun the budget is skipped, :func:`predicted_seconds`).
 
-Each stage stops where the budget runs out and says what it skipped. A size that fails (out of
-GPU memory, say) is recorded with its error and the next one runs; a stage that fails is
-recorded under ``"errors"`` and the next stage runs. The record is written after every stage,
-so a run cut short keeps what it measured (on a lent machine, write it where files come back:
-``make gpu-check GPU_JSON=...``). ``--docs`` turns the stored record into the README's
-GPU section, which the Performance appendix shows too. The machine needs torch (any build with
-CUDA) and PennyLane with its needs: ``make gpu-wheels`` gathers the wheels for Python 3.12 that
-such a machine lacks, and the data (see ``scripts/gpu_wheels.py``). Exit status 1 when the GPU
-and the CPU disagree or anything failed.
+Each stage stops where the budget runs out and says what it skipped. A size, experiment or run
+that fails (out of GPU memory, say) is recorded with its error and the next one runs; a stage
+that fails is recorded under ``"errors"`` and the next stage runs. The record is written after
+every stage, so a run cut short keeps what it measured (on a lent machine, write it where files
+come back: ``make gpu-check GPU_JSON=...``); an earlier record is overwritten only with
+``--force``. ``--docs`` turns the stored record into the README's GPU section, which the
+Performance appendix shows too. The machine needs torch (any build with CUDA) and PennyLane with
+its needs: ``make gpu-wheels`` gathers the wheels for Python 3.12 that such a machine lacks, and
+the data (see ``scripts/gpu_wheels.py``). Exit status 1 when the GPU and the CPU disagree or
+anything failed.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import copy
 import datetime
 import json
 import math
@@ -139,13 +142,16 @@ def agreement(device: str, sizes: list[tuple[int, int]], budget: Budget) -> list
 
 
 def failed(error: BaseException) -> str:
-    """An error as the record keeps it (its type and the start of its message); the GPU's cached
-    memory is released, so that after running out of it the next size starts clean."""
+    """An error as the record keeps it: its type and the start of its message. Also asks torch to
+    give the GPU memory it caches back (what the failed work still holds is freed when its
+    handler ends); after a fatal CUDA error that request fails too, and is let go."""
     import torch
 
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-    return f"{type(error).__name__}: {str(error).strip()[:300]}"
+    message = f"{type(error).__name__}: {str(error).strip()[:300]}"
+    with contextlib.suppress(RuntimeError):
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    return message
 
 
 def state_bytes(n_qubits: int, batch: int) -> int:
@@ -228,12 +234,15 @@ def paper_slice(scale: str, budget: Budget, seconds: float, data_root: Path | No
 
     root = None if data_root is None else str(data_root)
     configs = [c for c in poisoning.grid(scale, datasets=["mnist"], models=["QNN"], data_root=root) if c.seed == 0]
+    if not configs:
+        raise ValueError(f"the poisoning grid at scale {scale!r} has no MNIST QNN run of seed 0")
     stored_runs, stored = [], None
     if STORED_CPU_RUNS.exists():
         record = json.loads(STORED_CPU_RUNS.read_text())
         stored_runs = [r for r in record["runs"] if r["model"] == "QNN" and r["poison"] == configs[0].poison]
         times = sorted(r["seconds"] for r in stored_runs)
-        stored = {"median_seconds": times[len(times) // 2], "machine": record["machine"], "scale": record["scale"]}
+        if times:
+            stored = {"median_seconds": times[len(times) // 2], "machine": record["machine"], "scale": record["scale"]}
         if record["scale"] != scale:  # another scale's runs give no accuracy to compare with
             stored_runs = []
     done = []
@@ -242,7 +251,12 @@ def paper_slice(scale: str, budget: Budget, seconds: float, data_root: Path | No
         if time.perf_counter() > stop:
             break
         start = time.perf_counter()
-        result = poisoning.run(config)
+        try:
+            result = poisoning.run(config)
+        except Exception as error:  # recorded, and the next run goes on (a failure all the same)
+            traceback.print_exc()
+            done.append({"alpha": config.alpha, "error": failed(error)})
+            continue
         same = [r["val_accuracy"] for r in stored_runs if (r["alpha"], r["seed"]) == (config.alpha, config.seed)]
         done.append(
             {
@@ -288,12 +302,13 @@ def chapters(budget: Budget, seconds: float, names: list[str] | None = None) -> 
     return rows
 
 
-#: What a stage that failed leaves in the record (its error goes under ``"errors"``).
-FAILED_STAGE: dict = {
+#: What a stage leaves in the record until it finishes, and if it fails (its error then goes
+#: under ``"errors"``): a run cut short still gives a record every reader can show.
+NOT_DONE: dict = {
     "agreement": [],
     "chapters": [],
     "training": [],
-    "lightning.gpu": {"ran": False, "why": "the stage failed"},
+    "lightning.gpu": {"ran": False, "why": "the stage did not finish"},
     "paper_slice": {"experiment": "the poisoning paper's MNIST QNN runs", "of": 0, "runs": [], "stored_cpu": None},
 }
 
@@ -314,13 +329,12 @@ def check(
         ),
         "training": lambda: speeds(device, sizes["qubits"], sizes["batches"], budget, min_time),
     }
-    record: dict = {"machine": machine(device), "tolerance": TOLERANCE, "errors": {}}
+    record: dict = {"machine": machine(device), "tolerance": TOLERANCE, "errors": {}, **copy.deepcopy(NOT_DONE)}
     for name, stage in stages.items():
         try:
             record[name] = stage()
         except Exception as error:  # one stage's failure must not cost the others' measurements
             traceback.print_exc()
-            record[name] = FAILED_STAGE[name]
             record["errors"][name] = failed(error)
         record["seconds"] = budget_seconds - budget.left()
         if json_path is not None:
@@ -330,8 +344,8 @@ def check(
 
 def failures(record: dict) -> list[str]:
     """What went wrong: sizes at which the device and the CPU disagree by more than the
-    tolerance or could not be compared, experiments that failed at smoke scale, and stages that
-    failed."""
+    tolerance (or by NaN) or could not be compared, experiments that failed at smoke scale, runs
+    of the paper slice that failed, and stages that failed."""
     wrong = [
         f"{row['qubits']} qubits: "
         + (
@@ -340,10 +354,16 @@ def failures(record: dict) -> list[str]:
             else f"probabilities differ by {row['probabilities']:.1e}, gradients by {row['gradient']:.1e}"
         )
         for row in record["agreement"]
-        if "skipped" not in row and ("error" in row or max(row["probabilities"], row["gradient"]) > record["tolerance"])
+        if "skipped" not in row
+        and ("error" in row or not row["probabilities"] <= record["tolerance"] >= row["gradient"])  # NaN fails
     ]
     wrong += [
         f"{row['experiment']} at smoke scale: {row['error']}" for row in record.get("chapters", []) if "error" in row
+    ]
+    wrong += [
+        f"paper slice, alpha {row['alpha']:g}: {row['error']}"
+        for row in record.get("paper_slice", {}).get("runs", [])
+        if "error" in row
     ]
     return wrong + [f"stage {name} failed: {error}" for name, error in record.get("errors", {}).items()]
 
@@ -351,6 +371,13 @@ def failures(record: dict) -> list[str]:
 def compared(record: dict) -> list[dict]:
     """The agreement rows that compared the device with the CPU."""
     return [r for r in record["agreement"] if "skipped" not in r and "error" not in r]
+
+
+def worst_difference(record: dict) -> float:
+    """The largest difference between the device and the CPU over the compared sizes
+    (probabilities or gradients); NaN where none was compared or any difference is NaN."""
+    values = [max(r["probabilities"], r["gradient"], key=lambda v: (math.isnan(v), v)) for r in compared(record)]
+    return max(values, key=lambda v: (math.isnan(v), v), default=math.nan)
 
 
 #: The columns of the training-step table.
@@ -386,7 +413,7 @@ def readme_block(record: dict | None) -> str:
         return "\n".join(lines + ["", README_END])
     where = record["machine"]
     agree = compared(record)
-    worst = max((max(r["probabilities"], r["gradient"]) for r in agree), default=math.nan)
+    worst = worst_difference(record)
     lines += [
         f"Checked {where['date']} on {where.get('gpu', where['device'])} (torch {where['torch']}, "
         f"PennyLane {where['pennylane']}, {where['cpu_cores']} CPU cores): the fast path on the GPU "
@@ -398,12 +425,13 @@ def readme_block(record: dict | None) -> str:
     ]
     lines += ["| " + " | ".join(row) + " |" for row in training_rows(record)]
     slice_ = record["paper_slice"]
-    if slice_["runs"]:
-        mean = sum(r["seconds"] for r in slice_["runs"]) / len(slice_["runs"])
+    done = [r for r in slice_["runs"] if "seconds" in r]
+    if done:
+        mean = sum(r["seconds"] for r in done) / len(done)
         stored = slice_["stored_cpu"]
         lines += [
             "",
-            f"{slice_['experiment']}: {len(slice_['runs'])} of {slice_['of']} runs, {mean:.1f} s each on the GPU"
+            f"{slice_['experiment']}: {len(done)} of {slice_['of']} runs, {mean:.1f} s each on the GPU"
             + (
                 f" (stored {stored['scale']} CPU runs: median {stored['median_seconds']:.1f} s on {stored['machine']})."
                 if stored
@@ -413,16 +441,21 @@ def readme_block(record: dict | None) -> str:
             + ", ".join(
                 f"{r['alpha']:g}: {r['val_accuracy']:.3f}"
                 + (f" ({r['stored_val_accuracy']:.3f})" if r["stored_val_accuracy"] is not None else "")
-                for r in slice_["runs"]
+                for r in done
             )
             + ".",
         ]
-    ran = [r for r in record.get("chapters", []) if "seconds" in r]
-    if ran:
+    tried = record.get("chapters", [])
+    ran = [r for r in tried if "seconds" in r]
+    if tried:
+        skipped = [r["experiment"] for r in tried if "skipped" in r]
         lines += [
             "",
-            "Every `qrobust-lite run` experiment at smoke scale, on the device a learner's GPU machine "
-            "gives the package's models: " + ", ".join(f"{r['experiment']} {r['seconds']:.0f} s" for r in ran) + ".",
+            f"`qrobust-lite run` experiments at smoke scale, on the device a learner's GPU machine gives the "
+            f"package's models: {len(ran)} of {len(tried)} ran"
+            + (": " + ", ".join(f"{r['experiment']} {r['seconds']:.0f} s" for r in ran) if ran else "")
+            + (f"; skipped for time: {', '.join(skipped)}" if skipped else "")
+            + ".",
         ]
     gpu_plugin = record["lightning.gpu"]
     lines += ["", "`lightning.gpu`: " + ("ran" if gpu_plugin["ran"] else f"not run ({gpu_plugin['why']})") + "."]
@@ -451,6 +484,7 @@ def main(argv: list[str] | None = None) -> int:
         help="official MNIST files for the paper slice (default: .whl/data if there, else the package's search)",
     )
     parser.add_argument("--docs", action="store_true", help="only rewrite the README's section from the JSON")
+    parser.add_argument("--force", action="store_true", help="overwrite an earlier record at --json")
     args = parser.parse_args(argv)
     if args.docs:
         write_docs()
@@ -460,6 +494,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.device == "cuda" and not torch.cuda.is_available():
         print(f"no CUDA device here (torch {torch.__version__}, built for CUDA {torch.version.cuda}): nothing to check")
         return 0
+    if not args.json.parent.is_dir():  # checked before minutes of work, not after
+        parser.error(f"--json: the folder {args.json.parent} does not exist; create it first")
+    if args.device == "cpu" and args.json.resolve() == RESULTS.resolve():
+        parser.error(
+            f"--device cpu: a CPU standing in for the GPU is no GPU check; give --json a path other than {RESULTS}"
+        )
+    if args.json.exists() and not args.force:
+        parser.error(f"--json: {args.json} already exists; pass --force to overwrite it")
     record = check(args.device, args.quick, args.budget, args.data_root, args.json)
     print(readme_block(record).replace(README_START, "").replace(README_END, "").strip())
     print(f"written: {args.json} ({record['seconds']:.0f} s)")

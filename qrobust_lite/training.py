@@ -59,7 +59,8 @@ class Dropout(nn.Module):
     so a model trained with the same seed gives the same weights; without a generator (outside
     :func:`fit`) it draws from torch's global generator. The masks are drawn on the CPU, where
     :func:`fit`'s generator lives, and moved to the input's device (a GPU's ``bernoulli_``
-    refuses a CPU generator), so a seed gives the same masks on every device.
+    refuses a CPU generator), so a seed gives the same masks on every device; on a GPU that is
+    one copy to the device per dropout layer and step.
     """
 
     def __init__(self, p: float = 0.5) -> None:

@@ -2,6 +2,7 @@
 writes (speed itself is measured by the script, never by tests)."""
 
 import json
+import math
 import re
 import sys
 from pathlib import Path
@@ -138,11 +139,11 @@ def test_a_failed_stage_is_recorded_and_the_others_run_and_are_written(monkeypat
         raise RuntimeError("CUDA out of memory")
 
     monkeypatch.setattr(gpu_check, "speeds", no_training)
-    monkeypatch.setattr(gpu_check, "paper_slice", lambda *a: dict(gpu_check.FAILED_STAGE["paper_slice"], of=3))
+    monkeypatch.setattr(gpu_check, "paper_slice", lambda *a: dict(gpu_check.NOT_DONE["paper_slice"], of=3))
     monkeypatch.setattr(gpu_check, "chapters", lambda *a: [{"experiment": "unlearning", "error": "RuntimeError: no"}])
     out = tmp_path / "gpu_check.json"
     record = gpu_check.check("cpu", True, 60, None, out)
-    assert written[0]["agreement"] == record["agreement"] and "training" not in written[0]
+    assert written[0]["agreement"] == record["agreement"] and written[0]["training"] == gpu_check.NOT_DONE["training"]
     assert record["training"] == [] and record["paper_slice"]["of"] == 3
     assert record["errors"] == {"training": "RuntimeError: CUDA out of memory"}
     assert json.loads(out.read_text()) == record
@@ -272,6 +273,55 @@ def test_the_readme_gpu_section_comes_from_the_stored_check():
     assert gpu_check.readme_block(record) in (ROOT / "README.md").read_text()
 
 
+def test_a_record_cut_short_or_with_nan_still_reads_and_fails(quick_record):
+    """A run killed in its last stage leaves the stages it did not finish as NOT_DONE, which every
+    reader shows; a NaN difference is a disagreement, not a pass."""
+    record = json.loads(json.dumps(quick_record[0]))
+    record.update(json.loads(json.dumps({k: gpu_check.NOT_DONE[k] for k in ("training", "lightning.gpu")})))
+    text = gpu_check.readme_block(record)
+    assert "| qubits | batch |" in text and "`lightning.gpu`: not run (the stage did not finish)." in text
+    assert gpu_check.training_rows(record) == []
+    record["agreement"][1]["gradient"] = float("nan")
+    assert math.isnan(gpu_check.worst_difference(record))
+    assert gpu_check.failures(record) == ["6 qubits: probabilities differ by 0.0e+00, gradients by nan"]
+    assert math.isnan(gpu_check.worst_difference({"agreement": []}))
+
+
+def test_a_paper_slice_run_that_fails_is_recorded_and_the_rest_run(monkeypatch, tmp_path):
+    from qrobust_lite import poisoning
+
+    real = poisoning.run
+
+    def run(config):
+        if config.alpha == 0.3:
+            raise MemoryError("out of memory")
+        return real(config)
+
+    monkeypatch.setattr(poisoning, "run", run)
+    monkeypatch.setattr(gpu_check, "STORED_CPU_RUNS", tmp_path / "none.json")  # no stored runs
+    slice_ = gpu_check.paper_slice("smoke", gpu_check.Budget(60), 20)
+    assert [r["alpha"] for r in slice_["runs"]] == [0.0, 0.3, 0.4] and slice_["stored_cpu"] is None
+    assert slice_["runs"][1] == {"alpha": 0.3, "error": "MemoryError: out of memory"}
+    record = {"agreement": [], "paper_slice": slice_}
+    assert gpu_check.failures(record) == ["paper slice, alpha 0.3: MemoryError: out of memory"]
+
+
+def test_the_gpu_check_refuses_where_its_record_cannot_or_should_not_go(tmp_path, capsys):
+    """Checked before any work: a missing folder, the stored GPU record's place for a CPU run,
+    and an earlier record without --force."""
+    earlier = tmp_path / "gpu_check.json"
+    earlier.write_text("{}")
+    for argv, message in [
+        (["--json", str(tmp_path / "no" / "x.json")], "does not exist"),
+        (["--json", str(gpu_check.RESULTS)], "no GPU check"),
+        (["--json", str(earlier)], "pass --force"),
+    ]:
+        with pytest.raises(SystemExit):
+            gpu_check.main(["--device", "cpu", "--quick", *argv])
+        assert message in capsys.readouterr().err
+    assert earlier.read_text() == "{}"
+
+
 def test_the_mnist_files_carried_for_the_paper_slice_are_the_official_ones(monkeypatch, tmp_path):
     """``make gpu-wheels`` copies MNIST's training files only after their MD5 check, from the
     first root that has both; without them it carries none and says so."""
@@ -285,6 +335,13 @@ def test_the_mnist_files_carried_for_the_paper_slice_are_the_official_ones(monke
         gpu_wheels.copy_mnist(out, root)
     assert not out.exists()
     assert sorted(gpu_wheels.MNIST_FILES) == ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"]
+    import hashlib
+
+    monkeypatch.setattr(
+        gpu_wheels, "MNIST_FILES", dict.fromkeys(gpu_wheels.MNIST_FILES, hashlib.md5(b"not MNIST").hexdigest())
+    )
+    assert gpu_wheels.copy_mnist(out, root) == root  # files whose MD5 matches are copied
+    assert sorted(f.name for f in (out / "MNIST" / "raw").iterdir()) == sorted(gpu_wheels.MNIST_FILES)
 
 
 def test_the_carried_wheels_cover_every_need_the_gpu_machine_lacks():
