@@ -83,6 +83,11 @@ class Budget:
     def left(self) -> float:
         return self.end - time.perf_counter()
 
+    def stop_after(self, seconds: float) -> float:
+        """The ``time.perf_counter()`` by which a stage given ``seconds`` stops starting work: at
+        most that, and 10 s before the run's own end."""
+        return time.perf_counter() + min(seconds, max(0.0, self.left() - 10))
+
 
 def machine(device: str) -> dict:
     import pennylane as qml
@@ -142,11 +147,13 @@ def agreement(device: str, sizes: list[tuple[int, int]], budget: Budget) -> list
 
 
 def failed(error: BaseException) -> str:
-    """An error as the record keeps it: its type and the start of its message. Also asks torch to
-    give the GPU memory it caches back (what the failed work still holds is freed when its
-    handler ends); after a fatal CUDA error that request fails too, and is let go."""
+    """An error as the record keeps it: its type and the start of its message (its traceback goes
+    to the log). Also asks torch to give the GPU memory it caches back (what the failed work still
+    holds is freed when its handler ends); after a fatal CUDA error that request fails too, and is
+    let go."""
     import torch
 
+    traceback.print_exception(error)
     message = f"{type(error).__name__}: {str(error).strip()[:300]}"
     with contextlib.suppress(RuntimeError):
         if torch.cuda.is_available():
@@ -246,7 +253,7 @@ def paper_slice(scale: str, budget: Budget, seconds: float, data_root: Path | No
         if record["scale"] != scale:  # another scale's runs give no accuracy to compare with
             stored_runs = []
     done = []
-    stop = time.perf_counter() + min(seconds, max(0.0, budget.left() - 10))
+    stop = budget.stop_after(seconds)
     for config in configs:
         if time.perf_counter() > stop:
             break
@@ -254,7 +261,6 @@ def paper_slice(scale: str, budget: Budget, seconds: float, data_root: Path | No
         try:
             result = poisoning.run(config)
         except Exception as error:  # recorded, and the next run goes on (a failure all the same)
-            traceback.print_exc()
             done.append({"alpha": config.alpha, "error": failed(error)})
             continue
         same = [r["val_accuracy"] for r in stored_runs if (r["alpha"], r["seed"]) == (config.alpha, config.seed)]
@@ -285,7 +291,7 @@ def chapters(budget: Budget, seconds: float, names: list[str] | None = None) -> 
     from qrobust_lite.course import cli
 
     rows = []
-    stop = time.perf_counter() + min(seconds, max(0.0, budget.left() - 10))
+    stop = budget.stop_after(seconds)
     with tempfile.TemporaryDirectory() as tmp:
         for name in names or list(cli.RUNNERS):
             if time.perf_counter() > stop:
@@ -297,7 +303,6 @@ def chapters(budget: Budget, seconds: float, names: list[str] | None = None) -> 
                 cli.run_experiment(name, "smoke", Path(tmp) / name, None, datasets, {"executor": "local", "n_jobs": -1})
                 rows.append({"experiment": name, "seconds": time.perf_counter() - start})
             except Exception as error:  # recorded, and the next experiment runs (a failure all the same)
-                traceback.print_exc()
                 rows.append({"experiment": name, "error": failed(error)})
     return rows
 
@@ -334,7 +339,6 @@ def check(
         try:
             record[name] = stage()
         except Exception as error:  # one stage's failure must not cost the others' measurements
-            traceback.print_exc()
             record["errors"][name] = failed(error)
         record["seconds"] = budget_seconds - budget.left()
         if json_path is not None:
